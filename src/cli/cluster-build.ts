@@ -1,0 +1,11 @@
+// `npm run cluster:build`: builds the control-plane binaries that tests and the sandbox run.
+import { ensureAssets } from '../localcluster/assets.ts';
+
+try {
+  const started = Date.now();
+  const assets = await ensureAssets((line) => console.log(line));
+  console.log(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s: ${Object.values(assets).join(' ')}`);
+} catch (error) {
+  console.error(`cluster:build: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

@@ -1,0 +1,244 @@
+// A real Kubernetes control plane on loopback for tests and the sandbox: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, and KWOK acting as the nodes' kubelets.
+//
+// Pods get IPs from a loopback CIDR (127.10.0.0/16 by default), so a test can start real
+// processes bound to a pod's IP and reach them like the cluster would.
+
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { locateAssets, type AssetPaths } from './assets.ts';
+import { createCertificateAuthority, issueCertificate, serviceAccountSigningKey, type KeyPair } from './pki.ts';
+import { freePort } from './ports.ts';
+import { KWOK_STAGES } from './kwok-stages.ts';
+import { startProcess, type ManagedProcess } from './processes.ts';
+import { createWorkDir, sweepAbandonedWorkDirs } from './workdir.ts';
+
+export interface ControlPlaneOptions {
+  /** KWOK nodes to create (default 2). */
+  nodes?: number;
+  /** Where KWOK allocates pod IPs (default 127.10.0.0/16: loopback, so tests can bind to them). */
+  podCidr?: string;
+  /** How long to wait for every component to be ready (default 90 s). */
+  readyTimeoutMs?: number;
+  /** Extra kube-apiserver flags, e.g. `--feature-gates=…`. */
+  apiServerArgs?: string[];
+  assets?: AssetPaths;
+}
+
+export interface ControlPlane {
+  /** The admin kubeconfig as a file path and as loaded config. */
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  server: string;
+  /** The CA that signed the API server's certificate and the admin's client certificate. */
+  ca: KeyPair;
+  nodeNames: string[];
+  workDir: string;
+  processes: ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+const NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+const SERVICE_CIDR = '10.96.0.0/16';
+
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const assets = options.assets ?? locateAssets();
+  const nodeCount = options.nodes ?? 2;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
+  sweepAbandonedWorkDirs();
+  const workDir = createWorkDir();
+  const processes: ManagedProcess[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    // Reverse order: the nodes and controllers go before the API server, the API server before etcd.
+    for (const child of [...processes].reverse()) await child.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+
+  try {
+    const file = (name: string, text: string) => {
+      const path = join(workDir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const ca = createCertificateAuthority('ebb-local-ca');
+    const serving = issueCertificate(ca, {
+      commonName: 'kube-apiserver',
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      ipAddresses: ['127.0.0.1', '10.96.0.1'],
+      usage: 'server',
+    });
+    const admin = issueCertificate(ca, { commonName: 'ebb-admin', organizations: ['system:masters'], usage: 'client' });
+    const serviceAccountKey = serviceAccountSigningKey();
+
+    const [etcdClientPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const server = `https://127.0.0.1:${apiPort}`;
+    const caFile = file('ca.crt', ca.certPem);
+    const kubeconfigPath = file('admin.kubeconfig', adminKubeconfig(server, ca, admin));
+
+    processes.push(
+      startProcess('etcd', assets.etcd, [
+        `--data-dir=${join(workDir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+        // A throw-away cluster: durability is worth nothing, fsync latency is worth a lot.
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ], join(workDir, 'etcd.log')),
+    );
+    processes.push(
+      startProcess('kube-apiserver', assets['kube-apiserver'], [
+        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--tls-cert-file=${file('apiserver.crt', serving.certPem)}`,
+        `--tls-private-key-file=${file('apiserver.key', serving.keyPem)}`,
+        `--client-ca-file=${caFile}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${file('sa.pub', serviceAccountKey.publicKeyPem)}`,
+        `--service-account-signing-key-file=${file('sa.key', serviceAccountKey.keyPem)}`,
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--authorization-mode=RBAC',
+        '--allow-privileged=true',
+        '--profiling=false',
+        ...(options.apiServerArgs ?? []),
+      ], join(workDir, 'kube-apiserver.log')),
+    );
+
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(kubeconfigPath);
+    await waitFor('kube-apiserver /readyz', deadline, processes, () => apiServerReady(kubeConfig));
+
+    processes.push(
+      startProcess('kube-controller-manager', assets['kube-controller-manager'], [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+        `--service-account-private-key-file=${file('sa-controller.key', serviceAccountKey.keyPem)}`,
+        `--root-ca-file=${caFile}`,
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--use-service-account-credentials=false',
+        '--leader-elect=false',
+      ], join(workDir, 'kube-controller-manager.log')),
+      startProcess('kube-scheduler', assets['kube-scheduler'], [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+        '--leader-elect=false',
+      ], join(workDir, 'kube-scheduler.log')),
+      startProcess('kwok', assets.kwok, [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--config=${file('kwok-stages.yaml', KWOK_STAGES)}`,
+        `--manage-nodes-with-annotation-selector=${NODE_ANNOTATION}=fake`,
+        `--cidr=${options.podCidr ?? '127.10.0.0/16'}`,
+        '--node-ip=127.0.0.1',
+        `--server-address=127.0.0.1:${kwokPort}`,
+      ], join(workDir, 'kwok.log')),
+    );
+
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const nodeNames = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
+    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name) })));
+    await waitFor('KWOK nodes Ready', deadline, processes, async () => {
+      const nodes = await core.listNode();
+      return nodes.items.filter(isReady).length === nodeCount;
+    });
+    // The controller-manager's service-account controller gives each namespace its `default`
+    // account; until it has, no pod can be admitted. Its existence shows the controllers run.
+    await waitFor('controller-manager (default service account)', deadline, processes, async () => {
+      const accounts = await core.listNamespacedServiceAccount({ namespace: 'default' });
+      return accounts.items.some((account) => account.metadata?.name === 'default');
+    });
+
+    return { kubeconfigPath, kubeConfig, server, ca, nodeNames, workDir, processes, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function adminKubeconfig(server: string, ca: KeyPair, admin: KeyPair): string {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  // JSON is YAML, and every Kubernetes client reads it.
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'ebb-local', cluster: { server, 'certificate-authority-data': b64(ca.certPem) } }],
+      users: [{ name: 'ebb-admin', user: { 'client-certificate-data': b64(admin.certPem), 'client-key-data': b64(admin.keyPem) } }],
+      contexts: [{ name: 'ebb-local', context: { cluster: 'ebb-local', user: 'ebb-admin' } }],
+      'current-context': 'ebb-local',
+    },
+    null,
+    2,
+  );
+}
+
+function kwokNode(name: string): V1Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { [NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+    },
+    status: {
+      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+    },
+  };
+}
+
+const isReady = (node: V1Node) => node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+async function apiServerReady(kubeConfig: KubeConfig): Promise<boolean> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) return false;
+  const request: import('node:https').RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(request);
+  const { request: httpsRequest } = await import('node:https');
+  return new Promise((resolve) => {
+    const req = httpsRequest(`${cluster.server}/readyz`, { ...request, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+function logTail(child: ManagedProcess, lines: number): string {
+  const tail = readFileSync(child.logFile, 'utf8').trimEnd().split('\n').slice(-lines);
+  return tail.map((line) => (line.length > 400 ? `${line.slice(0, 400)} …` : line)).join('\n');
+}
+
+/** Polls until `check` is true; fails early, with the log's tail, when a component has died. */
+async function waitFor(what: string, deadline: number, processes: ManagedProcess[], check: () => Promise<boolean>) {
+  const exitedOf = new Map<ManagedProcess, string>();
+  for (const child of processes) void child.exited.then((how) => exitedOf.set(child, how));
+  for (;;) {
+    const dead = processes.find((child) => exitedOf.has(child));
+    if (dead) {
+      throw new Error(`${dead.name} exited (${exitedOf.get(dead)}) while waiting for ${what}:\n${logTail(dead, 15)}`);
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      const tails = processes.map((child) => `--- ${child.name}:\n${logTail(child, 8)}`).join('\n');
+      throw new Error(`timed out waiting for ${what}\n${tails}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,71 @@
+// Child processes of the local control plane, supervised so that none outlives its owner:
+// - stop() asks politely (SIGTERM), then insists (SIGKILL);
+// - if the owner exits without stopping them, an 'exit' hook kills them synchronously;
+// - if the owner is killed outright (SIGKILL), the kernel sends them SIGKILL too, because each is
+//   started through `setpriv --pdeathsig KILL`.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook() {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+  // Without a handler, SIGINT/SIGTERM end Node without running 'exit' hooks; with one that exits,
+  // they do. A program with its own handler (the sandbox, mocha) keeps it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+  }
+}
+
+const PDEATHSIG_WRAPPER = '/usr/bin/setpriv';
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<string>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startProcess(name: string, binary: string, args: string[], logFile: string): ManagedProcess {
+  installExitHook();
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const [command, commandArgs] = existsSync(PDEATHSIG_WRAPPER)
+    ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', binary, ...args]]
+    : [binary, args];
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve(signal ?? `exit ${code}`);
+    });
+    child.once('error', (error) => {
+      live.delete(child);
+      resolve(`failed to start: ${error.message}`);
+    });
+  });
+  return {
+    name,
+    pid: child.pid ?? -1,
+    logFile,
+    exited,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      log.end();
+    },
+  };
+}
