@@ -49,6 +49,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   sweepAbandonedWorkDirs();
   const workDir = createWorkDir();
   const processes: ManagedProcess[] = [];
+  // If the owner exits without stop() (an uncaught error, a signal turned into exit), nothing
+  // asynchronous runs any more: kill and remove synchronously.
+  const stopNow = () => {
+    for (const child of processes) child.killNow();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  process.on('exit', stopNow);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -56,6 +63,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // Reverse order: the nodes and controllers go before the API server, the API server before etcd.
     for (const child of [...processes].reverse()) await child.stop();
     rmSync(workDir, { recursive: true, force: true });
+    process.off('exit', stopNow);
   };
 
   try {

@@ -1,23 +1,21 @@
 // Child processes of the local control plane, supervised so that none outlives its owner:
 // - stop() asks politely (SIGTERM), then insists (SIGKILL);
-// - if the owner exits without stopping them, an 'exit' hook kills them synchronously;
+// - killNow() is for the owner's 'exit' hook, when it exits without stopping them;
 // - if the owner is killed outright (SIGKILL), the kernel sends them SIGKILL too, because each is
 //   started through `setpriv --pdeathsig KILL`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
+let signalsTurnIntoExit = false;
 
-function installExitHook() {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-  // Without a handler, SIGINT/SIGTERM end Node without running 'exit' hooks; with one that exits,
-  // they do. A program with its own handler (the sandbox, mocha) keeps it.
+/**
+ * Without a handler, SIGINT/SIGTERM end Node without running 'exit' hooks; with one that exits,
+ * they do, so owners can clean up in an 'exit' hook. A program with its own handler keeps it.
+ */
+function turnSignalsIntoExit() {
+  if (signalsTurnIntoExit) return;
+  signalsTurnIntoExit = true;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
   }
@@ -32,25 +30,24 @@ export interface ManagedProcess {
   /** Resolves with the exit code (or signal) once the process has ended. */
   exited: Promise<string>;
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL, synchronously: for 'exit' hooks, where nothing asynchronous runs any more. */
+  killNow(): void;
 }
 
 export function startProcess(name: string, binary: string, args: string[], logFile: string): ManagedProcess {
-  installExitHook();
+  turnSignalsIntoExit();
   const log = createWriteStream(logFile, { flags: 'a' });
   const [command, commandArgs] = existsSync(PDEATHSIG_WRAPPER)
     ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', binary, ...args]]
     : [binary, args];
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) => {
-      live.delete(child);
       resolve(signal ?? `exit ${code}`);
     });
     child.once('error', (error) => {
-      live.delete(child);
       resolve(`failed to start: ${error.message}`);
     });
   });
@@ -66,6 +63,9 @@ export function startProcess(name: string, binary: string, args: string[], logFi
       await exited;
       clearTimeout(timer);
       log.end();
+    },
+    killNow() {
+      child.kill('SIGKILL');
     },
   };
 }
