@@ -4,7 +4,7 @@
 // - if the owner is killed outright (SIGKILL), the kernel sends them SIGKILL too, because each is
 //   started through `setpriv --pdeathsig KILL`.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 
 let signalsTurnIntoExit = false;

@@ -23,14 +23,14 @@ function startOwner(command: string, args: string[], env: Record<string, string>
   const child = spawn(command, args, { env: { ...process.env, EBB_TEST_TALLY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const owned = new Promise<Owned>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const line = output.split('\n').find((text) => text.trim().startsWith('{"workDir"'));
       if (line) resolve(JSON.parse(line.trim()) as Owned);
     });
     child.once('exit', () => reject(new Error(`owner exited before reporting:\n${output}`)));
   });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, owned, exited };
 }
@@ -49,7 +49,7 @@ function isRunning(pid: number): boolean {
 }
 
 async function expectNothingLeft(owned: Owned) {
-  await eventually('every component process gone', async () => (owned.pids.some(isRunning) ? undefined : true), 15_000);
+  await eventually('every component process gone', () => (owned.pids.some(isRunning) ? undefined : true), 15_000);
   expect(existsSync(owned.workDir), `${owned.workDir} still exists`).to.equal(false);
 }
 
@@ -83,7 +83,7 @@ describe('control plane cleanup', function () {
     const owned = await o.owned;
     o.child.kill('SIGKILL');
     await o.exited;
-    await eventually('every component process gone', async () => (owned.pids.some(isRunning) ? undefined : true), 15_000);
+    await eventually('every component process gone', () => (owned.pids.some(isRunning) ? undefined : true), 15_000);
     expect(existsSync(owned.workDir)).to.equal(true);
     expect(sweepAbandonedWorkDirs()).to.include(owned.workDir);
     expect(existsSync(owned.workDir)).to.equal(false);
