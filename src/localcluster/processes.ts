@@ -40,7 +40,9 @@ export function startProcess(name: string, binary: string, args: string[], logFi
   const [command, commandArgs] = existsSync(PDEATHSIG_WRAPPER)
     ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', binary, ...args]]
     : [binary, args];
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal reaches the owner, which stops the components
+  // in order, instead of reaching every component at once.
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<string>((resolve) => {
