@@ -1,0 +1,64 @@
+// Kubernetes Events about the objects ebb acts on, visible in `kubectl describe` and
+// `kubectl get events`. Repeats of the same reason and message on the same object within a while
+// bump the count of one Event instead of creating many, as the kubelet's recorder does.
+
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectReference } from '@kubernetes/client-node';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventTarget {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+const REPEAT_WINDOW_MS = 10 * 60_000;
+
+export class EventRecorder {
+  private readonly core: CoreV1Api;
+  private readonly recent = new Map<string, { name: string; count: number; at: number }>();
+
+  constructor(kubeConfig: KubeConfig, private readonly component: string) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async record(target: EventTarget, type: EventType, reason: string, message: string, now = Date.now()): Promise<void> {
+    const key = `${target.namespace}/${target.kind}/${target.name}/${type}/${reason}/${message}`;
+    const previous = this.recent.get(key);
+    const timestamp = new Date(now);
+    if (previous && now - previous.at < REPEAT_WINDOW_MS) {
+      previous.count += 1;
+      previous.at = now;
+      await this.core.patchNamespacedEvent(
+        { name: previous.name, namespace: target.namespace, body: { count: previous.count, lastTimestamp: timestamp } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return;
+    }
+    const involvedObject: V1ObjectReference = { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid };
+    const name = `${target.name}.${now.toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`;
+    await this.core.createNamespacedEvent({
+      namespace: target.namespace,
+      body: {
+        metadata: { name, namespace: target.namespace },
+        involvedObject,
+        type,
+        reason,
+        message,
+        source: { component: this.component },
+        reportingComponent: this.component,
+        firstTimestamp: timestamp,
+        lastTimestamp: timestamp,
+        count: 1,
+      },
+    });
+    this.recent.set(key, { name, count: 1, at: now });
+    this.forgetOlderThan(now - REPEAT_WINDOW_MS);
+  }
+
+  private forgetOlderThan(cutoff: number) {
+    for (const [key, entry] of this.recent) if (entry.at < cutoff) this.recent.delete(key);
+  }
+}
