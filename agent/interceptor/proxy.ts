@@ -1,0 +1,118 @@
+// The interceptor's data path: node:http in, node:http out over a keep-alive pool to the app on
+// loopback, bodies streamed both ways, upgrades (WebSocket) spliced as raw sockets. Each counted
+// request is counted out on its response's 'close', which Node emits exactly once whether the
+// response finished or the client went away.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { forwardRequestHeaders, forwardResponseHeaders } from '../http/headers.ts';
+import { answerUpstreamFailure, describeUpstreamFailure } from '../http/upstream-errors.ts';
+import type { InterceptorActivity } from './activity.ts';
+
+export interface ProxyOptions {
+  appHost: string;
+  appPort: number;
+  activity: InterceptorActivity;
+  /** True once draining: every response then closes its connection. */
+  isDraining: () => boolean;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export function createProxy(options: ProxyOptions): { onRequest: http.RequestListener; onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void; close: () => void } {
+  const { appHost, appPort, activity, isDraining } = options;
+  const address = `${appHost}:${appPort}`;
+  // One pool to one app: enough sockets for any realistic concurrency of one pod, reused
+  // most-recently-used first so idle ones age out instead of all staying warm.
+  const pool = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' });
+
+  function send(req: IncomingMessage, res: ServerResponse, attempt: number): void {
+    const upstream = http.request({
+      host: appHost,
+      port: appPort,
+      method: req.method,
+      path: req.url,
+      headers: forwardRequestHeaders(req.rawHeaders, { clientAddress: req.socket.remoteAddress, proto: 'http' }),
+      agent: pool,
+      setHost: false,
+    });
+    upstream.on('response', (upstreamRes) => {
+      const headers = forwardResponseHeaders(upstreamRes.rawHeaders);
+      if (isDraining()) headers.push('Connection', 'close');
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
+      upstreamRes.pipe(res);
+      upstreamRes.on('error', () => res.destroy());
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (res.closed) return;
+      // A pooled socket the app closed while idle: nothing reached the app, so a request
+      // without a body can be sent again on a fresh socket (Node's documented pattern).
+      if (upstream.reusedSocket && error.code === 'ECONNRESET' && attempt === 0 && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
+        send(req, res, attempt + 1);
+        return;
+      }
+      answerUpstreamFailure(res, describeUpstreamFailure(address, error));
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (hasBody(req)) req.pipe(upstream);
+    else upstream.end();
+  }
+
+  const onRequest: http.RequestListener = (req, res) => {
+    if (activity.counts(req)) res.once('close', activity.begin());
+    send(req, res, 0);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // An upgraded connection is activity for as long as it is open.
+    if (activity.counts(req)) socket.once('close', activity.begin());
+    socket.on('error', () => socket.destroy());
+    const upstream = http.request({
+      host: appHost,
+      port: appPort,
+      method: req.method,
+      path: req.url,
+      headers: forwardRequestHeaders(req.rawHeaders, { clientAddress: req.socket.remoteAddress, proto: 'http' }, true),
+      agent: false,
+      setHost: false,
+    });
+    upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
+      socket.write(rawResponseHead(upstreamRes, upstreamRes.rawHeaders));
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (head.length > 0) upstreamSocket.write(head);
+      upstreamSocket.on('error', () => socket.destroy());
+      upstreamSocket.on('close', () => socket.destroy());
+      socket.on('close', () => upstreamSocket.destroy());
+      upstreamSocket.pipe(socket);
+      socket.pipe(upstreamSocket);
+    });
+    upstream.on('response', (upstreamRes) => {
+      // The app declined the upgrade: relay its plain answer, delimited by closing the socket.
+      socket.write(rawResponseHead(upstreamRes, [...forwardResponseHeaders(upstreamRes.rawHeaders), 'Connection', 'close']));
+      upstreamRes.pipe(socket);
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      const failure = describeUpstreamFailure(address, error);
+      const retryAfter = failure.status === 503 ? 'Retry-After: 1\r\n' : '';
+      const body = `${failure.message}\n`;
+      socket.end(`HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\nConnection: close\r\n${retryAfter}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    socket.once('close', () => upstream.destroy());
+    upstream.end();
+  };
+
+  return { onRequest, onUpgrade, close: () => pool.destroy() };
+}
+
+function rawResponseHead(res: IncomingMessage, rawHeaders: readonly string[]): string {
+  let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}

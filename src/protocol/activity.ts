@@ -1,0 +1,42 @@
+// agent → controller: what `GET /activity` on the agent answers (authenticated, see auth.ts).
+
+import type { WorkloadKey } from './workload.ts';
+
+export const ACTIVITY_PATH = '/activity';
+
+export interface PodActivity {
+  /** `namespace/pod`. */
+  pod: string;
+  inFlight: number;
+  /** True when the last scrape failed: the figures are the last ones known, not zero. */
+  stale: boolean;
+  /** Epoch ms of the last successful scrape (agent clock). */
+  scrapedAt: number | null;
+}
+
+export interface WorkloadActivity {
+  workload: WorkloadKey;
+  /** Sum of the pods' in-flight requests at the last scrape (stale pods count their last value). */
+  inFlight: number;
+  /** Mean concurrency over the window (from the interceptors' in-flight integrals). */
+  meanInFlight: number;
+  /** Requests per second over the window. */
+  requestRate: number;
+  /** Epoch ms of the most recent request seen by any pod; null if none since they started. */
+  lastRequestAt: number | null;
+  /** Requests held by this agent's activator for the workload right now. */
+  held: number;
+  /** How many of the pods could not be scraped last time. */
+  stalePods: number;
+  pods: PodActivity[];
+}
+
+export interface ActivityReport {
+  /** The node this agent runs on. */
+  node: string;
+  /** Epoch ms at which the report was built (agent clock). */
+  generatedAt: number;
+  /** The length of the window behind meanInFlight and requestRate. */
+  windowMs: number;
+  workloads: WorkloadActivity[];
+}
