@@ -1,0 +1,43 @@
+// The EndpointSlice that sends a sleeping workload's Service traffic to the agents' activator.
+// kube-proxy merges every slice labelled with the Service's name, so this one sits beside the
+// EndpointSlice controller's (empty, at zero replicas) without touching it; its managed-by label
+// tells that controller to leave it alone. Its ports carry the Service's port names, all mapped to
+// the activator port: the agent tells workloads apart by the request, not by the port.
+
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+
+export const ACTIVATOR_LABEL = 'ebb.dev/activator';
+export const MANAGED_BY = 'ebb.dev';
+
+export interface ActivatorEndpoint {
+  ip: string;
+  nodeName?: string;
+}
+
+export const activatorSliceName = (serviceName: string) => `${serviceName}-ebb-activator`;
+
+export function activatorSlice(service: V1Service, agents: readonly ActivatorEndpoint[], activatorPort: number): V1EndpointSlice {
+  const serviceName = service.metadata?.name ?? '';
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: activatorSliceName(serviceName),
+      namespace: service.metadata?.namespace,
+      labels: {
+        'kubernetes.io/service-name': serviceName,
+        'endpointslice.kubernetes.io/managed-by': MANAGED_BY,
+        [ACTIVATOR_LABEL]: 'true',
+      },
+      // Deleted with its Service.
+      ownerReferences: service.metadata?.uid
+        ? [{ apiVersion: 'v1', kind: 'Service', name: serviceName, uid: service.metadata.uid }]
+        : undefined,
+    },
+    addressType: 'IPv4',
+    endpoints: [...agents]
+      .sort((a, b) => a.ip.localeCompare(b.ip))
+      .map((agent) => ({ addresses: [agent.ip], conditions: { ready: true }, nodeName: agent.nodeName })),
+    ports: (service.spec?.ports ?? []).map((port) => ({ name: port.name ?? '', port: activatorPort, protocol: port.protocol ?? 'TCP' })),
+  };
+}

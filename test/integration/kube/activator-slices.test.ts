@@ -1,0 +1,68 @@
+import { expect } from 'chai';
+import { CoreV1Api, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
+import { activatorSlice, activatorSliceName } from '../../../src/core/activator-slice.ts';
+import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
+import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+
+// The API server refuses loopback addresses in EndpointSlices, so these agents have addresses from
+// TEST-NET-1 (192.0.2.0/24, reserved for documentation): API objects only, no traffic goes there.
+describe('activator EndpointSlices on the real API server', function () {
+  this.timeout(60_000);
+  const controlPlane = useControlPlane({ nodes: 1 });
+  const namespace = 'default';
+  let core: CoreV1Api;
+  let discovery: DiscoveryV1Api;
+  let service: V1Service;
+
+  const slicesOf = async (name: string) =>
+    (await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${name}` })).items;
+
+  before(async () => {
+    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
+    discovery = controlPlane().kubeConfig.makeApiClient(DiscoveryV1Api);
+    service = await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'shop' }, spec: { selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
+  });
+
+  it('adds a slice beside the EndpointSlice controller\'s, which leaves it alone', async () => {
+    const slices = new ActivatorSlices(controlPlane().kubeConfig);
+    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.1' }, { ip: '192.0.2.2' }], 18000));
+    const all = await eventually('both slices', async () => {
+      const items = await slicesOf('shop');
+      return items.length === 2 ? items : undefined;
+    });
+    const ours = all.find((slice) => slice.metadata?.name === activatorSliceName('shop'))!;
+    expect(ours.endpoints?.map((endpoint) => endpoint.addresses[0])).to.deep.equal(['192.0.2.1', '192.0.2.2']);
+    expect(ours.ports).to.deep.equal([{ name: 'http', port: 18000, protocol: 'TCP' }]);
+    // Give the EndpointSlice controller time to reconcile the Service; it must not touch ours.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const again = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
+    expect(again.metadata?.resourceVersion).to.equal(ours.metadata?.resourceVersion);
+  });
+
+  it('updates the endpoints when the agents change, and does not write when nothing changed', async () => {
+    const slices = new ActivatorSlices(controlPlane().kubeConfig);
+    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.3' }], 18000));
+    const updated = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
+    expect(updated.endpoints?.map((endpoint) => endpoint.addresses[0])).to.deep.equal(['192.0.2.3']);
+    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.3' }], 18000));
+    const unchanged = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
+    expect(unchanged.metadata?.resourceVersion).to.equal(updated.metadata?.resourceVersion);
+  });
+
+  it('removes the slice, and a second removal is harmless', async () => {
+    const slices = new ActivatorSlices(controlPlane().kubeConfig);
+    await slices.remove(namespace, 'shop');
+    await slices.remove(namespace, 'shop');
+    expect((await slicesOf('shop')).map((slice) => slice.metadata?.name)).to.not.include(activatorSliceName('shop'));
+  });
+
+  it('is garbage-collected with its Service', async () => {
+    const slices = new ActivatorSlices(controlPlane().kubeConfig);
+    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.1' }], 18000));
+    await core.deleteNamespacedService({ name: 'shop', namespace });
+    await eventually('the slice gone', async () => ((await slicesOf('shop')).length === 0 ? true : undefined));
+  });
+});
