@@ -15,3 +15,5 @@ export const WORKLOAD_HEADER = 'x-ebb-workload';
 export const INJECTED_ANNOTATION = 'ebb.dev/injected';
 export const DEFAULT_ACTIVATOR_PORT = 18091;
 export const DEFAULT_AGENT_PORT = 18092;
+/** Annotation on the activator EndpointSlice: the Service's ClusterIPs, comma-separated. */
+export const ACTIVATOR_CLUSTER_IPS_ANNOTATION = 'ebb.dev/cluster-ips';

@@ -1,0 +1,74 @@
+// The per-node agent: scrapes the node's interceptors and serves their activity to the
+// controller; runs the activator for Services at zero. See node/config.ts for the settings.
+
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CachingTokenVerifier, StaticTokenVerifier, TokenReviewVerifier, type TokenVerifier } from '../src/protocol/auth.ts';
+import { Activator } from './node/activator/activator.ts';
+import { StaticDirectory, type WorkloadDirectory } from './node/activator/directory.ts';
+import { KubeDirectory } from './node/activator/kube-directory.ts';
+import { wakeClient } from './node/activator/wake-client.ts';
+import { createActivityServer } from './node/activity-server.ts';
+import { agentConfigFromEnv } from './node/config.ts';
+import { KubePodDiscovery, StaticDiscovery, type TargetDiscovery } from './node/discovery.ts';
+import { Scraper } from './node/scraper.ts';
+import { TokenFile } from './node/token-file.ts';
+
+const config = agentConfigFromEnv(process.env);
+const log = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
+
+let kubeConfig: KubeConfig | undefined;
+const cluster = (): KubeConfig => {
+  if (!kubeConfig) {
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault();
+  }
+  return kubeConfig;
+};
+
+const discovery: TargetDiscovery = config.staticTargets !== undefined ? new StaticDiscovery(config.staticTargets.split(',').filter(Boolean)) : new KubePodDiscovery(cluster(), config.nodeName);
+const directory: WorkloadDirectory = config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster());
+const verifier: TokenVerifier = new CachingTokenVerifier(
+  config.staticTokens !== undefined ? StaticTokenVerifier.parse(config.staticTokens) : new TokenReviewVerifier(cluster().makeApiClient(AuthenticationV1Api), config.audience),
+);
+
+const scraper = new Scraper(discovery, { intervalMs: config.scrapeIntervalMs, timeoutMs: config.scrapeTimeoutMs, windowMs: config.windowMs });
+const activator = new Activator({
+  directory,
+  wake: config.controllerUrl ? wakeClient(config.controllerUrl, new TokenFile(config.tokenFile)) : undefined,
+  node: config.nodeName,
+  limits: config.hold,
+  log,
+});
+
+await Promise.all([discovery.start(), directory.start()]);
+scraper.start();
+
+const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity);
+const activatorServer = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, activator.onRequest);
+activatorServer.on('upgrade', activator.onUpgrade);
+activityServer.listen(config.port, config.listenHost);
+activatorServer.listen(config.activatorPort, config.listenHost);
+await Promise.all([once(activityServer, 'listening'), once(activatorServer, 'listening')]);
+log({
+  msg: 'agent listening',
+  node: config.nodeName,
+  activity: (activityServer.address() as AddressInfo).port,
+  activator: (activatorServer.address() as AddressInfo).port,
+  discovery: config.staticTargets !== undefined ? 'static' : 'pods',
+  directory: config.staticBackends !== undefined ? 'static' : 'endpointslices',
+});
+
+const stop = () => {
+  scraper.stop();
+  discovery.stop();
+  directory.stop();
+  activator.close();
+  activityServer.close();
+  activatorServer.close();
+  setTimeout(() => process.exit(0), 100).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

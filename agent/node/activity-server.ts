@@ -1,0 +1,23 @@
+// The agent's API for the controller: GET /activity (only for the controller's identity) and an
+// unauthenticated /healthz for the kubelet.
+
+import http from 'node:http';
+import { ACTIVITY_PATH, type ActivityReport } from '../../src/protocol/activity.ts';
+import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
+
+export function createActivityServer(report: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string): http.Server {
+  return http.createServer((req, res) => {
+    const send = (status: number, contentType: string, body: string) => {
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return send(200, 'text/plain', 'ok\n');
+    if (path !== ACTIVITY_PATH) return send(404, 'text/plain', 'not found\n');
+    if (req.method !== 'GET') return send(405, 'text/plain', 'only GET\n');
+    authorizeRequest(req, verifier, allowedIdentity).then(
+      (decision) => (decision.status === 200 ? send(200, 'application/json', JSON.stringify(report())) : send(decision.status, 'text/plain', `${decision.message}\n`)),
+      (error: unknown) => send(500, 'text/plain', `${String(error)}\n`),
+    );
+  });
+}

@@ -1,0 +1,68 @@
+// The agent's settings, from the DaemonSet's environment. Each STATIC_* variable replaces one
+// cluster dependency for process-level tests; without them the agent uses the API server
+// (in-cluster config, or KUBECONFIG when set).
+
+import { DEFAULT_HOLD_LIMITS, type HoldLimits } from '../../src/core/activity/hold-ledger.ts';
+import { DEFAULT_ACTIVATOR_PORT, DEFAULT_AGENT_PORT } from '../../src/protocol/activator.ts';
+import { CONTROLLER_IDENTITY, EBB_AUDIENCE } from '../../src/protocol/auth.ts';
+
+export interface AgentConfig {
+  nodeName: string;
+  listenHost: string;
+  /** Serves GET /activity to the controller (authenticated) and /healthz. */
+  port: number;
+  /** Receives the traffic of sleeping Services. */
+  activatorPort: number;
+  scrapeIntervalMs: number;
+  scrapeTimeoutMs: number;
+  windowMs: number;
+  hold: HoldLimits;
+  /** Base URL of the controller's wake endpoint; unset: no wake calls. */
+  controllerUrl: string | undefined;
+  tokenFile: string;
+  audience: string;
+  allowedIdentity: string;
+  /** `host:port,…` admin addresses to scrape instead of watching pods. */
+  staticTargets: string | undefined;
+  /** `ns/app=host:port,…` sleeping workloads and their backends instead of EndpointSlices. */
+  staticBackends: string | undefined;
+  /** `token=username,…` instead of TokenReview. */
+  staticTokens: string | undefined;
+}
+
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${text} is not a non-negative number`);
+  return value;
+}
+
+export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
+  const staticTargets = env.EBB_STATIC_TARGETS;
+  const nodeName = env.NODE_NAME ?? (staticTargets !== undefined ? 'static' : undefined);
+  if (!nodeName) throw new Error('NODE_NAME is required (set it from the downward API: spec.nodeName)');
+  return {
+    nodeName,
+    listenHost: env.EBB_LISTEN_HOST || '0.0.0.0',
+    port: numberFrom(env, 'EBB_AGENT_PORT', DEFAULT_AGENT_PORT),
+    activatorPort: numberFrom(env, 'EBB_ACTIVATOR_PORT', DEFAULT_ACTIVATOR_PORT),
+    scrapeIntervalMs: numberFrom(env, 'EBB_SCRAPE_INTERVAL_MS', 1_000),
+    scrapeTimeoutMs: numberFrom(env, 'EBB_SCRAPE_TIMEOUT_MS', 800),
+    windowMs: numberFrom(env, 'EBB_WINDOW_MS', 10_000),
+    hold: {
+      maxRequestsPerWorkload: numberFrom(env, 'EBB_HOLD_MAX_REQUESTS_PER_WORKLOAD', DEFAULT_HOLD_LIMITS.maxRequestsPerWorkload),
+      maxBytesPerWorkload: numberFrom(env, 'EBB_HOLD_MAX_BYTES_PER_WORKLOAD', DEFAULT_HOLD_LIMITS.maxBytesPerWorkload),
+      maxRequests: numberFrom(env, 'EBB_HOLD_MAX_REQUESTS', DEFAULT_HOLD_LIMITS.maxRequests),
+      maxBytes: numberFrom(env, 'EBB_HOLD_MAX_BYTES', DEFAULT_HOLD_LIMITS.maxBytes),
+      deadlineMs: numberFrom(env, 'EBB_HOLD_DEADLINE_MS', DEFAULT_HOLD_LIMITS.deadlineMs),
+    },
+    controllerUrl: env.EBB_CONTROLLER_URL || undefined,
+    tokenFile: env.EBB_TOKEN_FILE || '/var/run/secrets/ebb/token',
+    audience: env.EBB_AUDIENCE || EBB_AUDIENCE,
+    allowedIdentity: env.EBB_ALLOWED_IDENTITY || CONTROLLER_IDENTITY,
+    staticTargets,
+    staticBackends: env.EBB_STATIC_BACKENDS,
+    staticTokens: env.EBB_STATIC_TOKENS,
+  };
+}

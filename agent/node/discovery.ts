@@ -1,0 +1,79 @@
+// Which interceptors the agent scrapes. In a cluster: the injected pods on this node, from a pod
+// informer filtered server-side by spec.nodeName. In process-level tests: a fixed list.
+// The workload a target belongs to is not taken from here: each interceptor says it in /stats.
+
+import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { INJECTED_ANNOTATION } from '../../src/protocol/activator.ts';
+import { ADMIN_PORT_NAME, DEFAULT_ADMIN_PORT } from '../../src/protocol/stats.ts';
+
+export interface ScrapeTarget {
+  /** `namespace/pod`, or the address for static targets. */
+  pod: string;
+  /** Base URL of the interceptor's admin port, e.g. http://10.1.2.3:18090. */
+  adminUrl: string;
+}
+
+export interface TargetDiscovery {
+  targets(): readonly ScrapeTarget[];
+  start(): Promise<void>;
+  stop(): void;
+}
+
+/** `host:port,host:port` → targets; for tests and for nodes without an API server. */
+export class StaticDiscovery implements TargetDiscovery {
+  private readonly list: ScrapeTarget[];
+
+  constructor(addresses: readonly string[]) {
+    this.list = addresses.map((address) => ({ pod: address, adminUrl: `http://${address}` }));
+  }
+
+  targets(): readonly ScrapeTarget[] {
+    return this.list;
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stop(): void {}
+}
+
+/** The admin address of an injected, running pod, or undefined if it has none (yet). */
+export function interceptorTarget(pod: V1Pod): ScrapeTarget | undefined {
+  const annotations = pod.metadata?.annotations ?? {};
+  if (!(INJECTED_ANNOTATION in annotations)) return undefined;
+  const ip = pod.status?.podIP;
+  if (!ip || pod.status?.phase !== 'Running') return undefined;
+  // The sidecar is a native sidecar (init container) or a plain container: look in both.
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const adminPort = containers.flatMap((c) => c.ports ?? []).find((p) => p.name === ADMIN_PORT_NAME)?.containerPort ?? DEFAULT_ADMIN_PORT;
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, adminUrl: `http://${host}:${adminPort}` };
+}
+
+export class KubePodDiscovery implements TargetDiscovery {
+  private readonly informer: ListWatch<V1Pod>;
+
+  constructor(kubeConfig: KubeConfig, nodeName: string) {
+    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const fieldSelector = `spec.nodeName=${nodeName}`;
+    // The watch must carry the same field selector as the list: ListWatch passes it to both.
+    this.informer = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => api.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+    this.informer.on('error', (error: unknown) => {
+      console.error(JSON.stringify({ msg: 'pod watch failed; restarting', error: String(error) }));
+      setTimeout(() => void this.informer.start().catch(() => undefined), 2_000);
+    });
+  }
+
+  targets(): readonly ScrapeTarget[] {
+    return this.informer.list().flatMap((pod) => interceptorTarget(pod) ?? []);
+  }
+
+  start(): Promise<void> {
+    return this.informer.start();
+  }
+
+  stop(): void {
+    void this.informer.stop();
+  }
+}
