@@ -1,7 +1,7 @@
 // The `ebb.dev/` annotations: the settings users write on pod templates, Deployments and
 // Namespaces, and the keys ebb writes itself. Every `ebb.dev/` key is checked: a typo such as
 // `ebb.dev/min-replica` is reported (with the closest known key), never silently ignored.
-import { formatSetting, isSettingName, parseSetting, SETTING_NAMES, type ConfigError, type SettingName, type SettingsLayer } from './setting-schema.ts';
+import { formatSettings, isSettingName, parseSetting, SETTING_NAMES, type ConfigError, type SettingName, type SettingsLayer } from './setting-schema.ts';
 
 export const ANNOTATION_PREFIX = 'ebb.dev/';
 
@@ -42,12 +42,7 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
 
 /** The annotations that write settings back, as their text (`15m`, `250m`, `Mon-Fri 08:00-19:00 UTC replicas=1`). */
 export function formatAnnotations(values: SettingsLayer): Record<string, string> {
-  const annotations: Record<string, string> = {};
-  for (const name of SETTING_NAMES) {
-    const value = values[name];
-    if (value !== undefined) annotations[settingAnnotation(name)] = formatSetting(name, value as never);
-  }
-  return annotations;
+  return Object.fromEntries(Object.entries(formatSettings(values)).map(([name, text]) => [settingAnnotation(name as SettingName), text]));
 }
 
 function unknownKeyMessage(key: string): string {

@@ -127,6 +127,16 @@ export function formatSetting<N extends SettingName>(name: N, value: SettingValu
   return (SETTINGS[name] as SettingSpec<SettingValues[N]>).format(value);
 }
 
+/** Each set value in its text form, by setting name; no keep-warm windows is left out rather than written as "". */
+export function formatSettings(values: SettingsLayer): Partial<Record<SettingName, string>> {
+  const texts: Partial<Record<SettingName, string>> = {};
+  for (const name of SETTING_NAMES) {
+    const value = values[name];
+    if (value !== undefined && !(Array.isArray(value) && value.length === 0)) texts[name] = formatSetting(name, value as never);
+  }
+  return texts;
+}
+
 /**
  * The built-in defaults, the lowest level of precedence. Chosen to be safe for a workload that
  * opted in without saying more: it may ebb to zero after 15 idle minutes (that is what opting in

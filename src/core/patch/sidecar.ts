@@ -1,0 +1,115 @@
+// The interceptor as a native sidecar (an init container with restartPolicy Always: it starts
+// before the app and stops after it), and the named-port takeover that routes traffic through it:
+// the app's port `http` becomes `ebb-app` and the sidecar takes the name `http` on its own port,
+// so Services that target the port by name reach the interceptor, which forwards over loopback.
+import type { V1Container, V1ContainerPort, V1Pod } from '@kubernetes/client-node';
+import { formatCpu, formatMemory } from '../quantity.ts';
+import type { SidecarPolicy } from '../policy.ts';
+import { add, pointer, type AddOperation } from './json-patch.ts';
+
+export const SIDECAR_NAME = 'ebb-interceptor';
+export const APP_PORT_NAME = 'ebb-app';
+export const ADMIN_PORT_NAME = 'ebb-admin';
+/** The sidecar's port when the app's port had no name to take over. */
+export const LISTEN_PORT_NAME = 'ebb-listen';
+/** Non-root, and the same user the distroless `nonroot` images use. */
+export const SIDECAR_USER = 65532;
+
+export interface AppPort {
+  containerIndex: number;
+  portIndex: number;
+  port: V1ContainerPort;
+}
+
+const isTcp = (port: V1ContainerPort) => (port.protocol ?? 'TCP') === 'TCP';
+
+function appContainerPorts(pod: V1Pod): AppPort[] {
+  return (pod.spec?.containers ?? []).flatMap((container, containerIndex) =>
+    (container.ports ?? []).map((port, portIndex) => ({ containerIndex, portIndex, port })));
+}
+
+/**
+ * The app port to intercept: the one `ebb.dev/port` names (by name or number), else the TCP port
+ * named `http`, else the first TCP port. A string result says why there is none.
+ */
+export function chooseAppPort(pod: V1Pod, wanted: string | number | undefined): AppPort | string {
+  if (pod.spec?.hostNetwork) return 'the pod uses the host network, where a sidecar port would be a node port';
+  const ports = appContainerPorts(pod).filter((candidate) => isTcp(candidate.port));
+  if (ports.length === 0) return 'no container declares a TCP containerPort to intercept';
+  if (wanted === undefined) return ports.find((candidate) => candidate.port.name === 'http') ?? ports[0]!;
+  const chosen = ports.find((candidate) => (typeof wanted === 'number' ? candidate.port.containerPort === wanted : candidate.port.name === wanted));
+  return chosen ?? `ebb.dev/port ${JSON.stringify(String(wanted))} matches no TCP containerPort of the pod`;
+}
+
+/** The first port number from `preferred` up that no container of the pod declares (they share one network). */
+function freePort(pod: V1Pod, preferred: number, taken: readonly number[]): number {
+  const used = new Set([
+    ...taken,
+    ...[...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)),
+  ]);
+  let port = preferred;
+  while (used.has(port)) port = port >= 65535 ? 1024 : port + 1;
+  return port;
+}
+
+export interface SidecarPlan {
+  policy: SidecarPolicy;
+  appPort: AppPort;
+  /** `namespace/deployment`, the workload key on the wire. */
+  workload: string;
+}
+
+export function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
+  const { policy, appPort } = plan;
+  const listenPort = freePort(pod, policy.listenPort, []);
+  const adminPort = freePort(pod, policy.adminPort, [listenPort]);
+  const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return {
+    name: SIDECAR_NAME,
+    image: policy.image,
+    imagePullPolicy: policy.imagePullPolicy,
+    restartPolicy: 'Always',
+    ports: [
+      { name: appPort.port.name ?? LISTEN_PORT_NAME, containerPort: listenPort, protocol: 'TCP' },
+      { name: ADMIN_PORT_NAME, containerPort: adminPort, protocol: 'TCP' },
+    ],
+    env: [
+      { name: 'EBB_APP_PORT', value: String(appPort.port.containerPort) },
+      { name: 'EBB_LISTEN_PORT', value: String(listenPort) },
+      { name: 'EBB_ADMIN_PORT', value: String(adminPort) },
+      { name: 'EBB_WORKLOAD', value: plan.workload },
+      fieldEnv('EBB_POD_NAME', 'metadata.name'),
+      fieldEnv('EBB_POD_NAMESPACE', 'metadata.namespace'),
+    ],
+    resources: {
+      requests: { cpu: formatCpu(policy.requests.cpuMillis), memory: formatMemory(policy.requests.memoryBytes) },
+      ...(policy.memoryLimitBytes === undefined ? {} : { limits: { memory: formatMemory(policy.memoryLimitBytes) } }),
+    },
+    // The interceptor answers /ready only while the app behind it is ready, so the pod is not
+    // Ready (and gets no traffic) before the app can serve.
+    readinessProbe: { httpGet: { path: '/ready', port: ADMIN_PORT_NAME }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 1 },
+    // The `restricted` Pod Security Standard, and a read-only root: the proxy writes nothing.
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: SIDECAR_USER,
+      runAsGroup: SIDECAR_USER,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+/** The sidecar and the takeover of the app port's name. */
+export function addSidecar(pod: V1Pod, plan: SidecarPlan): AddOperation[] {
+  const sidecar = interceptorContainer(pod, plan);
+  const operations = pod.spec?.initContainers
+    ? [add(pointer('spec', 'initContainers', '-'), sidecar)]
+    : [add(pointer('spec', 'initContainers'), [sidecar])];
+  if (plan.appPort.port.name !== undefined) {
+    const { containerIndex, portIndex } = plan.appPort;
+    operations.push(add(pointer('spec', 'containers', containerIndex, 'ports', portIndex, 'name'), APP_PORT_NAME));
+  }
+  return operations;
+}
