@@ -1,0 +1,142 @@
+// The recent activity of one workload, as the decider reads it: in-flight concurrency averaged over
+// a stable and a panic window, the request rate, and the last request. Samples arrive every second
+// or two; they are kept in one bucket per second in a ring, so memory is fixed by the horizon
+// however often agents report.
+
+/**
+ * The activity of a whole workload at one instant: the controller combines the agents' reports
+ * (protocol/activity.ts) into one sample, summing over agents. `at` is the controller's clock.
+ */
+export interface ActivitySample {
+  at: number;
+  /**
+   * Requests in flight, summed over every pod of the workload; requests held by the activators
+   * belong in it too, so that load at zero scales up like load anywhere else.
+   */
+  inFlight: number;
+  /** Requests per second, summed over the pods. */
+  requestRate?: number;
+  /** The most recent request any pod saw (the agents' `lastRequestAt`). */
+  lastRequestAt?: number;
+}
+
+export interface ActivityWindows {
+  stableWindowMs: number;
+  panicWindowMs: number;
+}
+
+/** What the window holds at one instant; plain data, so the decider stays a function of it. */
+export interface ActivitySnapshot {
+  /** The newest sample's time; undefined when nothing has been recorded. */
+  latestSampleAt?: number;
+  /** Mean in-flight concurrency over the stable window. */
+  stableInFlight: number;
+  /** Mean in-flight concurrency over the panic window. */
+  panicInFlight: number;
+  /** The most requests seen in flight at once during the panic window or in the newest sample. */
+  peakInFlight: number;
+  /** Mean request rate over the stable window, requests per second (for status and metrics). */
+  requestRate: number;
+  lastRequestAt?: number;
+  /** When this window saw its first sample: what "idle since" falls back to when no request is known. */
+  observedSince?: number;
+}
+
+const SECOND_MS = 1000;
+
+interface Bucket {
+  second: number;
+  inFlightSum: number;
+  samples: number;
+  peakInFlight: number;
+  requestRateSum: number;
+}
+
+export class ActivityWindow {
+  readonly #horizonMs: number;
+  readonly #buckets: (Bucket | undefined)[];
+  #latest?: { at: number; inFlight: number; requestRate: number };
+  #lastRequestAt?: number;
+  #observedSince?: number;
+
+  /**
+   * @param horizonMs how far back the window can answer; at least the longest window asked for.
+   * @param lastRequestAt a last request time known from before this window existed (the
+   *   workload's status annotation, after a controller restart), so idleness is not forgotten.
+   */
+  constructor({ horizonMs = 60_000, lastRequestAt }: { horizonMs?: number; lastRequestAt?: number } = {}) {
+    this.#horizonMs = horizonMs;
+    this.#buckets = new Array<Bucket | undefined>(Math.ceil(horizonMs / SECOND_MS)).fill(undefined);
+    this.#lastRequestAt = lastRequestAt;
+  }
+
+  /**
+   * Adds one sample. Returns false, keeping nothing, for a sample that is malformed (negative or
+   * non-finite numbers) or older than the horizon behind the newest one.
+   */
+  record(sample: ActivitySample): boolean {
+    const { at, inFlight, requestRate = 0, lastRequestAt } = sample;
+    const numbers = [at, inFlight, requestRate, lastRequestAt ?? 0];
+    if (!numbers.every((n) => Number.isFinite(n) && n >= 0)) return false;
+    if (this.#latest !== undefined && at <= this.#latest.at - this.#horizonMs) return false;
+
+    const second = Math.floor(at / SECOND_MS);
+    const index = second % this.#buckets.length;
+    let bucket = this.#buckets[index];
+    if (bucket === undefined || bucket.second < second) {
+      bucket = { second, inFlightSum: 0, samples: 0, peakInFlight: 0, requestRateSum: 0 };
+      this.#buckets[index] = bucket;
+    } else if (bucket.second > second) {
+      return false; // the slot already holds a newer second: this sample is past the horizon
+    }
+    bucket.inFlightSum += inFlight;
+    bucket.samples += 1;
+    bucket.peakInFlight = Math.max(bucket.peakInFlight, inFlight);
+    bucket.requestRateSum += requestRate;
+
+    if (this.#latest === undefined || at >= this.#latest.at) this.#latest = { at, inFlight, requestRate };
+    this.#observedSince = Math.min(this.#observedSince ?? at, at);
+    // Kept as the latest ever seen: an interceptor that restarts forgets its last request.
+    if (lastRequestAt !== undefined) this.#lastRequestAt = Math.max(this.#lastRequestAt ?? lastRequestAt, lastRequestAt);
+    return true;
+  }
+
+  /** The activity as of `now`, the present: slots of seconds past the horizon are reused. */
+  snapshot(now: number, { stableWindowMs, panicWindowMs }: ActivityWindows): ActivitySnapshot {
+    const stable = this.#bucketsWithin(stableWindowMs, now);
+    const panic = this.#bucketsWithin(panicWindowMs, now);
+    const latest = this.#latest;
+    const latestInFlight = latest?.inFlight ?? 0;
+    return {
+      latestSampleAt: latest?.at,
+      stableInFlight: mean(stable, 'inFlightSum', latestInFlight),
+      panicInFlight: mean(panic, 'inFlightSum', latestInFlight),
+      peakInFlight: Math.max(latestInFlight, ...panic.map((bucket) => bucket.peakInFlight)),
+      requestRate: mean(stable, 'requestRateSum', latest?.requestRate ?? 0),
+      lastRequestAt: this.#lastRequestAt,
+      observedSince: this.#observedSince,
+    };
+  }
+
+  /** The buckets of the seconds in (now - windowMs, now], the current second included. */
+  #bucketsWithin(windowMs: number, now: number): Bucket[] {
+    if (windowMs > this.#horizonMs) {
+      throw new RangeError(`a ${windowMs} ms window is longer than this ActivityWindow's ${this.#horizonMs} ms horizon`);
+    }
+    const newest = Math.floor(now / SECOND_MS);
+    const oldest = newest - Math.ceil(windowMs / SECOND_MS) + 1;
+    return this.#buckets.filter(
+      (bucket): bucket is Bucket => bucket !== undefined && bucket.second >= oldest && bucket.second <= newest,
+    );
+  }
+}
+
+/**
+ * A second without a sample is a missing report, not zero load (agents report every second or two,
+ * and report zero when idle), so the mean is over the seconds that have samples. A window with none
+ * falls back to the newest sample; whether that one is too old to trust is the decider's call.
+ */
+function mean(buckets: readonly Bucket[], sum: 'inFlightSum' | 'requestRateSum', latest: number): number {
+  if (buckets.length === 0) return latest;
+  return buckets.reduce((total, bucket) => total + bucket[sum] / bucket.samples, 0) / buckets.length;
+}
