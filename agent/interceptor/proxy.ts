@@ -87,11 +87,19 @@ export function createProxy(options: ProxyOptions): { onRequest: http.RequestLis
       socket.write(rawResponseHead(upstreamRes, upstreamRes.rawHeaders));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
+      // A tunnel ends when either side ends: the HTTP servers' sockets allow half-open
+      // connections, which would otherwise keep the tunnel (and the count) open forever.
       upstreamSocket.on('error', () => socket.destroy());
       upstreamSocket.on('close', () => socket.destroy());
       socket.on('close', () => upstreamSocket.destroy());
-      upstreamSocket.pipe(socket);
-      socket.pipe(upstreamSocket);
+      const endBoth = () => {
+        socket.end();
+        upstreamSocket.end();
+      };
+      upstreamSocket.once('end', endBoth);
+      socket.once('end', endBoth);
+      upstreamSocket.pipe(socket, { end: false });
+      socket.pipe(upstreamSocket, { end: false });
     });
     upstream.on('response', (upstreamRes) => {
       // The app declined the upgrade: relay its plain answer, delimited by closing the socket.

@@ -1,0 +1,155 @@
+// The interceptor's counting against real sockets on loopback (in-process): whatever happens to
+// a request, in-flight goes back to exactly zero and each request is counted once.
+
+import { expect } from 'chai';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { startInterceptor, type RunningInterceptor } from '../../../agent/interceptor/server.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function settle(interceptor: RunningInterceptor, inFlight: number): Promise<void> {
+  for (let i = 0; i < 100 && interceptor.activity.inFlight() !== inFlight; i += 1) await sleep(10);
+  expect(interceptor.activity.inFlight()).to.equal(inFlight);
+}
+
+describe('interceptor counting', () => {
+  let app: http.Server;
+  let interceptor: RunningInterceptor;
+  let appSockets: net.Socket[] = [];
+
+  beforeEach(async () => {
+    app = http.createServer((req, res) => {
+      if (req.url === '/slow-body') {
+        // Streams a response slowly so a client can leave in the middle of it.
+        res.writeHead(200);
+        res.write('first part');
+        const timer = setInterval(() => res.write('.'), 20);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end('ok'), 20));
+    });
+    app.on('upgrade', (_req, socket: net.Socket) => {
+      appSockets.push(socket);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+      socket.on('data', (data) => socket.write(data));
+    });
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    const appPort = (app.address() as net.AddressInfo).port;
+    interceptor = await startInterceptor({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      appHost: '127.0.0.1',
+      appPort,
+      adminPort: 0,
+      workload: 'shop/app',
+      ignorePaths: new Set(['/healthz']),
+      ignoreUserAgents: ['kube-probe/', 'monitor/'],
+      drainMs: 1_000,
+    });
+  });
+
+  afterEach(async () => {
+    await interceptor.drain();
+    for (const socket of appSockets) socket.destroy();
+    appSockets = [];
+    app.closeAllConnections();
+    await new Promise((resolve) => app.close(resolve));
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: interceptor.listenPort, path, headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject);
+    });
+
+  it('stays exact under 100 concurrent requests', async () => {
+    const pending = Array.from({ length: 100 }, (_, i) => get(`/r${i}`));
+    await sleep(10);
+    expect(interceptor.activity.inFlight()).to.be.greaterThan(0);
+    expect(await Promise.all(pending)).to.deep.equal(Array(100).fill(200));
+    await settle(interceptor, 0);
+    expect(interceptor.activity.stats(true, false).requests).to.equal(100);
+  });
+
+  it('does not count kubelet probes, ignored user agents or ignored paths', async () => {
+    await get('/', { 'User-Agent': 'kube-probe/1.31' });
+    await get('/', { 'User-Agent': 'monitor/2' });
+    await get('/healthz?verbose=1');
+    await get('/counted');
+    const stats = interceptor.activity.stats(true, false);
+    expect(stats.requests).to.equal(1);
+    expect(stats.lastRequestAt).to.be.a('number');
+  });
+
+  it('counts out a client that disconnects mid-request (body half sent)', async () => {
+    const socket = net.connect(interceptor.listenPort, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly some bytes');
+    await settle(interceptor, 1);
+    socket.destroy();
+    await settle(interceptor, 0);
+    expect(interceptor.activity.stats(true, false).requests).to.equal(1);
+  });
+
+  it('counts out a client that disconnects mid-response', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: interceptor.listenPort, path: '/slow-body', agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+    });
+    await settle(interceptor, 0);
+    expect(interceptor.activity.stats(true, false).requests).to.equal(1);
+  });
+
+  it('counts an upgraded connection as in flight while it is open, and relays its bytes', async () => {
+    const socket = net.connect(interceptor.listenPort, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    const [head] = (await once(socket, 'data')) as [Buffer];
+    expect(head.toString()).to.match(/^HTTP\/1.1 101/);
+    socket.write('ping');
+    const [echo] = (await once(socket, 'data')) as [Buffer];
+    expect(echo.toString()).to.equal('ping');
+    expect(interceptor.activity.inFlight()).to.equal(1);
+    socket.destroy();
+    await settle(interceptor, 0);
+    expect(interceptor.activity.stats(true, false).requests).to.equal(1);
+  });
+
+  it('answers 503 with Retry-After while the app refuses connections, 502 when it resets one', async () => {
+    const appPort = (app.address() as net.AddressInfo).port;
+    app.closeAllConnections();
+    await new Promise((resolve) => app.close(resolve));
+    const refused = await new Promise<http.IncomingMessage>((resolve) => http.get({ host: '127.0.0.1', port: interceptor.listenPort, path: '/', agent: false }, resolve));
+    expect(refused.statusCode).to.equal(503);
+    expect(refused.headers['retry-after']).to.equal('1');
+    refused.resume();
+
+    const resetting = net.createServer((socket) => socket.on('data', () => socket.resetAndDestroy()));
+    resetting.listen(appPort, '127.0.0.1');
+    await once(resetting, 'listening');
+    const reset = await new Promise<{ status: number; body: string }>((resolve) =>
+      http.get({ host: '127.0.0.1', port: interceptor.listenPort, path: '/', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }),
+    );
+    expect(reset.status).to.equal(502);
+    expect(reset.body).to.equal(`upstream 127.0.0.1:${appPort} reset the connection\n`);
+    await new Promise((resolve) => resetting.close(resolve));
+    app = http.createServer().listen(appPort, '127.0.0.1'); // for afterEach
+    await settle(interceptor, 0);
+  });
+});
