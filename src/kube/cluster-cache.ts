@@ -1,0 +1,140 @@
+// The webhook's ClusterView over informers: Namespaces, ReplicaSets, Deployments, and the policy
+// ConfigMap. The policy is parsed when its ConfigMap changes (by resourceVersion), never per
+// request; an invalid edit keeps the last good policy and is reported through onPolicyErrors.
+// An informer that fails (a dropped watch, an expired resourceVersion) is restarted after a pause,
+// serving from what it has meanwhile.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1ConfigMap,
+  type V1Deployment,
+  type V1Namespace,
+  type V1ObjectMeta,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
+import { STATUS_ANNOTATION } from '../core/annotations.ts';
+import type { ClusterView } from '../core/cluster-view.ts';
+import type { ObjectInfo } from '../core/mutation.ts';
+import { DEFAULT_POLICY, parsePolicy, type Policy } from '../core/policy.ts';
+import { recommendationFromStatus, type Recommendation } from '../core/recommendation.ts';
+import type { ConfigError } from '../core/setting-schema.ts';
+
+export const POLICY_CONFIGMAP = 'ebb-policy';
+export const POLICY_KEY = 'policy.yaml';
+
+export interface ClusterCacheOptions {
+  /** ebb's namespace, where the policy ConfigMap lives. */
+  namespace: string;
+  onPolicyErrors?: (errors: readonly ConfigError[]) => void;
+  onPolicyLoaded?: (policy: Policy) => void;
+  log?: (message: string) => void;
+  restartDelayMs?: number;
+}
+
+type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+const info = (meta: V1ObjectMeta | undefined): ObjectInfo => ({ name: meta?.name ?? '', labels: meta?.labels, annotations: meta?.annotations });
+
+export class ClusterCache implements ClusterView {
+  private readonly namespaces: Cache<V1Namespace>;
+  private readonly replicaSets: Cache<V1ReplicaSet>;
+  private readonly deployments: Cache<V1Deployment>;
+  private readonly configMaps: Cache<V1ConfigMap>;
+  private currentPolicy: Policy = DEFAULT_POLICY;
+  private policyVersion: string | undefined;
+  private synced = false;
+  private stopped = false;
+  /** Recommendations parsed once per Deployment object (an update replaces the object). */
+  private readonly recommendations = new WeakMap<V1Deployment, Recommendation | undefined>();
+
+  constructor(kubeConfig: KubeConfig, private readonly options: ClusterCacheOptions) {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.namespaces = makeInformer(kubeConfig, '/api/v1/namespaces', () => core.listNamespace());
+    this.replicaSets = makeInformer(kubeConfig, '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces());
+    this.deployments = makeInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces());
+    this.configMaps = makeInformer(kubeConfig, `/api/v1/namespaces/${options.namespace}/configmaps`, () =>
+      core.listNamespacedConfigMap({ namespace: options.namespace }));
+    this.configMaps.on('add', (configMap) => this.loadPolicy(configMap));
+    this.configMaps.on('update', (configMap) => this.loadPolicy(configMap));
+    this.configMaps.on('delete', (configMap) => {
+      if (configMap.metadata?.name !== POLICY_CONFIGMAP) return;
+      this.setPolicy(DEFAULT_POLICY, undefined);
+      this.options.log?.(`policy ConfigMap ${options.namespace}/${POLICY_CONFIGMAP} deleted: using the default policy`);
+    });
+  }
+
+  /** Starts every informer; resolves once each has listed (from then on ready() is true). */
+  async start(): Promise<void> {
+    const informers: Informer<KubernetesObject>[] = [this.namespaces, this.replicaSets, this.deployments, this.configMaps];
+    for (const informer of informers) {
+      informer.on('error', (error: unknown) => {
+        if (this.stopped) return;
+        this.options.log?.(`informer failed, restarting: ${String(error)}`);
+        setTimeout(() => void informer.start().catch(() => undefined), this.options.restartDelayMs ?? 3_000).unref();
+      });
+    }
+    await Promise.all(informers.map((informer) => informer.start()));
+    this.synced = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([this.namespaces, this.replicaSets, this.deployments, this.configMaps].map((informer) => informer.stop()));
+  }
+
+  ready(): boolean {
+    return this.synced;
+  }
+
+  namespace(name: string): ObjectInfo | undefined {
+    const namespace = this.namespaces.get(name);
+    return namespace && info(namespace.metadata);
+  }
+
+  replicaSet(namespace: string, name: string): V1ObjectMeta | undefined {
+    return this.replicaSets.get(name, namespace)?.metadata;
+  }
+
+  deployment(namespace: string, name: string): ObjectInfo | undefined {
+    const deployment = this.deployments.get(name, namespace);
+    return deployment && info(deployment.metadata);
+  }
+
+  policy(): Policy {
+    return this.currentPolicy;
+  }
+
+  recommendation(namespace: string, deployment: string): Recommendation | undefined {
+    const object = this.deployments.get(deployment, namespace);
+    if (!object) return undefined;
+    if (!this.recommendations.has(object)) {
+      this.recommendations.set(object, recommendationFromStatus(object.metadata?.annotations?.[STATUS_ANNOTATION]));
+    }
+    return this.recommendations.get(object);
+  }
+
+  private loadPolicy(configMap: V1ConfigMap): void {
+    if (configMap.metadata?.name !== POLICY_CONFIGMAP || configMap.metadata.resourceVersion === this.policyVersion) return;
+    const parsed = parsePolicy(configMap.data?.[POLICY_KEY] ?? '');
+    if (parsed.ok) {
+      this.setPolicy(parsed.policy, configMap.metadata.resourceVersion);
+      return;
+    }
+    // Remembered so an unchanged invalid ConfigMap (a re-list) is not reported again.
+    this.policyVersion = configMap.metadata.resourceVersion;
+    this.options.log?.(`policy ${this.options.namespace}/${POLICY_CONFIGMAP} rejected, keeping the last good one: ${parsed.errors.map((error) => error.message).join('; ')}`);
+    this.options.onPolicyErrors?.(parsed.errors);
+  }
+
+  private setPolicy(policy: Policy, version: string | undefined): void {
+    this.currentPolicy = policy;
+    this.policyVersion = version;
+    this.options.onPolicyLoaded?.(policy);
+  }
+}

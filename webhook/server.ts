@@ -1,0 +1,75 @@
+// The HTTPS server around the app, and certificate rotation without a restart: the key and
+// certificate files are polled (a mounted Secret changes by swapping a symlink, which fs.watch
+// misses) and a changed pair is installed with setSecureContext. A half-written pair (the key
+// already new, the certificate not yet) fails to load and is simply tried again on the next change.
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface CertificateWatchOptions {
+  /** How often the files are checked; default 2 s. */
+  intervalMs?: number;
+  onReload?: () => void;
+  onError?: (error: unknown) => void;
+}
+
+function readPair(files: TlsFiles): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+}
+
+/** Installs the files' new pair whenever either changes; returns the function that stops watching. */
+export function watchCertificates(server: Server, files: TlsFiles, options: CertificateWatchOptions = {}): () => void {
+  const onChange = (current: Stats, previous: Stats) => {
+    if (current.mtimeMs === previous.mtimeMs && current.ino === previous.ino && current.size === previous.size) return;
+    try {
+      server.setSecureContext(readPair(files));
+      options.onReload?.();
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
+  const interval = options.intervalMs ?? 2_000;
+  for (const file of [files.certFile, files.keyFile]) watchFile(file, { interval, persistent: false }, onChange);
+  return () => {
+    for (const file of [files.certFile, files.keyFile]) unwatchFile(file, onChange);
+  };
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `app` over HTTPS on host:port (port 0 = any free port) with certificate rotation. */
+export async function startHttpsServer(
+  app: RequestListener,
+  options: { host: string; port: number; tls: TlsFiles } & CertificateWatchOptions,
+): Promise<RunningServer> {
+  const server = createServer({ ...readPair(options.tls), minVersion: 'TLSv1.2' }, app);
+  // The API server keeps connections to webhooks alive; idle ones should outlive its reuse window.
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const stopWatching = watchCertificates(server, options.tls, options);
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      stopWatching();
+      server.closeIdleConnections();
+      return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
