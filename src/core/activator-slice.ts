@@ -5,8 +5,14 @@
 // the activator port: the agent tells workloads apart by the request, not by the port.
 
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import {
+  ACTIVATOR_CLUSTER_IPS_ANNOTATION,
+  ACTIVATOR_SLICE_LABEL,
+  ACTIVATOR_WORKLOAD_ANNOTATION,
+  SERVICE_NAME_LABEL,
+} from '../protocol/activator.ts';
+import type { WorkloadKey } from '../protocol/workload.ts';
 
-export const ACTIVATOR_LABEL = 'ebb.dev/activator';
 export const MANAGED_BY = 'ebb.dev';
 
 export interface ActivatorEndpoint {
@@ -16,7 +22,12 @@ export interface ActivatorEndpoint {
 
 export const activatorSliceName = (serviceName: string) => `${serviceName}-ebb-activator`;
 
-export function activatorSlice(service: V1Service, agents: readonly ActivatorEndpoint[], activatorPort: number): V1EndpointSlice {
+export function activatorSlice(
+  service: V1Service,
+  workload: WorkloadKey,
+  agents: readonly ActivatorEndpoint[],
+  activatorPort: number,
+): V1EndpointSlice {
   const serviceName = service.metadata?.name ?? '';
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -25,9 +36,14 @@ export function activatorSlice(service: V1Service, agents: readonly ActivatorEnd
       name: activatorSliceName(serviceName),
       namespace: service.metadata?.namespace,
       labels: {
-        'kubernetes.io/service-name': serviceName,
+        [SERVICE_NAME_LABEL]: serviceName,
         'endpointslice.kubernetes.io/managed-by': MANAGED_BY,
-        [ACTIVATOR_LABEL]: 'true',
+        [ACTIVATOR_SLICE_LABEL]: 'true',
+      },
+      // The agents read these to tell which workload a request that reaches them is for.
+      annotations: {
+        [ACTIVATOR_WORKLOAD_ANNOTATION]: workload,
+        [ACTIVATOR_CLUSTER_IPS_ANNOTATION]: (service.spec?.clusterIPs ?? [service.spec?.clusterIP ?? '']).filter(Boolean).join(','),
       },
       // Deleted with its Service.
       ownerReferences: service.metadata?.uid

@@ -28,7 +28,7 @@ describe('activator EndpointSlices on the real API server', function () {
 
   it('adds a slice beside the EndpointSlice controller\'s, which leaves it alone', async () => {
     const slices = new ActivatorSlices(controlPlane().kubeConfig);
-    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.1' }, { ip: '192.0.2.2' }], 18000));
+    await slices.ensure(activatorSlice(service, 'default/shop', [{ ip: '192.0.2.1' }, { ip: '192.0.2.2' }], 18000));
     const all = await eventually('both slices', async () => {
       const items = await slicesOf('shop');
       return items.length === 2 ? items : undefined;
@@ -36,6 +36,8 @@ describe('activator EndpointSlices on the real API server', function () {
     const ours = all.find((slice) => slice.metadata?.name === activatorSliceName('shop'))!;
     expect(ours.endpoints?.map((endpoint) => endpoint.addresses[0])).to.deep.equal(['192.0.2.1', '192.0.2.2']);
     expect(ours.ports).to.deep.equal([{ name: 'http', port: 18000, protocol: 'TCP' }]);
+    expect(ours.metadata?.annotations?.['ebb.dev/workload']).to.equal('default/shop');
+    expect(ours.metadata?.annotations?.['ebb.dev/cluster-ips']).to.equal(service.spec?.clusterIP);
     // Give the EndpointSlice controller time to reconcile the Service; it must not touch ours.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const again = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
@@ -44,10 +46,10 @@ describe('activator EndpointSlices on the real API server', function () {
 
   it('updates the endpoints when the agents change, and does not write when nothing changed', async () => {
     const slices = new ActivatorSlices(controlPlane().kubeConfig);
-    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.3' }], 18000));
+    await slices.ensure(activatorSlice(service, 'default/shop', [{ ip: '192.0.2.3' }], 18000));
     const updated = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
     expect(updated.endpoints?.map((endpoint) => endpoint.addresses[0])).to.deep.equal(['192.0.2.3']);
-    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.3' }], 18000));
+    await slices.ensure(activatorSlice(service, 'default/shop', [{ ip: '192.0.2.3' }], 18000));
     const unchanged = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
     expect(unchanged.metadata?.resourceVersion).to.equal(updated.metadata?.resourceVersion);
   });
@@ -61,7 +63,7 @@ describe('activator EndpointSlices on the real API server', function () {
 
   it('is garbage-collected with its Service', async () => {
     const slices = new ActivatorSlices(controlPlane().kubeConfig);
-    await slices.ensure(activatorSlice(service, [{ ip: '192.0.2.1' }], 18000));
+    await slices.ensure(activatorSlice(service, 'default/shop', [{ ip: '192.0.2.1' }], 18000));
     await core.deleteNamespacedService({ name: 'shop', namespace });
     await eventually('the slice gone', async () => ((await slicesOf('shop')).length === 0 ? true : undefined));
   });
