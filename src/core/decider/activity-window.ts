@@ -74,6 +74,11 @@ export class ActivityWindow {
    * Adds one sample. Returns false, keeping nothing, for a sample that is malformed (negative or
    * non-finite numbers) or older than the horizon behind the newest one.
    */
+  /** The most recent request known to this window (from samples, or given at construction). */
+  get lastRequestAt(): number | undefined {
+    return this.#lastRequestAt;
+  }
+
   record(sample: ActivitySample): boolean {
     const { at, inFlight, requestRate = 0, lastRequestAt } = sample;
     const numbers = [at, inFlight, requestRate, lastRequestAt ?? 0];

@@ -1,0 +1,153 @@
+// The horizontal loop for every opted-in workload: activity in, a decision out, and the decision
+// carried out through the scale subresource, with an Event and a status annotation saying why.
+// One decision per workload at a time: ticks and wake-ups for the same workload are serialized,
+// so however many agents ask to wake a workload at once, it is scaled up once.
+
+import { ActivityWindow, decide, INITIAL_DECIDER_STATE, type ActivitySample, type DeciderState, type Decision } from '../core/decider/index.ts';
+import type { ScalingSettings } from '../core/settings.ts';
+import type { WakeResponse } from '../protocol/wake.ts';
+import type { WorkloadKey } from '../protocol/workload.ts';
+
+/** A Deployment as the scaler needs it, read from the informer cache. */
+export interface WorkloadView {
+  key: WorkloadKey;
+  namespace: string;
+  name: string;
+  uid?: string;
+  settings: ScalingSettings;
+  /** spec.replicas as the cache last saw it. */
+  replicas: number;
+  readyReplicas: number;
+  /** The name of a HorizontalPodAutoscaler that targets this Deployment, if any. */
+  hpa?: string;
+}
+
+export interface ScaleTarget {
+  /** A fresh read (not the cache): the count and the resourceVersion a write must match. */
+  read(namespace: string, name: string): Promise<{ replicas: number; resourceVersion: string }>;
+  write(namespace: string, name: string, replicas: number, resourceVersion: string): Promise<'written' | 'conflict'>;
+}
+
+export interface ScalerEffects {
+  event(workload: WorkloadView, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  /** After each decision; the implementation decides whether it is worth a write. */
+  status(workload: WorkloadView, decision: Decision, lastRequestAt: number | undefined): Promise<void>;
+  /** Traffic for the workload should go to the activators (true) or to its pods (false). */
+  routeToActivator(workload: WorkloadView, asleep: boolean): Promise<void>;
+  decided?(workload: WorkloadView, decision: Decision, durationMs: number): void;
+}
+
+interface WorkloadMemory {
+  window: ActivityWindow;
+  state: DeciderState;
+  /** Set by a wake-up request until a decision has acted on it. */
+  wakeRequestedAt?: number;
+  hpaReported?: string;
+}
+
+export interface ScalerOptions {
+  target: ScaleTarget;
+  effects: ScalerEffects;
+  isLeader: () => boolean;
+  /** The decider's activity window; must cover its stable window. */
+  horizonMs?: number;
+}
+
+export class Scaler {
+  private readonly memory = new Map<WorkloadKey, WorkloadMemory>();
+  private readonly queues = new Map<WorkloadKey, Promise<unknown>>();
+
+  constructor(private readonly options: ScalerOptions) {}
+
+  /** Records this tick's samples and decides for every workload. */
+  async tick(workloads: readonly WorkloadView[], samples: ReadonlyMap<WorkloadKey, ActivitySample>, now: number): Promise<void> {
+    const present = new Set(workloads.map((workload) => workload.key));
+    for (const key of this.memory.keys()) if (!present.has(key)) this.memory.delete(key);
+    await Promise.all(
+      workloads.map((workload) => {
+        const sample = samples.get(workload.key);
+        if (sample) this.remember(workload.key).window.record(sample);
+        return this.serialized(workload.key, () => this.decideAndAct(workload, now));
+      }),
+    );
+  }
+
+  /** An agent holds a request for this workload: give it a replica now, not at the next tick. */
+  async wake(workload: WorkloadView, now: number): Promise<WakeResponse> {
+    if (!this.options.isLeader()) return { accepted: false, reason: 'this controller replica is not the leader' };
+    if (workload.settings.paused) return { accepted: false, reason: `${workload.key} is paused (ebb.dev/paused)` };
+    if (workload.hpa) return { accepted: false, reason: `${workload.key} is scaled by HorizontalPodAutoscaler ${workload.hpa}` };
+    this.remember(workload.key).wakeRequestedAt = now;
+    await this.serialized(workload.key, () => this.decideAndAct(workload, now));
+    return { accepted: true };
+  }
+
+  private remember(key: WorkloadKey): WorkloadMemory {
+    let memory = this.memory.get(key);
+    if (!memory) {
+      memory = { window: new ActivityWindow({ horizonMs: this.options.horizonMs ?? 60_000 }), state: INITIAL_DECIDER_STATE };
+      this.memory.set(key, memory);
+    }
+    return memory;
+  }
+
+  private serialized<T>(key: WorkloadKey, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
+  }
+
+  private async decideAndAct(workload: WorkloadView, now: number): Promise<void> {
+    const { effects, target } = this.options;
+    const memory = this.remember(workload.key);
+    if (workload.hpa) {
+      // Two autoscalers on one Deployment fight; ebb steps back and says so once.
+      if (memory.hpaReported !== workload.hpa) {
+        memory.hpaReported = workload.hpa;
+        await effects.event(workload, 'Warning', 'HorizontalPodAutoscalerPresent',
+          `HorizontalPodAutoscaler ${workload.hpa} scales this Deployment; ebb leaves its replicas alone while it exists`);
+      }
+      return;
+    }
+    memory.hpaReported = undefined;
+    if (!this.options.isLeader()) return;
+
+    const started = performance.now();
+    // A wake-up decides from a fresh read: the cache may not show a scale-up made a moment ago.
+    const wake = memory.wakeRequestedAt !== undefined;
+    const fresh = wake ? await target.read(workload.namespace, workload.name) : undefined;
+    const current = fresh?.replicas ?? workload.replicas;
+    const decision = decide({
+      settings: workload.settings,
+      currentReplicas: current,
+      readyReplicas: workload.readyReplicas,
+      activity: memory.window,
+      now,
+      state: memory.state,
+      wake,
+    });
+    memory.state = decision.state;
+    memory.wakeRequestedAt = undefined;
+    effects.decided?.(workload, decision, performance.now() - started);
+
+    const desired = decision.desiredReplicas;
+    if (desired !== null && desired !== current) {
+      const read = fresh ?? (await target.read(workload.namespace, workload.name));
+      // Someone else moved the count since the cache saw it: decide again on the next tick.
+      if (read.replicas !== current) return;
+      const outcome = await target.write(workload.namespace, workload.name, desired, read.resourceVersion);
+      if (outcome === 'conflict') return;
+      await effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
+    }
+    // Traffic goes to the activators while nothing can serve it: at zero, and after a wake-up
+    // until a pod is Ready.
+    const replicas = desired ?? current;
+    await effects.routeToActivator(workload, replicas === 0 || workload.readyReplicas === 0);
+    await effects.status(workload, decision, memory.window.lastRequestAt);
+  }
+}
