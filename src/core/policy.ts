@@ -74,7 +74,7 @@ class PolicyReader {
 
   report(path: string, value: unknown, problem: string): void {
     const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-    this.errors.push({ key: path, value: text, message: `policy.yaml ${path}: ${problem}` });
+    this.errors.push({ key: path || 'policy.yaml', value: text, message: `policy.yaml${path ? ` ${path}` : ''}: ${problem}` });
   }
 
   /** The object at path (absent = empty); unknown keys are reported with the known ones. */

@@ -92,7 +92,7 @@ export function parseTimeWindow(text: string, extra: (token: string) => Result<b
     const taken = extra(token);
     if (!taken.ok) return taken;
     if (taken.value) continue;
-    if (TIMES.test(token) || /^[\d:]+-[\d:]+$/.test(token)) {
+    if (/^\d/.test(token)) {
       if (times) return fail(`${JSON.stringify(text)} has two time ranges: expected one per window`);
       const parsed = parseTimes(token);
       if (!parsed.ok) return parsed;
@@ -105,7 +105,8 @@ export function parseTimeWindow(text: string, extra: (token: string) => Result<b
     } else {
       if (timeZone) return fail(`${JSON.stringify(text)} has two time zones (${timeZone}, ${token}): expected one`);
       timeZone = canonicalTimeZone(token);
-      if (!timeZone) return fail(`${JSON.stringify(token)} is not a time zone: expected an IANA name such as Europe/Berlin or UTC`);
+      if (!timeZone && token.includes('/')) return fail(`${JSON.stringify(token)} is not a time zone: expected an IANA name such as Europe/Berlin or UTC`);
+      if (!timeZone) return fail(`${JSON.stringify(token)} is not a day list, time range or time zone: expected a window such as "Mon-Fri 08:00-19:00 Europe/Berlin"`);
     }
   }
   if (!times) return fail(`${JSON.stringify(text)} has no time range: expected HH:MM-HH:MM such as 08:00-19:00`);

@@ -1,0 +1,182 @@
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import jsonpatch from 'jsonpatch';
+import { mutatePod, type InjectedRecord, type MutationInput } from '../../../src/core/mutation.ts';
+import { DEFAULT_POLICY, type Policy } from '../../../src/core/policy.ts';
+import { deploymentPod } from './pods.ts';
+
+const enabledNamespace = { name: 'shop', labels: { 'ebb.dev/injection': 'enabled' } };
+
+function mutate(pod: V1Pod, overrides: Partial<MutationInput> = {}) {
+  const result = mutatePod({ pod, namespace: enabledNamespace, deployment: { name: 'web' }, policy: DEFAULT_POLICY, ebbNamespace: 'ebb-system', ...overrides });
+  return { ...result, patched: jsonpatch.apply_patch(pod, result.patch) };
+}
+
+const sidecarOf = (pod: V1Pod) => pod.spec!.initContainers!.find((container) => container.name === 'ebb-interceptor');
+const injectedRecord = (pod: V1Pod) => JSON.parse(pod.metadata!.annotations!['ebb.dev/injected']!) as InjectedRecord;
+const env = (container: V1Container) => Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? entry.valueFrom?.fieldRef?.fieldPath]));
+
+describe('mutatePod', () => {
+  it('injects an opted-in pod: annotations, requests, the interceptor, and takes over the port name', () => {
+    const { injected, patch, patched } = mutate(deploymentPod());
+    expect(injected).to.equal(true);
+    expect(patch.every((operation) => operation.op === 'add')).to.equal(true);
+    expect(patch[0]!.path).to.equal('/metadata/annotations');
+
+    const record = injectedRecord(patched);
+    expect(record).to.deep.include({ v: 1, workload: 'shop/web', sidecar: 'injected' });
+    expect(record.settings).to.deep.include({ 'min-replicas': '0', 'idle-after': '15m', resize: 'initial' });
+    expect(patched.metadata!.annotations).to.deep.include({ 'ebb.dev/max-replicas': '10', 'ebb.dev/idle-after': '15m' });
+
+    const app = patched.spec!.containers[0]!;
+    expect(app.ports).to.deep.equal([{ name: 'ebb-app', containerPort: 8080 }]);
+    expect(app.resources).to.deep.equal({ requests: { cpu: '100m', memory: '128Mi' } });
+
+    const sidecar = sidecarOf(patched)!;
+    expect(sidecar.restartPolicy).to.equal('Always');
+    expect(sidecar.image).to.equal(DEFAULT_POLICY.sidecar.image);
+    expect(sidecar.ports).to.deep.equal([
+      { name: 'http', containerPort: 18080, protocol: 'TCP' },
+      { name: 'ebb-admin', containerPort: 18090, protocol: 'TCP' },
+    ]);
+    expect(env(sidecar)).to.deep.equal({
+      EBB_APP_PORT: '8080', EBB_LISTEN_PORT: '18080', EBB_ADMIN_PORT: '18090', EBB_WORKLOAD: 'shop/web',
+      EBB_POD_NAME: 'metadata.name', EBB_POD_NAMESPACE: 'metadata.namespace',
+    });
+    expect(sidecar.readinessProbe?.httpGet).to.deep.equal({ path: '/ready', port: 'ebb-admin' });
+    expect(sidecar.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+    expect(sidecar.securityContext).to.deep.equal({
+      runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
+
+  it('escapes "/" in annotation keys when the pod already has annotations', () => {
+    const { patch, patched } = mutate(deploymentPod({ annotations: { team: 'a' } }));
+    expect(patch.map((operation) => operation.path)).to.include('/metadata/annotations/ebb.dev~1injected');
+    expect(patched.metadata!.annotations!.team).to.equal('a');
+  });
+
+  it("keeps the pod's own ebb annotations as written", () => {
+    const { patched } = mutate(deploymentPod({ annotations: { 'ebb.dev/idle-after': '60m' } }));
+    expect(patched.metadata!.annotations!['ebb.dev/idle-after']).to.equal('60m');
+    expect(injectedRecord(patched).settings['idle-after']).to.equal('1h');
+  });
+
+  it('appends to existing init containers rather than replacing them', () => {
+    const init = { name: 'migrate', image: 'example/migrate:1' };
+    const { patch, patched } = mutate(deploymentPod({ initContainers: [init] }));
+    expect(patch.map((operation) => operation.path)).to.include('/spec/initContainers/-');
+    expect(patched.spec!.initContainers!.map((container) => container.name)).to.deep.equal(['migrate', 'ebb-interceptor']);
+  });
+
+  const portChoices: [string, V1Container[], Record<string, string>, number, string][] = [
+    ['the port named http', [{ name: 'app', ports: [{ name: 'metrics', containerPort: 9090 }, { name: 'http', containerPort: 8080 }] }], {}, 8080, 'http'],
+    ['else the first TCP port', [{ name: 'app', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'web', containerPort: 3000 }] }], {}, 3000, 'web'],
+    ['the port ebb.dev/port names', [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }, { name: 'api', containerPort: 9000 }] }], { 'ebb.dev/port': 'api' }, 9000, 'api'],
+    ['the port ebb.dev/port numbers, in another container', [{ name: 'a', ports: [{ name: 'http', containerPort: 8080 }] }, { name: 'b', ports: [{ name: 'grpc', containerPort: 9000 }] }], { 'ebb.dev/port': '9000' }, 9000, 'grpc'],
+    ['an unnamed port, whose sidecar port gets ebb-listen', [{ name: 'app', ports: [{ containerPort: 8080 }] }], {}, 8080, 'ebb-listen'],
+  ];
+  for (const [name, containers, annotations, appPort, sidecarPortName] of portChoices) {
+    it(`intercepts ${name}`, () => {
+      const { patched } = mutate(deploymentPod({ containers: containers.map((c) => ({ image: 'x', ...c })), annotations }));
+      const sidecar = sidecarOf(patched)!;
+      expect(env(sidecar).EBB_APP_PORT).to.equal(String(appPort));
+      expect(sidecar.ports![0]!.name).to.equal(sidecarPortName);
+      const renamed = patched.spec!.containers.flatMap((c) => c.ports ?? []).find((port) => port.containerPort === appPort)!;
+      expect(renamed.name).to.equal(sidecarPortName === 'ebb-listen' ? undefined : 'ebb-app');
+    });
+  }
+
+  it('moves its own ports off numbers the app declares', () => {
+    const { patched } = mutate(deploymentPod({ containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 18080 }, { name: 'x', containerPort: 18081 }] }] }));
+    expect(sidecarOf(patched)!.ports!.map((port) => port.containerPort)).to.deep.equal([18082, 18090]);
+  });
+
+  const noSidecar: [string, V1Pod, string][] = [
+    ['no containerPort', deploymentPod({ containers: [{ name: 'worker', image: 'w' }] }), 'none: no container declares a TCP containerPort'],
+    ['an ebb.dev/port that matches nothing', deploymentPod({ annotations: { 'ebb.dev/port': '1234' } }), 'none: ebb.dev/port "1234" matches no TCP containerPort'],
+    ['the host network', { ...deploymentPod(), spec: { ...deploymentPod().spec!, hostNetwork: true } }, 'none: the pod uses the host network'],
+  ];
+  for (const [name, pod, why] of noSidecar) {
+    it(`gives annotations and requests but no sidecar for ${name}, and says why`, () => {
+      const { injected, patched } = mutate(pod);
+      expect(injected).to.equal(true);
+      expect(patched.spec!.initContainers).to.equal(undefined);
+      expect(injectedRecord(patched).sidecar).to.include(why);
+      expect(patched.spec!.containers[0]!.resources?.requests).to.deep.equal({ cpu: '100m', memory: '128Mi' });
+    });
+  }
+
+  describe('requests', () => {
+    const withResources = (resources: V1Container['resources']) => deploymentPod({ containers: [{ name: 'app', image: 'x', ports: [{ name: 'http', containerPort: 8080 }], resources }] });
+    const requestsAfter = (pod: V1Pod, overrides: Partial<MutationInput> = {}) => mutate(pod, overrides).patched.spec!.containers[0]!.resources;
+    const recommendation = { app: { cpuMillis: 300, memoryBytes: 256 * 2 ** 20 } };
+
+    it('uses the recommendation for a container without requests', () => {
+      expect(requestsAfter(withResources(undefined), { recommendation })).to.deep.equal({ requests: { cpu: '300m', memory: '256Mi' } });
+    });
+
+    it('never sets a request above the limit', () => {
+      expect(requestsAfter(withResources({ limits: { cpu: '50m', memory: '64Mi' } }))).to.deep.equal({
+        limits: { cpu: '50m', memory: '64Mi' }, requests: { cpu: '50m', memory: '64Mi' },
+      });
+    });
+
+    it("keeps the user's requests when there is no recommendation, or resize is off", () => {
+      const user = { requests: { cpu: '1', memory: '1Gi' } };
+      expect(requestsAfter(withResources(user))).to.deep.equal(user);
+      expect(requestsAfter(withResources(user), { recommendation, deployment: { name: 'web', annotations: { 'ebb.dev/resize': 'off' } } })).to.deep.equal(user);
+    });
+
+    it("replaces the user's requests with the recommendation when resize allows it", () => {
+      expect(requestsAfter(withResources({ requests: { cpu: '1', memory: '1Gi' } }), { recommendation })).to.deep.equal({ requests: { cpu: '300m', memory: '256Mi' } });
+    });
+
+    it('leaves a request that equals its limit (Guaranteed QoS)', () => {
+      const guaranteed = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } };
+      expect(requestsAfter(withResources(guaranteed), { recommendation })).to.deep.equal({ requests: { cpu: '1', memory: '256Mi' }, limits: guaranteed.limits });
+    });
+
+    it('keeps requests within cpu-min/cpu-max and memory-min/memory-max', () => {
+      const annotations = { 'ebb.dev/cpu-min': '500m', 'ebb.dev/memory-max': '100Mi' };
+      expect(requestsAfter(deploymentPod({ annotations }), { recommendation })!.requests).to.deep.equal({ cpu: '500m', memory: '100Mi' });
+    });
+
+    it('adds only the missing resource inside existing requests', () => {
+      const { patch, patched } = mutate(withResources({ requests: { memory: '1Gi' } }));
+      expect(patch.map((operation) => operation.path)).to.include('/spec/containers/0/resources/requests/cpu');
+      expect(patched.spec!.containers[0]!.resources!.requests).to.deep.equal({ memory: '1Gi', cpu: '100m' });
+    });
+  });
+
+  it('changes nothing on a pod that is already injected, or once more on its own output', () => {
+    const { patched } = mutate(deploymentPod());
+    expect(mutate(patched).patch).to.deep.equal([]);
+    const withSidecarOnly = deploymentPod({ initContainers: [{ name: 'ebb-interceptor', image: 'x' }] });
+    expect(mutate(withSidecarOnly)).to.deep.include({ injected: false, reason: 'already injected', patch: [] });
+  });
+
+  it('does nothing to a pod that is not opted in, or has no Deployment', () => {
+    expect(mutate(deploymentPod(), { namespace: { name: 'shop' } })).to.deep.include({ injected: false, patch: [] });
+    expect(mutate(deploymentPod(), { deployment: undefined })).to.deep.include({ injected: false, patch: [], reason: 'it is not owned by a Deployment (ebb scales Deployments)' });
+  });
+
+  it('resolves settings with the policy and reports invalid annotations in the result and the record', () => {
+    const policy: Policy = { ...DEFAULT_POLICY, defaults: { 'max-replicas': 4 }, namespaces: new Map([['shop', { settings: { 'idle-after': 60_000 } }]]) };
+    const { settings, errors, patched } = mutate(deploymentPod({ annotations: { 'ebb.dev/min-replicas': 'one' } }), {
+      policy, deployment: { name: 'web', annotations: { 'ebb.dev/target-concurrency': '25' } },
+    });
+    expect(settings).to.deep.include({ 'max-replicas': 4, 'idle-after': 60_000, 'target-concurrency': 25, 'min-replicas': 0, enabled: true });
+    expect(errors.map((error) => error.key)).to.deep.equal(['ebb.dev/min-replicas']);
+    expect(injectedRecord(patched).errors).to.deep.equal([errors[0]!.message]);
+  });
+
+  it('in policy dry-run, only records what it would do', () => {
+    const { injected, patch, patched } = mutate(deploymentPod(), { policy: { ...DEFAULT_POLICY, dryRun: true } });
+    expect(injected).to.equal(true);
+    expect(patch).to.have.length(1);
+    expect(injectedRecord(patched)).to.deep.include({ dryRun: true, sidecar: 'injected' });
+    expect(patched.spec).to.deep.equal(deploymentPod().spec);
+  });
+});
