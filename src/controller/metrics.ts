@@ -1,0 +1,21 @@
+// The controller's Prometheus metrics, on its own registry.
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly desiredReplicas = new Gauge({ name: 'ebb_desired_replicas', help: 'Replicas the decider wants, by workload', labelNames: ['namespace', 'deployment'], registers: [this.registry] });
+  readonly actualReplicas = new Gauge({ name: 'ebb_actual_replicas', help: 'spec.replicas as last seen, by workload', labelNames: ['namespace', 'deployment'], registers: [this.registry] });
+  readonly decisions = new Counter({ name: 'ebb_decisions_total', help: 'Scaling decisions, by reason code', labelNames: ['reason'], registers: [this.registry] });
+  readonly scaleWrites = new Counter({ name: 'ebb_scale_writes_total', help: 'Writes to the scale subresource, by outcome (written, conflict)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly wakeRequests = new Counter({ name: 'ebb_wake_requests_total', help: 'Wake-up requests from agents, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly tickDuration = new Histogram({
+    name: 'ebb_controller_tick_duration_seconds',
+    help: 'Time for one controller tick (collecting activity, deciding and acting for every workload)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly configErrors = new Counter({ name: 'ebb_config_errors_total', help: 'Invalid annotation or policy values found', labelNames: ['key'], registers: [this.registry] });
+  readonly agentScrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Failed activity reads from agents', labelNames: ['agent'], registers: [this.registry] });
+  readonly leader = new Gauge({ name: 'ebb_controller_leader', help: '1 while this replica leads', registers: [this.registry] });
+}

@@ -1,0 +1,86 @@
+// The controller's HTTP API: `POST /wake` for the agents (authenticated), and the probes and
+// metrics for the kubelet and Prometheus.
+
+import http from 'node:http';
+import { authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
+import { isWakeRequest, WAKE_PATH, type WakeRequest, type WakeResponse } from '../protocol/wake.ts';
+import type { ControllerMetrics } from './metrics.ts';
+
+export const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';
+const MAX_BODY_BYTES = 16 * 1024;
+
+export interface ControllerServerOptions {
+  verifier: TokenVerifier;
+  /** The identity allowed to ask for wake-ups (the agents' service account). */
+  agentIdentity?: string;
+  wake(request: WakeRequest): Promise<WakeResponse & { status?: number }>;
+  ready(): boolean;
+  metrics: ControllerMetrics;
+}
+
+export function createControllerServer(options: ControllerServerOptions): http.Server {
+  return http.createServer((req, res) => {
+    const send = (status: number, body: string, contentType = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return send(200, 'ok\n');
+    if (path === '/readyz') return options.ready() ? send(200, 'ready\n') : send(503, 'caches not synced yet\n');
+    if (path === '/metrics') {
+      void options.metrics.registry.metrics().then((text) => send(200, text, options.metrics.registry.contentType));
+      return;
+    }
+    if (path !== WAKE_PATH) return send(404, 'not found\n');
+    if (req.method !== 'POST') return send(405, `only POST on ${WAKE_PATH}\n`);
+    void handleWake(req, options).then(
+      ({ status, body }) => send(status, JSON.stringify(body), 'application/json'),
+      (error: unknown) => send(500, JSON.stringify({ accepted: false, reason: `internal error: ${error instanceof Error ? error.message : String(error)}` }), 'application/json'),
+    );
+  });
+}
+
+async function handleWake(req: http.IncomingMessage, options: ControllerServerOptions): Promise<{ status: number; body: WakeResponse }> {
+  const auth = await authorizeRequest(req, options.verifier, options.agentIdentity ?? AGENT_IDENTITY);
+  if (auth.status !== 200) {
+    options.metrics.wakeRequests.inc({ outcome: `refused-${auth.status}` });
+    req.resume();
+    return { status: auth.status, body: { accepted: false, reason: auth.message } };
+  }
+  const text = await readBody(req);
+  let parsed: unknown;
+  try {
+    parsed = text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!isWakeRequest(parsed)) {
+    options.metrics.wakeRequests.inc({ outcome: 'invalid' });
+    return {
+      status: text === undefined ? 413 : 400,
+      body: { accepted: false, reason: text === undefined ? `body over ${MAX_BODY_BYTES} bytes` : 'expected {"workload":"namespace/name","node":"…","held":N}' },
+    };
+  }
+  const { status, ...answer } = await options.wake(parsed);
+  options.metrics.wakeRequests.inc({ outcome: answer.accepted ? 'accepted' : 'declined' });
+  return { status: status ?? (answer.accepted ? 200 : 409), body: answer };
+}
+
+/** The body as text, or undefined when it is over the cap. */
+function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
