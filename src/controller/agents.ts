@@ -24,19 +24,17 @@ export interface CollectedActivity {
 
 export async function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<CollectedActivity> {
   const bearer = await token();
-  const results = await Promise.all(
+  const collected: CollectedActivity = { reports: [], failures: [] };
+  await Promise.all(
     directory.urls().map(async (url) => {
       try {
-        return { url, report: await fetchReport(url, bearer, timeoutMs) };
+        collected.reports.push(await fetchReport(url, bearer, timeoutMs));
       } catch (error) {
-        return { url, error: error instanceof Error ? error.message : String(error) };
+        collected.failures.push({ url, error: error instanceof Error ? error.message : String(error) });
       }
     }),
   );
-  return {
-    reports: results.flatMap((result) => ('report' in result ? [result.report] : [])),
-    failures: results.flatMap((result) => ('error' in result ? [{ url: result.url, error: result.error }] : [])),
-  };
+  return collected;
 }
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
