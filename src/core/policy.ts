@@ -112,7 +112,7 @@ class PolicyReader {
     return fallback;
   }
 
-  oneOf<T extends string>(path: string, value: unknown, fallback: T, choices: readonly T[]): T {
+  oneOf<T extends string, F>(path: string, value: unknown, fallback: F, choices: readonly T[]): T | F {
     if (value === undefined || value === null) return fallback;
     if (choices.includes(value as T)) return value as T;
     this.report(path, value, `${JSON.stringify(value)} is not accepted: expected ${choices.join(' | ')}`);
@@ -182,7 +182,7 @@ function readNamespaces(reader: PolicyReader, value: unknown): Map<string, Names
     const path = `namespaces.${namespace}`;
     if (!DNS_LABEL.test(namespace)) reader.report(path, namespace, `${JSON.stringify(namespace)} is not accepted: expected a namespace name`);
     const fields = reader.object(path, ruleValue, ['injection', ...RULE_SETTINGS]);
-    const injection = fields.injection === undefined ? undefined : reader.oneOf(`${path}.injection`, fields.injection, 'enabled', ['enabled', 'disabled']);
+    const injection = reader.oneOf(`${path}.injection`, fields.injection, undefined, ['enabled', 'disabled'] as const);
     const settingsFields = Object.fromEntries(Object.entries(fields).filter(([key]) => key !== 'injection'));
     rules.set(namespace, { ...(injection ? { injection } : {}), settings: reader.settings(path, settingsFields, 'any') });
   }
