@@ -18,11 +18,6 @@ const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 const WEEK_ORDER: readonly Weekday[] = [1, 2, 3, 4, 5, 6, 0];
 const EVERY_DAY: readonly Weekday[] = [0, 1, 2, 3, 4, 5, 6];
 
-export const TIME_WINDOW_FORM =
-  'windows such as "Mon-Fri 08:00-19:00 Europe/Berlin": days (Mon-Fri, Sat, Mon,Wed,Fri; omitted = every day), ' +
-  'HH:MM-HH:MM (end 24:00 allowed; an end before the start runs past midnight), ' +
-  'an IANA time zone (omitted = UTC)';
-
 const TIMES = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/;
 const DAY_TOKEN = /^[A-Za-z]{3}(?:-[A-Za-z]{3})?(?:,[A-Za-z]{3}(?:-[A-Za-z]{3})?)*$/;
 
@@ -67,7 +62,7 @@ function parseTimes(token: string): Result<{ startMinute: number; endMinute: num
 const zoneNames = new Map<string, string | undefined>();
 
 /** The canonical IANA name of a zone (`utc` → `UTC`), or undefined; Intl knows the zones. */
-export function canonicalTimeZone(name: string): string | undefined {
+function canonicalTimeZone(name: string): string | undefined {
   if (!zoneNames.has(name)) {
     let canonical: string | undefined;
     try {

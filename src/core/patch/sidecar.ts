@@ -59,7 +59,7 @@ export interface SidecarPlan {
   workload: string;
 }
 
-export function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
+function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
   const { policy, appPort } = plan;
   const listenPort = freePort(pod, policy.listenPort, []);
   const adminPort = freePort(pod, policy.adminPort, [listenPort]);

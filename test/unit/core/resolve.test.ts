@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { annotationLevel, policyLevel, resolveSettings } from '../../../src/core/resolve.ts';
-import { BUILT_IN_DEFAULTS } from '../../../src/core/setting-schema.ts';
+import { BUILT_IN_DEFAULTS, toWorkloadSettings } from '../../../src/core/setting-schema.ts';
 
 const levels = (pod: Record<string, string>, deployment: Record<string, string>, namespace: Record<string, string>, rule: object, defaults: object) => [
   annotationLevel('pod template', pod),
@@ -72,5 +72,15 @@ describe('resolveSettings', () => {
   it('reports a policy value under its field path', () => {
     const resolution = resolveSettings(levels({}, {}, {}, { 'min-replicas': 30 }, {}));
     expect(resolution.errors[0]!.key).to.equal('namespaces.shop.min-replicas');
+  });
+
+  it('gives the WorkloadSettings shape every program reads', () => {
+    const { settings } = resolveSettings(levels({ 'ebb.dev/cpu-max': '2', 'ebb.dev/port': 'web' }, { 'ebb.dev/idle-after': '1m' }, {}, {}, { paused: true }));
+    expect(toWorkloadSettings(settings)).to.deep.equal({
+      enabled: false,
+      scaling: { minReplicas: 0, maxReplicas: 10, targetConcurrency: 10, idleAfterMs: 60_000, scaleDownDelayMs: 300_000, keepWarm: [], paused: true },
+      sizing: { resize: 'initial', cpuMinMillis: undefined, cpuMaxMillis: 2000, memoryMinBytes: undefined, memoryMaxBytes: undefined },
+      traffic: { port: 'web' },
+    });
   });
 });
