@@ -2,13 +2,24 @@ import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { EventRecorder } from '../../../src/kube/events.ts';
 import { readScale, writeScale } from '../../../src/kube/scale.ts';
-import { useControlPlane } from '../../fixtures/control-plane.ts';
+import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 
 describe('scale writes and events on the real API server', function () {
   this.timeout(60_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   const namespace = 'default';
   let apps: AppsV1Api;
+
+  // The Deployment controller writes status after every change, which moves the resourceVersion;
+  // a test that expects its own write to go through waits until the Deployment is at rest.
+  const atRest = () =>
+    eventually('the Deployment at rest', async () => {
+      const deployment = await apps.readNamespacedDeployment({ name: 'scaled', namespace });
+      const status = deployment.status;
+      return status?.observedGeneration === deployment.metadata?.generation && (status?.readyReplicas ?? 0) === deployment.spec?.replicas
+        ? true
+        : undefined;
+    });
 
   before(async () => {
     apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
@@ -23,6 +34,7 @@ describe('scale writes and events on the real API server', function () {
   });
 
   it('writes replicas guarded by the resourceVersion it read', async () => {
+    await atRest();
     const read = await readScale(apps, namespace, 'scaled');
     expect(read.replicas).to.equal(1);
     const written = await writeScale(apps, namespace, 'scaled', 3, read.resourceVersion);
@@ -31,8 +43,9 @@ describe('scale writes and events on the real API server', function () {
   });
 
   it('reports a conflict, and writes nothing, when the Deployment changed since the read', async () => {
+    await atRest();
     const stale = await readScale(apps, namespace, 'scaled');
-    await writeScale(apps, namespace, 'scaled', 4, stale.resourceVersion); // someone else's change
+    expect((await writeScale(apps, namespace, 'scaled', 4, stale.resourceVersion)).outcome).to.equal('written'); // someone else's change
     const result = await writeScale(apps, namespace, 'scaled', 1, stale.resourceVersion);
     expect(result.outcome).to.equal('conflict');
     expect((await readScale(apps, namespace, 'scaled')).replicas).to.equal(4);
