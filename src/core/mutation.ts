@@ -4,15 +4,14 @@
 // second pass over the patched pod) changes nothing.
 import type { V1Pod } from '@kubernetes/client-node';
 import { formatAnnotations, INJECTED_ANNOTATION } from './annotations.ts';
-import { decideOptIn } from './opt-in.ts';
 import { addAnnotations } from './patch/annotations.ts';
 import type { AddOperation } from './patch/json-patch.ts';
 import { addRequests } from './patch/requests.ts';
 import { addSidecar, chooseAppPort, SIDECAR_NAME } from './patch/sidecar.ts';
 import type { Policy } from './policy.ts';
 import type { Recommendation } from './recommendation.ts';
-import { annotationLevel, policyLevel, resolveSettings } from './resolve.ts';
 import { formatSettings, type ConfigError, type ResolvedSettings } from './setting-schema.ts';
+import { resolveWorkload } from './workload-settings.ts';
 
 /** The version of what ebb injects; in `ebb.dev/injected` so a later ebb can tell old pods apart. */
 export const INJECTION_VERSION = 1;
@@ -65,31 +64,16 @@ export function isInjected(pod: V1Pod): boolean {
 export function mutatePod(input: MutationInput): MutationResult {
   const { pod, namespace, deployment, policy } = input;
   if (isInjected(pod)) return skip('already injected');
-  const podLevel = annotationLevel('pod template', pod.metadata?.annotations);
-  const deploymentLevel = annotationLevel(`Deployment ${deployment?.name ?? '(none)'}`, deployment?.annotations);
-  const namespaceLevel = annotationLevel(`Namespace ${namespace.name}`, namespace.annotations);
-  const decision = decideOptIn({
-    namespace: namespace.name,
-    ebbNamespace: input.ebbNamespace,
-    namespaceLabels: namespace.labels,
-    podLabels: pod.metadata?.labels,
-    podAnnotations: pod.metadata?.annotations,
-    pod: podLevel.values,
-    deployment: deploymentLevel.values,
-    namespaceSettings: namespaceLevel.values,
+  const { optIn: decision, resolution } = resolveWorkload({
+    podTemplate: { labels: pod.metadata?.labels, annotations: pod.metadata?.annotations },
+    deployment,
+    namespace,
     policy,
+    ebbNamespace: input.ebbNamespace,
   });
-  if (!decision.inject) return skip(decision.reason);
+  if (!decision.inject || !resolution) return skip(decision.reason);
   if (!deployment) return skip('it is not owned by a Deployment (ebb scales Deployments)');
 
-  const rule = policy.namespaces.get(namespace.name);
-  const resolution = resolveSettings([
-    podLevel,
-    deploymentLevel,
-    namespaceLevel,
-    ...(rule ? [policyLevel(`policy rule for ${namespace.name}`, `namespaces.${namespace.name}`, rule.settings)] : []),
-    policyLevel('policy defaults', 'defaults', policy.defaults),
-  ]);
   const settings: ResolvedSettings = { ...resolution.settings, enabled: true };
   const workload = `${namespace.name}/${deployment.name}`;
   const appPort = chooseAppPort(pod, settings.port);
