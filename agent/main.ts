@@ -13,8 +13,9 @@ import { wakeClient } from './node/activator/wake-client.ts';
 import { createActivityServer } from './node/activity-server.ts';
 import { agentConfigFromEnv } from './node/config.ts';
 import { KubePodDiscovery, StaticDiscovery, type TargetDiscovery } from './node/discovery.ts';
+import { AgentMetrics } from './node/metrics.ts';
 import { Scraper } from './node/scraper.ts';
-import { TokenFile } from './node/token-file.ts';
+import { TokenFile } from '../src/protocol/token-file.ts';
 
 const config = agentConfigFromEnv(process.env);
 const log = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
@@ -34,19 +35,22 @@ const verifier: TokenVerifier = new CachingTokenVerifier(
   config.staticTokens !== undefined ? StaticTokenVerifier.parse(config.staticTokens) : new TokenReviewVerifier(cluster().makeApiClient(AuthenticationV1Api), config.audience),
 );
 
-const scraper = new Scraper(discovery, { intervalMs: config.scrapeIntervalMs, timeoutMs: config.scrapeTimeoutMs, windowMs: config.windowMs });
-const activator = new Activator({
+// The gauges are read when /metrics is scraped, by then the activator exists.
+const metrics = new AgentMetrics({ heldByWorkload: () => activator.heldByWorkload(), targets: () => discovery.targets().length, sleepingServices: () => directory.sleeping().length });
+const scraper = new Scraper(discovery, { intervalMs: config.scrapeIntervalMs, timeoutMs: config.scrapeTimeoutMs, windowMs: config.windowMs, onScrapeFailure: metrics.scrapeFailed });
+const activator: Activator = new Activator({
   directory,
   wake: config.controllerUrl ? wakeClient(config.controllerUrl, new TokenFile(config.tokenFile)) : undefined,
   node: config.nodeName,
   limits: config.hold,
   log,
+  onWakeOutcome: metrics.wakeRequested,
 });
 
 await Promise.all([discovery.start(), directory.start()]);
 scraper.start();
 
-const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity);
+const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity, metrics.registry);
 const activatorServer = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, activator.onRequest);
 activatorServer.on('upgrade', activator.onUpgrade);
 activityServer.listen(config.port, config.listenHost);
@@ -58,7 +62,7 @@ log({
   activity: (activityServer.address() as AddressInfo).port,
   activator: (activatorServer.address() as AddressInfo).port,
   discovery: config.staticTargets !== undefined ? 'static' : 'pods',
-  directory: config.staticBackends !== undefined ? 'static' : 'endpointslices',
+  directory: config.staticBackends !== undefined ? 'static' : 'pods',
 });
 
 const stop = () => {

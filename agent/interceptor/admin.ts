@@ -3,7 +3,7 @@
 // any pod, so it is not authenticated; the sidecar has no credentials to check tokens with.
 
 import http from 'node:http';
-import { INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
+import { INTERCEPTOR_READY_PATH, INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
 import type { InterceptorActivity } from './activity.ts';
 import type { AppReadiness } from './app-readiness.ts';
 
@@ -24,7 +24,7 @@ export function createAdminServer(activity: InterceptorActivity, appReadiness: A
           (error: unknown) => send(500, 'text/plain', `metrics failed: ${String(error)}\n`),
         );
         return;
-      case '/ready':
+      case INTERCEPTOR_READY_PATH:
         appReadiness.check().then(
           (ready) => (isDraining() ? send(503, 'text/plain', 'draining\n') : ready ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'the app does not accept connections yet\n')),
           () => send(503, 'text/plain', 'readiness check failed\n'),

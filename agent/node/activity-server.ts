@@ -1,11 +1,12 @@
-// The agent's API for the controller: GET /activity (only for the controller's identity) and an
-// unauthenticated /healthz for the kubelet.
+// The agent's API for the controller: GET /activity (only for the controller's identity); and,
+// unauthenticated, /healthz for the kubelet and /metrics for Prometheus.
 
 import http from 'node:http';
+import type { Registry } from 'prom-client';
 import { ACTIVITY_PATH, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 
-export function createActivityServer(report: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string): http.Server {
+export function createActivityServer(report: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string, metrics: Registry): http.Server {
   return http.createServer((req, res) => {
     const send = (status: number, contentType: string, body: string) => {
       res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
@@ -13,6 +14,13 @@ export function createActivityServer(report: () => ActivityReport, verifier: Tok
     };
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return send(200, 'text/plain', 'ok\n');
+    if (path === '/metrics') {
+      metrics.metrics().then(
+        (text) => send(200, metrics.contentType, text),
+        (error: unknown) => send(500, 'text/plain', `metrics failed: ${String(error)}\n`),
+      );
+      return;
+    }
     if (path !== ACTIVITY_PATH) return send(404, 'text/plain', 'not found\n');
     if (req.method !== 'GET') return send(405, 'text/plain', 'only GET\n');
     authorizeRequest(req, verifier, allowedIdentity).then(

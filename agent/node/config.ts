@@ -24,7 +24,7 @@ export interface AgentConfig {
   allowedIdentity: string;
   /** `host:port,…` admin addresses to scrape instead of watching pods. */
   staticTargets: string | undefined;
-  /** `ns/app=host:port,…` sleeping workloads and their backends instead of EndpointSlices. */
+  /** `ns/app=host:port,…` sleeping workloads and their backends instead of the API server's. */
   staticBackends: string | undefined;
   /** `token=username,…` instead of TokenReview. */
   staticTokens: string | undefined;

@@ -5,6 +5,7 @@
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION } from '../../src/protocol/activator.ts';
 import { ADMIN_PORT_NAME, DEFAULT_ADMIN_PORT } from '../../src/protocol/stats.ts';
+import { RestartingInformer } from './restarting-informer.ts';
 
 export interface ScrapeTarget {
   /** `namespace/pod`, or the address for static targets. */
@@ -52,21 +53,18 @@ export function interceptorTarget(pod: V1Pod): ScrapeTarget | undefined {
 }
 
 export class KubePodDiscovery implements TargetDiscovery {
-  private readonly informer: ListWatch<V1Pod>;
+  private readonly informer: RestartingInformer<V1Pod>;
 
   constructor(kubeConfig: KubeConfig, nodeName: string) {
     const api = kubeConfig.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${nodeName}`;
     // The watch must carry the same field selector as the list: ListWatch passes it to both.
-    this.informer = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => api.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
-    this.informer.on('error', (error: unknown) => {
-      console.error(JSON.stringify({ msg: 'pod watch failed; restarting', error: String(error) }));
-      setTimeout(() => void this.informer.start().catch(() => undefined), 2_000);
-    });
+    const cache = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => api.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+    this.informer = new RestartingInformer(cache, 'pod');
   }
 
   targets(): readonly ScrapeTarget[] {
-    return this.informer.list().flatMap((pod) => interceptorTarget(pod) ?? []);
+    return this.informer.cache.list().flatMap((pod) => interceptorTarget(pod) ?? []);
   }
 
   start(): Promise<void> {
@@ -74,6 +72,6 @@ export class KubePodDiscovery implements TargetDiscovery {
   }
 
   stop(): void {
-    void this.informer.stop();
+    this.informer.stop();
   }
 }

@@ -21,6 +21,7 @@ export interface ScraperOptions {
   intervalMs: number;
   timeoutMs: number;
   windowMs: number;
+  onScrapeFailure?: () => void;
 }
 
 const pool = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -92,6 +93,7 @@ export class Scraper {
       state.scrapedAt = Date.now();
     } catch {
       state.stale = true;
+      this.options.onScrapeFailure?.();
     }
   }
 

@@ -14,6 +14,7 @@ import { WORKLOAD_HEADER } from '../../../src/protocol/activator.ts';
 import { parseWorkloadKey, type WorkloadKey } from '../../../src/protocol/workload.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../../http/headers.ts';
 import { answerUpstreamFailure, describeUpstreamFailure } from '../../http/upstream-errors.ts';
+import type { WakeOutcome } from '../metrics.ts';
 import type { Backend, WorkloadDirectory } from './directory.ts';
 import type { WakeCall } from './wake-client.ts';
 
@@ -26,6 +27,7 @@ export interface ActivatorOptions {
   /** Retry-After sent with every 503. */
   retryAfterSeconds?: number;
   log?: (entry: Record<string, unknown>) => void;
+  onWakeOutcome?: (outcome: WakeOutcome) => void;
 }
 
 interface HeldRequest {
@@ -150,10 +152,12 @@ export class Activator {
     wake(request).then(
       (response) => {
         this.wakes.succeeded(workload);
+        this.options.onWakeOutcome?.(response.accepted ? 'accepted' : 'declined');
         this.log({ msg: 'wake requested', workload, accepted: response.accepted, reason: response.reason });
       },
       (error: unknown) => {
         this.wakes.failed(workload, performance.now());
+        this.options.onWakeOutcome?.('failed');
         const retryIn = this.wakes.retryIn(workload, performance.now()) ?? 0;
         this.log({ msg: 'wake request failed', workload, error: String(error), retryInMs: retryIn });
         setTimeout(() => {

@@ -2,9 +2,9 @@
 // tests can say "workload ns/app is asleep; its backend is 127.0.0.1:PORT once that accepts
 // connections" without an API server.
 
-import net from 'node:net';
 import type { SleepingService } from '../../../src/core/activity/route.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
+import { acceptsConnections } from './backend-probe.ts';
 
 export interface Backend {
   host: string;
@@ -59,18 +59,13 @@ export class StaticDirectory implements WorkloadDirectory {
     if (!backend) return () => undefined;
     let cancelled = false;
     let timer: NodeJS.Timeout | undefined;
-    const probe = () => {
-      const socket = net.connect(backend);
-      const settle = (ready: boolean) => {
-        socket.destroy();
-        if (cancelled) return;
-        if (ready) callback(backend);
-        else timer = setTimeout(probe, this.probeIntervalMs);
-      };
-      socket.once('connect', () => settle(true));
-      socket.once('error', () => settle(false));
+    const probe = async () => {
+      const ready = await acceptsConnections(backend);
+      if (cancelled) return;
+      if (ready) callback(backend);
+      else timer = setTimeout(() => void probe(), this.probeIntervalMs);
     };
-    probe();
+    void probe();
     return () => {
       cancelled = true;
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 // Asks the controller for a replica: POST /wake with the agent's token (see protocol/wake.ts).
 
 import { WAKE_PATH, type WakeRequest, type WakeResponse } from '../../../src/protocol/wake.ts';
-import type { TokenFile } from '../token-file.ts';
+import type { TokenFile } from '../../../src/protocol/token-file.ts';
 
 export type WakeCall = (request: WakeRequest) => Promise<WakeResponse>;
 

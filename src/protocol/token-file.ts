@@ -1,5 +1,6 @@
-// The agent's projected service-account token. The kubelet rotates it in place (the file changes
-// well before the token expires), so it is re-read whenever the file's mtime changes.
+// A projected service-account token read from its file (the agent's and the controller's, audience
+// ebb.dev). The kubelet rotates it in place (the file changes well before the token expires), so
+// it is re-read whenever the file's mtime changes.
 
 import { readFile, stat } from 'node:fs/promises';
 
