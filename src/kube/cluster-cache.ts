@@ -110,6 +110,11 @@ export class ClusterCache implements ClusterView {
     return this.currentPolicy;
   }
 
+  /** Every Deployment in the cluster, as the informer last saw it (the controller walks these). */
+  allDeployments(): readonly V1Deployment[] {
+    return this.deployments.list();
+  }
+
   recommendation(namespace: string, deployment: string): Recommendation | undefined {
     const object = this.deployments.get(deployment, namespace);
     if (!object) return undefined;

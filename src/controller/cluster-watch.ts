@@ -1,0 +1,83 @@
+// What the controller watches beyond the webhook's caches: Services (to route a sleeping
+// workload's traffic), HorizontalPodAutoscalers (to step back from Deployments they scale), and
+// the agent pods (where activity comes from and where sleeping traffic goes).
+
+import {
+  AutoscalingV2Api,
+  CoreV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Pod,
+  type V1Service,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+import type { ActivatorEndpoint } from '../core/activator-slice.ts';
+
+type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+export const AGENT_SELECTOR = 'app.kubernetes.io/name=ebb-agent';
+
+export class ClusterWatch {
+  private readonly services: Cache<V1Service>;
+  private readonly autoscalers: Cache<V2HorizontalPodAutoscaler>;
+  private readonly agentPods: Cache<V1Pod>;
+  private stopped = false;
+
+  constructor(kubeConfig: KubeConfig, ebbNamespace: string, private readonly log: (message: string) => void) {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
+    this.services = makeInformer(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces());
+    this.autoscalers = makeInformer(kubeConfig, '/apis/autoscaling/v2/horizontalpodautoscalers', () =>
+      autoscaling.listHorizontalPodAutoscalerForAllNamespaces());
+    this.agentPods = makeInformer(
+      kubeConfig,
+      `/api/v1/namespaces/${ebbNamespace}/pods`,
+      () => core.listNamespacedPod({ namespace: ebbNamespace, labelSelector: AGENT_SELECTOR }),
+      AGENT_SELECTOR,
+    );
+  }
+
+  async start(): Promise<void> {
+    const informers = [this.services, this.autoscalers, this.agentPods] as Informer<KubernetesObject>[];
+    for (const informer of informers) {
+      informer.on('error', (error: unknown) => {
+        if (this.stopped) return;
+        this.log(`informer failed, restarting: ${String(error)}`);
+        setTimeout(() => void informer.start().catch(() => undefined), 3000).unref();
+      });
+    }
+    await Promise.all(informers.map((informer) => informer.start()));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([this.services.stop(), this.autoscalers.stop(), this.agentPods.stop()]);
+  }
+
+  /** Services in the namespace whose selector picks the pod template's labels. */
+  servicesFor(namespace: string, podLabels: Readonly<Record<string, string>> | undefined): V1Service[] {
+    return this.services.list(namespace).filter((service) => {
+      const selector = service.spec?.selector;
+      if (!selector || Object.keys(selector).length === 0) return false;
+      return Object.entries(selector).every(([key, value]) => podLabels?.[key] === value);
+    });
+  }
+
+  /** The HPA whose scale target is this Deployment, if any. */
+  autoscalerFor(namespace: string, deployment: string): string | undefined {
+    return this.autoscalers
+      .list(namespace)
+      .find((hpa) => hpa.spec?.scaleTargetRef.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === deployment)?.metadata?.name;
+  }
+
+  /** Running agent pods with an IP. */
+  agents(): ActivatorEndpoint[] {
+    return this.agentPods
+      .list()
+      .filter((pod) => pod.status?.phase === 'Running' && pod.status.podIP && !pod.metadata?.deletionTimestamp)
+      .map((pod) => ({ ip: pod.status!.podIP!, nodeName: pod.spec?.nodeName }));
+  }
+}

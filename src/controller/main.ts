@@ -1,0 +1,209 @@
+// The controller program: leader election, informer caches, a tick that pulls activity from the
+// agents and scales every opted-in Deployment, the wake-up API for the agents, and the webhook's
+// caBundle kept current. Settings come from the environment: see config.ts.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { AppsV1Api, AuthenticationV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import { mergeReports } from '../core/activity/merge-reports.ts';
+import { nextStatus, statusFields } from '../core/status.ts';
+import { STATUS_ANNOTATION } from '../core/annotations.ts';
+import { ensureWebhookCaBundle } from '../kube/ca-bundle.ts';
+import { ClusterCache } from '../kube/cluster-cache.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
+import { readScale, writeScale } from '../kube/scale.ts';
+import { CachingTokenVerifier, TokenReviewVerifier } from '../protocol/auth.ts';
+import { TokenFile } from '../protocol/token-file.ts';
+import { parseWorkloadKey } from '../protocol/workload.ts';
+import { collectActivity, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
+import { ClusterWatch } from './cluster-watch.ts';
+import { controllerConfig, type ControllerConfig } from './config.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { ActivatorRouting } from './routing.ts';
+import { Scaler, type WorkloadView } from './scaler.ts';
+import { createControllerServer } from './server.ts';
+import { WorkloadSource, type Workload } from './workloads.ts';
+
+const log = (level: string, msg: string) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg })}\n`);
+
+function configOrExit(): ControllerConfig {
+  try {
+    return controllerConfig(process.env);
+  } catch (error) {
+    log('error', error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  }
+}
+const config = configOrExit();
+
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault();
+const apps = kubeConfig.makeApiClient(AppsV1Api);
+const metrics = new ControllerMetrics();
+const events = new EventRecorder(kubeConfig, 'ebb-controller');
+const deploymentTarget = (deployment: V1Deployment) => ({
+  kind: 'Deployment',
+  apiVersion: 'apps/v1',
+  namespace: deployment.metadata?.namespace ?? '',
+  name: deployment.metadata?.name ?? '',
+  uid: deployment.metadata?.uid,
+});
+const report = (what: string) => (error: unknown) => log('warn', `${what}: ${error instanceof Error ? error.message : String(error)}`);
+
+const cache = new ClusterCache(kubeConfig, {
+  namespace: config.namespace,
+  onPolicyErrors: (errors) => errors.forEach((error) => metrics.configErrors.inc({ key: error.key })),
+  log: (msg) => log('warn', msg),
+});
+const watch = new ClusterWatch(kubeConfig, config.namespace, (msg) => log('warn', msg));
+const workloads = new WorkloadSource({
+  cache,
+  ebbNamespace: config.namespace,
+  onErrors: (deployment, errors) => {
+    for (const error of errors) {
+      metrics.configErrors.inc({ key: error.key });
+      void events.record(deploymentTarget(deployment), 'Warning', 'InvalidSetting', `${error.message}; keeping the last valid value`).catch(report('event'));
+    }
+  },
+});
+const elector = new LeaderElector(kubeConfig, {
+  namespace: config.namespace,
+  name: config.lease.name,
+  identity: config.identity,
+  leaseDurationMs: config.lease.durationMs,
+  renewDeadlineMs: config.lease.renewDeadlineMs,
+  retryPeriodMs: config.lease.retryPeriodMs,
+  onStartedLeading: () => {
+    metrics.leader.set(1);
+    void keepCaBundle();
+  },
+  onStoppedLeading: () => metrics.leader.set(0),
+  log: (msg) => log('info', msg),
+});
+const isLeader = () => elector.isLeader();
+
+const agentsForActivator = () => config.activatorAddresses?.map((ip) => ({ ip })) ?? watch.agents();
+const agentDirectory: AgentDirectory = config.agentUrls
+  ? new StaticAgentDirectory(config.agentUrls)
+  : { urls: () => watch.agents().map((agent) => `http://${agent.ip}:${config.agentPort}`) };
+const routing = new ActivatorRouting(kubeConfig, agentsForActivator, config.activatorPort);
+const token = new TokenFile(config.tokenFile);
+
+const viewOf = (workload: Workload): WorkloadView => {
+  const deployment = workload.deployment;
+  const namespace = deployment.metadata?.namespace ?? '';
+  const name = deployment.metadata?.name ?? '';
+  return {
+    key: workload.key,
+    namespace,
+    name,
+    uid: deployment.metadata?.uid,
+    settings: workload.settings.scaling,
+    replicas: deployment.spec?.replicas ?? 1,
+    readyReplicas: deployment.status?.readyReplicas ?? 0,
+    hpa: watch.autoscalerFor(namespace, name),
+  };
+};
+const deploymentOf = new Map<string, V1Deployment>();
+
+const scaler = new Scaler({
+  isLeader,
+  target: {
+    read: (namespace, name) => readScale(apps, namespace, name),
+    write: async (namespace, name, replicas, resourceVersion) => {
+      const result = await writeScale(apps, namespace, name, replicas, resourceVersion);
+      metrics.scaleWrites.inc({ outcome: result.outcome });
+      return result.outcome;
+    },
+  },
+  effects: {
+    event: (workload, type, reason, message) =>
+      events.record({ kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid }, type, reason, message),
+    status: async (workload, decision, lastRequestAt) => {
+      const now = Date.now();
+      const current = deploymentOf.get(workload.key)?.metadata?.annotations?.[STATUS_ANNOTATION];
+      const text = nextStatus(current, statusFields(decision, lastRequestAt, now), now);
+      if (text === undefined) return;
+      await apps.patchNamespacedDeployment(
+        { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    },
+    routeToActivator: (workload, asleep) => {
+      const labels = deploymentOf.get(workload.key)?.spec?.template.metadata?.labels;
+      return routing.route({ key: workload.key, namespace: workload.namespace, services: watch.servicesFor(workload.namespace, labels) }, asleep);
+    },
+    decided: (workload, decision) => {
+      metrics.decisions.inc({ reason: decision.reason.code });
+      metrics.actualReplicas.set({ namespace: workload.namespace, deployment: workload.name }, workload.replicas);
+      if (decision.desiredReplicas !== null) metrics.desiredReplicas.set({ namespace: workload.namespace, deployment: workload.name }, decision.desiredReplicas);
+    },
+  },
+});
+
+async function tick(): Promise<void> {
+  const stopTimer = metrics.tickDuration.startTimer();
+  try {
+    const current = workloads.list();
+    deploymentOf.clear();
+    for (const workload of current) deploymentOf.set(workload.key, workload.deployment);
+    if (!isLeader()) return;
+    const collected = await collectActivity(agentDirectory, () => token.read());
+    for (const failure of collected.failures) {
+      metrics.agentScrapeFailures.inc({ agent: failure.url });
+      log('warn', `agent ${failure.url}: ${failure.error}`);
+    }
+    const now = Date.now();
+    await scaler.tick(current.map(viewOf), mergeReports(collected.reports, now), now);
+  } catch (error) {
+    report('tick')(error);
+  } finally {
+    stopTimer();
+  }
+}
+
+async function keepCaBundle(): Promise<void> {
+  if (!isLeader() || !existsSync(config.webhookCaFile)) return;
+  try {
+    const result = await ensureWebhookCaBundle(kubeConfig, config.webhookConfiguration, readFileSync(config.webhookCaFile, 'utf8'));
+    if (result === 'updated') log('info', `caBundle of MutatingWebhookConfiguration ${config.webhookConfiguration} set to the current CA`);
+  } catch (error) {
+    report(`caBundle of MutatingWebhookConfiguration ${config.webhookConfiguration}`)(error);
+  }
+}
+
+let ready = false;
+const server = createControllerServer({
+  verifier: new CachingTokenVerifier(new TokenReviewVerifier(kubeConfig.makeApiClient(AuthenticationV1Api))),
+  metrics,
+  ready: () => ready,
+  wake: async (request) => {
+    const key = parseWorkloadKey(request.workload);
+    const workload = key && workloads.find(key);
+    if (!workload) return { accepted: false, reason: `${request.workload} is not an opted-in Deployment`, status: 404 };
+    deploymentOf.set(workload.key, workload.deployment);
+    log('info', `wake-up for ${workload.key} from ${request.node} (${request.held} held)`);
+    return scaler.wake(viewOf(workload), Date.now());
+  },
+});
+await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+const address = server.address();
+log('info', `controller ${config.identity} listening on ${config.host}:${typeof address === 'object' && address ? address.port : config.port}`);
+
+await Promise.all([cache.start(), watch.start(), routing.load()]);
+ready = true;
+elector.start();
+const ticker = setInterval(() => void tick(), config.tickMs);
+const caTicker = setInterval(() => void keepCaBundle(), 60_000);
+
+async function shutdown(signal: string) {
+  log('info', `${signal}: stopping`);
+  clearInterval(ticker);
+  clearInterval(caTicker);
+  server.close();
+  await elector.stop();
+  await Promise.all([cache.stop(), watch.stop()]);
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,81 @@
+// The opted-in Deployments as the controller sees them each tick: from the informer caches, with
+// their settings resolved exactly as the webhook resolves them, the last good value kept for any
+// setting whose new value is invalid, and each new set of errors reported once.
+
+import type { V1Deployment } from '@kubernetes/client-node';
+import { keepLastGood } from '../core/last-good.ts';
+import { toWorkloadSettings, type ConfigError, type ResolvedSettings } from '../core/setting-schema.ts';
+import type { WorkloadSettings } from '../core/settings.ts';
+import { resolveWorkload } from '../core/workload-settings.ts';
+import type { ClusterCache } from '../kube/cluster-cache.ts';
+import { workloadKey, type WorkloadKey } from '../protocol/workload.ts';
+
+export interface Workload {
+  key: WorkloadKey;
+  deployment: V1Deployment;
+  settings: WorkloadSettings;
+}
+
+export interface WorkloadSourceOptions {
+  cache: ClusterCache;
+  ebbNamespace: string;
+  /** Called when a workload's set of configuration errors changes (and is not empty). */
+  onErrors(deployment: V1Deployment, errors: readonly ConfigError[]): void;
+}
+
+export class WorkloadSource {
+  private readonly lastGood = new Map<WorkloadKey, ResolvedSettings>();
+  private readonly reportedErrors = new Map<WorkloadKey, string>();
+
+  constructor(private readonly options: WorkloadSourceOptions) {}
+
+  /** Every opted-in Deployment with its settings, in a stable order. */
+  list(): Workload[] {
+    const { cache } = this.options;
+    const workloads: Workload[] = [];
+    const seen = new Set<WorkloadKey>();
+    for (const deployment of cache.allDeployments()) {
+      const workload = this.resolve(deployment);
+      if (!workload) continue;
+      workloads.push(workload);
+      seen.add(workload.key);
+    }
+    for (const key of this.lastGood.keys()) {
+      if (!seen.has(key)) {
+        this.lastGood.delete(key);
+        this.reportedErrors.delete(key);
+      }
+    }
+    return workloads.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  find(key: WorkloadKey): Workload | undefined {
+    const [namespace, name] = key.split('/') as [string, string];
+    const deployment = this.options.cache.allDeployments().find((d) => d.metadata?.namespace === namespace && d.metadata?.name === name);
+    return deployment && this.resolve(deployment);
+  }
+
+  private resolve(deployment: V1Deployment): Workload | undefined {
+    const namespaceName = deployment.metadata?.namespace ?? '';
+    const name = deployment.metadata?.name ?? '';
+    const namespace = this.options.cache.namespace(namespaceName);
+    if (!namespace) return undefined;
+    const { resolution } = resolveWorkload({
+      podTemplate: { labels: deployment.spec?.template.metadata?.labels, annotations: deployment.spec?.template.metadata?.annotations },
+      deployment: { name, labels: deployment.metadata?.labels, annotations: deployment.metadata?.annotations },
+      namespace,
+      policy: this.options.cache.policy(),
+      ebbNamespace: this.options.ebbNamespace,
+    });
+    if (!resolution) return undefined;
+    const key = workloadKey(namespaceName, name);
+    const settings = keepLastGood(resolution.settings, resolution.errors, this.lastGood.get(key));
+    this.lastGood.set(key, settings);
+    const errorText = resolution.errors.map((error) => error.message).join('\n');
+    if (errorText !== (this.reportedErrors.get(key) ?? '')) {
+      this.reportedErrors.set(key, errorText);
+      if (resolution.errors.length > 0) this.options.onErrors(deployment, resolution.errors);
+    }
+    return { key, deployment, settings: toWorkloadSettings({ ...settings, enabled: true }) };
+  }
+}
