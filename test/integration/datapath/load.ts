@@ -13,7 +13,7 @@ export interface LoadResult {
   durationMs: number;
 }
 
-export async function closedLoop(port: number, options: { concurrency: number; durationMs: number; maxRequests: number; path?: string; onStart?: () => void }): Promise<LoadResult> {
+export async function closedLoop(port: number, options: { concurrency: number; durationMs: number; maxRequests: number; path?: string; host?: string; onStart?: () => void }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const result: LoadResult = { sent: 0, answered: 0, statuses: new Map(), errors: new Map(), latenciesMs: [], durationMs: 0 };
   const started = performance.now();
@@ -22,7 +22,7 @@ export async function closedLoop(port: number, options: { concurrency: number; d
     new Promise<boolean>((resolve) => {
       const begin = performance.now();
       result.sent += 1;
-      const req = http.get({ host: '127.0.0.1', port, path: options.path ?? '/', agent }, (res) => {
+      const req = http.get({ host: options.host ?? '127.0.0.1', port, path: options.path ?? '/', agent }, (res) => {
         res.resume();
         res.on('end', () => {
           result.answered += 1;

@@ -63,20 +63,20 @@ export interface AgentReady {
 
 export const CONTROLLER_TOKEN = 'controller-token';
 
+const AGENT_LISTEN = { EBB_LISTEN_HOST: '127.0.0.1', EBB_AGENT_PORT: '0', EBB_ACTIVATOR_PORT: '0' };
+
+/** The agent with every cluster dependency replaced by a static setting (see agent/node/config.ts). */
 export function startAgent(env: Record<string, string>): Promise<Started<AgentReady>> {
   return startProgram<AgentReady>(
     'agent/main.ts',
-    {
-      EBB_LISTEN_HOST: '127.0.0.1',
-      EBB_AGENT_PORT: '0',
-      EBB_ACTIVATOR_PORT: '0',
-      EBB_STATIC_TARGETS: '',
-      EBB_STATIC_BACKENDS: '',
-      EBB_STATIC_TOKENS: `${CONTROLLER_TOKEN}=system:serviceaccount:ebb-system:ebb-controller`,
-      ...env,
-    },
+    { ...AGENT_LISTEN, EBB_STATIC_TARGETS: '', EBB_STATIC_BACKENDS: '', EBB_STATIC_TOKENS: `${CONTROLLER_TOKEN}=system:serviceaccount:ebb-system:ebb-controller`, ...env },
     'agent listening',
   );
+}
+
+/** The agent as a DaemonSet pod runs it, against a real API server: pods, slices and TokenReview. */
+export function startClusterAgent(kubeconfigPath: string, nodeName: string, env: Record<string, string> = {}): Promise<Started<AgentReady>> {
+  return startProgram<AgentReady>('agent/main.ts', { ...AGENT_LISTEN, KUBECONFIG: kubeconfigPath, NODE_NAME: nodeName, ...env }, 'agent listening');
 }
 
 export async function killAll(): Promise<void> {
@@ -99,7 +99,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A real app: answers every request after `delayMs`, echoing its X-Request-Id. */
-export async function startApp(port: number, delayMs: number, onRequest: (req: http.IncomingMessage) => void = () => undefined): Promise<http.Server> {
+export async function startApp(port: number, delayMs: number, onRequest: (req: http.IncomingMessage) => void = () => undefined, host = '127.0.0.1'): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     onRequest(req);
     req.resume();
@@ -110,7 +110,7 @@ export async function startApp(port: number, delayMs: number, onRequest: (req: h
       }, delayMs),
     );
   });
-  server.listen(port, '127.0.0.1');
+  server.listen(port, host);
   await once(server, 'listening');
   return server;
 }
@@ -127,9 +127,9 @@ export interface Reply {
   body: string;
 }
 
-export function request(port: number, path: string, headers: Record<string, string> = {}, agent: http.Agent | false = false, signal?: AbortSignal): Promise<Reply> {
+export function request(port: number, path: string, headers: Record<string, string> = {}, agent: http.Agent | false = false, signal?: AbortSignal, host = '127.0.0.1'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent, signal }, (res) => {
+    const req = http.get({ host, port, path, headers, agent, signal }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

@@ -1,0 +1,84 @@
+// The agent on a real control plane finds the interceptors to scrape through its pod informer
+// (pods bound to its node, injected, Running), scrapes real interceptor processes on the pods'
+// IPs, and serves their figures on /activity to a caller the real TokenReview says is the
+// controller. Pods on another node are not its business, however busy they are.
+
+import { expect } from 'chai';
+import type http from 'node:http';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
+import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from './cluster-support.ts';
+import { closedLoop } from './load.ts';
+import { closeServer, killAll, request, startClusterAgent } from './processes.ts';
+
+const namespace = 'shop';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('agent scraping on a real control plane', function () {
+  this.timeout(120_000);
+  const controlPlane = useControlPlane({ nodes: 2 });
+  const servers: http.Server[] = [];
+  let core: CoreV1Api;
+  let controllerToken: string;
+
+  before(async () => {
+    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
+    await createNamespace(core, namespace);
+    await createNamespace(core, 'ebb-system');
+    controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
+  });
+  after(async () => {
+    await killAll();
+    await Promise.all(servers.splice(0).map(closeServer));
+  });
+
+  const createPod = (name: string, nodeName: string, ports: PodPorts) => {
+    const template = injectedPodTemplate({ app: 'web' }, ports);
+    return core.createNamespacedPod({ namespace, body: { metadata: { ...template.metadata, name }, spec: { ...template.spec, nodeName } } });
+  };
+
+  it('scrapes the injected pods on its node under load, and not those on another node', async () => {
+    const [here, there] = controlPlane().nodeNames;
+    const ports = await podPorts();
+    await Promise.all([createPod('web-a', here!, ports), createPod('web-b', here!, ports), createPod('web-c', there!, ports)]);
+    const pods = await runningPods(core, namespace, 'app=web', 3);
+    const ipOf = (name: string) => pods.find((p) => p.metadata?.name === name)!.status!.podIP!;
+    for (const pod of pods) expect(pod.status?.podIP).to.match(/^127\.10\.\d+\.\d+$/);
+    for (const pod of pods) servers.push((await startPodProcesses(pod.status!.podIP!, ports, 'shop/web')).app);
+
+    const agent = await startClusterAgent(controlPlane().kubeconfigPath, here!, { EBB_WINDOW_MS: '3000' });
+    const report = async (): Promise<ActivityReport> => {
+      const reply = await request(agent.ready.activity, '/activity', { Authorization: `Bearer ${controllerToken}` });
+      expect(reply.status, reply.body).to.equal(200);
+      return JSON.parse(reply.body) as ActivityReport;
+    };
+    const web = (r: ActivityReport): WorkloadActivity | undefined => r.workloads.find((w) => w.workload === 'shop/web');
+
+    // Load on all three pods, the one elsewhere busiest; read the agent once its 3 s window lies inside the load.
+    const loads = [
+      closedLoop(ports.listen, { host: ipOf('web-a'), concurrency: 2, durationMs: 4_500, maxRequests: 1_500 }),
+      closedLoop(ports.listen, { host: ipOf('web-b'), concurrency: 2, durationMs: 4_500, maxRequests: 1_500 }),
+      closedLoop(ports.listen, { host: ipOf('web-c'), concurrency: 4, durationMs: 4_500, maxRequests: 3_000 }),
+    ];
+    await sleep(4_000);
+    const during = await report();
+    const [a, b, c] = await Promise.all(loads);
+    for (const result of [a!, b!, c!]) expect([...result.statuses.keys()], JSON.stringify([...result.errors])).to.deep.equal([200]);
+
+    const workload = web(during);
+    expect(workload, JSON.stringify(during)).to.not.equal(undefined);
+    expect(during.node).to.equal(here);
+    expect(workload!.pods.map((p) => p.pod).sort()).to.deep.equal(['shop/web-a', 'shop/web-b']);
+    expect(workload!.stalePods).to.equal(0);
+    // Each pod serves ≈ 2 in flight (2 workers, 10 ms app); web-c's 4 must not be counted.
+    expect(workload!.meanInFlight).to.be.within(2.5, 4.5);
+    const servedHere = (a!.answered + b!.answered) / (Math.max(a!.durationMs, b!.durationMs) / 1000);
+    expect(workload!.requestRate).to.be.closeTo(servedHere, servedHere * 0.25);
+    expect(await agentMetric(agent.ready.activity, 'ebb_agent_scrape_targets')).to.equal(2);
+
+    // A pod that leaves the node leaves the report.
+    await core.deleteNamespacedPod({ name: 'web-b', namespace });
+    await eventually('web-b gone from the report', async () => (web(await report())?.pods.map((p) => p.pod).join() === 'shop/web-a' ? true : undefined));
+  });
+});
