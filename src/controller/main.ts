@@ -24,7 +24,9 @@ import { Scaler, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { WorkloadSource, type Workload } from './workloads.ts';
 
-const log = (level: string, msg: string) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg })}\n`);
+// One JSON object per line on stdout, like the agent and the interceptor.
+const log = (level: string, msg: string, fields: Record<string, unknown> = {}) =>
+  console.log(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
 
 function configOrExit(): ControllerConfig {
   try {
@@ -117,8 +119,10 @@ const scaler = new Scaler({
     },
   },
   effects: {
-    event: (workload, type, reason, message) =>
-      events.record({ kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid }, type, reason, message),
+    event: (workload, type, reason, message) => {
+      log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
+      return events.record({ kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid }, type, reason, message);
+    },
     status: async (workload, decision, lastRequestAt) => {
       const now = Date.now();
       const current = deploymentOf.get(workload.key)?.metadata?.annotations?.[STATUS_ANNOTATION];
@@ -188,7 +192,7 @@ const server = createControllerServer({
 });
 await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
 const address = server.address();
-log('info', `controller ${config.identity} listening on ${config.host}:${typeof address === 'object' && address ? address.port : config.port}`);
+log('info', 'controller listening', { identity: config.identity, host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
 
 await Promise.all([cache.start(), watch.start(), routing.load()]);
 ready = true;
