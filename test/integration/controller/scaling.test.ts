@@ -8,8 +8,8 @@ import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { closedLoop } from '../datapath/load.ts';
-import { CONTROLLER_TOKEN, closeServer, killAll, startAgent, startApp, startInterceptor, freePort, type Started } from '../datapath/processes.ts';
+import { closedLoop } from '../../fixtures/load.ts';
+import { CONTROLLER_TOKEN, closeServer, killAll, startAgent, startApp, startInterceptor, freePort, type Started } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
 const TICK_MS = 2000;

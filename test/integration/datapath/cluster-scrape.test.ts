@@ -8,9 +8,9 @@ import type http from 'node:http';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
-import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from './cluster-support.ts';
-import { closedLoop } from './load.ts';
-import { closeServer, killAll, request, startClusterAgent } from './processes.ts';
+import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import { closedLoop } from '../../fixtures/load.ts';
+import { closeServer, killAll, request, startClusterAgent } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -22,8 +22,8 @@ import { DEFAULT_ACTIVATOR_PORT } from '../../../src/protocol/activator.ts';
 import { authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
 import { isWakeRequest, type WakeRequest } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
-import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from './cluster-support.ts';
-import { closeServer, killAll, request, startClusterAgent, type Reply } from './processes.ts';
+import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import { closeServer, killAll, request, startClusterAgent, type Reply } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
 const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';

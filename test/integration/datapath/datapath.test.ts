@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ActivityReport } from '../../../src/protocol/activity.ts';
 import type { WakeRequest } from '../../../src/protocol/wake.ts';
-import { closedLoop } from './load.ts';
-import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, startInterceptor } from './processes.ts';
+import { closedLoop } from '../../fixtures/load.ts';
+import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, startInterceptor } from '../../fixtures/processes.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
