@@ -101,15 +101,38 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
   };
 }
 
-/** The sidecar and the takeover of the app port's name. */
+/** Where a container names a port for the kubelet: probes and lifecycle hooks. */
+const PORT_HANDLERS = [
+  ['readinessProbe', 'httpGet'], ['readinessProbe', 'tcpSocket'],
+  ['livenessProbe', 'httpGet'], ['livenessProbe', 'tcpSocket'],
+  ['startupProbe', 'httpGet'], ['startupProbe', 'tcpSocket'],
+  ['lifecycle', 'postStart', 'httpGet'], ['lifecycle', 'postStart', 'tcpSocket'],
+  ['lifecycle', 'preStop', 'httpGet'], ['lifecycle', 'preStop', 'tcpSocket'],
+] as const;
+
+/**
+ * The app container's probes and hooks that name the taken-over port, renamed with it: the kubelet
+ * resolves a probe's port name among that container's own ports only, so a probe left on `http`
+ * would never succeed (the API server admits it; the pod would never be Ready, or be restarted by
+ * its liveness probe). They now reach the app directly, which is what a probe should measure.
+ */
+function renameHandlerPorts(container: V1Container, containerIndex: number, from: string): AddOperation[] {
+  return PORT_HANDLERS.flatMap((path) => {
+    const handler = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], container) as { port?: unknown } | undefined;
+    return handler?.port === from ? [add(pointer('spec', 'containers', containerIndex, ...path, 'port'), APP_PORT_NAME)] : [];
+  });
+}
+
+/** The sidecar and the takeover of the app port's name (by the port and by the app's probes). */
 export function addSidecar(pod: V1Pod, plan: SidecarPlan): AddOperation[] {
   const sidecar = interceptorContainer(pod, plan);
   const operations = pod.spec?.initContainers
     ? [add(pointer('spec', 'initContainers', '-'), sidecar)]
     : [add(pointer('spec', 'initContainers'), [sidecar])];
-  if (plan.appPort.port.name !== undefined) {
-    const { containerIndex, portIndex } = plan.appPort;
+  const { containerIndex, portIndex, port } = plan.appPort;
+  if (port.name !== undefined) {
     operations.push(add(pointer('spec', 'containers', containerIndex, 'ports', portIndex, 'name'), APP_PORT_NAME));
+    operations.push(...renameHandlerPorts(pod.spec!.containers[containerIndex]!, containerIndex, port.name));
   }
   return operations;
 }

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
+import { APP_PORT_NAME } from '../../../src/core/patch/sidecar.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
 import { deployment, expectInjected, expectUntouched, injectedRecord, sidecarOf, Workloads } from './workloads.ts';
@@ -96,6 +97,24 @@ describe('webhook: injection through the API server', function () {
     });
     expect(slice.ports?.map((port) => port.port)).to.deep.equal([listenPort]);
     expect(listenPort).to.not.equal(8080);
+  });
+
+  it('keeps the app\'s probes and hooks pointing at a port of the app container (the kubelet resolves names there only)', async () => {
+    const byName = { httpGet: { path: '/healthz', port: 'http' } };
+    const [pod] = await cluster.deploy(deployment(LABELLED, 'probed', {
+      container: {
+        readinessProbe: byName,
+        livenessProbe: { tcpSocket: { port: 'http' } },
+        startupProbe: byName,
+        lifecycle: { preStop: { httpGet: { path: '/drain', port: 'http' } } },
+      },
+    }));
+    expectInjected(pod!, `${LABELLED}/probed`);
+    const app = pod!.spec!.containers[0]!;
+    const own = new Set(app.ports?.map((port) => port.name));
+    const named = [app.readinessProbe?.httpGet, app.livenessProbe?.tcpSocket, app.startupProbe?.httpGet, app.lifecycle?.preStop?.httpGet].map((handler) => handler?.port);
+    expect(named).to.deep.equal([APP_PORT_NAME, APP_PORT_NAME, APP_PORT_NAME, APP_PORT_NAME]);
+    for (const port of named) expect(own.has(String(port)), `port ${String(port)} declared by the app container`).to.equal(true);
   });
 
   it('mutates a server-side dry run the same way, and stores nothing', async () => {
