@@ -4,9 +4,9 @@
 // own pods, a policy that spells out the defaults), checked on the rendered objects, then applied
 // for real (namespace, accounts, RBAC, webhook configuration) and as a server-side dry run (all).
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -14,7 +14,9 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
   AdmissionregistrationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
+  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1ConfigMap,
@@ -33,6 +35,7 @@ import { BUILT_IN_DEFAULTS } from '../../../src/core/setting-schema.ts';
 import { ensureWebhookCaBundle } from '../../../src/kube/ca-bundle.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { freePort, killAll, startProgram } from '../../fixtures/processes.ts';
 
 const MANIFESTS = resolve(import.meta.dirname, '../../../manifests');
 const NAMESPACE = 'ebb-system';
@@ -205,6 +208,7 @@ describe('install manifests', function () {
         'admissionregistration.k8s.io/mutatingwebhookconfigurations[ebb] get,patch',
         'apps/deployments get,list,patch,watch',
         'apps/deployments/scale get,patch,update',
+        'apps/replicasets list,watch',
         'authentication.k8s.io/tokenreviews create',
         'autoscaling/horizontalpodautoscalers list,watch',
         'discovery.k8s.io/endpointslices create,delete,get,list,update,watch',
@@ -387,6 +391,85 @@ describe('install manifests', function () {
       await kubectl(['apply', '--server-side', '-f', baseFile], kubeconfig());
       await kubectl(['apply', '-f', baseFile], kubeconfig());
       expect(await ensureWebhookCaBundle(controlPlane().kubeConfig, 'ebb', ca.certPem)).to.equal('unchanged');
+    });
+
+    it('is enough for every program: each, under its own account, syncs and is ready; the controller leads and writes the caBundle', async () => {
+      // A kubeconfig per account, with a token from the TokenRequest API, as a pod would have.
+      const kubeconfigOf = async (account: string) => {
+        const { stdout: token } = await kubectl(['create', 'token', account, '-n', NAMESPACE, '--duration=1h'], kubeconfig());
+        const cluster = controlPlane().kubeConfig.getCurrentCluster()!;
+        const config = new KubeConfig();
+        config.loadFromOptions({
+          clusters: [cluster],
+          users: [{ name: account, token: token.trim() }],
+          contexts: [{ name: account, cluster: cluster.name, user: account }],
+          currentContext: account,
+        });
+        const file = join(work, `${account}.kubeconfig`);
+        writeFileSync(file, config.exportConfig(), { mode: 0o600 });
+        return file;
+      };
+      const certificates = createWebhookCertificates({ service: 'ebb-webhook', namespace: NAMESPACE, ipAddresses: ['127.0.0.1'] });
+      const files = { caCert: join(work, 'ca.crt'), cert: join(work, 'tls.crt'), key: join(work, 'tls.key'), token: join(work, 'ebb-token') };
+      writeFileSync(files.caCert, certificates.ca.certPem);
+      writeFileSync(files.cert, certificates.serving.certPem);
+      writeFileSync(files.key, certificates.serving.keyPem, { mode: 0o600 });
+      writeFileSync(files.token, 'unused: no agents here');
+
+      const webhookPort = await freePort();
+      const webhookOutput: string[] = [];
+      const webhook = spawn(process.execPath, ['--import', 'tsx', 'webhook/main.ts', '--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', files.cert, '--tls-key', files.key], {
+        env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: NAMESPACE },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      webhook.stderr.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
+      try {
+        const controller = await startProgram<{ port: number }>('src/controller/main.ts', {
+          KUBECONFIG: await kubeconfigOf('ebb-controller'),
+          POD_NAME: 'ebb-controller-0',
+          POD_NAMESPACE: NAMESPACE,
+          EBB_CONTROLLER_HOST: '127.0.0.1',
+          EBB_CONTROLLER_PORT: '0',
+          EBB_TOKEN_FILE: files.token,
+          EBB_WEBHOOK_CA_FILE: files.caCert,
+          EBB_TICK_MS: '200',
+        }, 'controller listening', 30_000);
+        const agent = await startProgram<{ activity: number }>('agent/main.ts', {
+          KUBECONFIG: await kubeconfigOf('ebb-agent'),
+          NODE_NAME: controlPlane().nodeNames[0]!,
+          EBB_LISTEN_HOST: '127.0.0.1',
+          EBB_AGENT_PORT: '0',
+          EBB_ACTIVATOR_PORT: '0',
+          EBB_TOKEN_FILE: files.token,
+        }, 'agent listening', 30_000);
+        const status = (url: string) => new Promise<number>((done) => {
+          const req = request(url, { ca: certificates.ca.certPem, agent: false }, (res) => {
+            res.resume();
+            done(res.statusCode ?? 0);
+          });
+          req.on('error', () => done(0));
+          req.end();
+        });
+        const controllerReady = () => fetch(`http://127.0.0.1:${controller.ready.port}/readyz`).then((res) => res.status, () => 0);
+        await eventually(`both ready (webhook: ${webhookOutput.join('')}; controller: ${controller.output.join('\n')})`, async () =>
+          (await status(`https://127.0.0.1:${webhookPort}/readyz`)) === 200 && (await controllerReady()) === 200 ? true : undefined);
+
+        const coordination = controlPlane().kubeConfig.makeApiClient(CoordinationV1Api);
+        await eventually('the controller holding the Lease', async () =>
+          (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace: NAMESPACE })).spec?.holderIdentity === 'ebb-controller-0' ? true : undefined);
+        const admission = controlPlane().kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+        const wanted = Buffer.from(certificates.ca.certPem).toString('base64');
+        await eventually('the caBundle written by the controller', async () =>
+          String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === wanted ? true : undefined);
+        // A few ticks later, still nothing refused.
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        expect((await fetch(`http://127.0.0.1:${agent.ready.activity}/healthz`)).status).to.equal(200);
+        const refused = [...webhookOutput, ...controller.output, ...agent.output].filter((line) => /forbidden|\b403\b/i.test(line));
+        expect(refused).to.deep.equal([]);
+      } finally {
+        webhook.kill('SIGKILL');
+        await killAll();
+      }
     });
 
     // Last: it points the applied configuration, selectors untouched, at a recorder.
