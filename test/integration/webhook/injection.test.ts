@@ -18,7 +18,7 @@ const RESTRICTED = 'locked';
 describe('webhook: injection through the API server', function () {
   this.timeout(60_000);
   const controlPlane = useControlPlane({ nodes: 1, podCidr: '10.244.0.0/16' });
-  useWebhook(controlPlane);
+  const webhook = useWebhook(controlPlane);
   let cluster: Workloads;
 
   before(async function () {
@@ -117,12 +117,16 @@ describe('webhook: injection through the API server', function () {
     for (const port of named) expect(own.has(String(port)), `port ${String(port)} declared by the app container`).to.equal(true);
   });
 
-  it('mutates a server-side dry run the same way, and stores nothing', async () => {
+  it('mutates a server-side dry run the same way, and stores or counts nothing', async () => {
+    const injections = () => webhook().metric('ebb_webhook_injections_total');
+    const counted = await injections();
     const pod = await dryRunCreate(controlPlane().kubeConfig, replicaSetPod(LABELLED, 'web'));
     expectInjected(pod, `${LABELLED}/web`);
     expect(injectedRecord(pod)?.dryRun).to.equal(undefined);
     const stored = await cluster.core.listNamespacedPod({ namespace: LABELLED, labelSelector: 'app=web' });
     expect(stored.items).to.have.length(2);
+    expect(await injections()).to.equal(counted);
+    expect(counted).to.be.greaterThan(0);
   });
 
   it('admits a pod with an invalid annotation value, records the error, and uses the default', async () => {
