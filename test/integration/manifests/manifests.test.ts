@@ -2,7 +2,9 @@
 // a real API server takes them: the properties the README promises (least-privilege RBAC, the
 // restricted Pod Security Standard, a webhook that fails open and never sees Kubernetes' or ebb's
 // own pods, a policy that spells out the defaults), checked on the rendered objects, then applied
-// for real (namespace, accounts, RBAC, webhook configuration) and as a server-side dry run (all).
+// for real (namespace, accounts, RBAC, webhook configuration) and as a server-side dry run (all),
+// with the webhook, controller and agent run under their own accounts' tokens to show the RBAC
+// is enough, and the applied webhook selectors exercised by the API server itself.
 
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
