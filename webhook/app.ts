@@ -1,7 +1,9 @@
-// The webhook's HTTP routes. Kept apart from main.ts so a test can serve it on 127.0.0.1:0 with a
-// fake ClusterView. The admission body is read by hand (no body-parser): a size cap checked
-// before and while reading, one Buffer.concat and one JSON.parse.
-import express, { type Request, type Response } from 'express';
+// The webhook's HTTP routes, as a plain Node request listener. Kept apart from main.ts so a test
+// can serve it on 127.0.0.1:0 with a fake ClusterView. Four fixed routes need no framework, and
+// the benchmark showed one costs: Express took ~40 % of the CPU of each review (about 50 µs of
+// ~125 µs). The admission body is read by hand: a size cap checked before and while reading, one
+// Buffer.concat and one JSON.parse.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { ClusterView } from '../src/core/cluster-view.ts';
 import { admit, readAdmissionReview } from './admission.ts';
 import { WebhookMetrics } from './metrics.ts';
@@ -21,7 +23,7 @@ export interface WebhookAppOptions {
 class BodyTooLarge extends Error {}
 
 /** The raw body, or BodyTooLarge as soon as it is known to exceed the cap. */
-function readBody(req: Request, maxBytes: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes) return Promise.reject(new BodyTooLarge());
   return new Promise((resolve, reject) => {
@@ -40,28 +42,27 @@ function readBody(req: Request, maxBytes: number): Promise<Buffer> {
   });
 }
 
-function sendJson(res: Response, status: number, body: unknown): void {
-  res.status(status).type('application/json').end(JSON.stringify(body));
+function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.end(body);
 }
+
+const sendJson = (res: ServerResponse, status: number, body: unknown) => send(res, status, 'application/json', JSON.stringify(body));
+const sendText = (res: ServerResponse, status: number, text: string) => send(res, status, 'text/plain; charset=utf-8', text);
 
 /** A client error: the caller sent something that is not an AdmissionReview we can read. */
-function sendProblem(res: Response, status: number, message: string): void {
-  if (status === 413) res.setHeader('Connection', 'close');
-  sendJson(res, status, { error: message });
+function sendProblem(res: ServerResponse, status: number, message: string): void {
+  // After a 413 the rest of the body is not read: the connection cannot carry another request.
+  send(res, status, 'application/json', JSON.stringify({ error: message }), status === 413 ? { Connection: 'close' } : {});
 }
 
-export function createWebhookApp(options: WebhookAppOptions): express.Express {
+export function createWebhookApp(options: WebhookAppOptions): RequestListener {
   const { view, ebbNamespace } = options;
   const metrics = options.metrics ?? new WebhookMetrics();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = options.log ?? ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
 
-  const app = express();
-  // No ETag hashing of every review and no X-Powered-By: nothing here is cacheable or public.
-  app.set('etag', false);
-  app.disable('x-powered-by');
-
-  app.post('/mutate', async (req, res) => {
+  async function mutate(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw: Buffer;
     try {
       raw = await readBody(req, maxBodyBytes);
@@ -91,20 +92,32 @@ export function createWebhookApp(options: WebhookAppOptions): express.Express {
     if (admission.outcome === 'injected' && !dryRun) metrics.injections.inc();
     const configErrors = admission.mutation?.errors ?? [];
     if (configErrors.length > 0 && !dryRun) metrics.configErrors.inc({ source: 'annotation' }, configErrors.length);
-  });
+  }
 
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok');
-  });
+  type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+  // A Map, not an object literal: a path such as `/__proto__` must find nothing.
+  const routes = new Map<string, { method: string; handle: Handler }>([
+    ['/mutate', { method: 'POST', handle: mutate }],
+    ['/healthz', { method: 'GET', handle: (_req, res) => sendText(res, 200, 'ok') }],
+    ['/readyz', {
+      method: 'GET',
+      handle: (_req, res) => (view.ready() ? sendText(res, 200, 'ready') : sendText(res, 503, 'caches not synced or policy not loaded yet')),
+    }],
+    ['/metrics', { method: 'GET', handle: async (_req, res) => send(res, 200, metrics.registry.contentType, await metrics.registry.metrics()) }],
+  ]);
 
-  app.get('/readyz', (_req, res) => {
-    if (view.ready()) res.type('text/plain').send('ready');
-    else res.status(503).type('text/plain').send('caches not synced or policy not loaded yet');
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-
-  return app;
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    // The API server calls `/mutate?timeout=5s`.
+    const route = routes.get(query < 0 ? url : url.slice(0, query));
+    if (!route) return sendText(res, 404, 'not found');
+    if (req.method !== route.method) return send(res, 405, 'text/plain; charset=utf-8', `${req.method} is not allowed here`, { Allow: route.method });
+    // Async, so that a handler that throws at once is caught here too.
+    (async () => route.handle(req, res))().catch((error: unknown) => {
+      log({ level: 'error', msg: 'request failed', path: url, error: String(error) });
+      if (!res.headersSent) sendText(res, 500, 'internal error');
+      else res.destroy();
+    });
+  };
 }
