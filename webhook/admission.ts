@@ -5,6 +5,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { ClusterView } from '../src/core/cluster-view.ts';
 import { mutatePod, type MutationResult } from '../src/core/mutation.ts';
 import { owningDeploymentName, owningReplicaSetName } from '../src/core/owner.ts';
+import type { ContainerBounds } from '../src/core/patch/limit-range.ts';
 import { fail, ok, type Result } from '../src/core/result.ts';
 import type { AdmissionOutcome } from './metrics.ts';
 
@@ -54,8 +55,11 @@ function answer(uid: string, patch: readonly unknown[] = []): AdmissionResponseR
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
+/** What the namespace's LimitRanges allow a container, from a cache (undefined: no bounds known). */
+export type ContainerBoundsOf = (namespace: string) => ContainerBounds | undefined;
+
 /** Decides one admission; never throws (an internal error is an `error` outcome that allows the pod). */
-export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace: string): Admission {
+export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace: string, boundsOf?: ContainerBoundsOf): Admission {
   try {
     if (request.kind?.kind !== 'Pod' || request.operation !== 'CREATE' || !isObject(request.object)) {
       return { review: answer(request.uid), outcome: 'skipped' };
@@ -73,6 +77,7 @@ export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace
       policy: view.policy(),
       ebbNamespace,
       recommendation: deploymentName === undefined ? undefined : view.recommendation(namespaceName, deploymentName),
+      containerBounds: boundsOf?.(namespaceName),
     });
     return { review: answer(request.uid, mutation.patch), outcome: mutation.injected ? 'injected' : 'skipped', mutation };
   } catch (error) {

@@ -5,7 +5,7 @@
 // Buffer.concat and one JSON.parse.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { ClusterView } from '../src/core/cluster-view.ts';
-import { admit, readAdmissionReview } from './admission.ts';
+import { admit, readAdmissionReview, type ContainerBoundsOf } from './admission.ts';
 import { WebhookMetrics } from './metrics.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 2 ** 20;
@@ -18,6 +18,8 @@ export interface WebhookAppOptions {
   maxBodyBytes?: number;
   /** One structured log entry; default: a JSON line on stderr. */
   log?: (entry: Record<string, unknown>) => void;
+  /** The namespace's LimitRange bounds, which what ebb adds must fit. */
+  containerBounds?: ContainerBoundsOf;
 }
 
 class BodyTooLarge extends Error {}
@@ -79,7 +81,7 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
     }
     const request = readAdmissionReview(body);
     if (!request.ok) return sendProblem(res, 400, request.error);
-    const admission = admit(request.value, view, ebbNamespace);
+    const admission = admit(request.value, view, ebbNamespace, options.containerBounds);
     sendJson(res, 200, admission.review);
 
     // A dry-run admission creates nothing: it is timed, but counts no injection or config error.

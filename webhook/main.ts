@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_EBB_NAMESPACE } from '../src/core/opt-in.ts';
 import { ClusterCache } from '../src/kube/cluster-cache.ts';
 import { createWebhookApp, DEFAULT_MAX_BODY_BYTES } from './app.ts';
+import { LimitRangeCache } from './limit-ranges.ts';
 import { WebhookMetrics } from './metrics.ts';
 import { startHttpsServer } from './server.ts';
 
@@ -42,8 +43,11 @@ const cache = new ClusterCache(kubeConfig, {
   log: (msg) => log('warn', msg),
 });
 
+const limitRanges = new LimitRangeCache(kubeConfig, { log: (msg) => log('warn', msg) });
+
 const app = createWebhookApp({
   view: cache,
+  containerBounds: (namespace) => limitRanges.containerBounds(namespace),
   ebbNamespace: values.namespace,
   metrics,
   maxBodyBytes: wholeNumber('max-body-bytes', values['max-body-bytes'], 1024),
@@ -56,13 +60,15 @@ const server = await startHttpsServer(app, {
   onError: (error) => log('warn', `serving certificate not reloaded (kept the previous one): ${String(error)}`),
 });
 log('info', `webhook listening on https://${values.host}:${server.port}`);
-// Serving starts before the caches sync: /healthz answers at once, /readyz once they have.
+// Serving starts before the caches sync: /healthz answers at once, /readyz once they have
+// (the LimitRanges first: /readyz follows the ClusterView).
+await limitRanges.start();
 await cache.start();
 log('info', 'caches synced; ready');
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     log('info', `${signal}: stopping`);
-    void Promise.all([server.close(), cache.stop()]).finally(() => process.exit(0));
+    void Promise.all([server.close(), cache.stop(), limitRanges.stop()]).finally(() => process.exit(0));
   });
 }

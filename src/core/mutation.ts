@@ -6,6 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { formatAnnotations, INJECTED_ANNOTATION } from './annotations.ts';
 import { addAnnotations } from './patch/annotations.ts';
 import type { AddOperation } from './patch/json-patch.ts';
+import type { ContainerBounds } from './patch/limit-range.ts';
 import { addRequests } from './patch/requests.ts';
 import { addSidecar, chooseAppPort, SIDECAR_NAME } from './patch/sidecar.ts';
 import type { Policy } from './policy.ts';
@@ -30,6 +31,8 @@ export interface MutationInput {
   policy: Policy;
   ebbNamespace: string;
   recommendation?: Recommendation;
+  /** What the namespace's LimitRanges allow a container; what ebb adds must fit. */
+  containerBounds?: ContainerBounds;
 }
 
 export interface MutationResult {
@@ -92,7 +95,7 @@ export function mutatePod(input: MutationInput): MutationResult {
   const { enabled: _enabled, ...scaling } = settings;
   return result([
     ...addAnnotations(pod.metadata, { ...injected, ...formatAnnotations(scaling) }),
-    ...addRequests(pod.spec?.containers ?? [], { settings, defaults: policy.defaultRequests, recommendation: input.recommendation }),
-    ...(typeof appPort === 'string' ? [] : addSidecar(pod, { policy: policy.sidecar, appPort, workload })),
+    ...addRequests(pod.spec?.containers ?? [], { settings, defaults: policy.defaultRequests, recommendation: input.recommendation, bounds: input.containerBounds }),
+    ...(typeof appPort === 'string' ? [] : addSidecar(pod, { policy: policy.sidecar, appPort, workload, bounds: input.containerBounds })),
   ]);
 }

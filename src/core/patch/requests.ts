@@ -2,19 +2,23 @@
 // recommendation when there is one, else the policy's default. A request the user wrote is
 // replaced only when the workload's resize mode allows ebb to size it and a recommendation exists,
 // and never for a resource whose request equals its limit (Guaranteed QoS is a deliberate choice).
-// Every request is kept within the workload's cpu/memory bounds and never above the limit.
+// Every request is kept within the workload's cpu/memory bounds, then the namespace's LimitRanges,
+// and never above the limit.
 import type { V1Container } from '@kubernetes/client-node';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../quantity.ts';
 import type { ContainerRequests } from '../recommendation.ts';
 import type { Result } from '../result.ts';
 import type { ResolvedSettings } from '../setting-schema.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
+import { UNBOUNDED, within, type Bounds, type ContainerBounds } from './limit-range.ts';
 
 export interface RequestsPlan {
   settings: ResolvedSettings;
   defaults: Required<ContainerRequests>;
   /** Recommended requests by container name. */
   recommendation?: Readonly<Record<string, ContainerRequests>>;
+  /** What the namespace's LimitRanges allow a container (default: anything). */
+  bounds?: ContainerBounds;
 }
 
 interface Resource {
@@ -22,12 +26,13 @@ interface Resource {
   field: keyof ContainerRequests;
   parse(text: string): Result<number>;
   format(amount: number): string;
-  bounds(settings: ResolvedSettings): { min?: number; max?: number };
+  bounds(settings: ResolvedSettings): Bounds;
+  limitRange(bounds: ContainerBounds): Bounds;
 }
 
 const RESOURCES: readonly Resource[] = [
-  { name: 'cpu', field: 'cpuMillis', parse: parseCpu, format: formatCpu, bounds: (s) => ({ min: s['cpu-min'], max: s['cpu-max'] }) },
-  { name: 'memory', field: 'memoryBytes', parse: parseMemory, format: formatMemory, bounds: (s) => ({ min: s['memory-min'], max: s['memory-max'] }) },
+  { name: 'cpu', field: 'cpuMillis', parse: parseCpu, format: formatCpu, bounds: (s) => ({ min: s['cpu-min'], max: s['cpu-max'] }), limitRange: (b) => b.cpu },
+  { name: 'memory', field: 'memoryBytes', parse: parseMemory, format: formatMemory, bounds: (s) => ({ min: s['memory-min'], max: s['memory-max'] }), limitRange: (b) => b.memory },
 ];
 
 /** The amount of a quantity the user wrote (the API server has validated it), undefined if absent. */
@@ -47,6 +52,7 @@ function plannedRequest(resource: Resource, container: V1Container, plan: Reques
   let target = recommended ?? plan.defaults[resource.field];
   if (min !== undefined) target = Math.max(target, min);
   if (max !== undefined) target = Math.min(target, max);
+  target = within(resource.limitRange(plan.bounds ?? UNBOUNDED), target);
   if (limit !== undefined) target = Math.min(target, limit);
   return target === current ? undefined : target;
 }

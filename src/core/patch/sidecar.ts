@@ -2,10 +2,11 @@
 // before the app and stops after it), and the named-port takeover that routes traffic through it:
 // the app's port `http` becomes `ebb-app` and the sidecar takes the name `http` on its own port,
 // so Services that target the port by name reach the interceptor, which forwards over loopback.
-import type { V1Container, V1ContainerPort, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import { formatCpu, formatMemory } from '../quantity.ts';
 import type { SidecarPolicy } from '../policy.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
+import { UNBOUNDED, within, type ContainerBounds } from './limit-range.ts';
 
 export const SIDECAR_NAME = 'ebb-interceptor';
 export const APP_PORT_NAME = 'ebb-app';
@@ -57,6 +58,23 @@ export interface SidecarPlan {
   appPort: AppPort;
   /** `namespace/deployment`, the workload key on the wire. */
   workload: string;
+  /** What the namespace's LimitRanges allow a container (default: anything). */
+  bounds?: ContainerBounds;
+}
+
+/**
+ * The policy's requests and memory limit, moved into the namespace's LimitRange bounds. No CPU
+ * limit unless a LimitRange `max` demands one (then the max itself, the least throttling allowed).
+ */
+function sidecarResources(policy: SidecarPolicy, bounds: ContainerBounds): V1ResourceRequirements {
+  const cpu = within(bounds.cpu, policy.requests.cpuMillis);
+  const memory = within(bounds.memory, policy.requests.memoryBytes);
+  const memoryLimit = policy.memoryLimitBytes === undefined ? bounds.memory.max : within({ ...bounds.memory, min: memory }, policy.memoryLimitBytes);
+  const limits = {
+    ...(bounds.cpu.max === undefined ? {} : { cpu: formatCpu(bounds.cpu.max) }),
+    ...(memoryLimit === undefined ? {} : { memory: formatMemory(memoryLimit) }),
+  };
+  return { requests: { cpu: formatCpu(cpu), memory: formatMemory(memory) }, ...(Object.keys(limits).length > 0 ? { limits } : {}) };
 }
 
 function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
@@ -81,10 +99,7 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
       fieldEnv('EBB_POD_NAME', 'metadata.name'),
       fieldEnv('EBB_POD_NAMESPACE', 'metadata.namespace'),
     ],
-    resources: {
-      requests: { cpu: formatCpu(policy.requests.cpuMillis), memory: formatMemory(policy.requests.memoryBytes) },
-      ...(policy.memoryLimitBytes === undefined ? {} : { limits: { memory: formatMemory(policy.memoryLimitBytes) } }),
-    },
+    resources: sidecarResources(policy, plan.bounds ?? UNBOUNDED),
     // The interceptor answers /ready only while the app behind it is ready, so the pod is not
     // Ready (and gets no traffic) before the app can serve.
     readinessProbe: { httpGet: { path: '/ready', port: ADMIN_PORT_NAME }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 1 },

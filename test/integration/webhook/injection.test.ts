@@ -14,6 +14,7 @@ import { deployment, expectInjected, expectUntouched, injectedRecord, sidecarOf,
 const LABELLED = 'shop';
 const UNLABELLED = 'plain';
 const RESTRICTED = 'locked';
+const LIMITED = 'bounded';
 
 describe('webhook: injection through the API server', function () {
   this.timeout(60_000);
@@ -80,6 +81,18 @@ describe('webhook: injection through the API server', function () {
       (error: unknown) => (error as { code?: number }).code,
     );
     expect(refused).to.equal(403);
+  });
+
+  it('fits what it adds into the namespace\'s LimitRange, which would otherwise refuse the pod', async () => {
+    await cluster.namespace(LIMITED, { [INJECTION_LABEL]: 'enabled' });
+    await cluster.core.createNamespacedLimitRange({
+      namespace: LIMITED,
+      body: { metadata: { name: 'bounds' }, spec: { limits: [{ type: 'Container', min: { cpu: '50m', memory: '64Mi' }, max: { cpu: '2', memory: '1Gi' } }] } },
+    });
+    const [pod] = await cluster.deploy(deployment(LIMITED, 'bounded'));
+    expect(injectedRecord(pod!)?.workload).to.equal(`${LIMITED}/bounded`);
+    // The policy's 10m/32Mi are below the minimum; a max demands a limit for every resource.
+    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2', memory: '128Mi' } });
   });
 
   it('routes a Service that targets the port name to the sidecar (the real EndpointSlice controller resolves it)', async () => {
