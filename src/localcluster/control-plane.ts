@@ -23,6 +23,15 @@ export interface ControlPlaneOptions {
   readyTimeoutMs?: number;
   /** Extra kube-apiserver flags, e.g. `--feature-gates=…`. */
   apiServerArgs?: string[];
+  /**
+   * Extra kube-controller-manager and kube-scheduler flags. Their API clients default to 20 and 50
+   * requests/s, which makes the ReplicaSet controller and the scheduler take minutes over thousands
+   * of pods: a benchmark raises `--kube-api-qps` and `--kube-api-burst` here.
+   */
+  controllerManagerArgs?: string[];
+  schedulerArgs?: string[];
+  /** Pods each KWOK node accepts (default 110, the kubelet's default). */
+  maxPodsPerNode?: number;
   assets?: AssetPaths;
 }
 
@@ -136,6 +145,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
         '--use-service-account-credentials=false',
         '--leader-elect=false',
+        ...(options.controllerManagerArgs ?? []),
       ], join(workDir, 'kube-controller-manager.log')),
       startProcess('kube-scheduler', assets['kube-scheduler'], [
         `--kubeconfig=${kubeconfigPath}`,
@@ -144,6 +154,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--bind-address=127.0.0.1',
         `--secure-port=${await freePort()}`,
         '--leader-elect=false',
+        ...(options.schedulerArgs ?? []),
       ], join(workDir, 'kube-scheduler.log')),
       startProcess('kwok', assets.kwok, [
         `--kubeconfig=${kubeconfigPath}`,
@@ -151,13 +162,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--manage-nodes-with-annotation-selector=${NODE_ANNOTATION}=fake`,
         `--cidr=${options.podCidr ?? '127.10.0.0/16'}`,
         '--node-ip=127.0.0.1',
+        // Heartbeats through node Leases, as kubelets send them: without them the node lifecycle
+        // controller finds the nodes silent after its grace period and marks their pods not ready.
+        '--node-lease-duration-seconds=40',
         `--server-address=127.0.0.1:${kwokPort}`,
       ], join(workDir, 'kwok.log')),
     );
 
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const nodeNames = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
-    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name) })));
+    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name, options.maxPodsPerNode ?? 110) })));
     await waitFor('KWOK nodes Ready', deadline, processes, async () => {
       const nodes = await core.listNode();
       return nodes.items.filter(isReady).length === nodeCount;
@@ -193,7 +207,7 @@ function adminKubeconfig(server: string, ca: KeyPair, admin: KeyPair): string {
   );
 }
 
-function kwokNode(name: string): V1Node {
+function kwokNode(name: string, maxPods: number): V1Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -203,8 +217,8 @@ function kwokNode(name: string): V1Node {
       labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
     },
     status: {
-      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      allocatable: { cpu: '32', memory: '256Gi', pods: String(maxPods) },
+      capacity: { cpu: '32', memory: '256Gi', pods: String(maxPods) },
     },
   };
 }

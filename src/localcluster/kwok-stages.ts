@@ -85,6 +85,30 @@ spec:
       startTime: {{ $now | Quote }}
 `;
 
+// The node lifecycle controller marks a node's pods not ready when the node misses heartbeats; a
+// kubelet marks them ready again once its node is back. KWOK is that kubelet here.
+const podReadyAgain = `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ebb-pod-ready-again
+spec:
+  resourceRef: { apiGroup: v1, kind: Pod }
+  selector:
+    matchExpressions:
+    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
+    - { key: '.status.phase', operator: In, values: [Running] }
+    - { key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: NotIn, values: ['True'] }
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }
+      - { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }
+      - { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }
+      - { type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }} }
+`;
+
 const podDeleted = `
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -99,4 +123,4 @@ spec:
     delete: true
 `;
 
-export const KWOK_STAGES = [nodeReady, podRunning, podDeleted].map((doc) => doc.trim()).join('\n---\n') + '\n';
+export const KWOK_STAGES = [nodeReady, podRunning, podReadyAgain, podDeleted].map((doc) => doc.trim()).join('\n---\n') + '\n';

@@ -34,7 +34,7 @@ export interface ManagedProcess {
   killNow(): void;
 }
 
-export function startProcess(name: string, binary: string, args: string[], logFile: string): ManagedProcess {
+export function startProcess(name: string, binary: string, args: string[], logFile: string, env: Record<string, string> = {}): ManagedProcess {
   turnSignalsIntoExit();
   const log = createWriteStream(logFile, { flags: 'a' });
   const [command, commandArgs] = existsSync(PDEATHSIG_WRAPPER)
@@ -42,7 +42,7 @@ export function startProcess(name: string, binary: string, args: string[], logFi
     : [binary, args];
   // Its own process group: a Ctrl-C in the terminal reaches the owner, which stops the components
   // in order, instead of reaching every component at once.
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<string>((resolve) => {

@@ -1,0 +1,173 @@
+// The sandbox's demo: a Deployment opted in to ebb, real traffic in phases (quiet, rising, busy,
+// quiet), and a live line every two seconds showing what ebb does about it: replicas, requests in
+// flight, where the Service's traffic goes, and the controller's reason. Quiet phases are longer
+// than the workload's idle-after, so the user watches it ebb to zero and wake on the next request.
+
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { STATUS_ANNOTATION } from '../../core/annotations.ts';
+import type { ActivityReport } from '../../protocol/activity.ts';
+import type { ControlPlane } from '../control-plane.ts';
+import type { RunningEbb } from '../ebb.ts';
+import { freePort } from '../ports.ts';
+import { PodRunner } from './pod-runner.ts';
+import { ServiceRouter } from './service-router.ts';
+
+export const DEMO_NAMESPACE = 'demo';
+const DEMO_APP = 'hello';
+const IDLE_AFTER = '20s';
+
+const PHASES = [
+  { name: 'quiet', clients: 0, seconds: 35 },
+  { name: 'rising', clients: 4, seconds: 20 },
+  { name: 'busy', clients: 16, seconds: 30 },
+  { name: 'easing', clients: 4, seconds: 20 },
+] as const;
+
+export interface Demo {
+  servicePort: number;
+  stop(): Promise<void>;
+}
+
+export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, print: (line: string) => void): Promise<Demo> {
+  const { kubeConfig } = controlPlane;
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  await core.createNamespace({ body: { metadata: { name: DEMO_NAMESPACE, labels: { 'ebb.dev/injection': 'enabled' } } } });
+  const labels = { app: DEMO_APP };
+  await core.createNamespacedService({
+    namespace: DEMO_NAMESPACE,
+    body: { metadata: { name: DEMO_APP }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+  });
+  await apps.createNamespacedDeployment({
+    namespace: DEMO_NAMESPACE,
+    body: {
+      metadata: {
+        name: DEMO_APP,
+        annotations: {
+          'ebb.dev/min-replicas': '0',
+          'ebb.dev/max-replicas': '6',
+          'ebb.dev/target-concurrency': '3',
+          'ebb.dev/idle-after': IDLE_AFTER,
+          'ebb.dev/scale-down-delay': '15s',
+        },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [{ name: 'app', image: 'registry.example/hello:1', ports: [{ name: 'http', containerPort: 8080 }], securityContext: { runAsNonRoot: true, runAsUser: 1000 } }],
+          },
+        },
+      },
+    },
+  });
+
+  const pods = new PodRunner(kubeConfig, DEMO_NAMESPACE, controlPlane.workDir, 200);
+  await pods.start();
+  const router = new ServiceRouter(kubeConfig, DEMO_NAMESPACE, DEMO_APP, pods, ebb.agents.map((agent) => agent.activatorPort));
+  const servicePort = await freePort();
+  await router.listen(servicePort);
+
+  const traffic = new Traffic(servicePort);
+  const started = Date.now();
+  let stopped = false;
+  const cycleSeconds = PHASES.reduce((sum, phase) => sum + phase.seconds, 0);
+  const phaseAt = (elapsedSeconds: number) => {
+    let t = elapsedSeconds % cycleSeconds;
+    for (const phase of PHASES) {
+      if (t < phase.seconds) return phase;
+      t -= phase.seconds;
+    }
+    return PHASES[0];
+  };
+  const token = () => readFileSync(ebb.controllerTokenFile, 'utf8').trim();
+
+  const show = async () => {
+    const phase = phaseAt((Date.now() - started) / 1000);
+    traffic.clients = phase.clients;
+    const deployment = await apps.readNamespacedDeployment({ name: DEMO_APP, namespace: DEMO_NAMESPACE });
+    const status = JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as { message?: string };
+    let inFlight = 0;
+    for (const agent of ebb.agents) {
+      const response = await fetch(`http://127.0.0.1:${agent.activityPort}/activity`, { headers: { Authorization: `Bearer ${token()}` } }).catch(() => undefined);
+      if (!response?.ok) continue;
+      const report = (await response.json()) as ActivityReport;
+      for (const workload of report.workloads) if (workload.workload === `${DEMO_NAMESPACE}/${DEMO_APP}`) inFlight += workload.meanInFlight + workload.held;
+    }
+    const time = new Date().toISOString().slice(11, 19);
+    const replicas = `${deployment.spec?.replicas ?? 0} (ready ${deployment.status?.readyReplicas ?? 0})`;
+    print(
+      `${time}  ${phase.name.padEnd(6)} ${String(phase.clients).padStart(2)} clients | replicas ${replicas.padEnd(11)} | in flight ${inFlight.toFixed(1).padStart(5)} | ` +
+        `${router.routesToActivator ? 'via activator' : 'via pods     '} | ${traffic.summary()} | ${status.message ?? '(no decision yet)'}`,
+    );
+  };
+  const timer = setInterval(() => {
+    if (!stopped) void show().catch((error: unknown) => print(`(demo view: ${error instanceof Error ? error.message : String(error)})`));
+  }, 2000);
+
+  return {
+    servicePort,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      traffic.stop();
+      await router.close();
+      await pods.stop();
+    },
+  };
+}
+
+/** Closed-loop clients against the Service: `clients` of them, each sending its next request when answered. */
+class Traffic {
+  clients = 0;
+  private running = 0;
+  private stopped = false;
+  private answered = 0;
+  private failed = 0;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly loop: NodeJS.Timeout;
+
+  constructor(private readonly port: number) {
+    this.loop = setInterval(() => {
+      while (!this.stopped && this.running < this.clients) void this.client();
+    }, 200);
+  }
+
+  summary(): string {
+    const text = `${String(this.answered).padStart(5)} ok ${String(this.failed).padStart(3)} failed`;
+    this.answered = 0;
+    this.failed = 0;
+    return text;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.loop);
+    this.agent.destroy();
+  }
+
+  private async client(): Promise<void> {
+    this.running++;
+    const id = this.running;
+    try {
+      while (!this.stopped && id <= this.clients) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const req = http.get({ host: '127.0.0.1', port: this.port, path: '/', agent: this.agent, timeout: 70_000 }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode === 200));
+          });
+          req.on('error', () => resolve(false));
+          req.on('timeout', () => req.destroy());
+        });
+        if (ok) this.answered++;
+        else this.failed++;
+      }
+    } finally {
+      this.running--;
+    }
+  }
+}
