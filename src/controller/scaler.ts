@@ -72,11 +72,15 @@ export class Scaler {
     );
   }
 
-  /** An agent holds a request for this workload: give it a replica now, not at the next tick. */
-  async wake(workload: WorkloadView, now: number): Promise<WakeResponse> {
-    if (!this.options.isLeader()) return { accepted: false, reason: 'this controller replica is not the leader' };
-    if (workload.settings.paused) return { accepted: false, reason: `${workload.key} is paused (ebb.dev/paused)` };
-    if (workload.hpa) return { accepted: false, reason: `${workload.key} is scaled by HorizontalPodAutoscaler ${workload.hpa}` };
+  /**
+   * An agent holds a request for this workload: give it a replica now, not at the next tick.
+   * A standby answers 503, which agents retry (the next try may reach the leader); a workload ebb
+   * must not scale answers 409.
+   */
+  async wake(workload: WorkloadView, now: number): Promise<WakeResponse & { status?: number }> {
+    if (!this.options.isLeader()) return { accepted: false, reason: 'this controller replica is not the leader', status: 503 };
+    if (workload.settings.paused) return { accepted: false, reason: `${workload.key} is paused (ebb.dev/paused)`, status: 409 };
+    if (workload.hpa) return { accepted: false, reason: `${workload.key} is scaled by HorizontalPodAutoscaler ${workload.hpa}`, status: 409 };
     this.remember(workload.key).wakeRequestedAt = now;
     await this.serialized(workload.key, () => this.decideAndAct(workload, now));
     return { accepted: true };
