@@ -419,6 +419,7 @@ async function main(): Promise<void> {
         floor_reviews_per_s: Math.round(f.perSecond),
         floor_reviews_per_cpu_s: Math.round(f.perCpuSecond),
         ratio_to_floor: Number((w.perSecond / f.perSecond).toFixed(3)),
+        ratio_to_floor_per_cpu_s: Number((w.perCpuSecond / f.perCpuSecond).toFixed(3)),
         webhook_p50_ms_at_1000: ms(w.p50),
         webhook_p99_ms_at_1000: ms(w.p99),
         webhook_p99_ms_from_send: ms(w.p99FromSend),
