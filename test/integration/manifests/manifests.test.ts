@@ -197,6 +197,7 @@ describe('install manifests', function () {
       }
       const rules = (kind: string, name: string) => ruleLines(one<V1Role>(objects, kind, name).rules);
       expect(rules('ClusterRole', 'ebb-webhook')).to.deep.equal([
+        '/limitranges list,watch',
         '/namespaces get,list,watch',
         'apps/deployments get,list,watch',
         'apps/replicasets get,list,watch',
@@ -204,6 +205,7 @@ describe('install manifests', function () {
       expect(rules('Role', 'ebb-webhook')).to.deep.equal(['/configmaps list,watch', '/configmaps[ebb-policy] get']);
       expect(rules('ClusterRole', 'ebb-controller')).to.deep.equal([
         '/events create,patch',
+        '/limitranges list,watch',
         '/namespaces get,list,watch',
         '/pods get,list,watch',
         '/services get,list,watch',
