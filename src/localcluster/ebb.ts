@@ -17,6 +17,8 @@ import { startProcess, type ManagedProcess } from './processes.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const WEBHOOK_CONFIGURATION_NAME = 'ebb';
+/** The namespaces the API server never sends to the webhook (the manifests exclude the same). */
+export const EXCLUDED_NAMESPACES = [...SYSTEM_NAMESPACES, DEFAULT_EBB_NAMESPACE];
 
 export interface AgentPorts {
   node: string;
@@ -35,9 +37,9 @@ export interface RunningEbb {
 }
 
 /** The registration that makes the API server call a webhook on loopback, trusting `caPem`. */
-export function localWebhookConfiguration(port: number, caPem: string): V1MutatingWebhookConfiguration {
+export function localWebhookConfiguration(port: number, caPem: string, name = WEBHOOK_CONFIGURATION_NAME): V1MutatingWebhookConfiguration {
   return {
-    metadata: { name: WEBHOOK_CONFIGURATION_NAME },
+    metadata: { name },
     webhooks: [
       {
         name: 'pods.webhook.ebb.dev',
@@ -50,7 +52,7 @@ export function localWebhookConfiguration(port: number, caPem: string): V1Mutati
         matchPolicy: 'Equivalent',
         reinvocationPolicy: 'IfNeeded',
         namespaceSelector: {
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...SYSTEM_NAMESPACES, DEFAULT_EBB_NAMESPACE] }],
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXCLUDED_NAMESPACES }],
         },
       },
     ],

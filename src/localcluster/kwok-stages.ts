@@ -4,6 +4,14 @@
 // its containers' resources as a kubelet that supports in-place resize does (without them the API
 // server refuses pods/resize); a deleted pod goes away. Written as KWOK Stage resources, passed to kwok with --config.
 
+/** A ready pod's conditions, in a status template where `$now` is defined. */
+const readyConditions = `      conditions:
+      - { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }
+      - { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }
+      - { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }
+      - { type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }} }
+`;
+
 const nodeReady = `
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -43,12 +51,7 @@ spec:
   next:
     statusTemplate: |
       {{ $now := Now }}
-      conditions:
-      - { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      - { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      - { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      - { type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      containerStatuses:
+${readyConditions}      containerStatuses:
       {{ range .spec.containers }}
       - name: {{ .name | Quote }}
         image: {{ .image | Quote }}
@@ -102,12 +105,7 @@ spec:
   next:
     statusTemplate: |
       {{ $now := Now }}
-      conditions:
-      - { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      - { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      - { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }
-      - { type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }} }
-`;
+${readyConditions}`;
 
 const podDeleted = `
 apiVersion: kwok.x-k8s.io/v1alpha1
