@@ -42,8 +42,14 @@ interface WorkloadMemory {
   state: DeciderState;
   /** Set by a wake-up request until a decision has acted on it. */
   wakeRequestedAt?: number;
+  /** When a wake-up last scaled the workload from zero, until a pod is Ready. */
+  wokenAt?: number;
+  notReadyReported?: boolean;
   hpaReported?: string;
 }
+
+/** How long a woken workload may take to have a Ready pod before ebb says it cannot wake. */
+export const WAKE_READY_WARNING_MS = 60_000;
 
 export interface ScalerOptions {
   target: ScaleTarget;
@@ -93,6 +99,24 @@ export class Scaler {
       this.memory.set(key, memory);
     }
     return memory;
+  }
+
+  /**
+   * A workload woken from zero that still has no Ready pod a minute later (a bad image, a crash, a
+   * failing probe) will not serve the requests held for it: they end with 503 at their deadline.
+   * Say so once, where the app team looks.
+   */
+  private async reportWakeNotReady(workload: WorkloadView, replicas: number, memory: WorkloadMemory, now: number): Promise<void> {
+    if (memory.wokenAt === undefined) return;
+    if (workload.readyReplicas > 0 || replicas === 0) {
+      memory.wokenAt = undefined;
+      memory.notReadyReported = false;
+      return;
+    }
+    if (memory.notReadyReported || now - memory.wokenAt < WAKE_READY_WARNING_MS) return;
+    memory.notReadyReported = true;
+    await this.options.effects.event(workload, 'Warning', 'WakeUpNotReady',
+      `woken from zero ${Math.round((now - memory.wokenAt) / 1000)}s ago and no pod is Ready yet; requests held for it end with 503 at their deadline (check the pods: kubectl describe pods)`);
   }
 
   private serialized<T>(key: WorkloadKey, work: () => Promise<T>): Promise<T> {
@@ -147,10 +171,12 @@ export class Scaler {
       const outcome = await target.write(workload.namespace, workload.name, desired, read.resourceVersion);
       if (outcome === 'conflict') return;
       await effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
+      if (current === 0 && desired > 0) memory.wokenAt = now;
     }
+    const replicas = desired ?? current;
+    await this.reportWakeNotReady(workload, replicas, memory, now);
     // Traffic goes to the activators while nothing can serve it: at zero, and after a wake-up
     // until a pod is Ready.
-    const replicas = desired ?? current;
     await effects.routeToActivator(workload, replicas === 0 || workload.readyReplicas === 0);
     await effects.status(workload, decision, memory.window.lastRequestAt);
   }

@@ -118,4 +118,20 @@ describe('scaler', () => {
     const answer = await scaler.wake(view(0, { settings: { ...settings, paused: true } }), 1000);
     expect(answer).to.deep.equal({ accepted: false, reason: 'shop/web is paused (ebb.dev/paused)', status: 409 });
   });
+
+  it('warns once when a woken workload has no Ready pod a minute later', async () => {
+    const target = new FakeScale();
+    const { events, effects } = recordingEffects();
+    const scaler = new Scaler({ target, effects, isLeader: () => true });
+    await scaler.wake(view(0), 1000);
+    const woken = view(1, { readyReplicas: 0 });
+    const sample = (at: number) => new Map([['shop/web' as const, { at, inFlight: 1, lastRequestAt: at }]]);
+    await scaler.tick([woken], sample(50_000), 50_000);
+    expect(events.filter((e) => e.startsWith('Warning'))).to.deep.equal([]);
+    await scaler.tick([woken], sample(61_000), 61_000);
+    await scaler.tick([woken], sample(63_000), 63_000);
+    expect(events.filter((e) => e.startsWith('Warning'))).to.deep.equal([
+      'Warning WakeUpNotReady: woken from zero 60s ago and no pod is Ready yet; requests held for it end with 503 at their deadline (check the pods: kubectl describe pods)',
+    ]);
+  });
 });
