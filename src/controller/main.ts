@@ -3,7 +3,7 @@
 // caBundle kept current. Settings come from the environment: see config.ts.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { AppsV1Api, AuthenticationV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, AuthenticationV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { mergeReports } from '../core/activity/merge-reports.ts';
 import { nextStatus, statusFields } from '../core/status.ts';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
@@ -18,6 +18,8 @@ import { parseWorkloadKey } from '../protocol/workload.ts';
 import { collectActivity, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { controllerConfig, type ControllerConfig } from './config.ts';
+import { SharedAgentKubeConfig } from './kube-config.ts';
+import { concurrencyLimit } from './limit.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { ActivatorRouting } from './routing.ts';
 import { Scaler, type WorkloadView } from './scaler.ts';
@@ -38,7 +40,7 @@ function configOrExit(): ControllerConfig {
 }
 const config = configOrExit();
 
-const kubeConfig = new KubeConfig();
+const kubeConfig = new SharedAgentKubeConfig();
 kubeConfig.loadFromDefault();
 const apps = kubeConfig.makeApiClient(AppsV1Api);
 const metrics = new ControllerMetrics();
@@ -107,6 +109,12 @@ const viewOf = (workload: Workload): WorkloadView => {
   };
 };
 const deploymentOf = new Map<string, V1Deployment>();
+// Status writes come in bursts (every workload's first decision; the refresh a minute later). They
+// run behind the tick, a few at a time: a thousand at once opened a thousand connections (the
+// RSS doubled) and held the tick, and with it every workload's next decision, for seconds. At most
+// one write per workload is pending; a newer text waits for the next tick.
+const statusWrites = concurrencyLimit(16);
+const statusPending = new Set<string>();
 
 const scaler = new Scaler({
   isLeader,
@@ -123,15 +131,22 @@ const scaler = new Scaler({
       log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
       return events.record({ kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid }, type, reason, message);
     },
-    status: async (workload, decision, lastRequestAt) => {
+    status: (workload, decision, lastRequestAt) => {
+      if (statusPending.has(workload.key)) return Promise.resolve();
       const now = Date.now();
       const current = deploymentOf.get(workload.key)?.metadata?.annotations?.[STATUS_ANNOTATION];
       const text = nextStatus(current, statusFields(decision, lastRequestAt, now), now);
-      if (text === undefined) return;
-      await apps.patchNamespacedDeployment(
-        { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      if (text === undefined) return Promise.resolve();
+      statusPending.add(workload.key);
+      void statusWrites(() =>
+        apps.patchNamespacedDeployment(
+          { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      )
+        .catch(report(`status of ${workload.key}`))
+        .finally(() => statusPending.delete(workload.key));
+      return Promise.resolve();
     },
     routeToActivator: (workload, asleep) => {
       const labels = deploymentOf.get(workload.key)?.spec?.template.metadata?.labels;
@@ -162,7 +177,7 @@ async function tick(): Promise<void> {
   } catch (error) {
     report('tick')(error);
   } finally {
-    stopTimer();
+    metrics.lastTickDuration.set(stopTimer());
   }
 }
 

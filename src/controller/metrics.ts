@@ -11,10 +11,12 @@ export class ControllerMetrics {
   readonly wakeRequests = new Counter({ name: 'ebb_wake_requests_total', help: 'Wake-up requests from agents, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly tickDuration = new Histogram({
     name: 'ebb_controller_tick_duration_seconds',
-    help: 'Time for one controller tick (collecting activity, deciding and acting for every workload)',
+    help: 'Time for one controller tick (collecting activity, deciding, scaling and routing for every workload; status writes run behind it)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  /** The histogram's buckets are too coarse to see one tick; this is the last one exactly. */
+  readonly lastTickDuration = new Gauge({ name: 'ebb_controller_last_tick_duration_seconds', help: 'Time the last controller tick took', registers: [this.registry] });
   readonly configErrors = new Counter({ name: 'ebb_config_errors_total', help: 'Invalid annotation or policy values found', labelNames: ['key'], registers: [this.registry] });
   readonly agentScrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Failed activity reads from agents', labelNames: ['agent'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'ebb_controller_leader', help: '1 while this replica leads', registers: [this.registry] });
