@@ -20,7 +20,6 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +28,7 @@ import { INJECTION_LABEL } from '../../src/core/annotations.ts';
 import { ACTIVITY_PATH, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { workloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import { eventually, startControlPlane, type ControlPlane } from '../fixtures/control-plane.ts';
+import { controllerEnvironment } from '../fixtures/controller.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
 import { loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 
@@ -179,23 +179,10 @@ async function startBundledController(controlPlane: ControlPlane, env: Record<st
     'src/controller/main.ts', '--bundle', '--platform=node', '--target=node20', '--format=esm', `--outfile=${bundle}`, '--log-level=warning',
     "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   ]);
-  const tokenFile = join(controlPlane.workDir, 'bench-controller.token');
-  writeFileSync(tokenFile, CONTROLLER_TOKEN);
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the controller, written when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(process.execPath, [...profile, bundle], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      KUBECONFIG: controlPlane.kubeconfigPath,
-      POD_NAME: 'bench-controller',
-      POD_NAMESPACE: 'ebb-system',
-      EBB_CONTROLLER_HOST: '127.0.0.1',
-      EBB_CONTROLLER_PORT: '0',
-      EBB_TOKEN_FILE: tokenFile,
-      EBB_WEBHOOK_CA_FILE: join(controlPlane.workDir, 'no-webhook-ca'),
-      ...env,
-    },
+    env: { ...process.env, NODE_ENV: 'production', ...controllerEnvironment(controlPlane, 'bench-controller', CONTROLLER_TOKEN), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Like the control plane's components, it does not outlive this process.
