@@ -2,11 +2,10 @@
 // metrics for the kubelet and Prometheus.
 
 import http from 'node:http';
-import { authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
+import { AGENT_IDENTITY, authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
 import { isWakeRequest, WAKE_PATH, type WakeRequest, type WakeResponse } from '../protocol/wake.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
-export const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';
 const MAX_BODY_BYTES = 16 * 1024;
 
 export interface ControllerServerOptions {

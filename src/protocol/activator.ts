@@ -12,7 +12,7 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 /** Explicit routing header, mainly for tests and for callers that know the workload. */
 export const WORKLOAD_HEADER = 'x-ebb-workload';
 /** Pod annotation written by the webhook on every injected pod. */
-export const INJECTED_ANNOTATION = 'ebb.dev/injected';
+export { INJECTED_ANNOTATION } from '../core/annotations.ts';
 export const DEFAULT_ACTIVATOR_PORT = 18091;
 export const DEFAULT_AGENT_PORT = 18092;
 /** Annotation on the activator EndpointSlice: the Service's ClusterIPs, comma-separated. */

@@ -8,6 +8,7 @@ import type { AuthenticationV1Api } from '@kubernetes/client-node';
 
 export const EBB_AUDIENCE = 'ebb.dev';
 export const CONTROLLER_IDENTITY = 'system:serviceaccount:ebb-system:ebb-controller';
+export const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';
 
 export type TokenReviewResult = { authenticated: true; username: string } | { authenticated: false; reason: string };
 

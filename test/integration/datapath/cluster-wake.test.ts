@@ -19,14 +19,13 @@ import { useControlPlane } from '../../fixtures/control-plane.ts';
 import { activatorSlice } from '../../../src/core/activator-slice.ts';
 import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
 import { DEFAULT_ACTIVATOR_PORT } from '../../../src/protocol/activator.ts';
-import { authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
+import { AGENT_IDENTITY, authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
 import { isWakeRequest, type WakeRequest } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { closeServer, killAll, request, startClusterAgent, type Reply } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
-const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('activator wake path on a real control plane', function () {
