@@ -3,6 +3,7 @@
 // per request. A failed watch is restarted after a pause, serving what it has meanwhile.
 import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1LimitRange } from '@kubernetes/client-node';
 import { containerBounds, type ContainerBounds } from '../src/core/patch/limit-range.ts';
+import { restartOnError } from '../src/kube/restart-on-error.ts';
 
 export class LimitRangeCache {
   private readonly informer: Informer<V1LimitRange> & ObjectCache<V1LimitRange>;
@@ -15,11 +16,7 @@ export class LimitRangeCache {
     for (const event of ['add', 'update', 'delete'] as const) {
       this.informer.on(event, (range) => this.recompute(range.metadata?.namespace ?? ''));
     }
-    this.informer.on('error', (error: unknown) => {
-      if (this.stopped) return;
-      this.options.log?.(`LimitRange informer failed, restarting: ${String(error)}`);
-      setTimeout(() => void this.informer.start().catch(() => undefined), this.options.restartDelayMs ?? 3_000).unref();
-    });
+    restartOnError(this.informer, { what: 'LimitRange informer', isStopped: () => this.stopped, log: this.options.log, delayMs: this.options.restartDelayMs });
   }
 
   /** Resolves once the LimitRanges have been listed. */

@@ -1,25 +1,23 @@
-// A ListWatch (client-node's informer cache) that comes back after it fails. ListWatch reports a
-// failed list or a broken watch once on 'error' and then stays stopped; an agent must not go blind
-// for good because the API server restarted, so it starts again after a pause. stop() is final:
-// aborting the watch also raises 'error', which must not bring a stopped informer back.
+// A ListWatch (client-node's informer cache) that comes back after it fails (src/kube/
+// restart-on-error.ts), with a final stop() and a start() that never rejects.
 
 import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
+import { restartOnError } from '../../src/kube/restart-on-error.ts';
 
 const RESTART_AFTER_MS = 2_000;
 
 export class RestartingInformer<T extends KubernetesObject> {
   private stopped = false;
-  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly cache: ListWatch<T>,
     what: string,
   ) {
-    cache.on('error', (error: unknown) => {
-      if (this.stopped) return;
-      console.error(JSON.stringify({ msg: `${what} watch failed; restarting`, error: String(error) }));
-      clearTimeout(this.restartTimer);
-      this.restartTimer = setTimeout(() => void this.start(), RESTART_AFTER_MS);
+    restartOnError(cache, {
+      what: `${what} watch`,
+      isStopped: () => this.stopped,
+      log: (msg) => console.error(JSON.stringify({ msg })),
+      delayMs: RESTART_AFTER_MS,
     });
   }
 
@@ -31,7 +29,6 @@ export class RestartingInformer<T extends KubernetesObject> {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.restartTimer);
     void this.cache.stop();
   }
 }

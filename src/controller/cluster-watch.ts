@@ -15,6 +15,7 @@ import {
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import type { ActivatorEndpoint } from '../core/activator-slice.ts';
+import { restartOnError } from '../kube/restart-on-error.ts';
 
 type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
@@ -42,13 +43,7 @@ export class ClusterWatch {
 
   async start(): Promise<void> {
     const informers = [this.services, this.autoscalers, this.agentPods] as Informer<KubernetesObject>[];
-    for (const informer of informers) {
-      informer.on('error', (error: unknown) => {
-        if (this.stopped) return;
-        this.log(`informer failed, restarting: ${String(error)}`);
-        setTimeout(() => void informer.start().catch(() => undefined), 3000).unref();
-      });
-    }
+    for (const informer of informers) restartOnError(informer, { what: 'informer', isStopped: () => this.stopped, log: this.log });
     await Promise.all(informers.map((informer) => informer.start()));
   }
 

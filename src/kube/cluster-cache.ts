@@ -19,6 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import type { ClusterView } from '../core/cluster-view.ts';
+import { restartOnError } from './restart-on-error.ts';
 import type { ObjectInfo } from '../core/mutation.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../core/policy.ts';
 import { recommendationFromStatus, type Recommendation } from '../core/recommendation.ts';
@@ -73,11 +74,7 @@ export class ClusterCache implements ClusterView {
   async start(): Promise<void> {
     const informers: Informer<KubernetesObject>[] = [this.namespaces, this.replicaSets, this.deployments, this.configMaps];
     for (const informer of informers) {
-      informer.on('error', (error: unknown) => {
-        if (this.stopped) return;
-        this.options.log?.(`informer failed, restarting: ${String(error)}`);
-        setTimeout(() => void informer.start().catch(() => undefined), this.options.restartDelayMs ?? 3_000).unref();
-      });
+      restartOnError(informer, { what: 'informer', isStopped: () => this.stopped, log: this.options.log, delayMs: this.options.restartDelayMs });
     }
     await Promise.all(informers.map((informer) => informer.start()));
     this.synced = true;
