@@ -8,6 +8,7 @@ import { SampleWindow } from '../../src/core/activity/window.ts';
 import type { ActivityReport } from '../../src/protocol/activity.ts';
 import { INTERCEPTOR_STATS_PATH, isInterceptorStats, type InterceptorStats } from '../../src/protocol/stats.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
+import { systemClock, type Clock } from './clock.ts';
 import type { ScrapeTarget, TargetDiscovery } from './discovery.ts';
 
 interface PodState {
@@ -22,6 +23,8 @@ export interface ScraperOptions {
   timeoutMs: number;
   windowMs: number;
   onScrapeFailure?: () => void;
+  /** The system clock unless a test drives time. */
+  clock?: Clock;
 }
 
 const pool = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -51,11 +54,14 @@ function fetchStats(target: ScrapeTarget, timeoutMs: number): Promise<Intercepto
 export class Scraper {
   private readonly pods = new Map<string, PodState>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
 
   constructor(
     private readonly discovery: TargetDiscovery,
     private readonly options: ScraperOptions,
-  ) {}
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   start(): void {
     const tick = () => {
@@ -86,11 +92,11 @@ export class Scraper {
     }
     try {
       const stats = await fetchStats(target, this.options.timeoutMs);
-      const receivedAt = performance.now();
+      const receivedAt = this.clock.monotonicMs();
       state.workload = stats.workload;
       state.window.add({ receivedAt, uptimeMs: stats.uptimeMs, startedAt: stats.startedAt, inFlight: stats.inFlight, requests: stats.requests, inFlightMsTotal: stats.inFlightMsTotal, lastRequestAt: stats.lastRequestAt });
       state.stale = false;
-      state.scrapedAt = Date.now();
+      state.scrapedAt = this.clock.epochMs();
     } catch {
       state.stale = true;
       this.options.onScrapeFailure?.();
@@ -98,13 +104,13 @@ export class Scraper {
   }
 
   report(node: string, heldByWorkload: ReadonlyMap<WorkloadKey, number>): ActivityReport {
-    const now = performance.now();
+    const now = this.clock.monotonicMs();
     const pods: PodFigures[] = [];
     for (const [pod, state] of this.pods) {
       // A pod never scraped successfully does not yet say which workload it serves.
       if (!state.workload) continue;
       pods.push({ pod, workload: state.workload, stale: state.stale, scrapedAt: state.scrapedAt, figures: state.window.figures(now) });
     }
-    return { node, generatedAt: Date.now(), windowMs: this.options.windowMs, workloads: aggregateByWorkload(pods, heldByWorkload) };
+    return { node, generatedAt: this.clock.epochMs(), windowMs: this.options.windowMs, workloads: aggregateByWorkload(pods, heldByWorkload) };
   }
 }

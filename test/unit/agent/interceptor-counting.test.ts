@@ -9,8 +9,9 @@ import { startInterceptor, type RunningInterceptor } from '../../../agent/interc
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits (up to 10 s, however loaded the machine) until the interceptor counts `inFlight`. */
 async function settle(interceptor: RunningInterceptor, inFlight: number): Promise<void> {
-  for (let i = 0; i < 100 && interceptor.activity.inFlight() !== inFlight; i += 1) await sleep(10);
+  for (let i = 0; i < 1_000 && interceptor.activity.inFlight() !== inFlight; i += 1) await sleep(10);
   expect(interceptor.activity.inFlight()).to.equal(inFlight);
 }
 
@@ -18,6 +19,8 @@ describe('interceptor counting', () => {
   let app: http.Server;
   let interceptor: RunningInterceptor;
   let appSockets: net.Socket[] = [];
+  /** Requests to /held/… wait here until the test releases them, so they are provably in flight. */
+  let heldResponses: http.ServerResponse[] = [];
 
   beforeEach(async () => {
     app = http.createServer((req, res) => {
@@ -30,6 +33,10 @@ describe('interceptor counting', () => {
         return;
       }
       req.resume();
+      if (req.url?.startsWith('/held/')) {
+        heldResponses.push(res);
+        return;
+      }
       req.on('end', () => setTimeout(() => res.end('ok'), 20));
     });
     app.on('upgrade', (_req, socket: net.Socket) => {
@@ -57,6 +64,7 @@ describe('interceptor counting', () => {
     await interceptor.drain();
     for (const socket of appSockets) socket.destroy();
     appSockets = [];
+    heldResponses = [];
     app.closeAllConnections();
     await new Promise((resolve) => app.close(resolve));
   });
@@ -70,9 +78,9 @@ describe('interceptor counting', () => {
     });
 
   it('stays exact under 100 concurrent requests', async () => {
-    const pending = Array.from({ length: 100 }, (_, i) => get(`/r${i}`));
-    await sleep(10);
-    expect(interceptor.activity.inFlight()).to.be.greaterThan(0);
+    const pending = Array.from({ length: 100 }, (_, i) => get(`/held/${i}`));
+    await settle(interceptor, 100);
+    for (const res of heldResponses) res.end('ok');
     expect(await Promise.all(pending)).to.deep.equal(Array(100).fill(200));
     await settle(interceptor, 0);
     expect(interceptor.activity.stats(true, false).requests).to.equal(100);

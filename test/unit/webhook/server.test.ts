@@ -204,14 +204,15 @@ describe('webhook server', function () {
     // Same CA, new serving pair; first only the key (a half-finished rotation): still the old certificate.
     const next = issueCertificate(certificates.ca, { commonName: 'ebb-webhook.ebb-system.svc', ipAddresses: ['127.0.0.1'], usage: 'server' });
     await writeFile(paths.key, next.keyPem);
-    await sleep(300);
-    expect(await servedSerial(server.port, ca())).to.equal(before);
+    // Wait for the reload that sees the mismatched pair (it polls every 50 ms), then ask what is served.
+    for (let attempt = 0; attempt < 200 && reloadErrors.length === 0; attempt++) await sleep(50);
     expect(reloadErrors.length, 'the mismatched pair was tried and refused').to.be.above(0);
+    expect(await servedSerial(server.port, ca())).to.equal(before);
 
     await writeFile(paths.cert, next.certPem);
     const expected = new X509Certificate(next.certPem).serialNumber;
     let served = before;
-    for (let attempt = 0; attempt < 40 && served !== expected; attempt++) {
+    for (let attempt = 0; attempt < 200 && served !== expected; attempt++) {
       await sleep(50);
       served = await servedSerial(server.port, ca());
     }
