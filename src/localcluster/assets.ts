@@ -19,9 +19,13 @@ import {
 
 export type AssetPaths = Record<ControlPlaneBinary, string>;
 
+/** ~/.cache/ebb (or $XDG_CACHE_HOME/ebb): what ebb builds once, outside the checkout. */
+export function ebbCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ebb');
+}
+
 export function defaultAssetDir(): string {
-  const cacheHome = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
-  return join(cacheHome, 'ebb', `k8s-${KUBERNETES_VERSION}-kwok-${KWOK_VERSION}`);
+  return join(ebbCacheDir(), `k8s-${KUBERNETES_VERSION}-kwok-${KWOK_VERSION}`);
 }
 
 export function assetDir(): string {
@@ -156,20 +160,27 @@ function initModule(moduleDir: string, name: string, files: Record<string, strin
 }
 
 /** Builds to a temporary name and renames, so an interrupted build never leaves a half binary. */
-async function goBuildInto(outDir: string, name: string, packages: string[], moduleDir: string, progress: Progress) {
+export async function goBuildInto(
+  outDir: string,
+  name: string,
+  packages: string[],
+  moduleDir: string,
+  progress: Progress,
+  env: Record<string, string> = {},
+) {
   const partial = join(outDir, `.${name}.partial`);
-  await go(['build', ...GO_BUILD_FLAGS, '-o', partial, ...packages], moduleDir, progress);
+  await go(['build', ...GO_BUILD_FLAGS, '-o', partial, ...packages], moduleDir, progress, env);
   renameSync(partial, join(outDir, name));
 }
 
-async function checkGo(): Promise<void> {
+export async function checkGo(
+  needed = 'to build the control-plane binaries once (kube-apiserver, etcd, kwok, …)',
+  remedy = 'Install Go ≥ 1.25 (or set EBB_K8S_ASSETS to a directory that already holds the binaries).',
+): Promise<void> {
   try {
     await goOutput(['version'], process.cwd());
   } catch {
-    throw new Error(
-      'Go is needed to build the control-plane binaries once (kube-apiserver, etcd, kwok, …) and was not found on PATH. ' +
-        'Install Go ≥ 1.25 (or set EBB_K8S_ASSETS to a directory that already holds the binaries).',
-    );
+    throw new Error(`Go is needed ${needed} and was not found on PATH. ${remedy}`);
   }
 }
 
