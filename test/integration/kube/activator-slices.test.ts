@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CoreV1Api, DiscoveryV1Api, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
 import { activatorSlice, activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
@@ -38,8 +38,14 @@ describe('activator EndpointSlices on the real API server', function () {
     expect(ours.ports).to.deep.equal([{ name: 'http', port: 18000, protocol: 'TCP' }]);
     expect(ours.metadata?.annotations?.['ebb.dev/workload']).to.equal('default/shop');
     expect(ours.metadata?.annotations?.['ebb.dev/cluster-ips']).to.equal(service.spec?.clusterIP);
-    // Give the EndpointSlice controller time to reconcile the Service; it must not touch ours.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Make the EndpointSlice controller reconcile the Service now that ours exists, and wait for
+    // it: it copies the Service's labels onto its own slice, so its slice carrying a new label is
+    // a reconcile done after ours was written. It must not have touched ours.
+    await core.patchNamespacedService({ name: 'shop', namespace, body: { metadata: { labels: { reconciled: 'after-ours' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await eventually('the EndpointSlice controller reconciling the Service', async () => {
+      const theirs = (await slicesOf('shop')).find((slice) => slice.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'] === 'endpointslice-controller.k8s.io');
+      return theirs?.metadata?.labels?.reconciled === 'after-ours' ? true : undefined;
+    });
     const again = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });
     expect(again.metadata?.resourceVersion).to.equal(ours.metadata?.resourceVersion);
   });
