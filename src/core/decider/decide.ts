@@ -7,7 +7,8 @@
 //   paused → no action; no fresh data → only the floor and the ceiling are enforced;
 //   idle (no request for idle-after, nothing in flight, no floor) → 0;
 //   load (stable window, or panic window while panicking) → rate limits → no scale-down in panic
-//   → scale-down delay → floor (min-replicas, keep-warm, wake-up) → ceiling (max-replicas).
+//   → scale-down delay → floor (min-replicas, keep-warm, wake-up, unobserved traffic) → ceiling
+//   (max-replicas).
 
 import { formatDuration } from '../duration.ts';
 import { describeWindow, keepWarmFloor } from '../keep-warm-schedule.ts';
@@ -72,6 +73,12 @@ export interface DecideInput {
    * the held requests as in flight.
    */
   wake?: boolean;
+  /**
+   * False when some of the workload's traffic goes around the interceptor (or there is no
+   * interceptor): requests ebb cannot count cannot prove it idle, so it is never idle and keeps
+   * at least one replica. Load that is counted still scales it up. Default true.
+   */
+  trafficObserved?: boolean;
   tuning?: Partial<DeciderTuning>;
 }
 
@@ -89,7 +96,7 @@ export function decide(input: DecideInput): Decision {
   if (settings.paused) return noAction('paused', 'paused', input.state);
 
   const state: DeciderState = input.wake ? { ...input.state, lastWakeAt: now } : input.state;
-  const floor = replicaFloor(settings, now, input.wake === true);
+  const floor = replicaFloor(settings, now, input.wake === true, input.trafficObserved !== false);
   const activity = input.activity.snapshot(now, tuning);
 
   const missing = missingData(activity, now, tuning.staleAfterMs);
@@ -209,18 +216,24 @@ function limitRate(
 
 interface Floor {
   replicas: number;
-  code: 'min' | 'keep-warm' | 'wake';
+  code: 'min' | 'keep-warm' | 'wake' | 'unobserved';
   text: string;
 }
 
-/** The highest of min-replicas, the active keep-warm window and a wake-up; ties go to min-replicas. */
-function replicaFloor(settings: ScalingSettings, now: number, wake: boolean): Floor {
+/**
+ * The highest of min-replicas, the active keep-warm window, a wake-up and unobserved traffic; ties
+ * go to the first of these.
+ */
+function replicaFloor(settings: ScalingSettings, now: number, wake: boolean, trafficObserved: boolean): Floor {
   let floor: Floor = { replicas: settings.minReplicas, code: 'min', text: `min-replicas ${settings.minReplicas}` };
   const keepWarm = keepWarmFloor(settings.keepWarm, now);
   if (keepWarm.window !== undefined && keepWarm.replicas > floor.replicas) {
     floor = { replicas: keepWarm.replicas, code: 'keep-warm', text: `keep-warm ${describeWindow(keepWarm.window)}` };
   }
   if (wake && floor.replicas < 1) floor = { replicas: 1, code: 'wake', text: 'a request is waiting at the activator' };
+  if (!trafficObserved && floor.replicas < 1) {
+    floor = { replicas: 1, code: 'unobserved', text: 'ebb does not see all of its traffic, so it is never idle' };
+  }
   return floor;
 }
 

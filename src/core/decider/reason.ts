@@ -10,6 +10,7 @@ export type ReasonCode =
   | 'min' // raised to min-replicas
   | 'max' // capped at max-replicas
   | 'wake' // a request waits at the activator: at least one replica
+  | 'unobserved' // ebb does not see all of the traffic: never idle, at least one replica
   | 'rate-limited' // the step was cut to the maximum scale-up or scale-down rate
   | 'scale-down-delay' // held at the highest count wanted during the scale-down delay
   | 'no-data' // no action: no fresh activity samples

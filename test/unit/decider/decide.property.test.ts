@@ -37,11 +37,12 @@ const step = fc.record({
   inFlight: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300 })),
   newRequest: fc.boolean(),
   wake: rarely(10),
+  trafficObserved: rarely(4).map((unobserved) => !unobserved),
   notReady: fc.integer({ min: 0, max: 3 }),
 });
 
 describe('decide, for any settings and any activity', () => {
-  it('stays within [floor, max], never goes negative, and never ebbs to zero with a request in flight', () => {
+  it('stays within [floor, max], never goes negative, and never ebbs to zero with a request in flight or traffic it does not see', () => {
     fc.assert(
       fc.property(
         settings,
@@ -54,14 +55,14 @@ describe('decide, for any settings and any activity', () => {
           let replicas = initialReplicas;
           let state: DeciderState = INITIAL_DECIDER_STATE;
           let latestInFlight = 0;
-          for (const { elapsedMs, report, inFlight, newRequest, wake, notReady } of steps) {
+          for (const { elapsedMs, report, inFlight, newRequest, wake, trafficObserved, notReady } of steps) {
             now += elapsedMs;
             if (report) {
               activity.record({ at: now, inFlight, lastRequestAt: newRequest ? now : undefined });
               latestInFlight = inFlight;
             }
             const readyReplicas = Math.max(0, replicas - notReady);
-            const decision = decide({ settings: scaling, currentReplicas: replicas, readyReplicas, activity, now, state, wake });
+            const decision = decide({ settings: scaling, currentReplicas: replicas, readyReplicas, activity, now, state, wake, trafficObserved });
             const desired = decision.desiredReplicas;
             state = decision.state;
 
@@ -73,7 +74,7 @@ describe('decide, for any settings and any activity', () => {
               expect(decision.reason.code).to.equal('no-data');
               continue;
             }
-            const floor = Math.max(scaling.minReplicas, keepWarmFloor(scaling.keepWarm, now).replicas, wake ? 1 : 0);
+            const floor = Math.max(scaling.minReplicas, keepWarmFloor(scaling.keepWarm, now).replicas, wake || !trafficObserved ? 1 : 0);
             expect(Number.isInteger(desired), decision.reason.message).to.equal(true);
             expect(desired, decision.reason.message).to.be.at.least(Math.min(floor, scaling.maxReplicas));
             expect(desired, decision.reason.message).to.be.at.most(scaling.maxReplicas);

@@ -241,6 +241,57 @@ describe('decide', () => {
     });
   });
 
+  describe('traffic ebb does not see', () => {
+    const unobserved = (settings = scalingSettings(), options: ConstructorParameters<typeof Workload>[1] = { replicas: 1 }) => {
+      const workload = new Workload(settings, options);
+      workload.trafficObserved = false;
+      return workload;
+    };
+
+    it('never ebbs to zero: past idle-after it holds one replica and says why', () => {
+      const workload = unobserved();
+      workload.run(2 * SECOND_MS, 1); // the last request ebb saw
+      const decisions = workload.run(20 * MINUTE_MS, 0);
+      expect(replicasOf(decisions)).to.deep.equal(Array(600).fill(1));
+      expect(reasonOf(decisions[448]!)).to.deep.equal(['steady', 'holding 1: 0 in flight, target 10 per pod']);
+      expect(reasonOf(decisions[449]!)).to.deep.equal([
+        'unobserved',
+        'holding 1: ebb does not see all of its traffic, so it is never idle (load wants 0: 0 in flight, target 10 per pod)',
+      ]);
+      expect(reasonOf(decisions.at(-1)!)).to.deep.equal(reasonOf(decisions[449]!));
+    });
+
+    it('ebbs to zero on the first tick after its traffic is seen again, idle-after having passed', () => {
+      const workload = unobserved();
+      workload.run(20 * MINUTE_MS, 0);
+      workload.trafficObserved = true;
+      const [decision] = workload.run(2 * SECOND_MS, 0);
+      // no request was ever seen: idleness counts from the first sample
+      expect(reasonOf(decision!)).to.deep.equal(['idle', '1 → 0: no request for 20m (idle-after 15m)']);
+    });
+
+    it('still scales up on the load it does see, and back down to one', () => {
+      const workload = unobserved(scalingSettings({ idleAfterMs: 0 }));
+      const busy = workload.run(2 * SECOND_MS, 42);
+      expect(reasonOf(busy[0]!)).to.deep.equal(['panic', '1 → 5: panic, 42 in flight, target 10 per pod']);
+      const quiet = workload.run(3 * MINUTE_MS, 0);
+      expect(quiet.at(-1)?.desiredReplicas).to.equal(1);
+      expect(quiet.at(-1)?.reason.code).to.equal('unobserved');
+    });
+
+    it('brings a workload at zero back to one replica, even before any activity data', () => {
+      const workload = unobserved(scalingSettings(), { replicas: 0 });
+      expect(reasonOf(workload.tick())).to.deep.equal(['unobserved', '0 → 1: ebb does not see all of its traffic, so it is never idle']);
+    });
+
+    it('gives way to a higher floor and to a wake-up', () => {
+      const min = unobserved(scalingSettings({ minReplicas: 2 }), { replicas: 0 });
+      expect(reasonOf(min.tick())).to.deep.equal(['min', '0 → 2: min-replicas 2']);
+      const woken = unobserved(scalingSettings(), { replicas: 0 });
+      expect(reasonOf(woken.tick({ wake: true }))).to.deep.equal(['wake', '0 → 1: a request is waiting at the activator']);
+    });
+  });
+
   describe('keep-warm', () => {
     // Monday 1 June 2026, 18:00 in Berlin (CEST)
     const sixPmBerlin = Date.UTC(2026, 5, 1, 16);

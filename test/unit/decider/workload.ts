@@ -27,6 +27,8 @@ export class Workload {
   now: number;
   replicas: number;
   state: DeciderState = INITIAL_DECIDER_STATE;
+  /** Whether ebb sees all of the workload's traffic, from now on. */
+  trafficObserved = true;
   readonly activity: ActivityWindow;
   readonly #tuning: Partial<DeciderTuning> | undefined;
 
@@ -62,6 +64,7 @@ export class Workload {
       activity: this.activity,
       now: this.now,
       state: this.state,
+      trafficObserved: this.trafficObserved,
       tuning: this.#tuning,
       ...options,
     });
