@@ -4,6 +4,7 @@
 // errors too: a misspelt `excludedNamespace` must not silently exclude nothing.
 import { parse as parseYaml } from 'yaml';
 import { formatMemory, parseCpu, parseMemory } from './quantity.ts';
+import { DEFAULT_SIZING, parseSizing, type SizingConfig } from './recommender/index.ts';
 import type { Result } from './result.ts';
 import { isSettingName, parseSetting, parseWholeNumber, SETTING_NAMES, type ConfigError, type SettingsLayer } from './setting-schema.ts';
 import { parseTimeWindow, parseTimeWindows, type TimeWindow } from './time-window.ts';
@@ -42,6 +43,8 @@ export interface Policy {
   /** Requests for containers that have none and no recommendation yet. */
   defaultRequests: { cpuMillis: number; memoryBytes: number };
   eviction: EvictionPolicy;
+  /** The recommender's tuning (src/core/recommender/sizing.ts). */
+  sizing: SizingConfig;
   /** Decide and report everything, change nothing: the webhook only annotates what it would do. */
   dryRun: boolean;
 }
@@ -61,6 +64,7 @@ export const DEFAULT_POLICY: Policy = {
   },
   defaultRequests: { cpuMillis: 100, memoryBytes: 128 * 2 ** 20 },
   eviction: { ratePerMinute: 5, windows: [], dryRun: false },
+  sizing: DEFAULT_SIZING,
   dryRun: false,
 };
 
@@ -152,7 +156,7 @@ export function parsePolicy(text: string): PolicyResult {
     return { ok: false, errors: [{ key: 'policy.yaml', value: text, message: `policy.yaml is not valid YAML: ${message}` }] };
   }
   const reader = new PolicyReader();
-  const root = reader.object('', document, ['defaults', 'namespaces', 'excludedNamespaces', 'sidecar', 'defaultRequests', 'eviction', 'dryRun']);
+  const root = reader.object('', document, ['defaults', 'namespaces', 'excludedNamespaces', 'sidecar', 'defaultRequests', 'eviction', 'sizing', 'dryRun']);
   const policy: Policy = {
     defaults: reader.settings('defaults', root.defaults, SETTING_NAMES),
     namespaces: readNamespaces(reader, root.namespaces),
@@ -160,6 +164,7 @@ export function parsePolicy(text: string): PolicyResult {
     sidecar: readSidecar(reader, root.sidecar),
     defaultRequests: readRequests(reader, 'defaultRequests', root.defaultRequests, DEFAULT_POLICY.defaultRequests),
     eviction: readEviction(reader, root.eviction),
+    sizing: parseSizing(root.sizing, (path, value, problem) => reader.report(path, value, problem)),
     dryRun: reader.boolean('dryRun', root.dryRun, DEFAULT_POLICY.dryRun),
   };
   return reader.errors.length > 0 ? { ok: false, errors: reader.errors } : { ok: true, policy };
