@@ -16,6 +16,9 @@ import { KubePodDiscovery, StaticDiscovery, type TargetDiscovery } from './node/
 import { AgentMetrics } from './node/metrics.ts';
 import { Scraper } from './node/scraper.ts';
 import { TokenFile } from '../src/protocol/token-file.ts';
+import { systemClock } from './node/clock.ts';
+import { kubeletMetricsReader } from './node/kubelet/resource-metrics-client.ts';
+import { UsageCollector, usageUnavailable } from './node/usage-collector.ts';
 
 const config = agentConfigFromEnv(process.env);
 const log = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
@@ -29,7 +32,8 @@ const cluster = (): KubeConfig => {
   return kubeConfig;
 };
 
-const discovery: TargetDiscovery = config.staticTargets !== undefined ? new StaticDiscovery(config.staticTargets.split(',').filter(Boolean)) : new KubePodDiscovery(cluster(), config.nodeName);
+const podDiscovery = config.staticTargets === undefined ? new KubePodDiscovery(cluster(), config.nodeName) : undefined;
+const discovery: TargetDiscovery = podDiscovery ?? new StaticDiscovery((config.staticTargets ?? '').split(',').filter(Boolean));
 const directory: WorkloadDirectory = config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster());
 const verifier: TokenVerifier = new CachingTokenVerifier(
   config.staticTokens !== undefined ? StaticTokenVerifier.parse(config.staticTokens) : new TokenReviewVerifier(cluster().makeApiClient(AuthenticationV1Api), config.audience),
@@ -47,10 +51,19 @@ const activator: Activator = new Activator({
   onWakeOutcome: metrics.wakeRequested,
 });
 
+// The kubelet's figures need the Node and the pods from the API server: none in static mode.
+const usage = podDiscovery && new UsageCollector(
+  { pods: () => podDiscovery.pods(), scrape: kubeletMetricsReader(cluster(), config.nodeName, config.kubelet) },
+  { node: config.nodeName, intervalMs: config.kubelet.intervalMs, clock: systemClock, onScrapeFailure: metrics.kubeletScrapeFailed, log },
+);
+if (config.kubelet.insecureTls) log({ msg: 'EBB_KUBELET_INSECURE_TLS=true: the kubelet\'s certificate is not verified' });
+
 await Promise.all([discovery.start(), directory.start()]);
 scraper.start();
+usage?.start();
+const usageReport = () => usage?.report() ?? usageUnavailable(config.nodeName, 'no kubelet to read: the agent runs with EBB_STATIC_TARGETS, without the API server', Date.now());
 
-const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity, metrics.registry);
+const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity, metrics.registry, usageReport);
 const activatorServer = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, activator.onRequest);
 activatorServer.on('upgrade', activator.onUpgrade);
 activityServer.listen(config.port, config.listenHost);
@@ -67,6 +80,7 @@ log({
 
 const stop = () => {
   scraper.stop();
+  usage?.stop();
   discovery.stop();
   directory.stop();
   activator.close();

@@ -28,6 +28,19 @@ export interface AgentConfig {
   staticBackends: string | undefined;
   /** `token=username,…` instead of TokenReview. */
   staticTokens: string | undefined;
+  kubelet: KubeletUsageConfig;
+}
+
+/** Reading this node's kubelet /metrics/resource for GET /usage. */
+export interface KubeletUsageConfig {
+  intervalMs: number;
+  timeoutMs: number;
+  /** A service-account token the API server accepts (the kubelet checks it with a TokenReview): not the ebb.dev one. */
+  tokenFile: string;
+  /** The CA that signed the kubelet's serving certificate. */
+  caFile: string;
+  /** Do not verify the kubelet's certificate. Insecure: for kubelets with self-signed certificates only. */
+  insecureTls: boolean;
 }
 
 function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -37,6 +50,15 @@ function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${text} is not a non-negative number`);
   return value;
 }
+
+function flagFrom(env: NodeJS.ProcessEnv, name: string): boolean {
+  const text = env[name];
+  if (text === undefined || text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  throw new Error(`${name}=${text} is not true or false`);
+}
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
   const staticTargets = env.EBB_STATIC_TARGETS;
@@ -64,5 +86,13 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     staticTargets,
     staticBackends: env.EBB_STATIC_BACKENDS,
     staticTokens: env.EBB_STATIC_TOKENS,
+    kubelet: {
+      // The kubelet refreshes its figures every 10-15 s: reading faster adds no samples.
+      intervalMs: numberFrom(env, 'EBB_USAGE_INTERVAL_MS', 10_000),
+      timeoutMs: numberFrom(env, 'EBB_USAGE_TIMEOUT_MS', 5_000),
+      tokenFile: env.EBB_KUBELET_TOKEN_FILE || `${SERVICE_ACCOUNT_DIR}/token`,
+      caFile: env.EBB_KUBELET_CA_FILE || `${SERVICE_ACCOUNT_DIR}/ca.crt`,
+      insecureTls: flagFrom(env, 'EBB_KUBELET_INSECURE_TLS'),
+    },
   };
 }

@@ -67,6 +67,11 @@ export class KubePodDiscovery implements TargetDiscovery {
     return this.informer.cache.list().flatMap((pod) => interceptorTarget(pod) ?? []);
   }
 
+  /** Every pod bound to this node, as the informer has it (the usage collector reads their statuses). */
+  pods(): readonly V1Pod[] {
+    return this.informer.cache.list();
+  }
+
   start(): Promise<void> {
     return this.informer.start();
   }

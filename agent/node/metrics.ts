@@ -20,6 +20,7 @@ export class AgentMetrics {
   readonly registry = new Registry();
   private readonly scrapeFailures: Counter;
   private readonly wakeRequests: Counter<'outcome'>;
+  private readonly kubeletScrapeFailures: Counter;
 
   constructor(state: AgentState) {
     new Gauge({
@@ -52,9 +53,12 @@ export class AgentMetrics {
     this.scrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Scrapes of an interceptor that failed (its figures are then stale).', registers: [this.registry] });
     this.wakeRequests = new Counter({ name: 'ebb_agent_wake_requests_total', help: 'Wake requests sent to the controller, by outcome.', labelNames: ['outcome'], registers: [this.registry] });
     for (const outcome of ['accepted', 'declined', 'failed'] as const) this.wakeRequests.inc({ outcome }, 0);
+    this.kubeletScrapeFailures = new Counter({ name: 'ebb_agent_kubelet_scrape_failures_total', help: 'Reads of the node kubelet’s resource metrics that failed (GET /usage is then stale).', registers: [this.registry] });
   }
 
   readonly scrapeFailed = (): void => this.scrapeFailures.inc();
 
   readonly wakeRequested = (outcome: WakeOutcome): void => this.wakeRequests.inc({ outcome });
+
+  readonly kubeletScrapeFailed = (): void => this.kubeletScrapeFailures.inc();
 }

@@ -11,6 +11,8 @@ import { locateAssets, type AssetPaths } from './assets.ts';
 import { createCertificateAuthority, issueCertificate, serviceAccountSigningKey, type KeyPair } from './pki.ts';
 import { freePort } from './ports.ts';
 import { KWOK_STAGES } from './kwok-stages.ts';
+import { installKwokMetrics, KWOK_METRICS_KINDS, resourceMetricsPath } from './kwok-metrics.ts';
+import { RESOURCE_METRICS_PATH_ANNOTATION } from '../core/usage/kubelet-endpoint.ts';
 import { startProcess, type ManagedProcess } from './processes.ts';
 import { createWorkDir, sweepAbandonedWorkDirs } from './workdir.ts';
 
@@ -89,6 +91,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       usage: 'server',
     });
     const admin = issueCertificate(ca, { commonName: 'ebb-admin', organizations: ['system:masters'], usage: 'client' });
+    // The kubelets' serving certificate (KWOK serves them all), from the same CA: a client that
+    // trusts the cluster CA verifies it, as where kubelets get theirs through serverTLSBootstrap.
+    const kubeletServing = issueCertificate(ca, { commonName: 'kwok-kubelet', ipAddresses: ['127.0.0.1'], usage: 'server' });
     const serviceAccountKey = serviceAccountSigningKey();
 
     const [etcdClientPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -132,6 +137,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(kubeconfigPath);
     await waitFor('kube-apiserver /readyz', deadline, processes, () => apiServerReady(kubeConfig));
+    await installKwokMetrics(kubeConfig, deadline);
 
     processes.push(
       startProcess('kube-controller-manager', assets['kube-controller-manager'], [
@@ -166,12 +172,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         // controller finds the nodes silent after its grace period and marks their pods not ready.
         '--node-lease-duration-seconds=40',
         `--server-address=127.0.0.1:${kwokPort}`,
+        // The kubelets' /metrics/resource (kwok-metrics.ts), over TLS; kwok answers plain HTTP on the same port too.
+        `--enable-crds=${KWOK_METRICS_KINDS.join(',')}`,
+        `--tls-cert-file=${file('kubelet.crt', kubeletServing.certPem)}`,
+        `--tls-private-key-file=${file('kubelet.key', kubeletServing.keyPem)}`,
       ], join(workDir, 'kwok.log')),
     );
 
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const nodeNames = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
-    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name, options.maxPodsPerNode ?? 110) })));
+    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name, options.maxPodsPerNode ?? 110, kwokPort) })));
     await waitFor('KWOK nodes Ready', deadline, processes, async () => {
       const nodes = await core.listNode();
       return nodes.items.filter(isReady).length === nodeCount;
@@ -207,18 +217,20 @@ function adminKubeconfig(server: string, ca: KeyPair, admin: KeyPair): string {
   );
 }
 
-function kwokNode(name: string, maxPods: number): V1Node {
+/** A node KWOK runs; its kubelet endpoint (port and metrics path) is kwok's server. */
+function kwokNode(name: string, maxPods: number, kwokPort: number): V1Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name,
-      annotations: { [NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: { [NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0', [RESOURCE_METRICS_PATH_ANNOTATION]: resourceMetricsPath(name) },
       labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
     },
     status: {
       allocatable: { cpu: '32', memory: '256Gi', pods: String(maxPods) },
       capacity: { cpu: '32', memory: '256Gi', pods: String(maxPods) },
+      daemonEndpoints: { kubeletEndpoint: { Port: kwokPort } },
     },
   };
 }

@@ -121,4 +121,48 @@ spec:
     delete: true
 `;
 
-export const KWOK_STAGES = [nodeReady, podRunning, podReadyAgain, podDeleted].map((doc) => doc.trim()).join('\n---\n') + '\n';
+/** Test hook: the pod annotation that makes KWOK emulate an OOM kill of the container it names. */
+export const TEST_OOM_KILL_ANNOTATION = 'ebb.dev/test-oom-kill';
+
+// A kubelet whose container the kernel OOM-killed restarts it: restartCount + 1, the kill in
+// lastState, running again. KWOK has no such stage; tests ask for one kill per annotation, which
+// the stage removes first (both patches are rendered from the pod as selected; the status patch
+// after the annotation is gone does not select the pod again: once). The status lists are
+// replaced whole (a strategic merge of containerStatuses does not merge by name), so the others
+// are copied as they are.
+const testOomKill = `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ebb-test-oom-kill
+spec:
+  resourceRef: { apiGroup: v1, kind: Pod }
+  selector:
+    matchExpressions:
+    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
+    - { key: '.status.phase', operator: In, values: [Running] }
+    - { key: '.metadata.annotations["${TEST_OOM_KILL_ANNOTATION}"]', operator: Exists }
+  next:
+    patches:
+    - root: metadata
+      template: |
+        annotations: { ${TEST_OOM_KILL_ANNOTATION}: null }
+    - subresource: status
+      root: status
+      template: |
+        {{ $victim := index .metadata.annotations "${TEST_OOM_KILL_ANNOTATION}" }}
+        {{ $now := Now }}
+        {{ range $list := list "containerStatuses" "initContainerStatuses" }}
+        {{ $statuses := list }}
+        {{ range index $.status $list }}
+        {{ if eq .name $victim }}
+        {{ $statuses = append $statuses (merge (dict "restartCount" (add .restartCount 1) "lastState" (dict "terminated" (dict "exitCode" 137 "reason" "OOMKilled" "finishedAt" $now)) "state" (dict "running" (dict "startedAt" $now))) .) }}
+        {{ else }}
+        {{ $statuses = append $statuses . }}
+        {{ end }}
+        {{ end }}
+        {{ $list }}: {{ toJson $statuses }}
+        {{ end }}
+`;
+
+export const KWOK_STAGES = [nodeReady, podRunning, podReadyAgain, podDeleted, testOomKill].map((doc) => doc.trim()).join('\n---\n') + '\n';
