@@ -223,6 +223,14 @@ describe('install manifests', function () {
         'coordination.k8s.io/leases create',
         'coordination.k8s.io/leases[ebb-controller] get,patch,update',
       ]);
+      expect(rules('ClusterRole', 'ebb-agent')).to.deep.equal([
+        '/nodes get',
+        '/nodes/metrics get',
+        '/pods list,watch',
+        '/services list,watch',
+        'authentication.k8s.io/tokenreviews create',
+        'discovery.k8s.io/endpointslices list,watch',
+      ]);
     });
 
     it('runs every workload under the restricted Pod Security Standard, non-root 65532, with requests and a memory limit', () => {
@@ -365,6 +373,11 @@ describe('install manifests', function () {
         ['ebb-controller', ['delete', 'pods', '-n', 'shop'], false],
         ['ebb-agent', ['create', 'tokenreviews'], true],
         ['ebb-agent', ['get', 'secrets', '-A'], false],
+        ['ebb-agent', ['get', 'nodes'], true],
+        ['ebb-agent', ['get', 'nodes', '--subresource=metrics'], true],
+        ['ebb-agent', ['list', 'nodes'], false],
+        ['ebb-agent', ['patch', 'nodes'], false],
+        ['ebb-agent', ['get', 'nodes', '--subresource=proxy'], false],
       ];
       const answers = await Promise.all(checks.map(([account, args]) => can(account, ...args)));
       expect(checks.map(([account, args], index) => `${account} ${args.join(' ')}: ${answers[index]}`)).to.deep.equal(
@@ -468,6 +481,8 @@ describe('install manifests', function () {
         // A few ticks later, still nothing refused.
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         expect((await fetch(`http://127.0.0.1:${agent.ready.activity}/healthz`)).status).to.equal(200);
+        // The agent read its Node under its own account: what it lacks here is the kubelet token it reads next.
+        await eventually(`the agent past reading its Node (${agent.output.join('\n')})`, () => (agent.output.some((line) => line.includes('reading the kubelet token')) ? true : undefined));
         const refused = [...webhookOutput, ...controller.output, ...agent.output].filter((line) => /forbidden|\b403\b/i.test(line));
         expect(refused).to.deep.equal([]);
       } finally {
