@@ -1,9 +1,10 @@
-// Reads every agent's activity report. Which agents exist comes from a directory: the agent pods
+// Reads every agent's activity and usage reports. Which agents exist comes from a directory: the agent pods
 // (in the cluster) or a fixed list of URLs (for tests and unusual networks). A slow or failing
 // agent costs at most the timeout and is reported, never blocking the tick on the others.
 
 import http from 'node:http';
 import { ACTIVITY_PATH, type ActivityReport } from '../protocol/activity.ts';
+import { USAGE_PATH, type UsageReport } from '../protocol/usage.ts';
 
 export interface AgentDirectory {
   /** Base URLs of the agents' activity ports, e.g. `http://10.1.2.3:18092`. */
@@ -17,18 +18,28 @@ export class StaticAgentDirectory implements AgentDirectory {
   }
 }
 
-export interface CollectedActivity {
-  reports: ActivityReport[];
+export interface Collected<Report> {
+  reports: Report[];
   failures: { url: string; error: string }[];
 }
 
-export async function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<CollectedActivity> {
+/** Every agent's activity report (GET /activity), pulled every tick. */
+export function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<Collected<ActivityReport>> {
+  return collectFromAgents<ActivityReport>(directory, token, ACTIVITY_PATH, timeoutMs);
+}
+
+/** Every agent's usage report (GET /usage): the kubelet's per-container figures and OOM kills. */
+export function collectUsage(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 3000): Promise<Collected<UsageReport>> {
+  return collectFromAgents<UsageReport>(directory, token, USAGE_PATH, timeoutMs);
+}
+
+async function collectFromAgents<Report>(directory: AgentDirectory, token: () => Promise<string>, path: string, timeoutMs: number): Promise<Collected<Report>> {
   const bearer = await token();
-  const collected: CollectedActivity = { reports: [], failures: [] };
+  const collected: Collected<Report> = { reports: [], failures: [] };
   await Promise.all(
     directory.urls().map(async (url) => {
       try {
-        collected.reports.push(await fetchReport(url, bearer, timeoutMs));
+        collected.reports.push((await fetchJson(new URL(path, url), bearer, timeoutMs)) as Report);
       } catch (error) {
         collected.failures.push({ url, error: error instanceof Error ? error.message : String(error) });
       }
@@ -39,23 +50,23 @@ export async function collectActivity(directory: AgentDirectory, token: () => Pr
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-function fetchReport(baseUrl: string, bearer: string, timeoutMs: number): Promise<ActivityReport> {
+function fetchJson(url: URL, bearer: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = http.get(new URL(ACTIVITY_PATH, baseUrl), { agent: keepAlive, headers: { Authorization: `Bearer ${bearer}` }, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: keepAlive, headers: { Authorization: `Bearer ${bearer}` }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) return reject(new Error(`${baseUrl}${ACTIVITY_PATH} answered ${res.statusCode}: ${body.trim()}`));
+        if (res.statusCode !== 200) return reject(new Error(`${url.href} answered ${res.statusCode}: ${body.trim()}`));
         try {
-          resolve(JSON.parse(body) as ActivityReport);
+          resolve(JSON.parse(body));
         } catch {
-          reject(new Error(`${baseUrl}${ACTIVITY_PATH} answered with a body that is not JSON`));
+          reject(new Error(`${url.href} answered with a body that is not JSON`));
         }
       });
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`${baseUrl}${ACTIVITY_PATH} did not answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`${url.href} did not answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
 }

@@ -18,6 +18,15 @@ export class ControllerMetrics {
   /** The histogram's buckets are too coarse to see one tick; this is the last one exactly. */
   readonly lastTickDuration = new Gauge({ name: 'ebb_controller_last_tick_duration_seconds', help: 'Time the last controller tick took', registers: [this.registry] });
   readonly configErrors = new Counter({ name: 'ebb_config_errors_total', help: 'Invalid annotation or policy values found', labelNames: ['key'], registers: [this.registry] });
-  readonly agentScrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Failed activity reads from agents', labelNames: ['agent'], registers: [this.registry] });
+  readonly agentScrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Failed reads from agents, by report (activity, usage)', labelNames: ['agent', 'report'], registers: [this.registry] });
+  /** CPU in cores, memory in bytes: Prometheus' base units. */
+  readonly recommendation = {
+    target: new Gauge({ name: 'ebb_recommendation_target', help: 'Recommended request, by workload, container and resource (cpu in cores, memory in bytes)', labelNames: ['namespace', 'deployment', 'container', 'resource'], registers: [this.registry] }),
+    lower: new Gauge({ name: 'ebb_recommendation_lower_bound', help: 'Lower bound of the recommendation (cpu in cores, memory in bytes)', labelNames: ['namespace', 'deployment', 'container', 'resource'], registers: [this.registry] }),
+    upper: new Gauge({ name: 'ebb_recommendation_upper_bound', help: 'Upper bound of the recommendation (cpu in cores, memory in bytes)', labelNames: ['namespace', 'deployment', 'container', 'resource'], registers: [this.registry] }),
+    confidence: new Gauge({ name: 'ebb_recommendation_confidence', help: 'How much history stands behind the recommendation, 0 to 1', labelNames: ['namespace', 'deployment', 'container'], registers: [this.registry] }),
+  };
+  readonly oomKills = new Counter({ name: 'ebb_oom_kills_total', help: 'OOM kills reported by the agents, by workload and container', labelNames: ['namespace', 'deployment', 'container'], registers: [this.registry] });
+  readonly checkpointWrites = new Counter({ name: 'ebb_recommender_checkpoint_writes_total', help: 'Writes of the recommender checkpoints, by outcome (written, failed)', labelNames: ['outcome'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'ebb_controller_leader', help: '1 while this replica leads', registers: [this.registry] });
 }

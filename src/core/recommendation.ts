@@ -1,7 +1,9 @@
 // Request recommendations, per container name, as the controller publishes them in the
 // Deployment's `ebb.dev/status` annotation (so the webhook reads them from its informer cache):
-// `{"recommendation":{"containers":{"app":{"cpu":"250m","memory":"256Mi"}}}, …}`.
-import { parseCpu, parseMemory } from './quantity.ts';
+// `{"recommendation":{"containers":{"app":{"cpu":"250m","memory":"256Mi","lower":{…},"upper":{…},
+// "confidence":0.42,"newestSample":"2026-…Z"}}}, …}`. `cpu` and `memory` are the targets.
+import { formatCpu, formatMemory, parseCpu, parseMemory } from './quantity.ts';
+import type { ContainerRecommendation } from './recommender/index.ts';
 
 export interface ContainerRequests {
   cpuMillis?: number;
@@ -14,12 +16,15 @@ export type Recommendation = Readonly<Record<string, ContainerRequests>>;
 /** The recommendation in a status annotation; undefined when there is none or it cannot be read. */
 export function recommendationFromStatus(status: string | undefined): Recommendation | undefined {
   if (!status) return undefined;
-  let containers: unknown;
   try {
-    containers = (JSON.parse(status) as { recommendation?: { containers?: unknown } }).recommendation?.containers;
+    return targetsOf((JSON.parse(status) as { recommendation?: { containers?: unknown } }).recommendation?.containers);
   } catch {
     return undefined;
   }
+}
+
+/** The targets of a status recommendation's `containers`; undefined when it is not an object. */
+export function targetsOf(containers: unknown): Recommendation | undefined {
   if (typeof containers !== 'object' || containers === null) return undefined;
   const recommendation: Record<string, ContainerRequests> = {};
   for (const [name, requests] of Object.entries(containers as Record<string, { cpu?: unknown; memory?: unknown }>)) {
@@ -31,4 +36,51 @@ export function recommendationFromStatus(status: string | undefined): Recommenda
     };
   }
   return recommendation;
+}
+
+export interface StatusContainerRecommendation {
+  cpu: string;
+  memory: string;
+  lower: { cpu: string; memory: string };
+  upper: { cpu: string; memory: string };
+  /** 0..1: how much history stands behind it. */
+  confidence: number;
+  /** ISO time of the newest usage sample behind it. */
+  newestSample?: string;
+}
+
+export interface StatusRecommendation {
+  containers: Record<string, StatusContainerRecommendation>;
+}
+
+/** The recommender's figures as written into the status annotation, in Kubernetes quantities. */
+export function statusRecommendation(recommendations: ReadonlyMap<string, ContainerRecommendation>): StatusRecommendation {
+  const containers: Record<string, StatusContainerRecommendation> = {};
+  for (const [name, { cpu, memory, confidence, newestSampleAt }] of [...recommendations].sort(([a], [b]) => a.localeCompare(b))) {
+    containers[name] = {
+      cpu: formatCpu(cpu.targetMillis),
+      memory: formatMemory(memory.targetBytes),
+      lower: { cpu: formatCpu(cpu.lowerMillis), memory: formatMemory(memory.lowerBytes) },
+      upper: { cpu: formatCpu(cpu.upperMillis), memory: formatMemory(memory.upperBytes) },
+      confidence: Math.round(confidence * 100) / 100,
+      ...(newestSampleAt !== null ? { newestSample: new Date(newestSampleAt).toISOString() } : {}),
+    };
+  }
+  return { containers };
+}
+
+/**
+ * The containers whose target moved by more than `tolerance` (relative) for CPU or memory, or that
+ * appeared: what deserves an Event and a prompt status write. A container that disappeared is not
+ * a move.
+ */
+export function movedContainers(previous: Recommendation | undefined, next: Recommendation, tolerance: number): string[] {
+  const moved = (before: number | undefined, after: number | undefined) =>
+    after !== undefined && (before === undefined || Math.abs(after - before) > tolerance * Math.max(before, 1));
+  return Object.entries(next)
+    .filter(([name, requests]) => {
+      const before = previous?.[name];
+      return moved(before?.cpuMillis, requests.cpuMillis) || moved(before?.memoryBytes, requests.memoryBytes);
+    })
+    .map(([name]) => name);
 }

@@ -3,6 +3,7 @@
 // it). Fields written by other parts of ebb (the recommendation) are carried over untouched.
 
 import type { Decision } from './decider/index.ts';
+import { movedContainers, targetsOf, type StatusRecommendation } from './recommendation.ts';
 
 export interface StatusFields {
   desiredReplicas: number | null;
@@ -11,13 +12,18 @@ export interface StatusFields {
   /** ISO time of the most recent request any agent saw. */
   lastRequestAt?: string;
   updatedAt: string;
+  /** The recommender's current figures; absent: whatever the annotation has is kept. */
+  recommendation?: StatusRecommendation;
+  /** `observed`, or `not observed: <why>` when some traffic goes around the interceptor (core/traffic-visibility.ts). */
+  traffic?: string;
 }
 
 /** How often a status whose decision did not change is refreshed (for lastRequestAt). */
 export const STATUS_REFRESH_MS = 60_000;
 
-export function statusFields(decision: Decision, lastRequestAt: number | undefined, now: number): StatusFields {
+export function statusFields(decision: Decision, lastRequestAt: number | undefined, now: number, recommendation?: StatusRecommendation): StatusFields {
   return {
+    ...(recommendation ? { recommendation } : {}),
     desiredReplicas: decision.desiredReplicas,
     reason: decision.reason.code,
     message: decision.reason.message,
@@ -28,10 +34,11 @@ export function statusFields(decision: Decision, lastRequestAt: number | undefin
 
 /**
  * The new annotation text, or undefined when writing is not worth it: the decision and its reason
- * code are unchanged and the last write is recent. A changing message alone (the in-flight figure
- * moves every tick) does not cost an API write per workload per tick.
+ * code are unchanged, no recommended target moved by more than `tolerance`, and the last write is
+ * recent. A changing message alone (the in-flight figure moves every tick) or a recommendation
+ * drifting within the tolerance does not cost an API write per workload per tick.
  */
-export function nextStatus(current: string | undefined, fields: StatusFields, now: number): string | undefined {
+export function nextStatus(current: string | undefined, fields: StatusFields, now: number, tolerance = 0.1): string | undefined {
   let previous: Record<string, unknown> = {};
   try {
     const parsed: unknown = current ? JSON.parse(current) : {};
@@ -40,8 +47,14 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
     // An unreadable annotation is replaced.
   }
   const updatedAt = typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN;
+  const written = () => JSON.stringify({ ...previous, ...fields });
+  const previousTargets = targetsOf((previous.recommendation as { containers?: unknown } | undefined)?.containers);
+  if (fields.recommendation && movedContainers(previousTargets, targetsOf(fields.recommendation.containers) ?? {}, tolerance).length > 0) return written();
+  // Whether ebb sees the traffic is said at once, as it changes: it explains the decisions.
+  if (fields.traffic !== undefined && previous.traffic !== fields.traffic) return written();
   const sameDecision = previous.desiredReplicas === fields.desiredReplicas && previous.reason === fields.reason;
   if (sameDecision && now - updatedAt < STATUS_REFRESH_MS) return undefined;
-  if (sameDecision && previous.lastRequestAt === fields.lastRequestAt && previous.message === fields.message) return undefined;
-  return JSON.stringify({ ...previous, ...fields });
+  const sameRecommendation = fields.recommendation === undefined || JSON.stringify(previous.recommendation) === JSON.stringify(fields.recommendation);
+  if (sameDecision && sameRecommendation && previous.lastRequestAt === fields.lastRequestAt && previous.message === fields.message) return undefined;
+  return written();
 }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { nextStatus, statusFields, STATUS_REFRESH_MS } from '../../../src/core/status.ts';
+import { recommendationFromStatus, type StatusRecommendation } from '../../../src/core/recommendation.ts';
 import type { Decision } from '../../../src/core/decider/index.ts';
 
 const decision = (desiredReplicas: number | null, code: Decision['reason']['code'], message: string): Decision => ({
@@ -33,4 +34,49 @@ describe('the ebb.dev/status annotation', () => {
   it('replaces an unreadable annotation', () => {
     expect(JSON.parse(nextStatus('{oops', statusFields(decision(0, 'idle', 'idle'), undefined, now), now)!)).to.include({ desiredReplicas: 0, reason: 'idle' });
   });
+
+  it('says at once when whether ebb sees the traffic changes, and not again while it does not', () => {
+    const steady = decision(1, 'steady', 'holding 1');
+    const withTraffic = (traffic: string, at: number) => ({ ...statusFields(steady, undefined, at), traffic });
+    const unobserved = 'not observed: Service shop/web targets port 8080 by number';
+    const first = nextStatus(undefined, withTraffic('observed', now), now)!;
+    const warned = nextStatus(first, withTraffic(unobserved, now + 2000), now + 2000);
+    expect(JSON.parse(warned!)).to.include({ traffic: unobserved, reason: 'steady' });
+    expect(nextStatus(warned, withTraffic(unobserved, now + 4000), now + 4000)).to.equal(undefined);
+    expect(JSON.parse(nextStatus(warned, withTraffic('observed', now + 6000), now + 6000)!)).to.include({ traffic: 'observed' });
+  });
+
+  describe('with a recommendation', () => {
+    const recommendation = (cpu: string, memory: string): StatusRecommendation => ({
+      containers: { app: { cpu, memory, lower: { cpu: '10m', memory: '16Mi' }, upper: { cpu: '1', memory: '1Gi' }, confidence: 0.5 } },
+    });
+    const steady = decision(2, 'steady', 'holding 2');
+
+    it('writes it where the webhook reads the targets', () => {
+      const text = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      expect(recommendationFromStatus(text)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20 } });
+    });
+
+    it('writes at once when a target moves by more than the tolerance, and not for a drift within it', () => {
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      expect(nextStatus(first, statusFields(steady, undefined, now + 2000, recommendation('270m', '300Mi')), now + 2000, 0.1)).to.equal(undefined);
+      const moved = nextStatus(first, statusFields(steady, undefined, now + 2000, recommendation('300m', '300Mi')), now + 2000, 0.1);
+      expect(recommendationFromStatus(moved)).to.deep.equal({ app: { cpuMillis: 300, memoryBytes: 300 * 2 ** 20 } });
+    });
+
+    it('brings a drift within the tolerance up to date at the next refresh', () => {
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      const later = now + STATUS_REFRESH_MS;
+      expect(recommendationFromStatus(nextStatus(first, statusFields(steady, undefined, later, recommendation('260m', '300Mi')), later, 0.1))).to.deep.equal({
+        app: { cpuMillis: 260, memoryBytes: 300 * 2 ** 20 },
+      });
+    });
+
+    it('keeps the recommendation it has when the decision is written without one', () => {
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      const next = nextStatus(first, statusFields(decision(4, 'load', '2 → 4'), undefined, now + 10, undefined), now + 10)!;
+      expect(recommendationFromStatus(next)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20 } });
+    });
+  });
 });
+

@@ -1,0 +1,215 @@
+// The right-sizing loop of the leader: every usage interval it pulls the agents' usage reports,
+// feeds the recommender, publishes each workload's recommendation (metrics now, the status
+// annotation through the scaler's status write, an Event when a target moves by more than the
+// policy's tolerance) and checkpoints the recommender's state at most once per checkpoint interval
+// per workload. A replica that becomes leader first restores every checkpoint, so a failover loses
+// at most one checkpoint interval; it feeds nothing before that, so it never overwrites a
+// checkpoint with less than it holds.
+
+import { movedContainers, statusRecommendation, targetsOf, type Recommendation, type StatusRecommendation } from '../core/recommendation.ts';
+import type { ContainerRecommendation, SizingConfig } from '../core/recommender/index.ts';
+import { WorkloadRecommender } from '../core/sizing/workload-recommender.ts';
+import { formatCpu, formatMemory } from '../core/quantity.ts';
+import type { StoredCheckpoint } from '../kube/sizing-checkpoints.ts';
+import type { OomKill, UsageReport } from '../protocol/usage.ts';
+import type { WorkloadKey } from '../protocol/workload.ts';
+import type { Collected } from './agents.ts';
+import { concurrencyLimit } from './limit.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import type { Workload } from './workloads.ts';
+
+export interface CheckpointStorage {
+  list(): Promise<StoredCheckpoint[]>;
+  write(workload: WorkloadKey, text: string): Promise<void>;
+  delete(workload: WorkloadKey): Promise<void>;
+}
+
+export interface SizingLoopOptions {
+  isLeader(): boolean;
+  collect(): Promise<Collected<UsageReport>>;
+  /** The opted-in workloads, from the caches. */
+  workloads(): readonly Workload[];
+  /** Whether the Deployment still exists: a workload keeps its history (asleep, or opted out for a while) until it is deleted. */
+  exists(workload: WorkloadKey): boolean;
+  config(): SizingConfig;
+  store: CheckpointStorage;
+  checkpointIntervalMs: number;
+  metrics: ControllerMetrics;
+  event(workload: Workload, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
+}
+
+const writes = concurrencyLimit(8);
+
+export class SizingLoop {
+  private readonly recommender = new WorkloadRecommender();
+  private restored = false;
+  private readonly published = new Map<WorkloadKey, StatusRecommendation>();
+  /** The targets each workload's last RecommendationChanged Event reported. */
+  private readonly announced = new Map<WorkloadKey, Recommendation>();
+  /** `workload/container` warned about OOM kills at its memory maximum, until it is no longer capped. */
+  private readonly cappedWarned = new Set<string>();
+  private readonly checkpointed = new Map<WorkloadKey, { at: number; newestSampleAt: number | null }>();
+
+  constructor(private readonly options: SizingLoopOptions) {}
+
+  /** The recommendation to write into the workload's status, once it has one. */
+  statusRecommendation(workload: WorkloadKey): StatusRecommendation | undefined {
+    return this.published.get(workload);
+  }
+
+  async round(now: number): Promise<void> {
+    const { options } = this;
+    if (!options.isLeader()) {
+      if (this.restored) this.forgetAll();
+      return;
+    }
+    if (!this.restored) await this.restore();
+
+    const collected = await options.collect();
+    for (const failure of collected.failures) {
+      options.metrics.agentScrapeFailures.inc({ agent: failure.url, report: 'usage' });
+      options.log('warn', `agent ${failure.url}: ${failure.error}`);
+    }
+    const workloads = new Map(options.workloads().map((workload) => [workload.key, workload]));
+    const config = options.config();
+    const kills = this.recommender.ingest(collected.reports, (key) => workloads.has(key), config, now);
+    for (const kill of kills) this.reportKill(workloads.get(kill.workload)!, kill);
+
+    for (const gone of this.recommender.retain((key) => options.exists(key))) this.forget(gone);
+    for (const workload of workloads.values()) this.publish(workload, now, config.tolerance);
+    await this.checkpoint(now, options.checkpointIntervalMs);
+  }
+
+  private async restore(): Promise<void> {
+    const config = this.options.config();
+    for (const stored of await this.options.store.list()) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(stored.text);
+      } catch {
+        parsed = undefined;
+      }
+      const restored = this.recommender.restore(parsed, config);
+      if (restored.ok) this.checkpointed.set(restored.value, { at: -Infinity, newestSampleAt: this.recommender.newestSampleAt(restored.value) });
+      else this.options.log('warn', `checkpoint of ${stored.workload} not restored (its history starts again): ${restored.error}`);
+    }
+    this.restored = true;
+    this.options.log('info', `recommender restored ${this.checkpointed.size} workload checkpoints`);
+  }
+
+  private publish(workload: Workload, now: number, tolerance: number): void {
+    const { sizing } = workload.settings;
+    const recommendations = this.recommender.recommend(workload.key, sizing, now);
+    if (recommendations.size === 0) return;
+    const status = statusRecommendation(recommendations);
+    this.published.set(workload.key, status);
+    this.setGauges(workload, recommendations);
+
+    const targets = targetsOf(status.containers) ?? {};
+    const moved = movedContainers(this.announced.get(workload.key), targets, tolerance);
+    if (moved.length > 0) {
+      const previous = this.announced.get(workload.key);
+      this.announced.set(workload.key, targets);
+      const figures = moved.map((name) => describeMove(name, previous?.[name], recommendations.get(name)!)).join('; ');
+      void this.options.event(workload, 'Normal', 'RecommendationChanged', figures).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
+    }
+    for (const [container, recommendation] of recommendations) {
+      const key = `${workload.key}/${container}`;
+      if (!recommendation.oomAtMemoryMax) {
+        this.cappedWarned.delete(key);
+        continue;
+      }
+      if (this.cappedWarned.has(key)) continue;
+      this.cappedWarned.add(key);
+      const max = sizing.memoryMaxBytes !== undefined ? formatMemory(sizing.memoryMaxBytes) : 'its maximum';
+      const message = `container ${container} was OOM-killed with its memory recommendation at ebb.dev/memory-max (${max}); raise memory-max or lower the container's memory use`;
+      void this.options.event(workload, 'Warning', 'OOMAtMemoryMax', message).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
+    }
+  }
+
+  private reportKill(workload: Workload, kill: OomKill): void {
+    this.options.metrics.oomKills.inc({ namespace: workload.deployment.metadata?.namespace ?? '', deployment: workload.deployment.metadata?.name ?? '', container: kill.container });
+    const limit = kill.memoryLimitBytes !== undefined ? formatMemory(kill.memoryLimitBytes) : 'none';
+    const request = kill.memoryRequestBytes !== undefined ? formatMemory(kill.memoryRequestBytes) : 'none';
+    const message = `container ${kill.container} of pod ${kill.pod} was OOM-killed (memory request ${request}, limit ${limit}, restart ${kill.restartCount}); its memory recommendation rises`;
+    this.options.log('warn', message, { workload: workload.key });
+    void this.options.event(workload, 'Warning', 'OOMKilled', message).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
+  }
+
+  /** Writes the checkpoints that have new samples and whose last write is an interval old. */
+  private async checkpoint(now: number, intervalMs: number): Promise<void> {
+    const due = this.recommender.workloads().filter((workload) => {
+      const last = this.checkpointed.get(workload);
+      const newest = this.recommender.newestSampleAt(workload);
+      return !last || (newest !== last.newestSampleAt && now - last.at >= intervalMs);
+    });
+    await Promise.all(
+      due.map((workload) =>
+        writes(async () => {
+          const checkpoint = this.recommender.checkpoint(workload);
+          if (!checkpoint) return;
+          try {
+            await this.options.store.write(workload, JSON.stringify(checkpoint));
+            this.checkpointed.set(workload, { at: now, newestSampleAt: checkpoint.newestSampleAt });
+            this.options.metrics.checkpointWrites.inc({ outcome: 'written' });
+          } catch (error) {
+            this.options.metrics.checkpointWrites.inc({ outcome: 'failed' });
+            this.options.log('warn', `checkpoint of ${workload}: ${error instanceof Error ? error.message : String(error)}`);
+          }
+        }),
+      ),
+    );
+  }
+
+  private setGauges(workload: Workload, recommendations: ReadonlyMap<string, ContainerRecommendation>): void {
+    const { target, lower, upper, confidence } = this.options.metrics.recommendation;
+    const namespace = workload.deployment.metadata?.namespace ?? '';
+    const deployment = workload.deployment.metadata?.name ?? '';
+    for (const [container, r] of recommendations) {
+      const cpu = { namespace, deployment, container, resource: 'cpu' };
+      const memory = { namespace, deployment, container, resource: 'memory' };
+      target.set(cpu, r.cpu.targetMillis / 1000);
+      lower.set(cpu, r.cpu.lowerMillis / 1000);
+      upper.set(cpu, r.cpu.upperMillis / 1000);
+      target.set(memory, r.memory.targetBytes);
+      lower.set(memory, r.memory.lowerBytes);
+      upper.set(memory, r.memory.upperBytes);
+      confidence.set({ namespace, deployment, container }, r.confidence);
+    }
+  }
+
+  private forget(workload: WorkloadKey): void {
+    const [namespace, deployment] = workload.split('/');
+    const { target, lower, upper, confidence } = this.options.metrics.recommendation;
+    for (const container of Object.keys(this.published.get(workload)?.containers ?? {})) {
+      for (const resource of ['cpu', 'memory']) for (const gauge of [target, lower, upper]) gauge.remove({ namespace, deployment, container, resource });
+      confidence.remove({ namespace, deployment, container });
+    }
+    this.published.delete(workload);
+    this.announced.delete(workload);
+    this.checkpointed.delete(workload);
+    for (const key of this.cappedWarned) if (key.startsWith(`${workload}/`)) this.cappedWarned.delete(key);
+    void this.options.store.delete(workload).catch((error: unknown) => this.options.log('warn', `checkpoint of ${workload} not deleted: ${String(error)}`));
+  }
+
+  /** A replica that stops leading forgets: the next leader's checkpoints are the truth when it leads again. */
+  private forgetAll(): void {
+    this.recommender.clear();
+    this.published.clear();
+    this.announced.clear();
+    this.checkpointed.clear();
+    this.cappedWarned.clear();
+    this.restored = false;
+  }
+}
+
+function describeMove(container: string, before: { cpuMillis?: number; memoryBytes?: number } | undefined, after: ContainerRecommendation): string {
+  const from = (amount: number | undefined, format: (n: number) => string) => (amount === undefined ? '' : `${format(amount)} → `);
+  return (
+    `${container}: cpu ${from(before?.cpuMillis, formatCpu)}${formatCpu(after.cpu.targetMillis)} ` +
+    `(${formatCpu(after.cpu.lowerMillis)}–${formatCpu(after.cpu.upperMillis)}), ` +
+    `memory ${from(before?.memoryBytes, formatMemory)}${formatMemory(after.memory.targetBytes)} ` +
+    `(${formatMemory(after.memory.lowerBytes)}–${formatMemory(after.memory.upperBytes)}), confidence ${after.confidence.toFixed(2)}`
+  );
+}
