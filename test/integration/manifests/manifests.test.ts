@@ -218,6 +218,7 @@ describe('install manifests', function () {
         'discovery.k8s.io/endpointslices create,delete,get,list,update,watch',
       ]);
       expect(rules('Role', 'ebb-controller')).to.deep.equal([
+        '/configmaps create,delete,update',
         '/configmaps list,watch',
         '/configmaps[ebb-policy] get',
         'coordination.k8s.io/leases create',
@@ -370,6 +371,8 @@ describe('install manifests', function () {
         ['ebb-controller', ['update', 'leases/ebb-controller', '-n', NAMESPACE], true],
         ['ebb-controller', ['update', 'leases/kube-scheduler', '-n', 'kube-system'], false],
         ['ebb-controller', ['get', 'secrets', '-n', NAMESPACE], false],
+        ['ebb-controller', ['create', 'configmaps', '-n', NAMESPACE], true],
+        ['ebb-controller', ['update', 'configmaps', '-n', 'shop'], false],
         ['ebb-controller', ['delete', 'pods', '-n', 'shop'], false],
         ['ebb-agent', ['create', 'tokenreviews'], true],
         ['ebb-agent', ['get', 'secrets', '-A'], false],
