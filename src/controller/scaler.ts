@@ -20,6 +20,8 @@ export interface WorkloadView {
   readyReplicas: number;
   /** The name of a HorizontalPodAutoscaler that targets this Deployment, if any. */
   hpa?: string;
+  /** Why ebb does not see all of the workload's traffic (core/traffic-visibility.ts); empty when it does. */
+  unobservedTraffic: readonly string[];
 }
 
 export interface ScaleTarget {
@@ -46,6 +48,8 @@ interface WorkloadMemory {
   wokenAt?: number;
   notReadyReported?: boolean;
   hpaReported?: string;
+  /** The causes of unobserved traffic already told in an Event. */
+  trafficReported: ReadonlySet<string>;
 }
 
 /** How long a woken workload may take to have a Ready pod before ebb says it cannot wake. */
@@ -95,7 +99,7 @@ export class Scaler {
   private remember(key: WorkloadKey): WorkloadMemory {
     let memory = this.memory.get(key);
     if (!memory) {
-      memory = { window: new ActivityWindow({ horizonMs: this.options.horizonMs ?? 60_000 }), state: INITIAL_DECIDER_STATE };
+      memory = { window: new ActivityWindow({ horizonMs: this.options.horizonMs ?? 60_000 }), state: INITIAL_DECIDER_STATE, trafficReported: new Set() };
       this.memory.set(key, memory);
     }
     return memory;
@@ -117,6 +121,18 @@ export class Scaler {
     memory.notReadyReported = true;
     await this.options.effects.event(workload, 'Warning', 'WakeUpNotReady',
       `woken from zero ${Math.round((now - memory.wokenAt) / 1000)}s ago and no pod is Ready yet; requests held for it end with 503 at their deadline (check the pods: kubectl describe pods)`);
+  }
+
+  /**
+   * Traffic that goes around the interceptor keeps the workload up (the decider never calls it
+   * idle); say once per cause why, and how to fix it. A cause that clears and comes back is told again.
+   */
+  private async reportUnobservedTraffic(workload: WorkloadView, memory: WorkloadMemory): Promise<void> {
+    const untold = workload.unobservedTraffic.filter((cause) => !memory.trafficReported.has(cause));
+    memory.trafficReported = new Set(workload.unobservedTraffic);
+    for (const cause of untold) {
+      await this.options.effects.event(workload, 'Warning', 'TrafficNotObserved', `${cause}; until ebb sees this traffic, it keeps at least one replica`);
+    }
   }
 
   private serialized<T>(key: WorkloadKey, work: () => Promise<T>): Promise<T> {
@@ -144,6 +160,7 @@ export class Scaler {
     }
     memory.hpaReported = undefined;
     if (!this.options.isLeader()) return;
+    await this.reportUnobservedTraffic(workload, memory);
 
     const started = performance.now();
     // A wake-up decides from a fresh read: the cache may not show a scale-up made a moment ago.
@@ -158,6 +175,7 @@ export class Scaler {
       now,
       state: memory.state,
       wake,
+      trafficObserved: workload.unobservedTraffic.length === 0,
     });
     memory.state = decision.state;
     memory.wakeRequestedAt = undefined;

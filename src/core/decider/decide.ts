@@ -169,7 +169,7 @@ function decideOnLoad(
     verdict = delayScaleDown(verdict, recentWanted, delayMs, loadWants);
   }
 
-  verdict = bound(verdict, floor, settings.maxReplicas, loadWants);
+  verdict = bound(verdict, floor, settings.maxReplicas, loadWants, wanted);
   if (verdict.code === 'load' && verdict.replicas === current) verdict = { ...verdict, code: 'steady' };
   return conclude(current, verdict, { panic, recentWanted, lastWakeAt: state.lastWakeAt });
 }
@@ -237,10 +237,15 @@ function replicaFloor(settings: ScalingSettings, now: number, wake: boolean, tra
   return floor;
 }
 
-/** The floor raises, max-replicas caps; a floor above max-replicas (a keep-warm window) gets max-replicas. */
-function bound(verdict: Verdict, floor: Floor, maxReplicas: number, loadWants: string): Verdict {
+/**
+ * The floor raises, max-replicas caps; a floor above max-replicas (a keep-warm window) gets
+ * max-replicas. When the load wants fewer than the floor, the floor is what keeps the count there,
+ * even if an earlier step (the scale-down delay, a rate limit) already held it at the floor: the
+ * floor is named, not a delay that would end.
+ */
+function bound(verdict: Verdict, floor: Floor, maxReplicas: number, loadWants: string, loadWanted = verdict.replicas): Verdict {
   const floorReplicas = Math.min(floor.replicas, maxReplicas);
-  if (verdict.replicas < floorReplicas) {
+  if (verdict.replicas < floorReplicas || (loadWanted < floorReplicas && verdict.replicas === floorReplicas)) {
     return { replicas: floorReplicas, code: floor.code, detail: floor.text + loadWants };
   }
   if (verdict.replicas > maxReplicas) {

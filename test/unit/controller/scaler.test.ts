@@ -51,6 +51,7 @@ const view = (replicas: number, extra: Partial<WorkloadView> = {}): WorkloadView
   settings,
   replicas,
   readyReplicas: replicas,
+  unobservedTraffic: [],
   ...extra,
 });
 
@@ -133,5 +134,67 @@ describe('scaler', () => {
     expect(events.filter((e) => e.startsWith('Warning'))).to.deep.equal([
       'Warning WakeUpNotReady: woken from zero 60s ago and no pod is Ready yet; requests held for it end with 503 at their deadline (check the pods: kubectl describe pods)',
     ]);
+  });
+
+  describe('traffic ebb does not see', () => {
+    const bypass = "Service shop/web targets port 8080 by number, which bypasses ebb's interceptor: set targetPort: http (the port's name)";
+    const grpc = "Service shop/web-grpc targets port grpc, which bypasses ebb's interceptor (it intercepts port http only): set targetPort: http, or set ebb.dev/port: grpc if that port serves the requests";
+    const idleSoon = { ...settings, idleAfterMs: 4000 };
+    const quiet = (at: number) => new Map([['shop/web' as const, { at, inFlight: 0 }]]);
+    const warnings = (events: string[]) => events.filter((event) => event.startsWith('Warning'));
+
+    it('keeps the workload at one replica past idle-after, and ebbs it once the traffic is seen', async () => {
+      const target = new FakeScale();
+      target.replicas = 1;
+      const { events, effects } = recordingEffects();
+      const reasons: string[] = [];
+      const scaler = new Scaler({ target, effects: { ...effects, decided: (_workload, decision) => reasons.push(decision.reason.code) }, isLeader: () => true });
+      const unobserved = view(1, { settings: idleSoon, unobservedTraffic: [bypass] });
+      for (let at = 2000; at <= 20_000; at += 2000) await scaler.tick([unobserved], quiet(at), at);
+      expect(target.writes).to.deep.equal([]);
+      expect(reasons.at(-1)).to.equal('unobserved');
+      await scaler.tick([view(1, { settings: idleSoon })], quiet(22_000), 22_000);
+      expect(target.writes).to.deep.equal([0]);
+      expect(events.at(-1)).to.match(/^Normal ScaledToZero: 1 → 0: no request for 20s/);
+    });
+
+    it('scales up on the load it sees', async () => {
+      const target = new FakeScale();
+      target.replicas = 1;
+      const scaler = new Scaler({ target, effects: recordingEffects().effects, isLeader: () => true });
+      await scaler.tick([view(1, { unobservedTraffic: [bypass] })], new Map([['shop/web', { at: 1000, inFlight: 42, lastRequestAt: 1000 }]]), 1000);
+      expect(target.writes).to.deep.equal([5]);
+    });
+
+    it('warns once per cause, again when a cause comes back, and not from a standby', async () => {
+      const target = new FakeScale();
+      target.replicas = 1;
+      const { events, effects } = recordingEffects();
+      let leader = false;
+      const scaler = new Scaler({ target, effects, isLeader: () => leader });
+      const tick = (at: number, ...causes: string[]) => scaler.tick([view(1, { unobservedTraffic: causes })], quiet(at), at);
+      await tick(1000, bypass);
+      expect(warnings(events)).to.deep.equal([]);
+      leader = true;
+      await tick(2000, bypass);
+      await tick(4000, bypass);
+      await tick(6000, bypass, grpc);
+      await tick(8000, grpc);
+      await tick(10_000);
+      await tick(12_000, bypass);
+      const suffix = '; until ebb sees this traffic, it keeps at least one replica';
+      expect(warnings(events)).to.deep.equal([
+        `Warning TrafficNotObserved: ${bypass}${suffix}`,
+        `Warning TrafficNotObserved: ${grpc}${suffix}`,
+        `Warning TrafficNotObserved: ${bypass}${suffix}`,
+      ]);
+    });
+
+    it('leaves a workload an HPA scales alone', async () => {
+      const { events, effects } = recordingEffects();
+      const scaler = new Scaler({ target: new FakeScale(), effects, isLeader: () => true });
+      await scaler.tick([view(1, { hpa: 'web', unobservedTraffic: [bypass] })], quiet(1000), 1000);
+      expect(events.map((event) => event.split(':')[0])).to.deep.equal(['Warning HorizontalPodAutoscalerPresent']);
+    });
   });
 });

@@ -225,6 +225,12 @@ describe('decide', () => {
       ]);
     });
 
+    it('names min-replicas, not the scale-down delay, when the delay holds the count at the floor', () => {
+      const workload = new Workload(scalingSettings({ minReplicas: 2, idleAfterMs: 0, scaleDownDelayMs: 5 * MINUTE_MS }), { replicas: 2 });
+      const [decision] = workload.run(2 * SECOND_MS, 0);
+      expect(reasonOf(decision!)).to.deep.equal(['min', 'holding 2: min-replicas 2 (load wants 0: 0 in flight, target 10 per pod)']);
+    });
+
     it('counts from the first sample when no request is known, and does not wake a workload at zero', () => {
       const workload = new Workload(scalingSettings(), { replicas: 0 });
       const decisions = workload.run(15 * MINUTE_MS + 2 * SECOND_MS, 0);
@@ -259,6 +265,17 @@ describe('decide', () => {
         'holding 1: ebb does not see all of its traffic, so it is never idle (load wants 0: 0 in flight, target 10 per pod)',
       ]);
       expect(reasonOf(decisions.at(-1)!)).to.deep.equal(reasonOf(decisions[449]!));
+    });
+
+    it('names itself, not a scale-down delay that would end, as what holds the one replica', () => {
+      // After a controller restart the delay counts the current replica as wanted: it would hold it too.
+      const workload = unobserved(scalingSettings({ idleAfterMs: 4 * SECOND_MS, scaleDownDelayMs: 5 * MINUTE_MS }));
+      const decisions = workload.run(10 * SECOND_MS, 0);
+      expect(decisions.map(reasonOf)).to.deep.equal([
+        ...Array<[string, string]>(2).fill(['steady', 'holding 1: 0 in flight, target 10 per pod']),
+        // idle-after has passed (4 s since the first sample)
+        ...Array<[string, string]>(3).fill(['unobserved', 'holding 1: ebb does not see all of its traffic, so it is never idle (load wants 0: 0 in flight, target 10 per pod)']),
+      ]);
     });
 
     it('ebbs to zero on the first tick after its traffic is seen again, idle-after having passed', () => {
