@@ -10,6 +10,10 @@ export interface ControllerConfig {
   host: string;
   port: number;
   tickMs: number;
+  /** How often the leader pulls the agents' usage reports and updates recommendations. */
+  usageIntervalMs: number;
+  /** The least time between two checkpoint writes of one workload. */
+  checkpointIntervalMs: number;
   tokenFile: string;
   /** Fixed agent activity URLs instead of the agent pods (tests, unusual networks). */
   agentUrls?: string[];
@@ -42,6 +46,8 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     host: env.EBB_CONTROLLER_HOST ?? '0.0.0.0',
     port: number('EBB_CONTROLLER_PORT', 18093, 0),
     tickMs: number('EBB_TICK_MS', 2000, 100),
+    usageIntervalMs: number('EBB_USAGE_INTERVAL_MS', 10_000, 100),
+    checkpointIntervalMs: number('EBB_CHECKPOINT_INTERVAL_MS', 60_000, 0),
     tokenFile: env.EBB_TOKEN_FILE ?? '/var/run/secrets/ebb/token',
     agentUrls: list('EBB_AGENT_URLS'),
     activatorAddresses: list('EBB_ACTIVATOR_ADDRESSES'),

@@ -6,22 +6,25 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AppsV1Api, AuthenticationV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { mergeReports } from '../core/activity/merge-reports.ts';
 import { nextStatus, statusFields } from '../core/status.ts';
+import { trafficStatus, unobservedTraffic } from '../core/traffic-visibility.ts';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import { ensureWebhookCaBundle } from '../kube/ca-bundle.ts';
 import { ClusterCache } from '../kube/cluster-cache.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
+import { CheckpointStore } from '../kube/sizing-checkpoints.ts';
 import { readScale, writeScale } from '../kube/scale.ts';
 import { CachingTokenVerifier, TokenReviewVerifier } from '../protocol/auth.ts';
 import { TokenFile } from '../protocol/token-file.ts';
 import { parseWorkloadKey } from '../protocol/workload.ts';
-import { collectActivity, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
+import { collectActivity, collectUsage, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { controllerConfig, type ControllerConfig } from './config.ts';
 import { SharedAgentKubeConfig } from './kube-config.ts';
 import { concurrencyLimit } from './limit.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { ActivatorRouting } from './routing.ts';
+import { SizingLoop } from './sizing.ts';
 import { Scaler, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { WorkloadSource, type Workload } from './workloads.ts';
@@ -106,6 +109,13 @@ const viewOf = (workload: Workload): WorkloadView => {
     replicas: deployment.spec?.replicas ?? 1,
     readyReplicas: deployment.status?.readyReplicas ?? 0,
     hpa: watch.autoscalerFor(namespace, name),
+    unobservedTraffic: unobservedTraffic({
+      template: deployment.spec?.template,
+      traffic: workload.settings.traffic,
+      listenPort: cache.policy().sidecar.listenPort,
+      dryRun: cache.policy().dryRun,
+      services: watch.servicesFor(namespace, deployment.spec?.template.metadata?.labels),
+    }),
   };
 };
 const deploymentOf = new Map<string, V1Deployment>();
@@ -115,6 +125,19 @@ const deploymentOf = new Map<string, V1Deployment>();
 // one write per workload is pending; a newer text waits for the next tick.
 const statusWrites = concurrencyLimit(16);
 const statusPending = new Set<string>();
+
+const sizing = new SizingLoop({
+  isLeader,
+  collect: () => collectUsage(agentDirectory, () => token.read()),
+  workloads: () => workloads.list(),
+  exists: (key) => workloads.exists(key),
+  config: () => cache.policy().sizing,
+  store: new CheckpointStore(kubeConfig, config.namespace),
+  checkpointIntervalMs: config.checkpointIntervalMs,
+  metrics,
+  event: (workload, type, reason, message) => events.record(deploymentTarget(workload.deployment), type, reason, message),
+  log,
+});
 
 const scaler = new Scaler({
   isLeader,
@@ -135,7 +158,8 @@ const scaler = new Scaler({
       if (statusPending.has(workload.key)) return Promise.resolve();
       const now = Date.now();
       const current = deploymentOf.get(workload.key)?.metadata?.annotations?.[STATUS_ANNOTATION];
-      const text = nextStatus(current, statusFields(decision, lastRequestAt, now), now);
+      const fields = { ...statusFields(decision, lastRequestAt, now, sizing.statusRecommendation(workload.key)), traffic: trafficStatus(workload.unobservedTraffic) };
+      const text = nextStatus(current, fields, now, cache.policy().sizing.tolerance);
       if (text === undefined) return Promise.resolve();
       statusPending.add(workload.key);
       void statusWrites(() =>
@@ -169,7 +193,7 @@ async function tick(): Promise<void> {
     if (!isLeader()) return;
     const collected = await collectActivity(agentDirectory, () => token.read());
     for (const failure of collected.failures) {
-      metrics.agentScrapeFailures.inc({ agent: failure.url });
+      metrics.agentScrapeFailures.inc({ agent: failure.url, report: 'activity' });
       log('warn', `agent ${failure.url}: ${failure.error}`);
     }
     const now = Date.now();
@@ -213,11 +237,17 @@ await Promise.all([cache.start(), watch.start(), routing.load()]);
 ready = true;
 elector.start();
 const ticker = setInterval(() => void tick(), config.tickMs);
+// A round can outlast its interval (a slow agent, many checkpoint writes): never two at once.
+let sizingRound: Promise<void> | undefined;
+const sizingTicker = setInterval(() => {
+  sizingRound ??= sizing.round(Date.now()).catch(report('sizing')).finally(() => (sizingRound = undefined));
+}, config.usageIntervalMs);
 const caTicker = setInterval(() => void keepCaBundle(), 60_000);
 
 async function shutdown(signal: string) {
   log('info', `${signal}: stopping`);
   clearInterval(ticker);
+  clearInterval(sizingTicker);
   clearInterval(caTicker);
   server.close();
   await elector.stop();

@@ -55,6 +55,12 @@ export class WorkloadSource {
     return deployment && this.resolve(deployment);
   }
 
+  /** Whether the Deployment exists, opted in or not (a lookup in the informer's index). */
+  exists(key: WorkloadKey): boolean {
+    const [namespace, name] = key.split('/') as [string, string];
+    return this.options.cache.deployment(namespace, name) !== undefined;
+  }
+
   private resolve(deployment: V1Deployment): Workload | undefined {
     const namespaceName = deployment.metadata?.namespace ?? '';
     const name = deployment.metadata?.name ?? '';

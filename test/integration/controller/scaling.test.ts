@@ -35,7 +35,7 @@ describe('controller: scaling on the real control plane', function () {
       namespace,
       body: {
         metadata: { name, namespace, annotations },
-        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } },
+        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ name: 'http', containerPort: 8080 }] }] } } },
       },
     });
   };
