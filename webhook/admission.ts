@@ -1,7 +1,7 @@
 // AdmissionReview v1 in, AdmissionReview v1 out. Reads the cluster only through the ClusterView
 // (informer caches): no API call while the API server waits for the answer. Any failure inside
 // is answered with `allowed: true` and no patch: ebb must never stop a pod from being created.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1ResourceQuota } from '@kubernetes/client-node';
 import type { ClusterView } from '../src/core/cluster-view.ts';
 import { mutatePod, type MutationResult } from '../src/core/mutation.ts';
 import { owningDeploymentName, owningReplicaSetName } from '../src/core/owner.ts';
@@ -57,9 +57,17 @@ function answer(uid: string, patch: readonly unknown[] = []): AdmissionResponseR
 
 /** What the namespace's LimitRanges allow a container, from a cache (undefined: no bounds known). */
 export type ContainerBoundsOf = (namespace: string) => ContainerBounds | undefined;
+/** The namespace's ResourceQuotas, from a cache. */
+export type ResourceQuotasOf = (namespace: string) => readonly V1ResourceQuota[];
+
+/** What a namespace sets for every pod in it, which what ebb adds must pass. */
+export interface NamespaceRules {
+  containerBounds?: ContainerBoundsOf;
+  resourceQuotas?: ResourceQuotasOf;
+}
 
 /** Decides one admission; never throws (an internal error is an `error` outcome that allows the pod). */
-export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace: string, boundsOf?: ContainerBoundsOf): Admission {
+export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace: string, rules: NamespaceRules = {}): Admission {
   try {
     if (request.kind?.kind !== 'Pod' || request.operation !== 'CREATE' || !isObject(request.object)) {
       return { review: answer(request.uid), outcome: 'skipped' };
@@ -77,7 +85,8 @@ export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace
       policy: view.policy(),
       ebbNamespace,
       recommendation: deploymentName === undefined ? undefined : view.recommendation(namespaceName, deploymentName),
-      containerBounds: boundsOf?.(namespaceName),
+      containerBounds: rules.containerBounds?.(namespaceName),
+      resourceQuotas: rules.resourceQuotas?.(namespaceName),
     });
     return { review: answer(request.uid, mutation.patch), outcome: mutation.injected ? 'injected' : 'skipped', mutation };
   } catch (error) {

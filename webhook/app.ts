@@ -4,7 +4,7 @@
 import express from 'express';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { ClusterView } from '../src/core/cluster-view.ts';
-import { admit, readAdmissionReview, type ContainerBoundsOf } from './admission.ts';
+import { admit, readAdmissionReview, type ContainerBoundsOf, type ResourceQuotasOf } from './admission.ts';
 import { WebhookMetrics } from './metrics.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 2 ** 20;
@@ -19,6 +19,8 @@ export interface WebhookAppOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** The namespace's LimitRange bounds, which what ebb adds must fit. */
   containerBounds?: ContainerBoundsOf;
+  /** The namespace's ResourceQuotas, which the pod as ebb leaves it must pass. */
+  resourceQuotas?: ResourceQuotasOf;
 }
 
 class BodyTooLarge extends Error {}
@@ -80,7 +82,7 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
     }
     const request = readAdmissionReview(body);
     if (!request.ok) return sendProblem(res, 400, request.error);
-    const admission = admit(request.value, view, ebbNamespace, options.containerBounds);
+    const admission = admit(request.value, view, ebbNamespace, { containerBounds: options.containerBounds, resourceQuotas: options.resourceQuotas });
     sendJson(res, 200, admission.review);
 
     // A dry-run admission creates nothing: it is timed, but counts no injection or config error.

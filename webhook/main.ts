@@ -41,6 +41,7 @@ const cache = new ClusterCache(kubeConfig, {
   onPolicyErrors: (errors) => metrics.configErrors.inc({ source: 'policy' }, errors.length),
   onPolicyLoaded: () => log('info', 'policy loaded'),
   log: (msg) => log('warn', msg),
+  resourceQuotas: true,
 });
 
 const limitRanges = new LimitRangeCache(kubeConfig, { log: (msg) => log('warn', msg) });
@@ -48,6 +49,7 @@ const limitRanges = new LimitRangeCache(kubeConfig, { log: (msg) => log('warn', 
 const app = createWebhookApp({
   view: cache,
   containerBounds: (namespace) => limitRanges.containerBounds(namespace),
+  resourceQuotas: (namespace) => cache.resourceQuotas(namespace),
   ebbNamespace: values.namespace,
   metrics,
   maxBodyBytes: wholeNumber('max-body-bytes', values['max-body-bytes'], 1024),

@@ -2,14 +2,17 @@
 // Patch the webhook returns. Pure: the same inputs give the same patch. Idempotent: a pod that
 // already carries ebb's annotation or sidecar gets an empty patch, so a reinvoked webhook (or a
 // second pass over the patched pod) changes nothing.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1ResourceQuota } from '@kubernetes/client-node';
 import { formatAnnotations, INJECTED_ANNOTATION } from './annotations.ts';
 import { addAnnotations } from './patch/annotations.ts';
 import type { AddOperation } from './patch/json-patch.ts';
-import type { ContainerBounds } from './patch/limit-range.ts';
-import { addRequests } from './patch/requests.ts';
-import { addSidecar, chooseAppPort, SIDECAR_NAME } from './patch/sidecar.ts';
+import { UNBOUNDED, type ContainerBounds } from './patch/limit-range.ts';
+import { describeShortfall, limitsTracked, quotaShortfall, quotasSelecting } from './patch/quota.ts';
+import { addRequests, planRequests } from './patch/requests.ts';
+import { addSidecar, chooseAppPort, sidecarResources, SIDECAR_NAME, type AppPort } from './patch/sidecar.ts';
+import { podAmounts, podContainers, withChanges, type Amounts, type ContainerAmounts, type PodContainers } from './pod-resources.ts';
 import type { Policy } from './policy.ts';
+import { qosOf, type QosClass } from './qos.ts';
 import type { Recommendation } from './recommendation.ts';
 import { formatSettings, type ConfigError, type ResolvedSettings } from './setting-schema.ts';
 import { resolveWorkload } from './workload-settings.ts';
@@ -33,6 +36,8 @@ export interface MutationInput {
   recommendation?: Recommendation;
   /** What the namespace's LimitRanges allow a container; what ebb adds must fit. */
   containerBounds?: ContainerBounds;
+  /** The namespace's ResourceQuotas; the pod as ebb leaves it must pass them. */
+  resourceQuotas?: readonly V1ResourceQuota[];
 }
 
 export interface MutationResult {
@@ -59,6 +64,33 @@ export interface InjectedRecord {
 
 const skip = (reason: string, errors: ConfigError[] = []): MutationResult => ({ injected: false, reason, patch: [], errors });
 
+interface SidecarContext {
+  policy: Policy;
+  port: string | number | undefined;
+  /** The pod's resources and QoS class as it arrived. */
+  amounts: PodContainers;
+  qos: QosClass;
+  bounds: ContainerBounds;
+  quotas: readonly V1ResourceQuota[];
+  /** The requests ebb sets in the app containers. */
+  requests: readonly Amounts[];
+}
+
+/**
+ * The sidecar's port and resources, or why there is none: no port to intercept, or a quota with
+ * no room for it (the pod is better admitted without the sidecar than refused with it).
+ */
+function planSidecar(pod: V1Pod, context: SidecarContext): { appPort: AppPort; resources: ContainerAmounts } | string {
+  const appPort = chooseAppPort(pod, context.port);
+  if (typeof appPort === 'string') return appPort;
+  const quotas = quotasSelecting(context.quotas, pod, context.qos);
+  const resources = sidecarResources(context.policy.sidecar, { qos: context.qos, bounds: context.bounds, limitsTracked: limitsTracked(quotas) });
+  if (quotas.length === 0) return { appPort, resources };
+  const usage = (sidecar?: ContainerAmounts) => podAmounts(withChanges(context.amounts, { requests: context.requests, sidecar }));
+  const shortfall = quotaShortfall(quotas, usage(), usage(resources));
+  return shortfall ? describeShortfall(shortfall) : { appPort, resources };
+}
+
 export function isInjected(pod: V1Pod): boolean {
   return pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined
     || (pod.spec?.initContainers ?? []).some((container) => container.name === SIDECAR_NAME);
@@ -79,12 +111,17 @@ export function mutatePod(input: MutationInput): MutationResult {
 
   const settings: ResolvedSettings = { ...resolution.settings, enabled: true };
   const workload = `${namespace.name}/${deployment.name}`;
-  const appPort = chooseAppPort(pod, settings.port);
+  const amounts = podContainers(pod.spec);
+  const qos = qosOf(amounts);
+  const bounds = input.containerBounds ?? UNBOUNDED;
+  const containers = pod.spec?.containers ?? [];
+  const requests = planRequests(containers, { settings, defaults: policy.defaultRequests, recommendation: input.recommendation, bounds, pod: amounts, qos });
+  const sidecar = planSidecar(pod, { policy, port: settings.port, amounts, qos, bounds, quotas: input.resourceQuotas ?? [], requests });
   const record: InjectedRecord = {
     v: INJECTION_VERSION,
     workload,
     settings: formatSettings(settings),
-    sidecar: typeof appPort === 'string' ? `none: ${appPort}` : 'injected',
+    sidecar: typeof sidecar === 'string' ? `none: ${sidecar}` : 'injected',
     ...(policy.dryRun ? { dryRun: true as const } : {}),
     ...(resolution.errors.length > 0 ? { errors: resolution.errors.map((error) => error.message) } : {}),
   };
@@ -95,7 +132,7 @@ export function mutatePod(input: MutationInput): MutationResult {
   const { enabled: _enabled, ...scaling } = settings;
   return result([
     ...addAnnotations(pod.metadata, { ...injected, ...formatAnnotations(scaling) }),
-    ...addRequests(pod.spec?.containers ?? [], { settings, defaults: policy.defaultRequests, recommendation: input.recommendation, bounds: input.containerBounds }),
-    ...(typeof appPort === 'string' ? [] : addSidecar(pod, { policy: policy.sidecar, appPort, workload, bounds: input.containerBounds })),
+    ...addRequests(containers, requests),
+    ...(typeof sidecar === 'string' ? [] : addSidecar(pod, { policy: policy.sidecar, workload, ...sidecar })),
   ]);
 }

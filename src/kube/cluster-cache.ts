@@ -1,6 +1,7 @@
-// The webhook's ClusterView over informers: Namespaces, ReplicaSets, Deployments, and the policy
-// ConfigMap. The policy is parsed when its ConfigMap changes (by resourceVersion), never per
-// request; an invalid edit keeps the last good policy and is reported through onPolicyErrors.
+// The webhook's ClusterView over informers: Namespaces, ReplicaSets, Deployments, the policy
+// ConfigMap, and (for the webhook only) ResourceQuotas. The policy is parsed when its ConfigMap
+// changes (by resourceVersion), never per request; an invalid edit keeps the last good policy and
+// is reported through onPolicyErrors.
 // An informer that fails (a dropped watch, an expired resourceVersion) is restarted after a pause,
 // serving from what it has meanwhile.
 import {
@@ -16,6 +17,7 @@ import {
   type V1Namespace,
   type V1ObjectMeta,
   type V1ReplicaSet,
+  type V1ResourceQuota,
 } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import type { ClusterView } from '../core/cluster-view.ts';
@@ -35,6 +37,11 @@ export interface ClusterCacheOptions {
   onPolicyLoaded?: (policy: Policy) => void;
   log?: (message: string) => void;
   restartDelayMs?: number;
+  /**
+   * Also watch ResourceQuotas (the webhook fits the sidecar into them). Off for the controller,
+   * which has no use for them and no RBAC to list them.
+   */
+  resourceQuotas?: boolean;
 }
 
 type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -46,6 +53,7 @@ export class ClusterCache implements ClusterView {
   private readonly replicaSets: Cache<V1ReplicaSet>;
   private readonly deployments: Cache<V1Deployment>;
   private readonly configMaps: Cache<V1ConfigMap>;
+  private readonly quotas: Cache<V1ResourceQuota> | undefined;
   private currentPolicy: Policy = DEFAULT_POLICY;
   private policyVersion: string | undefined;
   private synced = false;
@@ -61,6 +69,7 @@ export class ClusterCache implements ClusterView {
     this.deployments = makeInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces());
     this.configMaps = makeInformer(kubeConfig, `/api/v1/namespaces/${options.namespace}/configmaps`, () =>
       core.listNamespacedConfigMap({ namespace: options.namespace }));
+    this.quotas = options.resourceQuotas ? makeInformer(kubeConfig, '/api/v1/resourcequotas', () => core.listResourceQuotaForAllNamespaces()) : undefined;
     this.configMaps.on('add', (configMap) => this.loadPolicy(configMap));
     this.configMaps.on('update', (configMap) => this.loadPolicy(configMap));
     this.configMaps.on('delete', (configMap) => {
@@ -72,7 +81,7 @@ export class ClusterCache implements ClusterView {
 
   /** Starts every informer; resolves once each has listed (from then on ready() is true). */
   async start(): Promise<void> {
-    const informers: Informer<KubernetesObject>[] = [this.namespaces, this.replicaSets, this.deployments, this.configMaps];
+    const informers = this.informers();
     for (const informer of informers) {
       restartOnError(informer, { what: 'informer', isStopped: () => this.stopped, log: this.options.log, delayMs: this.options.restartDelayMs });
     }
@@ -82,7 +91,11 @@ export class ClusterCache implements ClusterView {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([this.namespaces, this.replicaSets, this.deployments, this.configMaps].map((informer) => informer.stop()));
+    await Promise.all(this.informers().map((informer) => informer.stop()));
+  }
+
+  private informers(): Informer<KubernetesObject>[] {
+    return [this.namespaces, this.replicaSets, this.deployments, this.configMaps, ...(this.quotas ? [this.quotas] : [])];
   }
 
   ready(): boolean {
@@ -105,6 +118,11 @@ export class ClusterCache implements ClusterView {
 
   policy(): Policy {
     return this.currentPolicy;
+  }
+
+  /** The namespace's ResourceQuotas as last seen (none when they are not watched). */
+  resourceQuotas(namespace: string): readonly V1ResourceQuota[] {
+    return this.quotas?.list(namespace) ?? [];
   }
 
   /** Every Deployment in the cluster, as the informer last saw it (the controller walks these). */

@@ -3,68 +3,79 @@
 // replaced only when the workload's resize mode allows ebb to size it and a recommendation exists,
 // and never for a resource whose request equals its limit (Guaranteed QoS is a deliberate choice).
 // Every request is kept within the workload's cpu/memory bounds, then the namespace's LimitRanges,
-// and never above the limit.
+// and never above the limit. The pod keeps its QoS class: only a Burstable pod gets requests.
 import type { V1Container } from '@kubernetes/client-node';
-import { formatCpu, formatMemory, parseCpu, parseMemory } from '../quantity.ts';
+import { formatAmounts, RESOURCES, withChanges, type Amounts, type ContainerAmounts, type PodContainers, type ResourceName } from '../pod-resources.ts';
+import { qosOf, type QosClass } from '../qos.ts';
 import type { ContainerRequests } from '../recommendation.ts';
-import type { Result } from '../result.ts';
 import type { ResolvedSettings } from '../setting-schema.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
-import { UNBOUNDED, within, type Bounds, type ContainerBounds } from './limit-range.ts';
+import { within, type Bounds, type ContainerBounds } from './limit-range.ts';
 
 export interface RequestsPlan {
   settings: ResolvedSettings;
   defaults: Required<ContainerRequests>;
   /** Recommended requests by container name. */
   recommendation?: Readonly<Record<string, ContainerRequests>>;
-  /** What the namespace's LimitRanges allow a container (default: anything). */
-  bounds?: ContainerBounds;
+  /** What the namespace's LimitRanges allow a container. */
+  bounds: ContainerBounds;
+  /** The pod's resources and QoS class as it arrived. */
+  pod: PodContainers;
+  qos: QosClass;
 }
 
-interface Resource {
-  name: 'cpu' | 'memory';
-  field: keyof ContainerRequests;
-  parse(text: string): Result<number>;
-  format(amount: number): string;
-  bounds(settings: ResolvedSettings): Bounds;
-  limitRange(bounds: ContainerBounds): Bounds;
-}
+const FIELD: Readonly<Record<ResourceName, keyof ContainerRequests>> = { cpu: 'cpuMillis', memory: 'memoryBytes' };
 
-const RESOURCES: readonly Resource[] = [
-  { name: 'cpu', field: 'cpuMillis', parse: parseCpu, format: formatCpu, bounds: (s) => ({ min: s['cpu-min'], max: s['cpu-max'] }), limitRange: (b) => b.cpu },
-  { name: 'memory', field: 'memoryBytes', parse: parseMemory, format: formatMemory, bounds: (s) => ({ min: s['memory-min'], max: s['memory-max'] }), limitRange: (b) => b.memory },
-];
-
-/** The amount of a quantity the user wrote (the API server has validated it), undefined if absent. */
-function amount(resource: Resource, quantity: string | number | undefined): number | undefined {
-  if (quantity === undefined) return undefined;
-  const parsed = resource.parse(String(quantity));
-  return parsed.ok ? parsed.value : undefined;
-}
+const settingBounds = (settings: ResolvedSettings, resource: ResourceName): Bounds =>
+  resource === 'cpu' ? { min: settings['cpu-min'], max: settings['cpu-max'] } : { min: settings['memory-min'], max: settings['memory-max'] };
 
 /** The request ebb sets for one resource of one container, or undefined to leave it alone. */
-function plannedRequest(resource: Resource, container: V1Container, plan: RequestsPlan): number | undefined {
-  const current = amount(resource, container.resources?.requests?.[resource.name]);
-  const limit = amount(resource, container.resources?.limits?.[resource.name]);
-  const recommended = plan.recommendation?.[container.name]?.[resource.field];
+function plannedRequest(resource: ResourceName, container: V1Container, amounts: ContainerAmounts, plan: RequestsPlan): number | undefined {
+  const current = amounts.requests[resource];
+  const limit = amounts.limits[resource];
+  const recommended = plan.recommendation?.[container.name]?.[FIELD[resource]];
   if (current !== undefined && (recommended === undefined || plan.settings.resize === 'off' || current === limit)) return undefined;
-  const { min, max } = resource.bounds(plan.settings);
-  let target = recommended ?? plan.defaults[resource.field];
+  const { min, max } = settingBounds(plan.settings, resource);
+  let target = recommended ?? plan.defaults[FIELD[resource]];
   if (min !== undefined) target = Math.max(target, min);
   if (max !== undefined) target = Math.min(target, max);
-  target = within(resource.limitRange(plan.bounds ?? UNBOUNDED), target);
+  target = within(plan.bounds[resource], target);
   if (limit !== undefined) target = Math.min(target, limit);
   return target === current ? undefined : target;
 }
 
-export function addRequests(containers: readonly V1Container[], plan: RequestsPlan): AddOperation[] {
+/** The requests ebb sets, per app container (by index); an empty object leaves a container alone. */
+export function planRequests(containers: readonly V1Container[], plan: RequestsPlan): Amounts[] {
+  // A Guaranteed pod's requests all equal their limits, which ebb never moves; any request would
+  // make a BestEffort pod Burstable.
+  if (plan.qos !== 'Burstable') return containers.map(() => ({}));
+  const amounts = plan.pod.containers;
+  const planned = containers.map((container, index) => {
+    const requests: Amounts = {};
+    for (const resource of RESOURCES) {
+      const request = plannedRequest(resource, container, amounts[index]!, plan);
+      if (request !== undefined) requests[resource] = request;
+    }
+    return requests;
+  });
+  if (qosOf(withChanges(plan.pod, { requests: planned })) === 'Burstable') return planned;
+  // Every request would now equal its limit, which makes the pod Guaranteed: where ebb's request
+  // reaches the limit, the user's stays.
+  return planned.map((requests, index) => {
+    const { limits } = amounts[index]!;
+    const kept: Amounts = {};
+    for (const resource of RESOURCES) {
+      const request = requests[resource];
+      if (request !== undefined && request !== limits[resource]) kept[resource] = request;
+    }
+    return kept;
+  });
+}
+
+export function addRequests(containers: readonly V1Container[], planned: readonly Amounts[]): AddOperation[] {
   const operations: AddOperation[] = [];
   containers.forEach((container, index) => {
-    const requests: Record<string, string> = {};
-    for (const resource of RESOURCES) {
-      const request = plannedRequest(resource, container, plan);
-      if (request !== undefined) requests[resource.name] = resource.format(request);
-    }
+    const requests = formatAmounts(planned[index] ?? {});
     if (Object.keys(requests).length === 0) return;
     const at = ['spec', 'containers', index, 'resources'] as const;
     if (!container.resources) operations.push(add(pointer(...at), { requests }));

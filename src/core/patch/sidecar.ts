@@ -3,10 +3,11 @@
 // the app's port `http` becomes `ebb-app` and the sidecar takes the name `http` on its own port,
 // so Services that target the port by name reach the interceptor, which forwards over loopback.
 import type { V1Container, V1ContainerPort, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
-import { formatCpu, formatMemory } from '../quantity.ts';
+import { formatAmounts, type Amounts, type ContainerAmounts, type ResourceName } from '../pod-resources.ts';
 import type { SidecarPolicy } from '../policy.ts';
+import type { QosClass } from '../qos.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
-import { UNBOUNDED, within, type ContainerBounds } from './limit-range.ts';
+import { within, type ContainerBounds } from './limit-range.ts';
 
 export const SIDECAR_NAME = 'ebb-interceptor';
 export const APP_PORT_NAME = 'ebb-app';
@@ -58,27 +59,67 @@ export interface SidecarPlan {
   appPort: AppPort;
   /** `namespace/deployment`, the workload key on the wire. */
   workload: string;
-  /** What the namespace's LimitRanges allow a container (default: anything). */
-  bounds?: ContainerBounds;
+  /** From sidecarResources. */
+  resources: ContainerAmounts;
+}
+
+/** What the pod and its namespace ask of the sidecar's resources. */
+export interface SidecarDemands {
+  /** The pod's QoS class, which the sidecar must not change. */
+  qos: QosClass;
+  /** What the namespace's LimitRanges allow a container. */
+  bounds: ContainerBounds;
+  /** Limits that a ResourceQuota selecting the pod tracks: a container without one refuses the pod. */
+  limitsTracked: Readonly<Record<ResourceName, boolean>>;
 }
 
 /**
- * The policy's requests and memory limit, moved into the namespace's LimitRange bounds. No CPU
- * limit unless a LimitRange `max` demands one (then the max itself, the least throttling allowed).
+ * The sidecar's requests and limits: the policy's, moved into the namespace's LimitRange bounds,
+ * shaped so that the pod keeps its QoS class.
  */
-function sidecarResources(policy: SidecarPolicy, bounds: ContainerBounds): V1ResourceRequirements {
-  const cpu = within(bounds.cpu, policy.requests.cpuMillis);
-  const memory = within(bounds.memory, policy.requests.memoryBytes);
-  const memoryLimit = policy.memoryLimitBytes === undefined ? bounds.memory.max : within({ ...bounds.memory, min: memory }, policy.memoryLimitBytes);
-  const limits = {
-    ...(bounds.cpu.max === undefined ? {} : { cpu: formatCpu(bounds.cpu.max) }),
-    ...(memoryLimit === undefined ? {} : { memory: formatMemory(memoryLimit) }),
+export function sidecarResources(policy: SidecarPolicy, demands: SidecarDemands): ContainerAmounts {
+  const { bounds } = demands;
+  switch (demands.qos) {
+    case 'BestEffort':
+      // Any request or limit would make the pod Burstable.
+      return { requests: {}, limits: {} };
+    case 'Guaranteed': {
+      // Requests equal to limits keep the pod Guaranteed. That takes a CPU limit, which the policy
+      // refuses anywhere else (throttling the proxy slows every request through it): in a
+      // Guaranteed pod it is the price of keeping the class. Memory takes the policy's limit as
+      // its request too: a limit at the 32Mi request would OOM-kill an interceptor whose RSS was
+      // measured at 61 MB (npm run bench:proxy).
+      const cpu = within(bounds.cpu, policy.requests.cpuMillis);
+      const memory = within(bounds.memory, policy.memoryLimitBytes ?? policy.requests.memoryBytes);
+      return { requests: { cpu, memory }, limits: { cpu, memory } };
+    }
+    case 'Burstable': {
+      const requests = { cpu: within(bounds.cpu, policy.requests.cpuMillis), memory: within(bounds.memory, policy.requests.memoryBytes) };
+      // A limit where the policy sets one (memory), else where the namespace demands one: a
+      // LimitRange max (LimitRanger refuses a container without a limit then) or a quota that
+      // tracks it. Then the LimitRange's default limit, else the request: never a CPU limit
+      // nobody asked for, never one below the request.
+      const limit = (resource: ResourceName, fromPolicy: number | undefined): Amounts => {
+        const demanded = bounds[resource].max !== undefined || demands.limitsTracked[resource];
+        const wanted = fromPolicy ?? (demanded ? bounds[resource].defaultLimit ?? requests[resource] : undefined);
+        return wanted === undefined ? {} : { [resource]: within({ ...bounds[resource], min: requests[resource] }, wanted) };
+      };
+      return { requests, limits: { ...limit('cpu', undefined), ...limit('memory', policy.memoryLimitBytes) } };
+    }
+  }
+}
+
+function requirements({ requests, limits }: ContainerAmounts): V1ResourceRequirements | undefined {
+  const resources: V1ResourceRequirements = {
+    ...(Object.keys(requests).length > 0 ? { requests: formatAmounts(requests) } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits: formatAmounts(limits) } : {}),
   };
-  return { requests: { cpu: formatCpu(cpu), memory: formatMemory(memory) }, ...(Object.keys(limits).length > 0 ? { limits } : {}) };
+  return Object.keys(resources).length > 0 ? resources : undefined;
 }
 
 function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
   const { policy, appPort } = plan;
+  const resources = requirements(plan.resources);
   const listenPort = freePort(pod, policy.listenPort, []);
   const adminPort = freePort(pod, policy.adminPort, [listenPort]);
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
@@ -99,7 +140,7 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
       fieldEnv('EBB_POD_NAME', 'metadata.name'),
       fieldEnv('EBB_POD_NAMESPACE', 'metadata.namespace'),
     ],
-    resources: sidecarResources(policy, plan.bounds ?? UNBOUNDED),
+    ...(resources ? { resources } : {}),
     // The interceptor answers /ready only while the app behind it is ready, so the pod is not
     // Ready (and gets no traffic) before the app can serve.
     readinessProbe: { httpGet: { path: '/ready', port: ADMIN_PORT_NAME }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 1 },

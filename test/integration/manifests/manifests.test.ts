@@ -199,6 +199,7 @@ describe('install manifests', function () {
       expect(rules('ClusterRole', 'ebb-webhook')).to.deep.equal([
         '/limitranges list,watch',
         '/namespaces get,list,watch',
+        '/resourcequotas list,watch',
         'apps/deployments get,list,watch',
         'apps/replicasets get,list,watch',
       ]);
@@ -361,6 +362,7 @@ describe('install manifests', function () {
         ['ebb-webhook', ['list', 'deployments', '-A'], true],
         ['ebb-webhook', ['watch', 'configmaps', '-n', NAMESPACE], true],
         ['ebb-webhook', ['get', 'configmaps/ebb-policy', '-n', NAMESPACE], true],
+        ['ebb-webhook', ['watch', 'resourcequotas', '-A'], true],
         ['ebb-webhook', ['list', 'configmaps', '-n', 'default'], false],
         ['ebb-webhook', ['get', 'secrets', '-n', NAMESPACE], false],
         ['ebb-webhook', ['patch', 'deployments', '-A'], false],

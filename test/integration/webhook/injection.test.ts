@@ -91,8 +91,11 @@ describe('webhook: injection through the API server', function () {
     });
     const [pod] = await cluster.deploy(deployment(LIMITED, 'bounded'));
     expect(injectedRecord(pod!)?.workload).to.equal(`${LIMITED}/bounded`);
-    // The policy's 10m/32Mi are below the minimum; a max demands a limit for every resource.
-    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2', memory: '128Mi' } });
+    // LimitRanger gave the app its max as requests and limits (Guaranteed), so the sidecar's
+    // requests equal its limits: the policy's 10m raised to the 50m minimum, memory at the
+    // policy's 128Mi limit.
+    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '50m', memory: '128Mi' } });
+    expect(pod!.status?.qosClass).to.equal('Guaranteed');
   });
 
   it('routes a Service that targets the port name to the sidecar (the real EndpointSlice controller resolves it)', async () => {

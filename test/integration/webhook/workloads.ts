@@ -89,7 +89,10 @@ export function expectInjected(pod: V1Pod, workload: string): void {
   expect(sidecar!.ports?.find((port) => port.name === 'http')?.containerPort).to.equal(18080);
   const app = pod.spec!.containers[0]!;
   expect(app.ports?.[0]).to.include({ name: APP_PORT_NAME, containerPort: 8080 });
-  expect(app.resources?.requests).to.deep.equal({ cpu: '100m', memory: '128Mi' });
+  // The app came without resources (BestEffort) and stays so: no requests from ebb, none on the sidecar.
+  expect(app.resources?.requests).to.equal(undefined);
+  expect(sidecar!.resources?.requests).to.equal(undefined);
+  expect(pod.status?.qosClass).to.equal('BestEffort');
 }
 
 export function expectUntouched(pod: V1Pod): void {

@@ -1,11 +1,18 @@
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1ResourceQuota } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import jsonpatch from 'jsonpatch';
 import { mutatePod, type InjectedRecord, type MutationInput } from '../../../src/core/mutation.ts';
 import { DEFAULT_POLICY, type Policy } from '../../../src/core/policy.ts';
+import { qosClass } from '../../../src/core/qos.ts';
 import { deploymentPod } from './pods.ts';
 
 const enabledNamespace = { name: 'shop', labels: { 'ebb.dev/injection': 'enabled' } };
+
+/** One app container serving on `http` (8080) with these resources. */
+const web = (resources?: V1Container['resources']) =>
+  deploymentPod({ containers: [{ name: 'app', image: 'x', ports: [{ name: 'http', containerPort: 8080 }], ...(resources ? { resources } : {}) }] });
+/** A memory request and nothing else: a Burstable pod, whose missing CPU request ebb fills in. */
+const BURSTABLE = { requests: { memory: '64Mi' } };
 
 function mutate(pod: V1Pod, overrides: Partial<MutationInput> = {}) {
   const result = mutatePod({ pod, namespace: enabledNamespace, deployment: { name: 'web' }, policy: DEFAULT_POLICY, ebbNamespace: 'ebb-system', ...overrides });
@@ -18,7 +25,7 @@ const env = (container: V1Container) => Object.fromEntries((container.env ?? [])
 
 describe('mutatePod', () => {
   it('injects an opted-in pod: annotations, requests, the interceptor, and takes over the port name', () => {
-    const { injected, patch, patched } = mutate(deploymentPod());
+    const { injected, patch, patched } = mutate(web(BURSTABLE));
     expect(injected).to.equal(true);
     expect(patch.every((operation) => operation.op === 'add')).to.equal(true);
     expect(patch[0]!.path).to.equal('/metadata/annotations');
@@ -30,7 +37,7 @@ describe('mutatePod', () => {
 
     const app = patched.spec!.containers[0]!;
     expect(app.ports).to.deep.equal([{ name: 'ebb-app', containerPort: 8080 }]);
-    expect(app.resources).to.deep.equal({ requests: { cpu: '100m', memory: '128Mi' } });
+    expect(app.resources).to.deep.equal({ requests: { memory: '64Mi', cpu: '100m' } });
 
     const sidecar = sidecarOf(patched)!;
     expect(sidecar.restartPolicy).to.equal('Always');
@@ -94,9 +101,9 @@ describe('mutatePod', () => {
   });
 
   const noSidecar: [string, V1Pod, string][] = [
-    ['no containerPort', deploymentPod({ containers: [{ name: 'worker', image: 'w' }] }), 'none: no container declares a TCP containerPort'],
-    ['an ebb.dev/port that matches nothing', deploymentPod({ annotations: { 'ebb.dev/port': '1234' } }), 'none: ebb.dev/port "1234" matches no TCP containerPort'],
-    ['the host network', { ...deploymentPod(), spec: { ...deploymentPod().spec!, hostNetwork: true } }, 'none: the pod uses the host network'],
+    ['no containerPort', deploymentPod({ containers: [{ name: 'worker', image: 'w', resources: BURSTABLE }] }), 'none: no container declares a TCP containerPort'],
+    ['an ebb.dev/port that matches nothing', { ...web(BURSTABLE), metadata: { ...web().metadata, annotations: { 'ebb.dev/port': '1234' } } }, 'none: ebb.dev/port "1234" matches no TCP containerPort'],
+    ['the host network', { ...web(BURSTABLE), spec: { ...web(BURSTABLE).spec!, hostNetwork: true } }, 'none: the pod uses the host network'],
   ];
   for (const [name, pod, why] of noSidecar) {
     it(`gives annotations and requests but no sidecar for ${name}, and says why`, () => {
@@ -104,22 +111,24 @@ describe('mutatePod', () => {
       expect(injected).to.equal(true);
       expect(patched.spec!.initContainers).to.equal(undefined);
       expect(injectedRecord(patched).sidecar).to.include(why);
-      expect(patched.spec!.containers[0]!.resources?.requests).to.deep.equal({ cpu: '100m', memory: '128Mi' });
+      expect(patched.spec!.containers[0]!.resources?.requests).to.deep.equal({ memory: '64Mi', cpu: '100m' });
     });
   }
 
   describe('requests', () => {
-    const withResources = (resources: V1Container['resources']) => deploymentPod({ containers: [{ name: 'app', image: 'x', ports: [{ name: 'http', containerPort: 8080 }], resources }] });
+    const withResources = web;
     const requestsAfter = (pod: V1Pod, overrides: Partial<MutationInput> = {}) => mutate(pod, overrides).patched.spec!.containers[0]!.resources;
     const recommendation = { app: { cpuMillis: 300, memoryBytes: 256 * 2 ** 20 } };
 
     it('uses the recommendation for a container without requests', () => {
-      expect(requestsAfter(withResources(undefined), { recommendation })).to.deep.equal({ requests: { cpu: '300m', memory: '256Mi' } });
+      const pod = deploymentPod({ containers: [{ name: 'app', image: 'x' }, { name: 'log', image: 'y', resources: { requests: { cpu: '10m' } } }] });
+      expect(requestsAfter(pod, { recommendation })).to.deep.equal({ requests: { cpu: '300m', memory: '256Mi' } });
     });
 
     it('never sets a request above the limit', () => {
-      expect(requestsAfter(withResources({ limits: { cpu: '50m', memory: '64Mi' } }))).to.deep.equal({
-        limits: { cpu: '50m', memory: '64Mi' }, requests: { cpu: '50m', memory: '64Mi' },
+      const limited = { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '50m', memory: '64Mi' } };
+      expect(requestsAfter(withResources(limited), { recommendation: { app: { cpuMillis: 300, memoryBytes: 20 * 2 ** 20 } } })).to.deep.equal({
+        requests: { cpu: '50m', memory: '20Mi' }, limits: limited.limits,
       });
     });
 
@@ -140,7 +149,8 @@ describe('mutatePod', () => {
 
     it('keeps requests within cpu-min/cpu-max and memory-min/memory-max', () => {
       const annotations = { 'ebb.dev/cpu-min': '500m', 'ebb.dev/memory-max': '100Mi' };
-      expect(requestsAfter(deploymentPod({ annotations }), { recommendation })!.requests).to.deep.equal({ cpu: '500m', memory: '100Mi' });
+      const pod = { ...web(BURSTABLE), metadata: { ...web().metadata, annotations } };
+      expect(requestsAfter(pod, { recommendation })!.requests).to.deep.equal({ memory: '100Mi', cpu: '500m' });
     });
 
     it('adds only the missing resource inside existing requests', () => {
@@ -170,6 +180,94 @@ describe('mutatePod', () => {
     expect(settings).to.deep.include({ 'max-replicas': 4, 'idle-after': 60_000, 'target-concurrency': 25, 'min-replicas': 0, enabled: true });
     expect(errors.map((error) => error.key)).to.deep.equal(['ebb.dev/min-replicas']);
     expect(injectedRecord(patched).errors).to.deep.equal([errors[0]!.message]);
+  });
+
+  describe('keeps the QoS class', () => {
+    const MiB = 2 ** 20;
+
+    it('Guaranteed: the app is left alone, the sidecar gets limits equal to its requests, CPU included', () => {
+      const guaranteed = { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
+      const { patched } = mutate(web(guaranteed), { recommendation: { app: { cpuMillis: 300, memoryBytes: 1024 * MiB } } });
+      expect(patched.spec!.containers[0]!.resources).to.deep.equal(guaranteed);
+      // Memory at the policy's limit (128Mi), not its request (32Mi): the interceptor's RSS is above 32Mi.
+      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '128Mi' }, limits: { cpu: '10m', memory: '128Mi' } });
+      expect(qosClass(patched.spec)).to.equal('Guaranteed');
+    });
+
+    it('Guaranteed in a LimitRange: requests and limits move into its bounds together', () => {
+      const guaranteed = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } };
+      const containerBounds = { cpu: { min: 50, max: 2000, defaultLimit: 2000 }, memory: { min: 64 * MiB, max: 96 * MiB, defaultLimit: 96 * MiB } };
+      const { patched } = mutate(web(guaranteed), { containerBounds });
+      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '50m', memory: '96Mi' } });
+      expect(qosClass(patched.spec)).to.equal('Guaranteed');
+    });
+
+    it('BestEffort: no requests for the app, none for the sidecar', () => {
+      const { patched } = mutate(web(), { recommendation: { app: { cpuMillis: 300, memoryBytes: 256 * MiB } } });
+      expect(patched.spec!.containers[0]!.resources).to.equal(undefined);
+      expect(sidecarOf(patched)!.resources).to.equal(undefined);
+      expect(injectedRecord(patched).sidecar).to.equal('injected');
+      expect(qosClass(patched.spec)).to.equal('BestEffort');
+    });
+
+    it('Burstable: where a recommendation would bring every request to its limit, the user\'s requests stay', () => {
+      const limited = { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } };
+      const everything = mutate(web(limited), { recommendation: { app: { cpuMillis: 2000, memoryBytes: 2048 * MiB } } }).patched;
+      expect(everything.spec!.containers[0]!.resources).to.deep.equal(limited);
+      expect(qosClass(everything.spec)).to.equal('Burstable');
+      const cpuOnly = mutate(web(limited), { recommendation: { app: { cpuMillis: 2000, memoryBytes: 128 * MiB } } }).patched;
+      expect(cpuOnly.spec!.containers[0]!.resources!.requests).to.deep.equal({ cpu: '1', memory: '128Mi' });
+    });
+  });
+
+  describe('in a namespace with ResourceQuotas', () => {
+    const quota = (name: string, hard: Record<string, string>, used: Record<string, string> = {}, scoping: V1ResourceQuota['spec'] = {}): V1ResourceQuota => ({
+      metadata: { name, namespace: 'shop' },
+      spec: { ...scoping, hard },
+      status: { hard, used },
+    });
+    /** Limits on the app too, as a namespace whose quota tracks them needs (a LimitRange default would give them). */
+    const limitedApp = () => web({ requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+
+    it('gives the sidecar every limit a quota tracks: the CPU limit at its request when nothing else gives one', () => {
+      const { patched } = mutate(limitedApp(), { resourceQuotas: [quota('compute', { 'limits.cpu': '4', 'limits.memory': '8Gi' })] });
+      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '10m', memory: '128Mi' } });
+      expect(qosClass(patched.spec)).to.equal('Burstable');
+    });
+
+    it("takes the CPU limit from the namespace's LimitRange default when there is one", () => {
+      const containerBounds = { cpu: { defaultLimit: 200 }, memory: { defaultLimit: 512 * 2 ** 20 } };
+      const { patched } = mutate(limitedApp(), { containerBounds, resourceQuotas: [quota('compute', { 'limits.cpu': '4' })] });
+      // The policy's memory limit is the interceptor's own; the LimitRange default fills in only the CPU limit.
+      expect(sidecarOf(patched)!.resources!.limits).to.deep.equal({ cpu: '200m', memory: '128Mi' });
+    });
+
+    it('leaves the sidecar out when a quota has no room for it, and says which quota, which resource, how much', () => {
+      const resourceQuotas = [quota('roomy', { 'requests.memory': '10Gi' }), quota('compute', { 'requests.cpu': '1', pods: '10' }, { 'requests.cpu': '900m', pods: '3' })];
+      const { injected, patched } = mutate(limitedApp(), { resourceQuotas });
+      expect(injected).to.equal(true);
+      expect(patched.spec!.initContainers).to.equal(undefined);
+      expect(patched.spec!.containers[0]!.ports).to.deep.equal([{ name: 'http', containerPort: 8080 }]);
+      expect(injectedRecord(patched).sidecar).to.equal(
+        'none: ResourceQuota "compute" has no room for the sidecar: requests.cpu 10m missing (hard 1, used 900m, this pod 100m + the sidecar 10m)',
+      );
+    });
+
+    it('injects when the pod and the sidecar fit exactly', () => {
+      const { patched } = mutate(limitedApp(), { resourceQuotas: [quota('compute', { 'requests.cpu': '1' }, { 'requests.cpu': '890m' })] });
+      expect(sidecarOf(patched)).to.not.equal(undefined);
+    });
+
+    it('counts only the quotas whose scopes select the pod', () => {
+      const full = { 'limits.cpu': '1', 'requests.cpu': '1' };
+      const resourceQuotas = [
+        quota('jobs', full, full, { scopes: ['Terminating'] }),
+        quota('batch', full, full, { scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: ['batch'] }] } }),
+        quota('best-effort', { pods: '0' }, { pods: '0' }, { scopes: ['BestEffort'] }),
+      ];
+      const { patched } = mutate(limitedApp(), { resourceQuotas });
+      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+    });
   });
 
   it('in policy dry-run, only records what it would do', () => {
