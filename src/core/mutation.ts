@@ -8,9 +8,9 @@ import { addAnnotations } from './patch/annotations.ts';
 import type { AddOperation } from './patch/json-patch.ts';
 import { UNBOUNDED, type ContainerBounds } from './patch/limit-range.ts';
 import { describeShortfall, limitsTracked, quotaShortfall, quotasSelecting } from './patch/quota.ts';
-import { addRequests, planRequests } from './patch/requests.ts';
+import { addResources, planRequests, type AppResources } from './patch/requests.ts';
 import { addSidecar, chooseAppPort, sidecarResources, SIDECAR_NAME, type AppPort } from './patch/sidecar.ts';
-import { podAmounts, podContainers, withChanges, type Amounts, type ContainerAmounts, type PodContainers } from './pod-resources.ts';
+import { podAmounts, podContainers, withChanges, type ContainerAmounts, type PodContainers } from './pod-resources.ts';
 import type { Policy } from './policy.ts';
 import { qosOf, type QosClass } from './qos.ts';
 import type { Recommendation } from './recommendation.ts';
@@ -72,8 +72,8 @@ interface SidecarContext {
   qos: QosClass;
   bounds: ContainerBounds;
   quotas: readonly V1ResourceQuota[];
-  /** The requests ebb sets in the app containers. */
-  requests: readonly Amounts[];
+  /** The requests and limits ebb sets in the app containers. */
+  app: AppResources;
 }
 
 /**
@@ -86,7 +86,7 @@ function planSidecar(pod: V1Pod, context: SidecarContext): { appPort: AppPort; r
   const quotas = quotasSelecting(context.quotas, pod, context.qos);
   const resources = sidecarResources(context.policy.sidecar, { qos: context.qos, bounds: context.bounds, limitsTracked: limitsTracked(quotas) });
   if (quotas.length === 0) return { appPort, resources };
-  const usage = (sidecar?: ContainerAmounts) => podAmounts(withChanges(context.amounts, { requests: context.requests, sidecar }));
+  const usage = (sidecar?: ContainerAmounts) => podAmounts(withChanges(context.amounts, { ...context.app, sidecar }));
   const shortfall = quotaShortfall(quotas, usage(), usage(resources));
   return shortfall ? describeShortfall(shortfall) : { appPort, resources };
 }
@@ -115,8 +115,8 @@ export function mutatePod(input: MutationInput): MutationResult {
   const qos = qosOf(amounts);
   const bounds = input.containerBounds ?? UNBOUNDED;
   const containers = pod.spec?.containers ?? [];
-  const requests = planRequests(containers, { settings, defaults: policy.defaultRequests, recommendation: input.recommendation, bounds, pod: amounts, qos });
-  const sidecar = planSidecar(pod, { policy, port: settings.port, amounts, qos, bounds, quotas: input.resourceQuotas ?? [], requests });
+  const app = planRequests(containers, { settings, defaults: policy.defaultRequests, recommendation: input.recommendation, bounds, pod: amounts, qos });
+  const sidecar = planSidecar(pod, { policy, port: settings.port, amounts, qos, bounds, quotas: input.resourceQuotas ?? [], app });
   const record: InjectedRecord = {
     v: INJECTION_VERSION,
     workload,
@@ -132,7 +132,7 @@ export function mutatePod(input: MutationInput): MutationResult {
   const { enabled: _enabled, ...scaling } = settings;
   return result([
     ...addAnnotations(pod.metadata, { ...injected, ...formatAnnotations(scaling) }),
-    ...addRequests(containers, requests),
+    ...addResources(containers, app),
     ...(typeof sidecar === 'string' ? [] : addSidecar(pod, { policy: policy.sidecar, workload, ...sidecar })),
   ]);
 }

@@ -54,9 +54,10 @@ export interface PodContainers {
   podLevel?: ContainerAmounts;
 }
 
-/** What ebb is about to change: requests set per app container (by index), a sidecar appended. */
+/** What ebb is about to change: requests and limits set per app container (by index), a sidecar appended. */
 export interface PodChanges {
   requests?: readonly Amounts[];
+  limits?: readonly Amounts[];
   sidecar?: ContainerAmounts;
 }
 
@@ -74,7 +75,7 @@ export function podContainers(spec: V1PodSpec | undefined): PodContainers {
 export function withChanges(pod: PodContainers, changes: PodChanges): PodContainers {
   return {
     ...pod,
-    containers: pod.containers.map(({ requests, limits }, index) => ({ requests: { ...requests, ...changes.requests?.[index] }, limits })),
+    containers: pod.containers.map(({ requests, limits }, index) => ({ requests: { ...requests, ...changes.requests?.[index] }, limits: { ...limits, ...changes.limits?.[index] } })),
     initContainers: changes.sidecar ? [...pod.initContainers, { ...changes.sidecar, sidecar: true }] : pod.initContainers,
   };
 }

@@ -8,6 +8,10 @@ import type { ContainerRecommendation } from './recommender/index.ts';
 export interface ContainerRequests {
   cpuMillis?: number;
   memoryBytes?: number;
+  /** The recommendation's upper bound for memory: no memory limit is left below it. */
+  memoryUpperBytes?: number;
+  /** Too little history to trust a decrease: a target only raises a request. */
+  raiseOnly?: boolean;
 }
 
 /** By container name. */
@@ -27,12 +31,15 @@ export function recommendationFromStatus(status: string | undefined): Recommenda
 export function targetsOf(containers: unknown): Recommendation | undefined {
   if (typeof containers !== 'object' || containers === null) return undefined;
   const recommendation: Record<string, ContainerRequests> = {};
-  for (const [name, requests] of Object.entries(containers as Record<string, { cpu?: unknown; memory?: unknown }>)) {
+  for (const [name, requests] of Object.entries(containers as Record<string, { cpu?: unknown; memory?: unknown; upper?: { memory?: unknown }; raiseOnly?: unknown }>)) {
     const cpu = typeof requests?.cpu === 'string' ? parseCpu(requests.cpu) : undefined;
     const memory = typeof requests?.memory === 'string' ? parseMemory(requests.memory) : undefined;
+    const memoryUpper = typeof requests?.upper?.memory === 'string' ? parseMemory(requests.upper.memory) : undefined;
     recommendation[name] = {
       ...(cpu?.ok ? { cpuMillis: cpu.value } : {}),
       ...(memory?.ok ? { memoryBytes: memory.value } : {}),
+      ...(memoryUpper?.ok ? { memoryUpperBytes: memoryUpper.value } : {}),
+      ...(requests?.raiseOnly === true ? { raiseOnly: true } : {}),
     };
   }
   return recommendation;
@@ -47,6 +54,8 @@ export interface StatusContainerRecommendation {
   confidence: number;
   /** ISO time of the newest usage sample behind it. */
   newestSample?: string;
+  /** Present (true) while the history is too short to trust a decrease: targets only raise requests. */
+  raiseOnly?: true;
 }
 
 export interface StatusRecommendation {
@@ -56,7 +65,7 @@ export interface StatusRecommendation {
 /** The recommender's figures as written into the status annotation, in Kubernetes quantities. */
 export function statusRecommendation(recommendations: ReadonlyMap<string, ContainerRecommendation>): StatusRecommendation {
   const containers: Record<string, StatusContainerRecommendation> = {};
-  for (const [name, { cpu, memory, confidence, newestSampleAt }] of [...recommendations].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, { cpu, memory, confidence, newestSampleAt, raiseOnly }] of [...recommendations].sort(([a], [b]) => a.localeCompare(b))) {
     containers[name] = {
       cpu: formatCpu(cpu.targetMillis),
       memory: formatMemory(memory.targetBytes),
@@ -64,6 +73,7 @@ export function statusRecommendation(recommendations: ReadonlyMap<string, Contai
       upper: { cpu: formatCpu(cpu.upperMillis), memory: formatMemory(memory.upperBytes) },
       confidence: Math.round(confidence * 100) / 100,
       ...(newestSampleAt !== null ? { newestSample: new Date(newestSampleAt).toISOString() } : {}),
+      ...(raiseOnly ? { raiseOnly: true as const } : {}),
     };
   }
   return { containers };

@@ -137,20 +137,23 @@ describe('sizing loop', () => {
   it('checkpoints at most once per interval per workload, and a new leader resumes from the checkpoint', async () => {
     const store = new MemoryStore();
     const first = harness(store);
-    await rounds(first, start, 12, 0.5, 300 * MiB); // 110 s: written at the first round and once a minute later
+    // Rounds at 0 … 60 s: written at the first and at 60 s; what it published then is what a successor gets back.
+    const next = await rounds(first, start, 7, 0.5, 300 * MiB);
+    expect(store.writes).to.equal(2);
+    const atCheckpoint = first.loop.statusRecommendation('shop/web');
+    await rounds(first, next, 5, 0.5, 300 * MiB); // up to 110 s: no write within the interval
     expect(store.writes).to.equal(2);
     const saved = store.saved.get('shop/web')!;
     expect(JSON.parse(saved)).to.include({ v: 1, workload: 'shop/web' });
 
     // The leader dies; another replica leads with no usage to pull yet: it starts from the checkpoint.
-    const next = harness(store);
-    next.feed([]);
-    await next.loop.round(start + 120_000);
-    expect(next.logs).to.include('recommender restored 1 workload checkpoints');
-    const restored = next.loop.statusRecommendation('shop/web');
-    const written = first.loop.statusRecommendation('shop/web');
-    expect(restored?.containers.app?.cpu).to.equal(written?.containers.app?.cpu);
-    expect(restored?.containers.app?.memory).to.equal(written?.containers.app?.memory);
+    const successor = harness(store);
+    successor.feed([]);
+    await successor.loop.round(start + 120_000);
+    expect(successor.logs).to.include('recommender restored 1 workload checkpoints');
+    const restored = successor.loop.statusRecommendation('shop/web');
+    expect(restored?.containers.app?.cpu).to.equal(atCheckpoint?.containers.app?.cpu);
+    expect(restored?.containers.app?.memory).to.equal(atCheckpoint?.containers.app?.memory);
   });
 
   it('does nothing while not leading, and forgets what it knew when it stops leading', async () => {

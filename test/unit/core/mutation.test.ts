@@ -147,6 +147,23 @@ describe('mutatePod', () => {
       expect(requestsAfter(withResources(guaranteed), { recommendation })).to.deep.equal({ requests: { cpu: '1', memory: '256Mi' }, limits: guaranteed.limits });
     });
 
+    it('while the recommendation is raise-only, raises a request and never lowers one', () => {
+      const raiseOnly = { app: { cpuMillis: 300, memoryBytes: 256 * 2 ** 20, raiseOnly: true } };
+      expect(requestsAfter(withResources({ requests: { cpu: '100m', memory: '1Gi' } }), { recommendation: raiseOnly })).to.deep.equal({ requests: { cpu: '300m', memory: '1Gi' } });
+    });
+
+    it('raises a memory limit below the recommendation\'s upper bound to it, within the LimitRange max, and never adds a limit', () => {
+      const recommended = { app: { cpuMillis: 300, memoryBytes: 200 * 2 ** 20, memoryUpperBytes: 400 * 2 ** 20 } };
+      const limited = { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '256Mi' } };
+      expect(requestsAfter(withResources(limited), { recommendation: recommended })).to.deep.equal({
+        requests: { cpu: '300m', memory: '200Mi' }, limits: { cpu: '1', memory: '400Mi' },
+      });
+      const bounds = { cpu: {}, memory: { max: 300 * 2 ** 20 } };
+      expect(requestsAfter(withResources(limited), { recommendation: recommended, containerBounds: bounds })!.limits).to.deep.equal({ cpu: '1', memory: '300Mi' });
+      expect(requestsAfter(withResources({ requests: { cpu: '100m', memory: '100Mi' } }), { recommendation: recommended })).to.deep.equal({ requests: { cpu: '300m', memory: '200Mi' } });
+      expect(requestsAfter(withResources(limited), { recommendation: recommended, deployment: { name: 'web', annotations: { 'ebb.dev/resize': 'off' } } })).to.deep.equal(limited);
+    });
+
     it('keeps requests within cpu-min/cpu-max and memory-min/memory-max', () => {
       const annotations = { 'ebb.dev/cpu-min': '500m', 'ebb.dev/memory-max': '100Mi' };
       const pod = { ...web(BURSTABLE), metadata: { ...web().metadata, annotations } };

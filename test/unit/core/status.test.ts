@@ -54,28 +54,28 @@ describe('the ebb.dev/status annotation', () => {
 
     it('writes it where the webhook reads the targets', () => {
       const text = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
-      expect(recommendationFromStatus(text)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20 } });
+      expect(recommendationFromStatus(text)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
 
     it('writes at once when a target moves by more than the tolerance, and not for a drift within it', () => {
       const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
       expect(nextStatus(first, statusFields(steady, undefined, now + 2000, recommendation('270m', '300Mi')), now + 2000, 0.1)).to.equal(undefined);
       const moved = nextStatus(first, statusFields(steady, undefined, now + 2000, recommendation('300m', '300Mi')), now + 2000, 0.1);
-      expect(recommendationFromStatus(moved)).to.deep.equal({ app: { cpuMillis: 300, memoryBytes: 300 * 2 ** 20 } });
+      expect(recommendationFromStatus(moved)).to.deep.equal({ app: { cpuMillis: 300, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
 
     it('brings a drift within the tolerance up to date at the next refresh', () => {
       const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
       const later = now + STATUS_REFRESH_MS;
       expect(recommendationFromStatus(nextStatus(first, statusFields(steady, undefined, later, recommendation('260m', '300Mi')), later, 0.1))).to.deep.equal({
-        app: { cpuMillis: 260, memoryBytes: 300 * 2 ** 20 },
+        app: { cpuMillis: 260, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 },
       });
     });
 
     it('keeps the recommendation it has when the decision is written without one', () => {
       const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
       const next = nextStatus(first, statusFields(decision(4, 'load', '2 → 4'), undefined, now + 10, undefined), now + 10)!;
-      expect(recommendationFromStatus(next)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20 } });
+      expect(recommendationFromStatus(next)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
   });
 });
