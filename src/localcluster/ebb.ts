@@ -23,7 +23,8 @@ export const EXCLUDED_NAMESPACES = [...SYSTEM_NAMESPACES, DEFAULT_EBB_NAMESPACE]
 export interface AgentPorts {
   node: string;
   activityPort: number;
-  activatorPort: number;
+  /** The agent's activator listens here, one port per sleeping Service port (from its slice). */
+  activatorHost: string;
 }
 
 export interface RunningEbb {
@@ -80,6 +81,10 @@ export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> 
       return path;
     };
     const [agentToken, controllerToken] = [await tokenFile('ebb-agent'), await tokenFile('ebb-controller')];
+    // The agent's token for its kubelet (KWOK), as the automounted one: the API server's audience.
+    const kubeletToken = join(workDir, 'ebb-agent-kubelet.token');
+    const issued = await core.createNamespacedServiceAccountToken({ name: 'ebb-agent', namespace: DEFAULT_EBB_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 86_400 } } });
+    writeFileSync(kubeletToken, issued.status?.token ?? '', { mode: 0o600 });
     const node = (name: string, entry: string, args: string[], env: Record<string, string>) =>
       startProcess(name, process.execPath, ['--import', 'tsx', join(REPO, entry), ...args], join(workDir, `${name}.log`), {
         KUBECONFIG: kubeconfigPath,
@@ -101,17 +106,22 @@ export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> 
     // One agent per node, then the controller that reads them.
     const controllerPort = await freePort();
     const agents: AgentPorts[] = [];
-    for (const nodeName of controlPlane.nodeNames) {
-      const ports = { node: nodeName, activityPort: await freePort(), activatorPort: await freePort() };
+    for (const [index, nodeName] of controlPlane.nodeNames.entries()) {
+      // The agents share this machine but not the sleeping Services' ports: each has a loopback
+      // address of its own, varied by process so that two sandboxes do not collide.
+      const ports = { node: nodeName, activityPort: await freePort(), activatorHost: `127.20.${process.pid % 250}.${index + 1}` };
       agents.push(ports);
       processes.push(
         node(`ebb-agent-${nodeName}`, 'agent/main.ts', [], {
           NODE_NAME: nodeName,
           EBB_LISTEN_HOST: '127.0.0.1',
           EBB_AGENT_PORT: String(ports.activityPort),
-          EBB_ACTIVATOR_PORT: String(ports.activatorPort),
+          EBB_ACTIVATOR_HOST: ports.activatorHost,
           EBB_CONTROLLER_URL: `http://127.0.0.1:${controllerPort}`,
           EBB_TOKEN_FILE: agentToken,
+          EBB_KUBELET_TOKEN_FILE: kubeletToken,
+          // KWOK's kubelet certificate is issued by the control plane's CA (control-plane.ts).
+          EBB_KUBELET_CA_FILE: join(workDir, 'ca.crt'),
         }),
       );
     }
@@ -123,7 +133,8 @@ export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> 
         EBB_TOKEN_FILE: controllerToken,
         EBB_AGENT_URLS: agents.map((agent) => `http://127.0.0.1:${agent.activityPort}`).join(','),
         // The API server refuses loopback addresses in EndpointSlices; the sandbox's Service
-        // router (its kube-proxy) sends sleeping traffic to the agents' real loopback ports.
+        // router (its kube-proxy) sends sleeping traffic to the agents' real loopback addresses,
+        // at the port the slice gives the Service's port.
         EBB_ACTIVATOR_ADDRESSES: agents.map((_, index) => `192.0.2.${10 + index}`).join(','),
         EBB_WEBHOOK_CA_FILE: join(certDir, 'ca.crt'),
       }),

@@ -9,6 +9,7 @@ import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../core/annotations.ts';
 import type { ActivityReport } from '../../protocol/activity.ts';
 import type { ControlPlane } from '../control-plane.ts';
+import { clusterResourceUsage, createKwokObject } from '../kwok-metrics.ts';
 import type { RunningEbb } from '../ebb.ts';
 import { freePort } from '../ports.ts';
 import { PodRunner } from './pod-runner.ts';
@@ -25,6 +26,21 @@ const PHASES = [
   { name: 'easing', clients: 4, seconds: 20 },
 ] as const;
 
+// What the demo's app containers use, as KWOK's kubelets report it to ebb's agents: CPU rising and
+// falling between 50m and 110m every two minutes with a little noise, memory creeping up 1Mi every
+// 20 s from 40Mi and dropping back every ~10 minutes (a cache that fills and is flushed). CEL on
+// the pod's age (KWOK's SinceSecond); integer arithmetic where CEL has no floating modulo.
+const AGE = 'int(pod.SinceSecond())';
+const DEMO_USAGE = clusterResourceUsage('ebb-demo', { matchNamespaces: [DEMO_NAMESPACE] }, [
+  {
+    containers: ['app'],
+    usage: {
+      cpu: { expression: `Quantity("50m") + Quantity("1m") * (double(${AGE} % 120 < 60 ? ${AGE} % 120 : 120 - ${AGE} % 120) + 5.0 * Rand())` },
+      memory: { expression: `Quantity("40Mi") + Quantity("1Mi") * double(${AGE} / 20 % 32)` },
+    },
+  },
+]);
+
 export interface Demo {
   servicePort: number;
   stop(): Promise<void>;
@@ -35,6 +51,7 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: { metadata: { name: DEMO_NAMESPACE, labels: { 'ebb.dev/injection': 'enabled' } } } });
+  await createKwokObject(kubeConfig, DEMO_USAGE);
   const labels = { app: DEMO_APP };
   await core.createNamespacedService({
     namespace: DEMO_NAMESPACE,
@@ -68,7 +85,7 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
 
   const pods = new PodRunner(kubeConfig, DEMO_NAMESPACE, controlPlane.workDir, 200);
   await pods.start();
-  const router = new ServiceRouter(kubeConfig, DEMO_NAMESPACE, DEMO_APP, pods, ebb.agents.map((agent) => agent.activatorPort));
+  const router = new ServiceRouter(kubeConfig, DEMO_NAMESPACE, DEMO_APP, pods, ebb.agents.map((agent) => agent.activatorHost));
   const servicePort = await freePort();
   await router.listen(servicePort);
 
