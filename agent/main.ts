@@ -1,14 +1,15 @@
 // The per-node agent: scrapes the node's interceptors and serves their activity to the
 // controller; runs the activator for Services at zero. See node/config.ts for the settings.
 
-import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { CachingTokenVerifier, StaticTokenVerifier, TokenReviewVerifier, type TokenVerifier } from '../src/protocol/auth.ts';
+import { servicesRouted, targetKey } from '../src/core/activity/route.ts';
 import { Activator } from './node/activator/activator.ts';
 import { StaticDirectory, type WorkloadDirectory } from './node/activator/directory.ts';
 import { KubeDirectory } from './node/activator/kube-directory.ts';
+import { ActivatorListeners } from './node/activator/listeners.ts';
 import { wakeClient } from './node/activator/wake-client.ts';
 import { createActivityServer } from './node/activity-server.ts';
 import { agentConfigFromEnv } from './node/config.ts';
@@ -34,13 +35,13 @@ const cluster = (): KubeConfig => {
 
 const podDiscovery = config.staticTargets === undefined ? new KubePodDiscovery(cluster(), config.nodeName) : undefined;
 const discovery: TargetDiscovery = podDiscovery ?? new StaticDiscovery((config.staticTargets ?? '').split(',').filter(Boolean));
-const directory: WorkloadDirectory = config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster());
+const directory: WorkloadDirectory = config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster(), log);
 const verifier: TokenVerifier = new CachingTokenVerifier(
   config.staticTokens !== undefined ? StaticTokenVerifier.parse(config.staticTokens) : new TokenReviewVerifier(cluster().makeApiClient(AuthenticationV1Api), config.audience),
 );
 
 // The gauges are read when /metrics is scraped, by then the activator exists.
-const metrics = new AgentMetrics({ heldByWorkload: () => activator.heldByWorkload(), targets: () => discovery.targets().length, sleepingServices: () => directory.sleeping().length });
+const metrics = new AgentMetrics({ heldByWorkload: () => activator.heldByWorkload(), targets: () => discovery.targets().length, sleepingServices: () => servicesRouted(directory.routes()) });
 const scraper = new Scraper(discovery, { intervalMs: config.scrapeIntervalMs, timeoutMs: config.scrapeTimeoutMs, windowMs: config.windowMs, onScrapeFailure: metrics.scrapeFailed });
 const activator: Activator = new Activator({
   directory,
@@ -50,6 +51,9 @@ const activator: Activator = new Activator({
   log,
   onWakeOutcome: metrics.wakeRequested,
 });
+
+const listeners = new ActivatorListeners(activator, config.activatorHost, log);
+directory.onRoutesChanged(() => void listeners.apply(directory.routes()));
 
 // The kubelet's figures need the Node and the pods from the API server: none in static mode.
 const usage = podDiscovery && new UsageCollector(
@@ -64,29 +68,38 @@ usage?.start();
 const usageReport = () => usage?.report() ?? usageUnavailable(config.nodeName, 'no kubelet to read: the agent runs with EBB_STATIC_TARGETS, without the API server', Date.now());
 
 const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity, metrics.registry, usageReport);
-const activatorServer = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, activator.onRequest);
-activatorServer.on('upgrade', activator.onUpgrade);
 activityServer.listen(config.port, config.listenHost);
-activatorServer.listen(config.activatorPort, config.listenHost);
-await Promise.all([once(activityServer, 'listening'), once(activatorServer, 'listening')]);
+await Promise.all([once(activityServer, 'listening'), listeners.apply(directory.routes())]);
+const activatorPorts = listeners.listening();
 log({
   msg: 'agent listening',
   node: config.nodeName,
   activity: (activityServer.address() as AddressInfo).port,
-  activator: (activatorServer.address() as AddressInfo).port,
+  // Per sleeping Service port (or static workload), its activator port; and the first of them,
+  // for a test with one static workload.
+  activators: Object.fromEntries(activatorPorts.map(({ target, port }) => [targetKey(target), port])),
+  activator: activatorPorts[0]?.port,
   discovery: config.staticTargets !== undefined ? 'static' : 'pods',
   directory: config.staticBackends !== undefined ? 'static' : 'pods',
 });
 
-const stop = () => {
+// Nothing held is lost: the activator stops accepting, answers what it holds (forwarded if a
+// backend becomes ready within the drain, else 503 with Retry-After), then the agent exits.
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  log({ msg: 'draining', held: [...activator.heldByWorkload().values()].reduce((sum, n) => sum + n, 0), drainMs: config.drainMs });
+  listeners.stopAccepting();
   scraper.stop();
   usage?.stop();
   discovery.stop();
+  await activator.drain(config.drainMs);
   directory.stop();
   activator.close();
   activityServer.close();
-  activatorServer.close();
+  log({ msg: 'agent stopped' });
   setTimeout(() => process.exit(0), 100).unref();
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());

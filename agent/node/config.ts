@@ -3,7 +3,7 @@
 // (in-cluster config, or KUBECONFIG when set).
 
 import { DEFAULT_HOLD_LIMITS, type HoldLimits } from '../../src/core/activity/hold-ledger.ts';
-import { DEFAULT_ACTIVATOR_PORT, DEFAULT_AGENT_PORT } from '../../src/protocol/activator.ts';
+import { DEFAULT_AGENT_PORT } from '../../src/protocol/activator.ts';
 import { CONTROLLER_IDENTITY, EBB_AUDIENCE } from '../../src/protocol/auth.ts';
 
 export interface AgentConfig {
@@ -11,8 +11,13 @@ export interface AgentConfig {
   listenHost: string;
   /** Serves GET /activity to the controller (authenticated) and /healthz. */
   port: number;
-  /** Receives the traffic of sleeping Services. */
-  activatorPort: number;
+  /**
+   * Where the activator listens: on this address, one port per sleeping Service port (the ports on
+   * the activator EndpointSlices). Several agents on one host (the sandbox) need one address each.
+   */
+  activatorHost: string;
+  /** On SIGTERM, how long held requests still wait for a backend before a 503 with Retry-After. */
+  drainMs: number;
   scrapeIntervalMs: number;
   scrapeTimeoutMs: number;
   windowMs: number;
@@ -24,7 +29,7 @@ export interface AgentConfig {
   allowedIdentity: string;
   /** `host:port,…` admin addresses to scrape instead of watching pods. */
   staticTargets: string | undefined;
-  /** `ns/app=host:port,…` sleeping workloads and their backends instead of the API server's. */
+  /** `ns/app=host:port[@activatorPort],…` sleeping workloads, their backends and activator ports instead of the API server's. */
   staticBackends: string | undefined;
   /** `token=username,…` instead of TokenReview. */
   staticTokens: string | undefined;
@@ -68,7 +73,10 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     nodeName,
     listenHost: env.EBB_LISTEN_HOST || '0.0.0.0',
     port: numberFrom(env, 'EBB_AGENT_PORT', DEFAULT_AGENT_PORT),
-    activatorPort: numberFrom(env, 'EBB_ACTIVATOR_PORT', DEFAULT_ACTIVATOR_PORT),
+    activatorHost: env.EBB_ACTIVATOR_HOST || env.EBB_LISTEN_HOST || '0.0.0.0',
+    // Below the DaemonSet's terminationGracePeriodSeconds (30 s), with room for the answers being
+    // forwarded when it ends (5 s, activator.ts).
+    drainMs: numberFrom(env, 'EBB_ACTIVATOR_DRAIN_MS', 20_000),
     scrapeIntervalMs: numberFrom(env, 'EBB_SCRAPE_INTERVAL_MS', 1_000),
     scrapeTimeoutMs: numberFrom(env, 'EBB_SCRAPE_TIMEOUT_MS', 800),
     windowMs: numberFrom(env, 'EBB_WINDOW_MS', 10_000),

@@ -2,7 +2,8 @@
 // the program at start with a message naming the variable, the value and what is accepted.
 
 import { hostname } from 'node:os';
-import { DEFAULT_ACTIVATOR_PORT } from '../protocol/activator.ts';
+import { inPortRange, parsePortRange, type PortRange } from '../core/activator-ports.ts';
+import { DEFAULT_ACTIVATOR_PORTS } from '../protocol/activator.ts';
 
 export interface ControllerConfig {
   namespace: string;
@@ -19,7 +20,8 @@ export interface ControllerConfig {
   agentUrls?: string[];
   /** Fixed addresses for the activator EndpointSlices instead of the agent pods' IPs. */
   activatorAddresses?: string[];
-  activatorPort: number;
+  /** Where each sleeping Service port gets its own port on the agents (EBB_ACTIVATOR_PORTS). */
+  activatorPorts: PortRange;
   agentPort: number;
   webhookCaFile: string;
   webhookConfiguration: string;
@@ -40,6 +42,7 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   if (renewDeadlineMs >= durationMs) {
     throw new Error(`EBB_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs} is not accepted: it must be shorter than EBB_LEASE_DURATION_MS=${durationMs}, or two leaders could overlap`);
   }
+  const agentPort = number('EBB_AGENT_PORT', 18092, 1);
   return {
     namespace: env.POD_NAMESPACE ?? 'ebb-system',
     identity: env.POD_NAME ?? hostname(),
@@ -51,10 +54,18 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     tokenFile: env.EBB_TOKEN_FILE ?? '/var/run/secrets/ebb/token',
     agentUrls: list('EBB_AGENT_URLS'),
     activatorAddresses: list('EBB_ACTIVATOR_ADDRESSES'),
-    activatorPort: number('EBB_ACTIVATOR_PORT', DEFAULT_ACTIVATOR_PORT, 1),
-    agentPort: number('EBB_AGENT_PORT', 18092, 1),
+    activatorPorts: activatorPorts(env.EBB_ACTIVATOR_PORTS || DEFAULT_ACTIVATOR_PORTS, agentPort),
+    agentPort,
     webhookCaFile: env.EBB_WEBHOOK_CA_FILE ?? '/etc/ebb/tls/ca.crt',
     webhookConfiguration: env.EBB_WEBHOOK_CONFIGURATION ?? 'ebb',
     lease: { name: env.EBB_LEASE_NAME ?? 'ebb-controller', durationMs, renewDeadlineMs, retryPeriodMs: number('EBB_LEASE_RETRY_PERIOD_MS', 2000, 100) },
   };
+}
+
+/** The agents listen on these ports besides their own: the range must leave the agent's port out. */
+function activatorPorts(text: string, agentPort: number): PortRange {
+  const range = parsePortRange(text);
+  if (!range.ok) throw new Error(`EBB_ACTIVATOR_PORTS=${JSON.stringify(text)} is not accepted: ${range.error}`);
+  if (inPortRange(range.value, agentPort)) throw new Error(`EBB_ACTIVATOR_PORTS=${JSON.stringify(text)} is not accepted: it holds the agents' own port ${agentPort} (EBB_AGENT_PORT)`);
+  return range.value;
 }

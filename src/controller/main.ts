@@ -93,7 +93,7 @@ const agentsForActivator = () => config.activatorAddresses?.map((ip) => ({ ip })
 const agentDirectory: AgentDirectory = config.agentUrls
   ? new StaticAgentDirectory(config.agentUrls)
   : { urls: () => watch.agents().map((agent) => `http://${agent.ip}:${config.agentPort}`) };
-const routing = new ActivatorRouting(kubeConfig, agentsForActivator, config.activatorPort);
+const routing = new ActivatorRouting(kubeConfig, agentsForActivator, config.activatorPorts, (msg) => log('warn', msg));
 const token = new TokenFile(config.tokenFile);
 
 const viewOf = (workload: Workload): WorkloadView => {

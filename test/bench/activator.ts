@@ -13,18 +13,17 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_HOLD_LIMITS } from '../../src/core/activity/hold-ledger.ts';
 import type { SleepingService } from '../../src/core/activity/route.ts';
 import { Activator } from '../../agent/node/activator/activator.ts';
-import type { Backend, WorkloadDirectory } from '../../agent/node/activator/directory.ts';
+import type { Backend, BackendSource } from '../../agent/node/activator/directory.ts';
 import { loadAverage, percentile, sleep, writeResult } from './bench-support.ts';
 
+/** The sleeping workload whose requests are held: the activator's port for it is the server below. */
+const TARGET: SleepingService = { workload: 'bench/app', service: null, portName: '' };
+
 /** Readiness that the benchmark switches on by hand. */
-class ManualDirectory implements WorkloadDirectory {
+class ManualBackends implements BackendSource {
   private waiting: ((backend: Backend) => void) | undefined;
   private ready: Backend | undefined;
-  private readonly services: SleepingService[] = [{ workload: 'bench/app', service: null, clusterIPs: [] }];
 
-  sleeping(): readonly SleepingService[] {
-    return this.services;
-  }
   whenReady(_target: SleepingService, callback: (backend: Backend) => void): () => void {
     if (this.ready) callback(this.ready);
     else this.waiting = callback;
@@ -39,10 +38,6 @@ class ManualDirectory implements WorkloadDirectory {
   reset(): void {
     this.ready = undefined;
   }
-  start(): Promise<void> {
-    return Promise.resolve();
-  }
-  stop(): void {}
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -57,9 +52,9 @@ async function main(): Promise<void> {
   console.log(`load average before: ${loadAverage()}`);
   const peer = fork('test/bench/activator-peer.ts', { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   execSync(`taskset -p -c 0 ${peer.pid}`, { stdio: 'ignore' });
-  const directory = new ManualDirectory();
+  const directory = new ManualBackends();
   const activator = new Activator({ directory, wake: undefined, node: 'bench', limits: { ...DEFAULT_HOLD_LIMITS, maxRequestsPerWorkload: 2_000 }, log: () => undefined });
-  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, activator.onRequest);
+  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, activator.serve(TARGET));
   server.maxHeadersCount = 100;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,31 +1,38 @@
-// The activator: accepts requests for workloads at zero, holds them (bounded, with a deadline),
-// asks the controller once per workload for a replica, and forwards the held requests in arrival
-// order as soon as a backend is ready. Every held request ends exactly one way: forwarded once,
-// refused with a 503 (cap, deadline), or dropped because its client went away (never forwarded).
-// The decisions are the pure HoldLedger's and WakeSchedule's; this file owns the sockets.
+// The activator: holds requests for Services at zero (bounded, with a deadline), asks the
+// controller once per workload for a replica, and forwards the held requests in arrival order as
+// soon as a backend is ready. Every held request ends exactly one way: forwarded once, refused
+// with a 503 and Retry-After (cap, deadline, shutdown), or dropped because its client went away
+// (never forwarded). Which Service a request is for is decided by the caller, from the port it
+// arrived on (listeners.ts), never from the request. The decisions are the pure HoldLedger's and
+// WakeSchedule's; this file owns the sockets; time is the clock's.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HoldLimits } from '../../../src/core/activity/hold-ledger.ts';
 import { HoldLedger } from '../../../src/core/activity/hold-ledger.ts';
-import { routeRequest, type SleepingService } from '../../../src/core/activity/route.ts';
+import { targetKey, type SleepingService } from '../../../src/core/activity/route.ts';
 import { WakeSchedule } from '../../../src/core/activity/wake-schedule.ts';
-import { WORKLOAD_HEADER } from '../../../src/protocol/activator.ts';
-import { parseWorkloadKey, type WorkloadKey } from '../../../src/protocol/workload.ts';
+import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../../http/headers.ts';
 import { answerUpstreamFailure, describeUpstreamFailure } from '../../http/upstream-errors.ts';
 import type { WakeOutcome } from '../metrics.ts';
-import type { Backend, WorkloadDirectory } from './directory.ts';
+import { systemTimerClock, type TimerClock } from './clock.ts';
+import type { Backend, BackendSource } from './directory.ts';
 import type { WakeCall } from './wake-client.ts';
 
+/** After a drain's hold time, answers already being forwarded get this long to finish. */
+const FORWARD_GRACE_MS = 5_000;
+
 export interface ActivatorOptions {
-  directory: WorkloadDirectory;
+  directory: BackendSource;
   /** undefined: no controller to ask (a test wakes the backend itself). */
   wake: WakeCall | undefined;
   node: string;
   limits: HoldLimits;
   /** Retry-After sent with every 503. */
   retryAfterSeconds?: number;
+  /** The system's unless a test drives time. */
+  clock?: TimerClock;
   log?: (entry: Record<string, unknown>) => void;
   onWakeOutcome?: (outcome: WakeOutcome) => void;
 }
@@ -35,9 +42,18 @@ interface HeldRequest {
   req: IncomingMessage;
   res: ServerResponse;
   target: SleepingService;
+  /** The ledger queue: one per Service port (targetKey). */
+  queue: string;
   chunks: Buffer[];
   bodyEnded: boolean;
   onData: (chunk: Buffer) => void;
+}
+
+interface Drain {
+  done: Promise<void>;
+  finish: () => void;
+  /** The hold time is over: what is still held, or arrives, is refused. */
+  holdOver: boolean;
 }
 
 function headBytes(req: IncomingMessage): number {
@@ -50,19 +66,26 @@ export class Activator {
   private readonly ledger: HoldLedger;
   private readonly wakes = new WakeSchedule();
   private readonly held = new Map<number, HeldRequest>();
-  /** Per workload, how to stop waiting for its backend (present while we wait). */
-  private readonly waiting = new Map<WorkloadKey, () => void>();
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** Per queue, how to stop waiting for its backend (present while we wait). */
+  private readonly waiting = new Map<string, () => void>();
+  /** Per workload, how to cancel its scheduled wake retry. */
+  private readonly wakeRetries = new Map<WorkloadKey, () => void>();
+  private cancelDeadline: (() => void) | undefined;
   private deadlineAt = Infinity;
+  /** Held requests released to a backend whose answer has not ended yet. */
+  private forwarding = 0;
+  private drainState: Drain | undefined;
   // A released burst goes to a pod that has just started: 64 connections per backend carry it
   // (measured as fast as 256 in test/bench/activator.ts) without a connection storm.
   private readonly pool = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly retryAfter: number;
+  private readonly clock: TimerClock;
   private readonly log: (entry: Record<string, unknown>) => void;
 
   constructor(private readonly options: ActivatorOptions) {
     this.ledger = new HoldLedger(options.limits);
     this.retryAfter = options.retryAfterSeconds ?? 1;
+    this.clock = options.clock ?? systemTimerClock;
     this.log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
   }
 
@@ -70,18 +93,59 @@ export class Activator {
     return new Map(this.ledger.workloads().map((w) => [w, this.ledger.held(w)]));
   }
 
-  heldBytes(): number {
-    return this.ledger.heldBytes();
+  /** The request handler for the port that carries `target`'s traffic. */
+  serve(target: SleepingService): (req: IncomingMessage, res: ServerResponse) => void {
+    const queue = targetKey(target);
+    return (req, res) => this.hold(target, queue, req, res);
   }
 
-  readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const route = this.route(req);
-    if (!route.found) return this.refuse(res, 502, `activator: ${route.reason}`);
-    const { target } = route;
-    const admission = this.ledger.admit(target.workload, headBytes(req), performance.now());
+  /** Upgrades are not held (a held socket has no deadline answer); they wake and are told to retry. */
+  upgrade(target: SleepingService): (req: IncomingMessage, socket: Duplex) => void {
+    return (_req, socket) => {
+      this.wakeOnce(target);
+      const body = 'activator: the workload is waking up; retry\n';
+      socket.end(`HTTP/1.1 503 ${http.STATUS_CODES[503]}\r\nRetry-After: ${this.retryAfter}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+  }
+
+  /**
+   * Shutdown (the listeners no longer accept): every held request still gets exactly one answer.
+   * Held requests keep waiting for their backend for `holdMs`, then get a 503 with Retry-After;
+   * answers being forwarded then get FORWARD_GRACE_MS more. Resolves when nothing is held or
+   * being forwarded, or when that time is up.
+   */
+  drain(holdMs: number): Promise<void> {
+    if (this.drainState) return this.drainState.done;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const drain: Drain = { done, finish, holdOver: false };
+    this.drainState = drain;
+    const cancelHold = this.clock.setTimeout(() => {
+      drain.holdOver = true;
+      for (const entry of [...this.held.values()]) this.finish(entry, () => this.refuse(entry.res, 503, `activator: the agent is shutting down and ${entry.target.workload} was not ready in time`));
+    }, holdMs);
+    const cancelGrace = this.clock.setTimeout(finish, holdMs + FORWARD_GRACE_MS);
+    this.finishDrainIfIdle();
+    return done.then(() => {
+      cancelHold();
+      cancelGrace();
+    });
+  }
+
+  close(): void {
+    this.cancelDeadline?.();
+    for (const cancel of this.waiting.values()) cancel();
+    for (const cancel of this.wakeRetries.values()) cancel();
+    this.drainState?.finish();
+    this.pool.destroy();
+  }
+
+  private hold(target: SleepingService, queue: string, req: IncomingMessage, res: ServerResponse): void {
+    if (this.drainState?.holdOver) return this.refuse(res, 503, 'activator: the agent is shutting down');
+    const admission = this.ledger.admit(target.workload, headBytes(req), this.clock.monotonicMs(), queue);
     if (!admission.admitted) return this.refuse(res, 503, `activator: not holding the request: ${admission.reason}`);
 
-    const entry: HeldRequest = { id: admission.id, req, res, target, chunks: [], bodyEnded: false, onData: () => undefined };
+    const entry: HeldRequest = { id: admission.id, req, res, target, queue, chunks: [], bodyEnded: false, onData: () => undefined };
     entry.onData = (chunk) => {
       const overCap = this.ledger.grow(entry.id, chunk.length);
       if (overCap === undefined) entry.chunks.push(chunk);
@@ -95,34 +159,17 @@ export class Activator {
 
     this.armDeadline(admission.deadline);
     this.wakeOnce(target);
-    this.awaitBackend(target);
-  };
-
-  /** Upgrades are not held (a held socket has no deadline answer); they wake and are told to retry. */
-  readonly onUpgrade = (req: IncomingMessage, socket: Duplex): void => {
-    const route = this.route(req);
-    if (route.found) this.wakeOnce(route.target);
-    const body = route.found ? 'activator: the workload is waking up; retry\n' : `activator: ${route.reason}\n`;
-    const status = route.found ? 503 : 502;
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nRetry-After: ${this.retryAfter}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  };
-
-  close(): void {
-    clearTimeout(this.deadlineTimer);
-    for (const cancel of this.waiting.values()) cancel();
-    this.pool.destroy();
+    this.awaitBackend(target, queue);
   }
 
-  private route(req: IncomingMessage) {
-    const header = req.headers[WORKLOAD_HEADER];
-    const workload = typeof header === 'string' ? parseWorkloadKey(header) : undefined;
-    return routeRequest(req.headers.host, workload, this.options.directory.sleeping());
-  }
-
-  private refuse(res: ServerResponse, status: 502 | 503, message: string): void {
+  private refuse(res: ServerResponse, status: 503, message: string): void {
     if (res.headersSent || res.destroyed) return;
-    const headers: Record<string, string | number> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(message) + 1, Connection: 'close' };
-    if (status === 503) headers['Retry-After'] = this.retryAfter;
+    const headers: Record<string, string | number> = {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(message) + 1,
+      Connection: 'close',
+      'Retry-After': this.retryAfter,
+    };
     res.writeHead(status, headers);
     res.end(`${message}\n`);
   }
@@ -133,20 +180,31 @@ export class Activator {
     this.ledger.remove(entry.id);
     entry.req.off('data', entry.onData);
     then();
-    this.endEpisodeIfEmpty(entry.target.workload);
+    this.endEpisodeIfEmpty(entry.target.workload, entry.queue);
   }
 
-  private endEpisodeIfEmpty(workload: WorkloadKey): void {
-    if (this.ledger.held(workload) > 0) return;
-    this.waiting.get(workload)?.();
-    this.waiting.delete(workload);
-    this.wakes.reset(workload);
+  /** A queue with nothing held stops waiting for its backend; a workload with nothing held, for its wake-up. */
+  private endEpisodeIfEmpty(workload: WorkloadKey, queue: string): void {
+    if (this.ledger.queued(queue) === 0) {
+      this.waiting.get(queue)?.();
+      this.waiting.delete(queue);
+    }
+    if (this.ledger.held(workload) === 0) {
+      this.wakes.reset(workload);
+      this.wakeRetries.get(workload)?.();
+      this.wakeRetries.delete(workload);
+    }
+    this.finishDrainIfIdle();
+  }
+
+  private finishDrainIfIdle(): void {
+    if (this.drainState && this.held.size === 0 && this.forwarding === 0) this.drainState.finish();
   }
 
   private wakeOnce(target: SleepingService): void {
     const wake = this.options.wake;
     const workload = target.workload;
-    if (!wake || !this.wakes.due(workload, performance.now())) return;
+    if (!wake || !this.wakes.due(workload, this.clock.monotonicMs())) return;
     this.wakes.started(workload);
     const request = { workload, node: this.options.node, held: this.ledger.held(workload), ...(target.service ? { service: target.service } : {}) };
     wake(request).then(
@@ -156,39 +214,43 @@ export class Activator {
         this.log({ msg: 'wake requested', workload, accepted: response.accepted, reason: response.reason });
       },
       (error: unknown) => {
-        this.wakes.failed(workload, performance.now());
+        this.wakes.failed(workload, this.clock.monotonicMs());
         this.options.onWakeOutcome?.('failed');
-        const retryIn = this.wakes.retryIn(workload, performance.now()) ?? 0;
+        const retryIn = this.wakes.retryIn(workload, this.clock.monotonicMs());
         this.log({ msg: 'wake request failed', workload, error: String(error), retryInMs: retryIn });
-        setTimeout(() => {
-          if (this.ledger.held(workload) > 0) this.wakeOnce(target);
-        }, retryIn).unref();
+        if (retryIn === undefined) return; // the episode ended meanwhile
+        this.wakeRetries.set(
+          workload,
+          this.clock.setTimeout(() => {
+            this.wakeRetries.delete(workload);
+            if (this.ledger.held(workload) > 0) this.wakeOnce(target);
+          }, retryIn),
+        );
       },
     );
   }
 
-  private awaitBackend(target: SleepingService): void {
-    const workload = target.workload;
-    if (this.waiting.has(workload)) return;
+  private awaitBackend(target: SleepingService, queue: string): void {
+    if (this.waiting.has(queue)) return;
     // The directory may call back at once (a backend is already ready): mark the wait first.
     let settled = false;
-    this.waiting.set(workload, () => undefined);
+    this.waiting.set(queue, () => undefined);
     const cancel = this.options.directory.whenReady(target, (backend) => {
       settled = true;
-      this.waiting.delete(workload);
-      this.release(workload, backend);
+      this.waiting.delete(queue);
+      this.release(target.workload, queue, backend);
     });
-    if (!settled) this.waiting.set(workload, cancel);
+    if (!settled) this.waiting.set(queue, cancel);
   }
 
-  private release(workload: WorkloadKey, backend: Backend): void {
-    this.wakes.reset(workload);
-    for (const id of this.ledger.release(workload)) {
+  private release(workload: WorkloadKey, queue: string, backend: Backend): void {
+    for (const id of this.ledger.release(queue)) {
       const entry = this.held.get(id);
       if (!entry) continue;
       this.held.delete(id);
       this.forward(entry, backend);
     }
+    this.endEpisodeIfEmpty(workload, queue);
   }
 
   private forward(entry: HeldRequest, backend: Backend): void {
@@ -203,6 +265,12 @@ export class Activator {
       agent: this.pool,
       setHost: false,
     });
+    this.forwarding += 1;
+    res.once('close', () => {
+      this.forwarding -= 1;
+      if (!res.writableFinished) upstream.destroy();
+      this.finishDrainIfIdle();
+    });
     upstream.on('response', (upstreamRes) => {
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, forwardResponseHeaders(upstreamRes.rawHeaders));
       upstreamRes.pipe(res);
@@ -210,9 +278,6 @@ export class Activator {
     });
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       if (!res.closed) answerUpstreamFailure(res, describeUpstreamFailure(address, error), this.retryAfter);
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
     });
     // What arrived of the body while held goes first; the rest streams through.
     req.off('data', entry.onData);
@@ -224,21 +289,16 @@ export class Activator {
 
   private armDeadline(deadline: number): void {
     if (deadline >= this.deadlineAt) return;
-    clearTimeout(this.deadlineTimer);
+    this.cancelDeadline?.();
     this.deadlineAt = deadline;
-    this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()));
+    this.cancelDeadline = this.clock.setTimeout(() => this.expire(), Math.max(0, deadline - this.clock.monotonicMs()));
   }
 
   private expire(): void {
     this.deadlineAt = Infinity;
-    const now = performance.now();
-    for (const id of this.ledger.expire(now)) {
+    for (const id of this.ledger.expire(this.clock.monotonicMs())) {
       const entry = this.held.get(id);
-      if (!entry) continue;
-      this.held.delete(id);
-      entry.req.off('data', entry.onData);
-      this.refuse(entry.res, 503, `activator: ${entry.target.workload} did not become ready within the hold deadline`);
-      this.endEpisodeIfEmpty(entry.target.workload);
+      if (entry) this.finish(entry, () => this.refuse(entry.res, 503, `activator: ${entry.target.workload} did not become ready within the hold deadline`));
     }
     const next = this.ledger.nextDeadline();
     if (next !== undefined) this.armDeadline(next);

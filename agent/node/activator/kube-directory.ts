@@ -1,7 +1,7 @@
 // The activator's view of the cluster:
-// - which Services sleep: the controller's activator EndpointSlices (one informer, all namespaces,
-//   label ebb.dev/activator=true); the slice's ebb.dev/workload annotation names the workload and
-//   ebb.dev/cluster-ips its ClusterIPs;
+// - which ports to listen on, and whose traffic each one carries: the controller's activator
+//   EndpointSlices (one informer, all namespaces, label ebb.dev/activator=true), each read by the
+//   core (readActivatorSlice) and merged into routes (activatorRoutes, src/core/activity/route.ts);
 // - where their held requests go: the Service's ready pods (pod-backends.ts), from a Pod and a
 //   Service informer per namespace that has a sleeping Service.
 //
@@ -14,13 +14,13 @@
 // narrowed further by the API server in one watch (Services' selectors cannot be OR-ed).
 // RBAC (manifests/agent/rbac.yaml): pods and services list/watch, endpointslices list/watch.
 //
-// A Service stays known for a while after its activator slice is removed: kube-proxy may still
-// send a few requests to the agent, and they are forwarded instead of refused.
+// A Service keeps its port for a while after its activator slice is removed (route.ts): kube-proxy
+// may still send a few requests to the agent, and they are forwarded instead of refused.
 
 import { CoreV1Api, DiscoveryV1Api, ListWatch, Watch, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
-import type { SleepingService } from '../../../src/core/activity/route.ts';
-import { ACTIVATOR_CLUSTER_IPS_ANNOTATION, ACTIVATOR_SLICE_LABEL, ACTIVATOR_WORKLOAD_ANNOTATION, SERVICE_NAME_LABEL } from '../../../src/protocol/activator.ts';
-import { parseWorkloadKey } from '../../../src/protocol/workload.ts';
+import { readActivatorSlice } from '../../../src/core/activator-slice.ts';
+import { activatorRoutes, targetKey, type ActivatorRoute, type SleepingService } from '../../../src/core/activity/route.ts';
+import { ACTIVATOR_SLICE_LABEL } from '../../../src/protocol/activator.ts';
 import { RestartingInformer } from '../restarting-informer.ts';
 import { acceptsConnections, answersReady } from './backend-probe.ts';
 import type { Backend, WorkloadDirectory } from './directory.ts';
@@ -31,14 +31,6 @@ const AWAKE_GRACE_MS = 60_000;
 const RECHECK_MS = 100;
 /** At most this many pods are probed at once for one Service. */
 const MAX_PROBED = 8;
-
-interface Known {
-  target: SleepingService & { service: { namespace: string; name: string } };
-  /** The Service port name the activator slice forwards (its first port). */
-  portName: string | undefined;
-  /** performance.now() when the activator slice disappeared; undefined while it exists. */
-  awakeSince: number | undefined;
-}
 
 /** The pods and Services of one namespace with a sleeping Service. */
 class NamespaceCache {
@@ -69,14 +61,24 @@ async function firstReady(candidates: readonly BackendCandidate[]): Promise<Back
   return probes.length === 0 ? undefined : Promise.any(probes).catch(() => undefined);
 }
 
+/** Routes compare equal when they listen on the same ports for the same targets. */
+const routesKey = (routes: readonly ActivatorRoute[]) => routes.map((route) => `${route.port} ${targetKey(route.target)}`).join('\n');
+
 export class KubeDirectory implements WorkloadDirectory {
   private readonly slices: RestartingInformer<V1EndpointSlice>;
-  private readonly known = new Map<string, Known>();
+  private current: ActivatorRoute[] = [];
+  private lastConflicts = '';
+  private readonly changeListeners: (() => void)[] = [];
   private readonly namespaces = new Map<string, NamespaceCache>();
+  /** Per namespace, how many held-request queues wait for a pod there: its caches stay meanwhile. */
+  private readonly waiting = new Map<string, number>();
   private readonly core: CoreV1Api;
   private sweepTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly kubeConfig: KubeConfig) {
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly log: (entry: Record<string, unknown>) => void = (entry) => console.log(JSON.stringify(entry)),
+  ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
@@ -91,26 +93,39 @@ export class KubeDirectory implements WorkloadDirectory {
     this.slices = new RestartingInformer(cache, 'activator endpointslice');
   }
 
-  sleeping(): readonly SleepingService[] {
-    return [...this.known.values()].map((k) => k.target);
+  routes(): readonly ActivatorRoute[] {
+    return this.current;
+  }
+
+  onRoutesChanged(listener: () => void): void {
+    this.changeListeners.push(listener);
   }
 
   whenReady(target: SleepingService, callback: (backend: Backend) => void): () => void {
-    if (!target.service) return () => undefined;
-    const serviceKey = `${target.service.namespace}/${target.service.name}`;
-    let cancelled = false;
+    const namespace = target.service?.namespace;
+    if (namespace === undefined) return () => undefined;
+    this.waiting.set(namespace, (this.waiting.get(namespace) ?? 0) + 1);
+    let done = false;
     let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.waiting.set(namespace, (this.waiting.get(namespace) ?? 1) - 1);
+      if (this.waiting.get(namespace) === 0) this.waiting.delete(namespace);
+    };
     const look = async () => {
-      const backend = await firstReady(this.candidatesOf(serviceKey));
-      if (cancelled) return;
-      if (backend) callback(backend);
-      else timer = setTimeout(() => void look(), RECHECK_MS);
+      const backend = await firstReady(this.candidatesOf(target));
+      if (done) return;
+      if (!backend) {
+        timer = setTimeout(() => void look(), RECHECK_MS);
+        return;
+      }
+      finish();
+      callback(backend);
     };
     void look();
-    return () => {
-      cancelled = true;
-      clearTimeout(timer);
-    };
+    return finish;
   }
 
   async start(): Promise<void> {
@@ -126,40 +141,31 @@ export class KubeDirectory implements WorkloadDirectory {
     this.namespaces.clear();
   }
 
-  private candidatesOf(serviceKey: string): BackendCandidate[] {
-    const known = this.known.get(serviceKey);
-    if (!known) return [];
-    const { namespace, name } = known.target.service;
+  /** The target Service's serving pods, at the pod port of the Service port the request came for. */
+  private candidatesOf(target: SleepingService): BackendCandidate[] {
+    if (!target.service) return [];
+    const { namespace, name } = target.service;
     const cache = this.namespaces.get(namespace);
     const service = cache?.services.cache.get(name, namespace);
     if (!cache || !service) return [];
-    return backendCandidates(service, known.portName, cache.pods.cache.list(namespace));
+    return backendCandidates(service, target.portName, cache.pods.cache.list(namespace));
   }
 
   private refresh(): void {
-    const now = performance.now();
-    const present = new Set<string>();
-    for (const slice of this.slices.cache.list()) {
-      const namespace = slice.metadata?.namespace ?? '';
-      const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '';
-      const workload = parseWorkloadKey(slice.metadata?.annotations?.[ACTIVATOR_WORKLOAD_ANNOTATION] ?? '');
-      if (!workload || !name || !namespace) continue;
-      const clusterIPs = (slice.metadata?.annotations?.[ACTIVATOR_CLUSTER_IPS_ANNOTATION] ?? '').split(',').map((ip) => ip.trim()).filter(Boolean);
-      const serviceKey = `${namespace}/${name}`;
-      present.add(serviceKey);
-      this.known.set(serviceKey, { target: { workload, service: { namespace, name }, clusterIPs }, portName: slice.ports?.[0]?.name ?? undefined, awakeSince: undefined });
-    }
-    for (const [serviceKey, known] of this.known) {
-      if (present.has(serviceKey)) continue;
-      known.awakeSince ??= now;
-      if (now - known.awakeSince > AWAKE_GRACE_MS) this.known.delete(serviceKey);
-    }
-    const wanted = new Set([...this.known.values()].map((k) => k.target.service.namespace));
+    const slices = this.slices.cache.list().flatMap((slice) => readActivatorSlice(slice) ?? []);
+    const { routes, conflicts } = activatorRoutes(this.current, slices, performance.now(), AWAKE_GRACE_MS);
+    if (conflicts.join('\n') !== this.lastConflicts) for (const conflict of conflicts) this.log({ msg: 'activator port conflict', conflict });
+    this.lastConflicts = conflicts.join('\n');
+    const changed = routesKey(routes) !== routesKey(this.current);
+    this.current = routes;
+
+    const wanted = new Set([...routes.flatMap((route) => (route.target.service ? [route.target.service.namespace] : [])), ...this.waiting.keys()]);
     for (const namespace of wanted) if (!this.namespaces.has(namespace)) this.namespaces.set(namespace, new NamespaceCache(this.kubeConfig, this.core, namespace));
     for (const [namespace, cache] of this.namespaces) {
       if (wanted.has(namespace)) continue;
       cache.stop();
       this.namespaces.delete(namespace);
     }
+    if (changed) for (const listener of this.changeListeners) listener();
   }
 }

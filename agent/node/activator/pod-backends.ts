@@ -49,14 +49,16 @@ export function resolveTargetPort(pod: V1Pod, servicePort: V1ServicePort): numbe
   return undefined;
 }
 
-/** The Service port the activator serves: the one the activator slice names first, else the first. */
-export function servicePortNamed(service: V1Service, name: string | undefined): V1ServicePort | undefined {
-  const ports = service.spec?.ports ?? [];
-  return ports.find((p) => (p.name ?? '') === (name ?? '')) ?? ports[0];
+/**
+ * The Service port a request came for, by the name its activator port stands for; none when the
+ * Service no longer has it (its traffic must not go to another port's pods).
+ */
+export function servicePortNamed(service: V1Service, name: string): V1ServicePort | undefined {
+  return (service.spec?.ports ?? []).find((p) => (p.name ?? '') === name);
 }
 
-/** The Service's serving pods, each with the address its traffic goes to. */
-export function backendCandidates(service: V1Service, portName: string | undefined, pods: readonly V1Pod[]): BackendCandidate[] {
+/** The Service's serving pods, each with the address its traffic for the named port goes to. */
+export function backendCandidates(service: V1Service, portName: string, pods: readonly V1Pod[]): BackendCandidate[] {
   const servicePort = servicePortNamed(service, portName);
   if (!servicePort) return [];
   return pods.flatMap((pod) => {

@@ -1,7 +1,9 @@
 // The activator's bookkeeping for held requests: which may be held (caps on count and bytes, per
 // workload and per agent), in which order they are released, and when each one's deadline has
-// passed. Pure: the caller owns the sockets and passes time in (milliseconds); the ledger only
-// answers with ids.
+// passed. Requests wait in queues, one per Service port they arrived for (a workload's Services,
+// and a Service's ports, become ready at different backends), and are capped per workload.
+// Pure: the caller owns the sockets and passes time in (milliseconds); the ledger only answers
+// with ids.
 
 import type { WorkloadKey } from '../../protocol/workload.ts';
 
@@ -26,6 +28,7 @@ export type Admission = { admitted: true; id: number; deadline: number } | { adm
 interface HeldEntry {
   id: number;
   workload: WorkloadKey;
+  queue: string;
   bytes: number;
   deadline: number;
 }
@@ -36,25 +39,34 @@ interface WorkloadTally {
   bytes: number;
 }
 
+type Queue = Map<number, HeldEntry>;
+
 export class HoldLedger {
   private nextId = 1;
   /** Every held entry in arrival order, which is also deadline order (the deadline is fixed). */
   private readonly all = new Map<number, HeldEntry>();
   private readonly byWorkload = new Map<WorkloadKey, WorkloadTally>();
+  private readonly queues = new Map<string, Queue>();
   private totalBytes = 0;
 
   constructor(private readonly limits: HoldLimits = DEFAULT_HOLD_LIMITS) {}
 
-  /** Admits a new request of `bytes` (its head, so far) or says which cap it would break. */
-  admit(workload: WorkloadKey, bytes: number, nowMs: number): Admission {
+  /**
+   * Admits a new request of `bytes` (its head, so far) into `queue` (the workload's own unless
+   * given), or says which cap it would break.
+   */
+  admit(workload: WorkloadKey, bytes: number, nowMs: number, queue: string = workload): Admission {
     const tally = this.byWorkload.get(workload);
     const overCap = this.capBroken(tally?.entries.size ?? 0, 1, tally?.bytes ?? 0, bytes);
     if (overCap) return { admitted: false, reason: overCap };
-    const entry: HeldEntry = { id: this.nextId++, workload, bytes, deadline: nowMs + this.limits.deadlineMs };
+    const entry: HeldEntry = { id: this.nextId++, workload, queue, bytes, deadline: nowMs + this.limits.deadlineMs };
     const workloadTally = tally ?? { entries: new Map(), bytes: 0 };
     this.byWorkload.set(workload, workloadTally);
     workloadTally.entries.set(entry.id, entry);
     workloadTally.bytes += bytes;
+    const queued: Queue = this.queues.get(queue) ?? new Map<number, HeldEntry>();
+    this.queues.set(queue, queued);
+    queued.set(entry.id, entry);
     this.all.set(entry.id, entry);
     this.totalBytes += bytes;
     return { admitted: true, id: entry.id, deadline: entry.deadline };
@@ -79,6 +91,9 @@ export class HoldLedger {
     if (!entry) return;
     this.all.delete(id);
     this.totalBytes -= entry.bytes;
+    const queue = this.queues.get(entry.queue);
+    queue?.delete(id);
+    if (queue?.size === 0) this.queues.delete(entry.queue);
     const tally = this.byWorkload.get(entry.workload);
     if (!tally) return;
     tally.entries.delete(id);
@@ -86,9 +101,9 @@ export class HoldLedger {
     if (tally.entries.size === 0) this.byWorkload.delete(entry.workload);
   }
 
-  /** Removes and returns the workload's held ids in arrival order: they are to be forwarded. */
-  release(workload: WorkloadKey): number[] {
-    const ids = [...(this.byWorkload.get(workload)?.entries.keys() ?? [])];
+  /** Removes and returns the queue's held ids in arrival order: they are to be forwarded. */
+  release(queue: string): number[] {
+    const ids = [...(this.queues.get(queue)?.keys() ?? [])];
     for (const id of ids) this.remove(id);
     return ids;
   }
@@ -107,6 +122,11 @@ export class HoldLedger {
   /** The earliest deadline still pending, to arm a single timer. */
   nextDeadline(): number | undefined {
     return this.all.values().next().value?.deadline;
+  }
+
+  /** Requests held in the queue. */
+  queued(queue: string): number {
+    return this.queues.get(queue)?.size ?? 0;
   }
 
   held(workload?: WorkloadKey): number {

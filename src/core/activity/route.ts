@@ -1,70 +1,71 @@
-// Which sleeping workload a request that reached the activator is for.
+// Which sleeping Service a connection that reached the activator is for: the agent port it arrived
+// on, and nothing the client wrote. kube-proxy sends the traffic of a sleeping Service port to
+// agent:port, where port is what the controller recorded for that Service port on the Service's
+// activator EndpointSlice (src/core/activator-slice.ts), so the port names the Service port the
+// client dialed. Host and other headers take no part: a client reaches only the Service it dialed.
 //
-// kube-proxy DNATs traffic for a sleeping Service to an agent's activator port, so the original
-// destination (the ClusterIP and Service port) is gone by the time the agent accepts the socket
-// (recovering it needs SO_ORIGINAL_DST, i.e. native code). What survives is what the client
-// wrote, in this order of trust:
-//   1. `X-Ebb-Workload: ns/deployment` — explicit, for tests and callers that know;
-//   2. the Host header naming the Service: `svc.ns`, `svc.ns.svc`, `svc.ns.svc.<cluster domain>`,
-//      or a bare `svc` when exactly one sleeping Service has that name (clients in the same
-//      namespace use it; the namespace is not in the request, so a clash is refused);
-//   3. the Host header carrying a ClusterIP (clients that dial the IP): matched against the
-//      ClusterIPs the controller records on the activator EndpointSlice.
-// Only Services that are asleep (have an activator EndpointSlice) are served: anything else is
-// refused at once rather than held. Pure.
+// The agent listens on the port of every activator slice it sees, one Service port per port:
+// - between two slices that claim a port (the controller never gives out a taken one: the other is
+//   a stale or forged slice), the older keeps it;
+// - a Service stays on its port for `graceMs` after its slice went away (it woke up): kube-proxy
+//   may still send a few requests there, and established connections keep going there; they are
+//   forwarded to its pods instead of refused. A slice that claims the port ends that at once.
+// Pure: the slices and the time come in, the routes go out.
 
 import type { WorkloadKey } from '../../protocol/workload.ts';
-
-export interface ServiceRef {
-  namespace: string;
-  name: string;
-}
+import { serviceKey, type ActivatorSliceView, type ServiceRef } from '../activator-slice.ts';
 
 export interface SleepingService {
   workload: WorkloadKey;
   /** null for a statically configured workload (tests) that has no Service. */
   service: ServiceRef | null;
-  clusterIPs: readonly string[];
+  /** The Service port whose traffic arrives ('' for an unnamed port, and for a static workload). */
+  portName: string;
 }
 
-export type RouteDecision = { found: true; target: SleepingService } | { found: false; reason: string };
-
-/** The host part of a Host header, lower-cased, without port or IPv6 brackets. */
-export function hostName(hostHeader: string): string {
-  const host = hostHeader.trim().toLowerCase();
-  if (host.startsWith('[')) return host.slice(1, host.indexOf(']') > 0 ? host.indexOf(']') : undefined);
-  const colon = host.indexOf(':');
-  // More than one colon without brackets: a bare IPv6 address, no port.
-  if (colon >= 0 && host.indexOf(':', colon + 1) < 0) return host.slice(0, colon);
-  return host.endsWith('.') ? host.slice(0, -1) : host;
+export interface ActivatorRoute {
+  /** The agent port (0 for a static workload that lets the system pick one). */
+  port: number;
+  target: SleepingService;
+  /** When its slice went away (the time passed in); undefined while the slice exists. */
+  awakeSince?: number;
 }
 
-export function routeRequest(
-  hostHeader: string | undefined,
-  workloadHeader: WorkloadKey | undefined,
-  sleeping: readonly SleepingService[],
-): RouteDecision {
-  if (workloadHeader) {
-    const target = sleeping.find((s) => s.workload === workloadHeader);
-    return target ? { found: true, target } : { found: false, reason: `workload ${workloadHeader} is not asleep behind this activator` };
-  }
-  if (!hostHeader) return { found: false, reason: 'the request has no Host header to tell which Service it is for' };
-  const host = hostName(hostHeader);
+/** One name per target, for maps keyed by it: held-request queues, listeners. */
+export function targetKey(target: SleepingService): string {
+  return target.service ? `${target.workload} ${serviceKey(target.service)}:${target.portName}` : target.workload;
+}
 
-  const byIP = sleeping.find((s) => s.clusterIPs.includes(host));
-  if (byIP) return { found: true, target: byIP };
+export interface RouteTable {
+  routes: ActivatorRoute[];
+  /** Claims that lost their port to an older one, in words, for the log. */
+  conflicts: string[];
+}
 
-  const labels = host.split('.');
-  const [name, namespace, svcLabel] = labels;
-  if (!name) return { found: false, reason: `cannot read a Service name from Host "${hostHeader}"` };
-  if (labels.length === 1) {
-    const matches = sleeping.filter((s) => s.service?.name === name);
-    if (matches.length === 1 && matches[0]) return { found: true, target: matches[0] };
-    return matches.length === 0
-      ? { found: false, reason: `no sleeping Service is named ${name}` }
-      : { found: false, reason: `${matches.length} sleeping Services are named ${name}; use ${name}.<namespace>` };
+export function activatorRoutes(previous: readonly ActivatorRoute[], slices: readonly ActivatorSliceView[], nowMs: number, graceMs: number): RouteTable {
+  const byPort = new Map<number, ActivatorRoute>();
+  const conflicts: string[] = [];
+  const oldestFirst = [...slices].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || serviceKey(a.service).localeCompare(serviceKey(b.service)));
+  for (const slice of oldestFirst) {
+    for (const [portName, port] of slice.ports) {
+      const holder = byPort.get(port);
+      if (holder) {
+        conflicts.push(`port ${port}: the activator slice of Service ${serviceKey(slice.service)} claims the port of ${targetKey(holder.target)}; ignored`);
+        continue;
+      }
+      byPort.set(port, { port, target: { workload: slice.workload, service: slice.service, portName } });
+    }
   }
-  if (labels.length > 2 && svcLabel !== 'svc') return { found: false, reason: `Host "${hostHeader}" is not a Service name (svc.ns[.svc[.cluster-domain]])` };
-  const target = sleeping.find((s) => s.service?.name === name && s.service.namespace === namespace);
-  return target ? { found: true, target } : { found: false, reason: `Service ${namespace}/${name} is not asleep behind this activator` };
+  for (const route of previous) {
+    const live = byPort.get(route.port);
+    if (live) continue;
+    const awakeSince = route.awakeSince ?? nowMs;
+    if (nowMs - awakeSince <= graceMs) byPort.set(route.port, { ...route, awakeSince });
+  }
+  return { routes: [...byPort.values()].sort((a, b) => a.port - b.port), conflicts };
+}
+
+/** How many Services the routes serve (a Service with two ports has two routes). */
+export function servicesRouted(routes: readonly ActivatorRoute[]): number {
+  return new Set(routes.map((route) => (route.target.service ? serviceKey(route.target.service) : route.target.workload))).size;
 }

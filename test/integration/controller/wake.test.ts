@@ -1,6 +1,7 @@
 // The whole loop on a real control plane, with every program real: the controller, the agent (pod
 // informer, TokenReview), interceptors and apps on the KWOK pods' loopback IPs. The test plays
-// only kube-proxy: it sends a request for the Service straight to the agent's activator port.
+// only kube-proxy: it sends a request for the Service to the agent, at the activator port the
+// controller gave the Service's port on its activator EndpointSlice.
 // A workload serves, goes idle, ebbs to zero behind the activator, and the first request wakes it
 // and is answered once; then the leader controller is killed and another takes over.
 
@@ -10,10 +11,11 @@ import type http from 'node:http';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
+import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
 import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { closeServer, freePort, killAll, request, startClusterAgent, type Started } from '../../fixtures/processes.ts';
+import { closeServer, freePort, killAll, request, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
 
@@ -24,8 +26,11 @@ describe('controller: ebb to zero and wake on the first request, on the real con
   const controllers: Started<ControllerReady>[] = [];
   let core: CoreV1Api;
   let apps: AppsV1Api;
-  let agentActivator = 0;
+  let agentActivatorHost = '';
+  /** The agent port the controller gave the Service's port `http` while it sleeps. */
+  let activatorPort = 0;
   let agentActivity = 0;
+  let agent: Started<AgentReady>;
   let controllerToken = '';
   /** The pod template fixes the pod's ports, so every pod of the workload listens on these at its own IP. */
   let ports: PodPorts;
@@ -37,6 +42,7 @@ describe('controller: ebb to zero and wake on the first request, on the real con
   const controllerEnv = {
     EBB_ACTIVATOR_ADDRESSES: '192.0.2.10', // the API server refuses loopback in EndpointSlices; no traffic goes there
     EBB_TICK_MS: '1000',
+    EBB_ACTIVATOR_PORTS: '21000-21009',
   };
 
   before(async () => {
@@ -67,7 +73,9 @@ describe('controller: ebb to zero and wake on the first request, on the real con
     servers.push(pod1.app);
 
     const controllerPort = await freePort();
-    const agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
+    agentActivatorHost = uniqueLoopbackHost();
+    agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
+      EBB_ACTIVATOR_HOST: agentActivatorHost,
       EBB_TOKEN_FILE: agentTokenFile,
       EBB_CONTROLLER_URL: `http://127.0.0.1:${controllerPort}`,
     });
@@ -78,7 +86,6 @@ describe('controller: ebb to zero and wake on the first request, on the real con
         EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
       }),
     );
-    agentActivator = agent.ready.activator;
     agentActivity = agent.ready.activity;
   });
 
@@ -94,8 +101,12 @@ describe('controller: ebb to zero and wake on the first request, on the real con
   it('ebbs the idle workload to zero and routes its Service to the activator', async () => {
     await eventually('web at 0', async () => ((await replicas()) === 0 ? true : undefined), 30_000);
     const discovery = controlPlane().kubeConfig.makeApiClient(DiscoveryV1Api);
-    await eventually('the activator slice', () => discovery.readNamespacedEndpointSlice({ name: activatorSliceName('web'), namespace }).catch(() => undefined));
+    const slice = await eventually('the activator slice', () => discovery.readNamespacedEndpointSlice({ name: activatorSliceName('web'), namespace }).catch(() => undefined));
+    expect(slice.ports?.map((port) => port.name)).to.deep.equal(['http']);
+    activatorPort = slice.ports?.[0]?.port ?? 0;
+    expect(activatorPort).to.be.within(21_000, 21_009);
     await eventually('the agent sees the sleeping Service', async () => ((await agentMetric(agentActivity, 'ebb_agent_sleeping_services')) === 1 ? true : undefined));
+    await activatorListening(agent, [activatorPort]);
   });
 
   it('wakes it on the first request, answers that request once, and removes the activator slice', async () => {
@@ -103,7 +114,7 @@ describe('controller: ebb to zero and wake on the first request, on the real con
     pod1?.interceptor.child.kill('SIGKILL');
     for (const server of servers.splice(0)) await closeServer(server);
     const seen: string[] = [];
-    const reply = request(agentActivator, '/hello', { Host: 'web.shop', 'X-Request-Id': 'wake-me' });
+    const reply = request(activatorPort, '/hello', { 'X-Request-Id': 'wake-me' }, false, undefined, agentActivatorHost);
     const [pod] = await runningPods(core, namespace, 'app=web', 1);
     expect(await replicas()).to.equal(1);
     servers.push((await startPodProcesses(pod!.status!.podIP!, ports, 'shop/web', (req) => seen.push(String(req.headers['x-request-id'])))).app);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { HoldLedger } from '../../../src/core/activity/hold-ledger.ts';
-import { routeRequest, type SleepingService } from '../../../src/core/activity/route.ts';
+import { activatorRoutes, servicesRouted, targetKey, type ActivatorRoute } from '../../../src/core/activity/route.ts';
+import type { ActivatorSliceView } from '../../../src/core/activator-slice.ts';
 import { WakeSchedule } from '../../../src/core/activity/wake-schedule.ts';
 
 const limits = { maxRequestsPerWorkload: 3, maxBytesPerWorkload: 1_000, maxRequests: 4, maxBytes: 1_500, deadlineMs: 60_000 };
@@ -44,6 +45,19 @@ describe('HoldLedger', () => {
     expect(ledger.held('shop/a')).to.equal(1);
   });
 
+  it('releases one queue (a Service port) at a time, and caps across the workload’s queues', () => {
+    const ledger = new HoldLedger(limits);
+    ledger.admit('shop/a', 1, 0, 'http');
+    ledger.admit('shop/a', 1, 1, 'grpc');
+    ledger.admit('shop/a', 1, 2, 'http');
+    expect(ledger.admit('shop/a', 1, 3, 'grpc')).to.deep.include({ admitted: false });
+    expect(ledger.queued('http')).to.equal(2);
+    expect(ledger.release('http')).to.deep.equal([1, 3]);
+    expect(ledger.held('shop/a')).to.equal(1);
+    expect(ledger.release('grpc')).to.deep.equal([2]);
+    expect(ledger.workloads()).to.deep.equal([]);
+  });
+
   it('releases in arrival order and forgets removed (abandoned) requests', () => {
     const ledger = new HoldLedger(limits);
     ledger.admit('shop/a', 1, 0);
@@ -76,34 +90,37 @@ describe('WakeSchedule', () => {
   });
 });
 
-describe('routeRequest', () => {
-  const sleeping: SleepingService[] = [
-    { workload: 'shop/web', service: { namespace: 'shop', name: 'web' }, clusterIPs: ['10.96.0.10'] },
-    { workload: 'blog/web', service: { namespace: 'blog', name: 'web' }, clusterIPs: [] },
-    { workload: 'blog/api-v2', service: { namespace: 'blog', name: 'api' }, clusterIPs: ['fd00::a'] },
-  ];
-  const route = (host: string | undefined, header?: `${string}/${string}`) => {
-    const decision = routeRequest(host, header, sleeping);
-    return decision.found ? decision.target.workload : decision.reason;
-  };
+describe('activatorRoutes', () => {
+  const slice = (namespace: string, name: string, ports: Record<string, number>, createdAt = '2026-01-01T00:00:00.000Z'): ActivatorSliceView => ({
+    service: { namespace, name },
+    workload: `${namespace}/${name}`,
+    ports: new Map(Object.entries(ports)),
+    createdAt,
+  });
+  const table = (routes: readonly ActivatorRoute[]) => routes.map((route) => `${route.port} ${targetKey(route.target)}${route.awakeSince === undefined ? '' : ` awake since ${route.awakeSince}`}`);
 
-  it('maps every Service host form to its workload', () => {
-    expect(route('web.shop')).to.equal('shop/web');
-    expect(route('web.shop:8080')).to.equal('shop/web');
-    expect(route('WEB.shop.svc')).to.equal('shop/web');
-    expect(route('web.blog.svc.cluster.local')).to.equal('blog/web');
-    expect(route('web.blog.svc.cluster.local.')).to.equal('blog/web');
-    expect(route('api')).to.equal('blog/api-v2');
-    expect(route('10.96.0.10:80')).to.equal('shop/web');
-    expect(route('[fd00::a]:80')).to.equal('blog/api-v2');
+  it('routes each port of a slice to its own Service port', () => {
+    const { routes, conflicts } = activatorRoutes([], [slice('shop', 'web', { http: 20001, grpc: 20002 }), slice('blog', 'web', { '': 20003 })], 0, 1_000);
+    expect(table(routes)).to.deep.equal(['20001 shop/web shop/web:http', '20002 shop/web shop/web:grpc', '20003 blog/web blog/web:']);
+    expect(conflicts).to.deep.equal([]);
   });
 
-  it('prefers the explicit header, and refuses what is ambiguous or not asleep', () => {
-    expect(route('web.shop', 'blog/web')).to.equal('blog/web');
-    expect(route('web.shop', 'shop/other')).to.match(/not asleep/);
-    expect(route('web')).to.match(/2 sleeping Services are named web/);
-    expect(route('web.shop.example.com')).to.match(/not a Service name/);
-    expect(route('db.shop')).to.match(/shop\/db is not asleep/);
-    expect(route(undefined)).to.match(/no Host header/);
+  it('keeps a port for the older of two slices that claim it, and says which one lost', () => {
+    const forged = slice('mall', 'evil', { http: 20001 }, '2026-02-01T00:00:00.000Z');
+    const { routes, conflicts } = activatorRoutes([], [forged, slice('shop', 'web', { http: 20001 })], 0, 1_000);
+    expect(table(routes)).to.deep.equal(['20001 shop/web shop/web:http']);
+    expect(conflicts).to.have.length(1);
+    expect(conflicts[0]).to.match(/port 20001: the activator slice of Service mall\/evil claims the port of shop\/web/);
+  });
+
+  it('keeps a woken Service on its port for the grace period, unless a sleeping Service claims the port', () => {
+    const asleep = activatorRoutes([], [slice('shop', 'web', { http: 20001 }), slice('shop', 'api', { http: 20002 })], 0, 1_000).routes;
+    const woken = activatorRoutes(asleep, [], 500, 1_000).routes;
+    expect(table(woken)).to.deep.equal(['20001 shop/web shop/web:http awake since 500', '20002 shop/api shop/api:http awake since 500']);
+    expect(table(activatorRoutes(woken, [], 1_500, 1_000).routes)).to.have.length(2);
+    expect(table(activatorRoutes(woken, [], 1_501, 1_000).routes)).to.deep.equal([]);
+    const taken = activatorRoutes(woken, [slice('blog', 'web', { http: 20001 })], 600, 1_000).routes;
+    expect(table(taken)).to.deep.equal(['20001 blog/web blog/web:http', '20002 shop/api shop/api:http awake since 500']);
+    expect(servicesRouted(taken)).to.equal(2);
   });
 });

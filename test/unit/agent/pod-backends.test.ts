@@ -86,10 +86,11 @@ describe('activator backends from pods', () => {
       expect(selects(service('http', {}), injectedPod('a'))).to.equal(false);
     });
 
-    it('picks the named Service port, else the first', () => {
+    it('picks the named Service port, and none when the Service has no port of that name', () => {
       const svc: V1Service = { spec: { ports: [{ name: 'grpc', port: 90 }, { name: 'http', port: 80 }] } };
       expect(servicePortNamed(svc, 'http')?.port).to.equal(80);
-      expect(servicePortNamed(svc, 'metrics')?.port).to.equal(90);
+      expect(servicePortNamed(svc, 'metrics')).to.equal(undefined);
+      expect(servicePortNamed({ spec: { ports: [{ port: 8080 }] } }, '')?.port).to.equal(8080);
       expect(servicePortNamed({ spec: {} }, 'http')).to.equal(undefined);
     });
   });
