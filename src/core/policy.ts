@@ -3,6 +3,7 @@
 // policy) and is reported with its field path, the value and what is accepted. Unknown fields are
 // errors too: a misspelt `excludedNamespace` must not silently exclude nothing.
 import { parse as parseYaml } from 'yaml';
+import { DURATION_FORM, formatDuration, parseDuration } from './duration.ts';
 import { formatMemory, parseCpu, parseMemory } from './quantity.ts';
 import { DEFAULT_SIZING, parseSizing, type SizingConfig } from './recommender/index.ts';
 import type { Result } from './result.ts';
@@ -35,6 +36,11 @@ export interface EvictionPolicy {
   dryRun: boolean;
 }
 
+export interface ResizePolicy {
+  /** A resize the node holds back (PodResizePending, reason Deferred) longer than this is given up: `auto` offers the pod for eviction, `in-place` says so in an Event. */
+  deferredTimeoutMs: number;
+}
+
 export interface Policy {
   defaults: SettingsLayer;
   namespaces: ReadonlyMap<string, NamespaceRule>;
@@ -45,6 +51,8 @@ export interface Policy {
   eviction: EvictionPolicy;
   /** The recommender's tuning (src/core/recommender/sizing.ts). */
   sizing: SizingConfig;
+  /** How the controller resizes running pods (src/core/resize). */
+  resize: ResizePolicy;
   /** Decide and report everything, change nothing: the webhook only annotates what it would do. */
   dryRun: boolean;
 }
@@ -65,6 +73,8 @@ export const DEFAULT_POLICY: Policy = {
   defaultRequests: { cpuMillis: 100, memoryBytes: 128 * 2 ** 20 },
   eviction: { ratePerMinute: 5, windows: [], dryRun: false },
   sizing: DEFAULT_SIZING,
+  // The VPA updater's figure for giving up on a deferred in-place resize.
+  resize: { deferredTimeoutMs: 5 * 60_000 },
   dryRun: false,
 };
 
@@ -156,7 +166,7 @@ export function parsePolicy(text: string): PolicyResult {
     return { ok: false, errors: [{ key: 'policy.yaml', value: text, message: `policy.yaml is not valid YAML: ${message}` }] };
   }
   const reader = new PolicyReader();
-  const root = reader.object('', document, ['defaults', 'namespaces', 'excludedNamespaces', 'sidecar', 'defaultRequests', 'eviction', 'sizing', 'dryRun']);
+  const root = reader.object('', document, ['defaults', 'namespaces', 'excludedNamespaces', 'sidecar', 'defaultRequests', 'eviction', 'sizing', 'dryRun', 'resize']);
   const policy: Policy = {
     defaults: reader.settings('defaults', root.defaults, SETTING_NAMES),
     namespaces: readNamespaces(reader, root.namespaces),
@@ -165,6 +175,7 @@ export function parsePolicy(text: string): PolicyResult {
     defaultRequests: readRequests(reader, 'defaultRequests', root.defaultRequests, DEFAULT_POLICY.defaultRequests),
     eviction: readEviction(reader, root.eviction),
     sizing: parseSizing(root.sizing, (path, value, problem) => reader.report(path, value, problem)),
+    resize: readResize(reader, root.resize),
     dryRun: reader.boolean('dryRun', root.dryRun, DEFAULT_POLICY.dryRun),
   };
   return reader.errors.length > 0 ? { ok: false, errors: reader.errors } : { ok: true, policy };
@@ -241,5 +252,20 @@ function readEviction(reader: PolicyReader, value: unknown): EvictionPolicy {
     ratePerMinute: reader.parsed('eviction.ratePerMinute', fields.ratePerMinute, defaults.ratePerMinute, (text) => parseWholeNumber(text, 0, 10_000)),
     windows: reader.parsed('eviction.windows', windowsText, defaults.windows, (text) => parseTimeWindows(text, (one) => parseTimeWindow(one))),
     dryRun: reader.boolean('eviction.dryRun', fields.dryRun, defaults.dryRun),
+  };
+}
+
+const DEFERRED_TIMEOUT_RANGE = { min: 1_000, max: 24 * 3_600_000 };
+
+function readResize(reader: PolicyReader, value: unknown): ResizePolicy {
+  const fields = reader.object('resize', value, ['deferredTimeout']);
+  const { min, max } = DEFERRED_TIMEOUT_RANGE;
+  const accepted = `${DURATION_FORM}, from ${formatDuration(min)} to ${formatDuration(max)}`;
+  return {
+    deferredTimeoutMs: reader.parsed('resize.deferredTimeout', fields.deferredTimeout, DEFAULT_POLICY.resize.deferredTimeoutMs, (text) => {
+      const parsed = parseDuration(text);
+      if (!parsed.ok) return { ok: false, error: `${parsed.error}, from ${formatDuration(min)} to ${formatDuration(max)}` };
+      return parsed.value >= min && parsed.value <= max ? parsed : { ok: false, error: `${JSON.stringify(text)} is not accepted: expected ${accepted}` };
+    }),
   };
 }
