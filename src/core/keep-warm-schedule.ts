@@ -4,6 +4,7 @@
 // opens at 08:00 local on both sides of a DST switch, whatever the UTC offset.
 import { formatKeepWarm } from './keep-warm.ts';
 import type { KeepWarmWindow, Weekday } from './settings.ts';
+import type { TimeWindow } from './time-window.ts';
 
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 
@@ -33,11 +34,16 @@ export function describeWindow(window: KeepWarmWindow): string {
   return formatKeepWarm([window]);
 }
 
+/** Whether `now` (epoch ms) falls in the window, in the window's own time zone (eviction windows ask this too). */
+export function isWindowActive(window: TimeWindow, now: number): boolean {
+  return isActive(window, localTime(now, window.timeZone));
+}
+
 /**
  * A window whose end is before its start runs past midnight and belongs to the day it starts:
  * `Fri 22:00-02:00` covers Friday 22:00 to Saturday 02:00. (An end of 24:00 is minute 1440.)
  */
-function isActive(window: KeepWarmWindow, local: LocalTime): boolean {
+function isActive(window: TimeWindow, local: LocalTime): boolean {
   const startsToday = window.days.includes(local.weekday);
   const minute = local.minuteOfDay;
   if (window.startMinute < window.endMinute) {

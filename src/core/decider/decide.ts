@@ -7,8 +7,8 @@
 //   paused → no action; no fresh data → only the floor and the ceiling are enforced;
 //   idle (no request for idle-after, nothing in flight, no floor) → 0;
 //   load (stable window, or panic window while panicking) → rate limits → no scale-down in panic
-//   → scale-down delay → floor (min-replicas, keep-warm, wake-up, unobserved traffic) → ceiling
-//   (max-replicas).
+//   → scale-down delay → floor (min-replicas, keep-warm, wake-up, unobserved traffic, a surge while
+//   a pod is replaced) → ceiling (max-replicas).
 
 import { formatDuration } from '../duration.ts';
 import { describeWindow, keepWarmFloor } from '../keep-warm-schedule.ts';
@@ -53,6 +53,8 @@ export interface DeciderState {
   recentWanted?: RecentPeak;
   /** The last wake-up: it counts as a request for idle-after, as the agents may not have reported it yet. */
   lastWakeAt?: number;
+  /** The count when the current surge began: without activity data, the count returns to it when the surge ends. */
+  surgedFrom?: number;
 }
 
 export const INITIAL_DECIDER_STATE: DeciderState = {};
@@ -79,6 +81,13 @@ export interface DecideInput {
    * at least one replica. Load that is counted still scales it up. Default true.
    */
   trafficObserved?: boolean;
+  /**
+   * A pod of the workload is being replaced (right-sizing, repair) and the workload holds one
+   * replica more meanwhile (its only pod must not go before another is Ready): a floor, named by
+   * `why`, while it is given. When it ends the load decides again; without activity data the
+   * count returns to what it was, as the surge replica was ebb's own doing.
+   */
+  surge?: { replicas: number; why: string };
   tuning?: Partial<DeciderTuning>;
 }
 
@@ -95,14 +104,19 @@ export function decide(input: DecideInput): Decision {
   const { settings, currentReplicas: current, now } = input;
   if (settings.paused) return noAction('paused', 'paused', input.state);
 
-  const state: DeciderState = input.wake ? { ...input.state, lastWakeAt: now } : input.state;
-  const floor = replicaFloor(settings, now, input.wake === true, input.trafficObserved !== false);
+  const state = nextSurgeState(input.wake ? { ...input.state, lastWakeAt: now } : input.state, input.surge, current);
+  const floor = replicaFloor(settings, now, input.wake === true, input.trafficObserved !== false, input.surge);
   const activity = input.activity.snapshot(now, tuning);
 
   const missing = missingData(activity, now, tuning.staleAfterMs);
   if (missing !== undefined) {
-    // Missing data never lowers the count; the floor and the ceiling hold without it.
-    const bounded = bound({ replicas: current, code: 'no-data', detail: missing }, floor, settings.maxReplicas, '');
+    // Missing data never lowers the count, but for a surge replica ebb added itself; the floor and
+    // the ceiling hold without it.
+    const surgedFrom = input.surge === undefined ? input.state.surgedFrom : undefined;
+    const held: Verdict = surgedFrom !== undefined && surgedFrom < current
+      ? { replicas: surgedFrom, code: 'surge', detail: 'the surge replica is no longer needed' }
+      : { replicas: current, code: 'no-data', detail: missing };
+    const bounded = bound(held, floor, settings.maxReplicas, '');
     return bounded.replicas === current ? noAction('no-data', missing, state) : conclude(current, bounded, state);
   }
 
@@ -171,7 +185,15 @@ function decideOnLoad(
 
   verdict = bound(verdict, floor, settings.maxReplicas, loadWants, wanted);
   if (verdict.code === 'load' && verdict.replicas === current) verdict = { ...verdict, code: 'steady' };
-  return conclude(current, verdict, { panic, recentWanted, lastWakeAt: state.lastWakeAt });
+  return conclude(current, verdict, { panic, recentWanted, lastWakeAt: state.lastWakeAt, surgedFrom: state.surgedFrom });
+}
+
+/** Remembers the count a surge began from while it lasts, and forgets it once it ends. */
+function nextSurgeState(state: DeciderState, surge: DecideInput['surge'], current: number): DeciderState {
+  if (surge) return state.surgedFrom === undefined ? { ...state, surgedFrom: current } : state;
+  if (state.surgedFrom === undefined) return state;
+  const { surgedFrom: _ended, ...rest } = state;
+  return rest;
 }
 
 function delayScaleDown(verdict: Verdict, recentWanted: RecentPeak, delayMs: number, loadWants: string): Verdict {
@@ -216,15 +238,15 @@ function limitRate(
 
 interface Floor {
   replicas: number;
-  code: 'min' | 'keep-warm' | 'wake' | 'unobserved';
+  code: 'min' | 'keep-warm' | 'wake' | 'unobserved' | 'surge';
   text: string;
 }
 
 /**
- * The highest of min-replicas, the active keep-warm window, a wake-up and unobserved traffic; ties
- * go to the first of these.
+ * The highest of min-replicas, the active keep-warm window, a wake-up, unobserved traffic and a
+ * surge; ties go to the first of these.
  */
-function replicaFloor(settings: ScalingSettings, now: number, wake: boolean, trafficObserved: boolean): Floor {
+function replicaFloor(settings: ScalingSettings, now: number, wake: boolean, trafficObserved: boolean, surge: DecideInput['surge']): Floor {
   let floor: Floor = { replicas: settings.minReplicas, code: 'min', text: `min-replicas ${settings.minReplicas}` };
   const keepWarm = keepWarmFloor(settings.keepWarm, now);
   if (keepWarm.window !== undefined && keepWarm.replicas > floor.replicas) {
@@ -234,6 +256,7 @@ function replicaFloor(settings: ScalingSettings, now: number, wake: boolean, tra
   if (!trafficObserved && floor.replicas < 1) {
     floor = { replicas: 1, code: 'unobserved', text: 'ebb does not see all of its traffic, so it is never idle' };
   }
+  if (surge && surge.replicas > floor.replicas) floor = { replicas: surge.replicas, code: 'surge', text: surge.why };
   return floor;
 }
 

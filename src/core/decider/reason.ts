@@ -11,6 +11,7 @@ export type ReasonCode =
   | 'max' // capped at max-replicas
   | 'wake' // a request waits at the activator: at least one replica
   | 'unobserved' // ebb does not see all of the traffic: never idle, at least one replica
+  | 'surge' // one replica more while a pod is replaced, or back when that is done
   | 'rate-limited' // the step was cut to the maximum scale-up or scale-down rate
   | 'scale-down-delay' // held at the highest count wanted during the scale-down delay
   | 'no-data' // no action: no fresh activity samples

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PROBE_INTERVAL_MS, repairReason, type RepairPod, type RepairState } from '../../../src/core/eviction/index.ts';
+import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
+import { INJECTION_VERSION } from '../../../src/core/mutation.ts';
+import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { MINUTE_MS, SECOND_MS, T0 } from './cluster.ts';
+
+const record = (fields: Record<string, unknown>) => ({ [INJECTED_ANNOTATION]: JSON.stringify({ v: INJECTION_VERSION, workload: 'shop/web', settings: {}, sidecar: 'injected', ...fields }) });
+const injected = (name: string, createdAt: number): RepairPod => ({ workload: 'shop/web', pod: `shop/${name}`, uid: name, createdAt, annotations: record({}), initContainers: [SIDECAR_NAME] });
+const missed = (name: string, createdAt: number): RepairPod => ({ workload: 'shop/web', pod: `shop/${name}`, uid: name, createdAt, initContainers: [] });
+const offered = (pods: readonly RepairPod[], state: RepairState = INITIAL_REPAIR_STATE, now = T0) => {
+  const choice = chooseRepairs(pods, state, now);
+  return { pods: choice.offer.map((offer) => offer.pod.uid), state: choice.state, held: choice.held };
+};
+
+describe('repair', () => {
+  describe('repairReason', () => {
+    it('names a pod created without ebb, and one with an older injection', () => {
+      expect(repairReason(missed('web-0', T0))).to.equal('was created without ebb (the webhook did not answer; it fails open)');
+      expect(repairReason({ ...injected('web-0', T0), annotations: record({ v: INJECTION_VERSION - 1 }) }))
+        .to.equal(`carries ebb's injection v${INJECTION_VERSION - 1}; the current is v${INJECTION_VERSION}`);
+    });
+
+    it('leaves pods a replacement would not improve: current, no sidecar by choice, a dry run, a template carrying the annotation', () => {
+      expect(repairReason(injected('web-0', T0))).to.equal(undefined);
+      expect(repairReason({ ...injected('web-0', T0), annotations: record({ sidecar: 'none: no container port to intercept' }), initContainers: [] })).to.equal(undefined);
+      expect(repairReason({ ...injected('web-0', T0), annotations: record({ dryRun: true }), initContainers: [] })).to.equal(undefined);
+      expect(repairReason({ ...missed('web-0', T0), templateAnnotations: record({}) })).to.equal(undefined);
+      expect(repairReason({ ...injected('web-0', T0), annotations: { [INJECTED_ANNOTATION]: 'not json' } })).to.equal(undefined);
+    });
+  });
+
+  describe('chooseRepairs', () => {
+    it('offers every pod that needs repair once a pod newer than they are was injected', () => {
+      const pods = [missed('web-0', T0), missed('web-1', T0 + SECOND_MS), injected('other-0', T0 + SECOND_MS), injected('other-1', T0 - MINUTE_MS)];
+      expect(offered(pods).pods).to.deep.equal(['web-0', 'web-1']);
+    });
+
+    it('while the newest pods missed the webhook, replaces one as a probe, and tries again only after the probe interval', () => {
+      const pods = [missed('web-0', T0), missed('web-1', T0 + SECOND_MS), injected('other-0', T0 - MINUTE_MS)];
+      const first = offered(pods);
+      expect(first.pods).to.deep.equal(['web-0']);
+      expect(first.held).to.equal('no pod created since the webhook missed one was injected: replacing only shop/web-0 to see whether the webhook answers again');
+      expect(offered(pods, first.state, T0 + MINUTE_MS).pods).to.deep.equal(['web-0']);
+
+      // The probe was replaced, and its replacement missed the webhook too: still down.
+      const stillDown = [missed('web-1', T0 + SECOND_MS), missed('web-2', T0 + 2 * MINUTE_MS), injected('other-0', T0 - MINUTE_MS)];
+      const waiting = offered(stillDown, first.state, T0 + 2 * MINUTE_MS);
+      expect(waiting.pods).to.deep.equal([]);
+      expect(waiting.held).to.equal('no pod created since the webhook missed one was injected; the next probe in 10m');
+      expect(offered(stillDown, waiting.state, T0 + 2 * MINUTE_MS + REPAIR_PROBE_INTERVAL_MS - 1).pods).to.deep.equal([]);
+      expect(offered(stillDown, waiting.state, T0 + 2 * MINUTE_MS + REPAIR_PROBE_INTERVAL_MS).pods).to.deep.equal(['web-1']);
+
+      // The probe's replacement was injected: the webhook answers, every pod goes.
+      const answering = [missed('web-1', T0 + SECOND_MS), injected('web-3', T0 + 3 * MINUTE_MS), missed('solo-0', T0)];
+      expect(offered(answering, waiting.state, T0 + 3 * MINUTE_MS).pods).to.deep.equal(['web-1', 'solo-0']);
+    });
+
+    it('offers pods with an older injection whatever the newest pods show: the webhook answered for them', () => {
+      const old = { ...injected('web-0', T0 + MINUTE_MS), annotations: record({ v: INJECTION_VERSION - 1 }) };
+      expect(offered([old, injected('web-1', T0)]).pods).to.deep.equal(['web-0']);
+    });
+  });
+});
