@@ -6,12 +6,12 @@
 // - Observed time. History is measured in time during which samples arrive: each gap between
 //   samples counts up to sizing.maxSampleGap. A workload asleep at zero for days (no samples) wakes
 //   with the history it slept with; nothing expires by age (the VPA forgets after 8 days).
-// - CPU, long: a decaying histogram (histogram.ts) with half-life sizing.cpuHalfLife; the target
-//   is its cpuPercentile, the bounds its cpuLowerPercentile and cpuUpperPercentile.
-// - CPU, recent: the per-minute CPU peaks of the last sizing.cpuRecentWindow, at
-//   cpuRecentPercentile (the median by default: the level CPU reached in most recent minutes).
-//   The target is the higher of the two, so a step up is followed within minutes while a decrease
-//   waits for the long histogram to agree.
+// - CPU, recent: the per-minute CPU peaks of the last sizing.cpuRecentWindow at
+//   cpuRecentPercentile (the level CPU reached in most recent minutes), held for
+//   sizing.cpuDecreaseDelay: the target follows it up within minutes, down after the delay.
+// - CPU, history: a decaying histogram (histogram.ts, half-life sizing.cpuHalfLife); the target
+//   never goes below its cpuPercentile (the lower bound), so a dip shorter than the history's
+//   memory does not take the request with it. The upper bound is its cpuUpperPercentile.
 // - Memory: the peak of each sizing.memoryPeakInterval; the target is the highest of the last
 //   memoryPeakIntervals (a step up counts at once, through the current interval's peak).
 // - OOM: the memory it was killed at (its limit, else its request, else the interval's peak) ×
@@ -23,14 +23,14 @@
 // - Until sizing.decreaseAfter of history is observed, the recommendation is raise-only
 //   (`raiseOnly`): the caller applies a target only where it is above the current request.
 //
-// Checkpoint: JSON-safe, versioned, at most 2 KiB as JSON for every accepted config (the histogram
-// ≤ 1,216 characters, ≤ 30 recent peaks, ≤ 24 memory peaks; tested in
-// test/unit/recommender/checkpoint.test.ts).
+// Checkpoint: JSON-safe, versioned, at most 2 KiB as JSON for every accepted config: the histogram
+// ≤ 588 characters, ≤ 30 recent and ≤ 25 held CPU levels, ≤ 24 memory peaks (the limits of the
+// policy's windows); tested with everything at its largest in test/unit/recommender/checkpoint.test.ts.
 import { fail, ok, type Result } from '../result.ts';
 import {
-  confidenceOf, mibToBytes, oomNeed, toMillicores, toRequestBytes, usageMib, usageMillicores, widenedByDoubt, withMargin,
+  confidenceOf, mibToBytes, oomNeed, requestRange, toMillicores, toRequestBytes, usageMib, usageMillicores, widenedByDoubt, withMargin,
 } from './estimators.ts';
-import { DecayingHistogram, type HistogramState } from './histogram.ts';
+import { DecayingHistogram, MAX_CORES, type HistogramState } from './histogram.ts';
 import { PeakRing, type PeakRingState } from './peak-ring.ts';
 import type { SizingConfig } from './sizing.ts';
 import type { Bytes, Cores, Millicores, ObservedMs } from './units.ts';
@@ -92,6 +92,7 @@ export interface ContainerCheckpoint {
   historyMs: ObservedMs;
   cpu: HistogramState;
   recentCpu: PeakRingState;
+  heldCpu: PeakRingState;
   memory: PeakRingState;
   oom: OomRecord | null;
 }
@@ -105,6 +106,8 @@ export class ContainerModel {
   private cpuHistory: DecayingHistogram;
   /** Per-minute CPU peaks, in millicores. */
   private recentCpu: PeakRing;
+  /** The recent CPU level (millicores) per 5 minutes over the decrease delay: the highest is held. */
+  private heldCpu: PeakRing;
   /** Per-interval memory peaks, in MiB. */
   private memoryPeaks: PeakRing;
   private oom: OomRecord | null = null;
@@ -112,6 +115,7 @@ export class ContainerModel {
   constructor(private readonly config: SizingConfig, private readonly firstSeenAt: number) {
     this.cpuHistory = new DecayingHistogram(config.cpuHalfLifeMs);
     this.recentCpu = new PeakRing(recentSlots(config), MINUTE_MS);
+    this.heldCpu = new PeakRing(heldSlots(config), HOLD_SLOT_MS);
     this.memoryPeaks = new PeakRing(config.memoryPeakIntervals, config.memoryPeakIntervalMs);
   }
 
@@ -124,11 +128,22 @@ export class ContainerModel {
     const gap = at - (this.newestSampleAt ?? this.firstSeenAt);
     this.historyMs += Math.min(this.config.maxSampleGapMs, Math.max(0, gap));
     this.newestSampleAt = at;
-    if (cpuValid) {
-      this.cpuHistory.add(cpuCores, this.historyMs);
-      this.recentCpu.record(this.historyMs, usageMillicores(cpuCores));
-    }
+    if (cpuValid) this.addCpu(cpuCores);
     if (memoryValid) this.memoryPeaks.record(this.historyMs, usageMib(memoryBytes));
+  }
+
+  private addCpu(cores: Cores): void {
+    this.cpuHistory.add(cores, this.historyMs);
+    const newMinute = !this.recentCpu.holds(this.recentCpu.slotOf(this.historyMs));
+    this.recentCpu.record(this.historyMs, usageMillicores(cores, MAX_CORES));
+    // Once a minute (not every sample: a sort per sample would be most of the cost), the recent
+    // level joins the levels held over the decrease delay.
+    if (newMinute) this.heldCpu.record(this.historyMs, this.recentLevel());
+  }
+
+  /** The recent CPU level in millicores: cpuRecentPercentile of the per-minute peaks (0 before any). */
+  private recentLevel(): number {
+    return this.recentCpu.quantile(this.config.cpuRecentPercentile) ?? 0;
   }
 
   addOom(event: OomEvent): void {
@@ -150,23 +165,19 @@ export class ContainerModel {
     if (this.newestSampleAt === null) return undefined;
     const { config } = this;
     const confidence = confidenceOf(this.historyMs, config.decreaseAfterMs);
-    const [cpuLow = 0, cpuTarget = 0, cpuHigh = 0] = this.cpuHistory.percentiles([config.cpuLowerPercentile, config.cpuPercentile, config.cpuUpperPercentile]);
-    const recentCores = (this.recentCpu.quantiles([config.cpuRecentPercentile])?.[0] ?? 0) / 1000;
-    const [memoryMedianMib = 0, memoryPeakMib = 0] = this.memoryPeaks.quantiles([0.5, 1]) ?? [];
+    const cpuLevel = this.cpuHistory.percentile(config.cpuPercentile);
+    const cpuTarget = Math.max(cpuLevel, Math.max(this.recentLevel(), this.heldCpu.max() ?? 0) / 1000);
+    const cpuHigh = Math.max(this.cpuHistory.percentile(config.cpuUpperPercentile), cpuTarget);
     const oomNeeded = this.heldOomNeed();
-    const memoryBase = Math.max(mibToBytes(memoryPeakMib), oomNeeded);
+    const memoryBase = Math.max(mibToBytes(this.memoryPeaks.max() ?? 0), oomNeeded);
+    const memoryTypical = mibToBytes(this.memoryPeaks.quantile(0.5) ?? 0);
 
     const cpuFloor = Math.max(config.cpuFloorMillis, bounds.cpuMinMillis ?? 0);
-    const cpuCap = bounds.cpuMaxMillis ?? Infinity;
-    const millicores = (cores: Cores) => toMillicores(withMargin(cores, config.cpuMargin), cpuFloor, cpuCap);
+    const cpu = requestRange({ lower: cpuLevel, target: cpuTarget, upper: cpuHigh }, config.cpuMargin, confidence, toMillicores, cpuFloor, bounds.cpuMaxMillis ?? Infinity);
     const memoryFloor = Math.max(config.memoryFloorBytes, bounds.memoryMinBytes ?? 0);
     const memoryCap = bounds.memoryMaxBytes ?? Infinity;
-    const bytes = (value: Bytes) => toRequestBytes(withMargin(value, config.memoryMargin), memoryFloor, memoryCap);
-
-    const cpuHighest = Math.max(cpuTarget, recentCores);
-    const cpu = ordered(millicores(cpuLow), millicores(cpuHighest), millicores(widenedByDoubt(Math.max(cpuHigh, cpuHighest), confidence)));
-    const memory = ordered(bytes(mibToBytes(memoryMedianMib)), bytes(memoryBase), bytes(widenedByDoubt(memoryBase, confidence)));
-    const capped = withMargin(memoryBase, config.memoryMargin) > memoryCap;
+    const memory = requestRange({ lower: memoryTypical, target: memoryBase, upper: memoryBase }, config.memoryMargin, confidence, toRequestBytes, memoryFloor, memoryCap);
+    const capped = withMargin(widenedByDoubt(memoryBase, confidence), config.memoryMargin) > memoryCap;
     const oomAtCap = oomNeeded > 0 && (this.oom?.killedAtBytes ?? memoryCap) >= memoryCap;
     return {
       cpu: { targetMillis: cpu.target, lowerMillis: cpu.lower, upperMillis: cpu.upper },
@@ -186,6 +197,7 @@ export class ContainerModel {
       historyMs: this.historyMs,
       cpu: this.cpuHistory.toState(),
       recentCpu: this.recentCpu.toState(),
+      heldCpu: this.heldCpu.toState(),
       memory: this.memoryPeaks.toState(),
       oom: this.oom && { ...this.oom },
     };
@@ -204,6 +216,7 @@ export class ContainerModel {
     model.historyMs = read.value.historyMs;
     model.cpuHistory = read.value.cpuHistory;
     model.recentCpu = read.value.recentCpu;
+    model.heldCpu = read.value.heldCpu;
     model.memoryPeaks = read.value.memoryPeaks;
     model.oom = read.value.oom;
     return ok(model);
@@ -215,11 +228,10 @@ export class ContainerModel {
   }
 }
 
+const HOLD_SLOT_MS = 5 * MINUTE_MS;
 const recentSlots = (config: SizingConfig) => Math.max(1, Math.round(config.cpuRecentWindowMs / MINUTE_MS));
-
-function ordered(lower: number, target: number, upper: number) {
-  return { lower: Math.min(lower, target), target, upper: Math.max(upper, target) };
-}
+/** The slot being filled plus the delay's whole slots: a level is held for the delay to 5 minutes more. */
+const heldSlots = (config: SizingConfig) => 1 + Math.round(config.cpuDecreaseDelayMs / HOLD_SLOT_MS);
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
@@ -230,6 +242,7 @@ interface CheckpointParts {
   historyMs: ObservedMs;
   cpuHistory: DecayingHistogram;
   recentCpu: PeakRing;
+  heldCpu: PeakRing;
   memoryPeaks: PeakRing;
   oom: OomRecord | null;
 }
@@ -237,20 +250,22 @@ interface CheckpointParts {
 function readCheckpoint(value: unknown, config: SizingConfig): Result<CheckpointParts> {
   if (!isRecord(value)) return fail(`expected an object, got ${JSON.stringify(value) ?? String(value)}`);
   if (value.v !== 1) return fail(`version ${JSON.stringify(value.v) ?? 'missing'} is not supported: expected 1`);
-  const { firstSeenAt, newestSampleAt, historyMs, cpu, recentCpu, memory, oom } = value;
+  const { firstSeenAt, newestSampleAt, historyMs, cpu, recentCpu, heldCpu, memory, oom } = value;
   if (!isTime(firstSeenAt) || !(newestSampleAt === null || isTime(newestSampleAt)) || !isTime(historyMs)) {
     return fail('firstSeenAt and historyMs must be times ≥ 0, newestSampleAt a time or null');
   }
-  if (!isRecord(cpu) || !isRecord(recentCpu) || !isRecord(memory)) return fail('cpu, recentCpu and memory must be objects');
+  if (!isRecord(cpu) || !isRecord(recentCpu) || !isRecord(heldCpu) || !isRecord(memory)) return fail('cpu, recentCpu, heldCpu and memory must be objects');
   const cpuHistory = DecayingHistogram.fromState(cpu as unknown as HistogramState, config.cpuHalfLifeMs, historyMs);
   if (!cpuHistory.ok) return fail(`cpu: ${cpuHistory.error}`);
   const recent = PeakRing.fromState(recentCpu as unknown as PeakRingState, recentSlots(config), MINUTE_MS);
   if (!recent.ok) return fail(`recentCpu: ${recent.error}`);
+  const held = PeakRing.fromState(heldCpu as unknown as PeakRingState, heldSlots(config), HOLD_SLOT_MS);
+  if (!held.ok) return fail(`heldCpu: ${held.error}`);
   const memoryPeaks = PeakRing.fromState(memory as unknown as PeakRingState, config.memoryPeakIntervals, config.memoryPeakIntervalMs);
   if (!memoryPeaks.ok) return fail(`memory: ${memoryPeaks.error}`);
   const oomRecord = readOom(oom, (memory as unknown as PeakRingState).slotMs, memoryPeaks.value);
   if (!oomRecord.ok) return fail(`oom: ${oomRecord.error}`);
-  return ok({ firstSeenAt, newestSampleAt, historyMs, cpuHistory: cpuHistory.value, recentCpu: recent.value, memoryPeaks: memoryPeaks.value, oom: oomRecord.value });
+  return ok({ firstSeenAt, newestSampleAt, historyMs, cpuHistory: cpuHistory.value, recentCpu: recent.value, heldCpu: held.value, memoryPeaks: memoryPeaks.value, oom: oomRecord.value });
 }
 
 function readOom(value: unknown, savedSlotMs: number, memoryPeaks: PeakRing): Result<OomRecord | null> {

@@ -16,7 +16,7 @@ export interface PeakRingState {
   peaks: (number | null)[];
 }
 
-/** Scratch space for quantiles, so that recommending for 10,000 containers allocates little here. */
+/** Scratch space for quantiles, so that recommending for 10,000 containers allocates nothing here. */
 let scratch = new Float64Array(64);
 
 export class PeakRing {
@@ -60,17 +60,28 @@ export class PeakRing {
     return slot <= this.newestSlot && slot > this.newestSlot - this.size && slot >= 0;
   }
 
+  /** The highest peak held; undefined when no slot holds one. */
+  max(): number | undefined {
+    let highest = EMPTY;
+    for (const peak of this.peaks) if (peak > highest) highest = peak;
+    return highest === EMPTY ? undefined : highest;
+  }
+
   /**
-   * The values at the given percentiles (ascending) of the slots that hold a peak, by nearest rank
-   * (p = 1 is the highest, 0.5 the median); undefined when no slot does.
+   * The value at percentile p of the slots that hold a peak, by nearest rank (p = 1 is the
+   * highest, 0.5 the median); undefined when no slot does.
    */
-  quantiles(ascending: readonly number[]): number[] | undefined {
+  quantile(p: number): number | undefined {
     if (scratch.length < this.size) scratch = new Float64Array(this.size);
     let count = 0;
-    for (const peak of this.peaks) if (peak !== EMPTY) scratch[count++] = peak;
-    if (count === 0) return undefined;
-    const sorted = scratch.subarray(0, count).sort();
-    return ascending.map((p) => sorted[Math.max(0, Math.ceil(p * count) - 1)]!);
+    // Insertion sort into the scratch: at most a few dozen values, and no allocation.
+    for (const peak of this.peaks) {
+      if (peak === EMPTY) continue;
+      let index = count++;
+      for (; index > 0 && scratch[index - 1]! > peak; index--) scratch[index] = scratch[index - 1]!;
+      scratch[index] = peak;
+    }
+    return count === 0 ? undefined : scratch[Math.max(0, Math.ceil(p * count) - 1)];
   }
 
   toState(): PeakRingState {

@@ -10,16 +10,16 @@ import { fail, ok, type Result } from '../result.ts';
 export interface SizingConfig {
   /** CPU history: half-life of the decaying histogram, in observed time. */
   cpuHalfLifeMs: number;
-  /** CPU target: this percentile of the decaying histogram (before the margin). */
+  /** The CPU history's level: this percentile of the histogram; the target never goes below it (it is also the lower bound). */
   cpuPercentile: number;
-  /** CPU lower bound: this percentile of the decaying histogram (before the margin). */
-  cpuLowerPercentile: number;
-  /** CPU upper bound: this percentile of the decaying histogram (before the margin and the confidence widening). */
+  /** CPU upper bound: this percentile of the histogram (before the margin and the confidence widening). */
   cpuUpperPercentile: number;
-  /** The recent-CPU estimator looks at the per-minute peaks of this window (whole minutes). */
+  /** Recent CPU: the per-minute peaks of this window (whole minutes)… */
   cpuRecentWindowMs: number;
-  /** …and takes this percentile of them: the level CPU reached in most recent minutes. */
+  /** …at this percentile: the level CPU reached in most recent minutes. The target follows it up at once… */
   cpuRecentPercentile: number;
+  /** …and down only once it has stayed lower this long (whole 5 minutes). */
+  cpuDecreaseDelayMs: number;
   /** Added on top of the CPU estimate: 0.1 = +10 %. */
   cpuMargin: number;
   /** No CPU recommendation below this. */
@@ -49,17 +49,17 @@ const HOUR_MS = 60 * MINUTE_MS;
 const MIB = 2 ** 20;
 
 export const DEFAULT_SIZING: SizingConfig = {
-  cpuHalfLifeMs: 12 * HOUR_MS,
-  cpuPercentile: 0.9,
-  cpuLowerPercentile: 0.5,
+  cpuHalfLifeMs: 6 * HOUR_MS,
+  cpuPercentile: 0.5,
   cpuUpperPercentile: 0.95,
-  cpuRecentWindowMs: 15 * MINUTE_MS,
-  cpuRecentPercentile: 0.5,
-  cpuMargin: 0.1,
+  cpuRecentWindowMs: 20 * MINUTE_MS,
+  cpuRecentPercentile: 0.6,
+  cpuDecreaseDelayMs: 30 * MINUTE_MS,
+  cpuMargin: 0.08,
   cpuFloorMillis: 10,
   memoryPeakIntervalMs: HOUR_MS,
   memoryPeakIntervals: 24,
-  memoryMargin: 0.1,
+  memoryMargin: 0.05,
   memoryFloorBytes: 16 * MIB,
   oomBumpRatio: 1.2,
   oomMinBumpBytes: 32 * MIB,
@@ -126,15 +126,15 @@ const duration = (key: keyof SizingConfig, minimum: number, maximum: number, ste
  */
 export const SIZING_FIELDS: Readonly<Record<string, FieldSpec>> = {
   cpuHalfLife: duration('cpuHalfLifeMs', 10 * MINUTE_MS, 30 * 24 * HOUR_MS),
-  cpuPercentile: fraction('cpuPercentile', 0.5, 0.99),
-  cpuLowerPercentile: fraction('cpuLowerPercentile', 0.05, 0.99),
+  cpuPercentile: fraction('cpuPercentile', 0.05, 0.99),
   cpuUpperPercentile: fraction('cpuUpperPercentile', 0.5, 1),
-  cpuRecentWindow: duration('cpuRecentWindowMs', MINUTE_MS, HOUR_MS, MINUTE_MS),
+  cpuRecentWindow: duration('cpuRecentWindowMs', MINUTE_MS, 30 * MINUTE_MS, MINUTE_MS),
   cpuRecentPercentile: fraction('cpuRecentPercentile', 0.1, 1),
+  cpuDecreaseDelay: duration('cpuDecreaseDelayMs', 0, 2 * HOUR_MS, 5 * MINUTE_MS),
   cpuMargin: fraction('cpuMargin', 0, 1),
   cpuFloor: ranged('cpuFloorMillis', CPU_FORM, parseCpu, formatCpu, 1, 1000),
   memoryPeakInterval: duration('memoryPeakIntervalMs', MINUTE_MS, 24 * HOUR_MS),
-  memoryPeakIntervals: wholeNumber('memoryPeakIntervals', 1, 48),
+  memoryPeakIntervals: wholeNumber('memoryPeakIntervals', 1, 24),
   memoryMargin: fraction('memoryMargin', 0, 1),
   memoryFloor: ranged('memoryFloorBytes', MEMORY_FORM, parseMemory, formatMemory, MIB, 1024 * MIB),
   oomBumpRatio: fraction('oomBumpRatio', 1, 4),
@@ -151,10 +151,7 @@ const PATH = 'sizing';
 const fieldName = (key: keyof SizingConfig) => FIELD_NAMES.find((name) => SIZING_FIELDS[name]!.key === key)!;
 
 /** Two fields that must be ordered, e.g. the lower-bound percentile ≤ the target percentile. */
-const ORDERED: readonly (readonly [keyof SizingConfig, keyof SizingConfig])[] = [
-  ['cpuLowerPercentile', 'cpuPercentile'],
-  ['cpuPercentile', 'cpuUpperPercentile'],
-];
+const ORDERED: readonly (readonly [keyof SizingConfig, keyof SizingConfig])[] = [['cpuPercentile', 'cpuUpperPercentile']];
 
 /**
  * The policy's `sizing:` section (absent = every default). Every problem is reported with its
@@ -192,10 +189,3 @@ export function parseSizing(value: unknown, report: (path: string, value: unknow
   return config;
 }
 
-/** Each field of a config in its policy.yaml form, e.g. `{ cpuHalfLife: '12h', cpuFloor: '10m', … }`. */
-export function formatSizing(config: SizingConfig): Record<string, string> {
-  return Object.fromEntries(FIELD_NAMES.map((name) => {
-    const field = SIZING_FIELDS[name]!;
-    return [name, field.format(config[field.key])];
-  }));
-}
