@@ -13,15 +13,18 @@
 //   never goes below its cpuPercentile (the lower bound), so a dip shorter than the history's
 //   memory does not take the request with it. The upper bound is its cpuUpperPercentile.
 // - Memory: the peak of each sizing.memoryPeakInterval; the target is the highest of the last
-//   memoryPeakIntervals (a step up counts at once, through the current interval's peak).
+//   memoryPeakIntervals (a step up counts at once, through the current interval's peak), the
+//   lower bound their median.
 // - OOM: the memory it was killed at (its limit, else its request, else the interval's peak) ×
 //   oomBumpRatio, at least + oomMinBump, held for the memory window; a repeated OOM at an
 //   unchanged request does not escalate. Recommendations never exceed bounds.memoryMaxBytes;
 //   oomAtMemoryMax says an OOM happened with the request already at that cap.
 // - Margins (cpuMargin, memoryMargin) on top, then floors (cpuFloor, memoryFloor and the caller's
 //   bounds), rounding (whole millicores, whole MiB), and the caller's caps.
-// - Until sizing.decreaseAfter of history is observed, the recommendation is raise-only
-//   (`raiseOnly`): the caller applies a target only where it is above the current request.
+// - Until sizing.decreaseAfter of history is observed (confidence < 1), targets and upper bounds
+//   carry a doubt factor (×2 with no history, down to ×1) and the recommendation is raise-only
+//   (`raiseOnly`): the caller applies a target only where it is above the current request. A new
+//   workload gets a generous request within minutes, the trimmed one once its peaks were seen.
 //
 // Checkpoint: JSON-safe, versioned, at most 2 KiB as JSON for every accepted config: the histogram
 // ≤ 588 characters, ≤ 30 recent and ≤ 25 held CPU levels, ≤ 24 memory peaks (the limits of the
