@@ -6,6 +6,7 @@ import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from '@kub
 import { INJECTED_ANNOTATION } from '../annotations.ts';
 import { amountsOf, RESOURCES, type Amounts, type ContainerAmounts, type ResourceName } from '../pod-resources.ts';
 import type { QosClass } from '../qos.ts';
+import { injectionVersion } from '../usage/injected-workload.ts';
 import type { WorkloadKey } from '../../protocol/workload.ts';
 
 export const RESIZE_PENDING = 'PodResizePending';
@@ -44,6 +45,8 @@ export interface SlimPod {
   labels: Readonly<Record<string, string>>;
   /** The webhook's `ebb.dev/injected` annotation is on it. */
   injected: boolean;
+  /** That annotation's injection version, when it has one: a pod injected by an older ebb is repaired. */
+  injectionVersion?: number;
   phase: string;
   deleting: boolean;
   ready: boolean;
@@ -102,6 +105,7 @@ export function slimPod(pod: V1Pod, workload: WorkloadKey | undefined): SlimPod 
   const pending = condition(status?.conditions, RESIZE_PENDING);
   const inProgress = condition(status?.conditions, RESIZE_IN_PROGRESS);
   const createdAt = epochMs(metadata?.creationTimestamp);
+  const version = injectionVersion(metadata?.annotations);
   return {
     namespace: metadata?.namespace ?? '',
     name: metadata?.name ?? '',
@@ -110,6 +114,7 @@ export function slimPod(pod: V1Pod, workload: WorkloadKey | undefined): SlimPod 
     ...(workload ? { workload } : {}),
     labels: metadata?.labels ?? {},
     injected: metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined,
+    ...(version !== undefined ? { injectionVersion: version } : {}),
     phase: status?.phase ?? 'Pending',
     deleting: metadata?.deletionTimestamp !== undefined,
     ready: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,

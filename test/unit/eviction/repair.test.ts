@@ -1,13 +1,27 @@
 import { expect } from 'chai';
+import type { V1Pod } from '@kubernetes/client-node';
 import { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PROBE_INTERVAL_MS, repairReason, type RepairPod, type RepairState } from '../../../src/core/eviction/index.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { INJECTION_VERSION } from '../../../src/core/mutation.ts';
 import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { slimPod } from '../../../src/core/resize/slim-pod.ts';
 import { MINUTE_MS, SECOND_MS, T0 } from './cluster.ts';
 
 const record = (fields: Record<string, unknown>) => ({ [INJECTED_ANNOTATION]: JSON.stringify({ v: INJECTION_VERSION, workload: 'shop/web', settings: {}, sidecar: 'injected', ...fields }) });
-const injected = (name: string, createdAt: number): RepairPod => ({ workload: 'shop/web', pod: `shop/${name}`, uid: name, createdAt, annotations: record({}), initContainers: [SIDECAR_NAME] });
-const missed = (name: string, createdAt: number): RepairPod => ({ workload: 'shop/web', pod: `shop/${name}`, uid: name, createdAt, initContainers: [] });
+
+/** A pod of shop/web as the controller keeps it (slim), from the pod the API server would hold. */
+function repairPod(name: string, createdAt: number, options: { annotations?: Record<string, string>; sidecar?: boolean; templateInjected?: boolean } = {}): RepairPod {
+  const pod: V1Pod = {
+    metadata: { name, namespace: 'shop', uid: name, creationTimestamp: new Date(createdAt), annotations: options.annotations },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.example/app:1' }],
+      initContainers: options.sidecar ? [{ name: SIDECAR_NAME, image: 'ebb', restartPolicy: 'Always' }] : [],
+    },
+  };
+  return { pod: slimPod(pod, 'shop/web'), templateInjected: options.templateInjected ?? false };
+}
+const injected = (name: string, createdAt: number, fields: Record<string, unknown> = {}) => repairPod(name, createdAt, { annotations: record(fields), sidecar: true });
+const missed = (name: string, createdAt: number) => repairPod(name, createdAt);
 const offered = (pods: readonly RepairPod[], state: RepairState = INITIAL_REPAIR_STATE, now = T0) => {
   const choice = chooseRepairs(pods, state, now);
   return { pods: choice.offer.map((offer) => offer.pod.uid), state: choice.state, held: choice.held };
@@ -17,16 +31,17 @@ describe('repair', () => {
   describe('repairReason', () => {
     it('names a pod created without ebb, and one with an older injection', () => {
       expect(repairReason(missed('web-0', T0))).to.equal('was created without ebb (the webhook did not answer; it fails open)');
-      expect(repairReason({ ...injected('web-0', T0), annotations: record({ v: INJECTION_VERSION - 1 }) }))
+      expect(repairReason(injected('web-0', T0, { v: INJECTION_VERSION - 1 })))
         .to.equal(`carries ebb's injection v${INJECTION_VERSION - 1}; the current is v${INJECTION_VERSION}`);
     });
 
     it('leaves pods a replacement would not improve: current, no sidecar by choice, a dry run, a template carrying the annotation', () => {
       expect(repairReason(injected('web-0', T0))).to.equal(undefined);
-      expect(repairReason({ ...injected('web-0', T0), annotations: record({ sidecar: 'none: no container port to intercept' }), initContainers: [] })).to.equal(undefined);
-      expect(repairReason({ ...injected('web-0', T0), annotations: record({ dryRun: true }), initContainers: [] })).to.equal(undefined);
-      expect(repairReason({ ...missed('web-0', T0), templateAnnotations: record({}) })).to.equal(undefined);
-      expect(repairReason({ ...injected('web-0', T0), annotations: { [INJECTED_ANNOTATION]: 'not json' } })).to.equal(undefined);
+      expect(repairReason(repairPod('web-0', T0, { annotations: record({ sidecar: 'none: no container port to intercept' }) }))).to.equal(undefined);
+      expect(repairReason(repairPod('web-0', T0, { annotations: record({ dryRun: true }) }))).to.equal(undefined);
+      expect(repairReason(repairPod('web-0', T0, { templateInjected: true }))).to.equal(undefined);
+      expect(repairReason(repairPod('web-0', T0, { annotations: { [INJECTED_ANNOTATION]: 'not json' } }))).to.equal(undefined);
+      expect(repairReason(repairPod('web-0', T0, { sidecar: true }))).to.equal(undefined);
     });
   });
 
@@ -57,7 +72,7 @@ describe('repair', () => {
     });
 
     it('offers pods with an older injection whatever the newest pods show: the webhook answered for them', () => {
-      const old = { ...injected('web-0', T0 + MINUTE_MS), annotations: record({ v: INJECTION_VERSION - 1 }) };
+      const old = injected('web-0', T0 + MINUTE_MS, { v: INJECTION_VERSION - 1 });
       expect(offered([old, injected('web-1', T0)]).pods).to.deep.equal(['web-0']);
     });
   });
