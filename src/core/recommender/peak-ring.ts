@@ -63,7 +63,7 @@ export class PeakRing {
   /** The highest peak held; undefined when no slot holds one. */
   max(): number | undefined {
     let highest = EMPTY;
-    for (const peak of this.peaks) if (peak > highest) highest = peak;
+    for (let index = 0; index < this.size; index++) highest = Math.max(highest, this.peaks[index]!);
     return highest === EMPTY ? undefined : highest;
   }
 
@@ -75,7 +75,8 @@ export class PeakRing {
     if (scratch.length < this.size) scratch = new Float64Array(this.size);
     let count = 0;
     // Insertion sort into the scratch: at most a few dozen values, and no allocation.
-    for (const peak of this.peaks) {
+    for (let slot = 0; slot < this.size; slot++) {
+      const peak = this.peaks[slot]!;
       if (peak === EMPTY) continue;
       let index = count++;
       for (; index > 0 && scratch[index - 1]! > peak; index--) scratch[index] = scratch[index - 1]!;
