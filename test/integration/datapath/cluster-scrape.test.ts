@@ -9,11 +9,10 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
 import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
-import { closedLoop } from '../../fixtures/load.ts';
+import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
 import { closeServer, killAll, request, startClusterAgent } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('agent scraping on a real control plane', function () {
   this.timeout(120_000);
@@ -55,15 +54,22 @@ describe('agent scraping on a real control plane', function () {
     };
     const web = (r: ActivityReport): WorkloadActivity | undefined => r.workloads.find((w) => w.workload === 'shop/web');
 
-    // Load on all three pods, the one elsewhere busiest; read the agent once its 3 s window lies inside the load.
+    // Load on all three pods, the one elsewhere busiest, until the agent's 3 s window lies inside
+    // it (30 s and the counts are bounds). What the clients served is counted from when every load
+    // is under way (connections open, answering) to the end: the agent's window lies inside that.
     const loads = [
-      closedLoop(ports.listen, { host: ipOf('web-a'), concurrency: 2, durationMs: 4_500, maxRequests: 1_500 }),
-      closedLoop(ports.listen, { host: ipOf('web-b'), concurrency: 2, durationMs: 4_500, maxRequests: 1_500 }),
-      closedLoop(ports.listen, { host: ipOf('web-c'), concurrency: 4, durationMs: 4_500, maxRequests: 3_000 }),
+      startLoad(ports.listen, { host: ipOf('web-a'), concurrency: 2, durationMs: 30_000, maxRequests: 6_000 }),
+      startLoad(ports.listen, { host: ipOf('web-b'), concurrency: 2, durationMs: 30_000, maxRequests: 6_000 }),
+      startLoad(ports.listen, { host: ipOf('web-c'), concurrency: 4, durationMs: 30_000, maxRequests: 12_000 }),
     ];
-    await sleep(4_000);
-    const during = await report();
-    const [a, b, c] = await Promise.all(loads);
+    await eventually('the loads under way', () => (loads.every((load) => load.live.answered >= 10 || !load.running()) ? true : undefined));
+    const from = { epochMs: Date.now(), ms: performance.now(), answered: loads[0]!.live.answered + loads[1]!.live.answered };
+    const during = await reportWithinLoad(loads[0]!, 'shop/web', report, from.epochMs);
+    const stillRunning = loads.map((load) => load.running());
+    for (const load of loads) load.stop();
+    const [a, b, c] = await Promise.all(loads.map((load) => load.done));
+    const measuredSeconds = (performance.now() - from.ms) / 1000;
+    expect(stillRunning, 'every load still running when the report was read').to.deep.equal([true, true, true]);
     for (const result of [a!, b!, c!]) expect([...result.statuses.keys()], JSON.stringify([...result.errors])).to.deep.equal([200]);
 
     const workload = web(during);
@@ -73,7 +79,7 @@ describe('agent scraping on a real control plane', function () {
     expect(workload!.stalePods).to.equal(0);
     // Each pod serves ≈ 2 in flight (2 workers, 10 ms app); web-c's 4 must not be counted.
     expect(workload!.meanInFlight).to.be.within(2.5, 4.5);
-    const servedHere = (a!.answered + b!.answered) / (Math.max(a!.durationMs, b!.durationMs) / 1000);
+    const servedHere = (a!.answered + b!.answered - from.answered) / measuredSeconds;
     expect(workload!.requestRate).to.be.closeTo(servedHere, servedHere * 0.25);
     expect(await agentMetric(agent.ready.activity, 'ebb_agent_scrape_targets')).to.equal(2);
 
