@@ -11,7 +11,7 @@ import { locateAssets, type AssetPaths } from './assets.ts';
 import { createCertificateAuthority, issueCertificate, serviceAccountSigningKey, type KeyPair } from './pki.ts';
 import { freePort } from './ports.ts';
 import { KWOK_STAGES } from './kwok-stages.ts';
-import { installKwokMetrics, KWOK_METRICS_KINDS, resourceMetricsPath } from './kwok-metrics.ts';
+import { installKwokUsageCrds, KWOK_RESOURCE_METRICS_CONFIG, KWOK_USAGE_KINDS, resourceMetricsPath } from './kwok-metrics.ts';
 import { RESOURCE_METRICS_PATH_ANNOTATION } from '../core/usage/kubelet-endpoint.ts';
 import { startProcess, type ManagedProcess } from './processes.ts';
 import { createWorkDir, sweepAbandonedWorkDirs } from './workdir.ts';
@@ -91,9 +91,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       usage: 'server',
     });
     const admin = issueCertificate(ca, { commonName: 'ebb-admin', organizations: ['system:masters'], usage: 'client' });
-    // The kubelets' serving certificate (KWOK serves them all), from the same CA: a client that
-    // trusts the cluster CA verifies it, as where kubelets get theirs through serverTLSBootstrap.
-    const kubeletServing = issueCertificate(ca, { commonName: 'kwok-kubelet', ipAddresses: ['127.0.0.1'], usage: 'server' });
     const serviceAccountKey = serviceAccountSigningKey();
 
     const [etcdClientPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -137,7 +134,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(kubeconfigPath);
     await waitFor('kube-apiserver /readyz', deadline, processes, () => apiServerReady(kubeConfig));
-    await installKwokMetrics(kubeConfig, deadline);
 
     processes.push(
       startProcess('kube-controller-manager', assets['kube-controller-manager'], [
@@ -162,9 +158,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--leader-elect=false',
         ...(options.schedulerArgs ?? []),
       ], join(workDir, 'kube-scheduler.log')),
+    );
+    // While those start: what kwok watches from its start must exist before it.
+    await installKwokUsageCrds(kubeConfig, deadline);
+    processes.push(
       startProcess('kwok', assets.kwok, [
         `--kubeconfig=${kubeconfigPath}`,
-        `--config=${file('kwok-stages.yaml', KWOK_STAGES)}`,
+        `--config=${file('kwok-config.yaml', `${KWOK_STAGES}---\n${KWOK_RESOURCE_METRICS_CONFIG}`)}`,
         `--manage-nodes-with-annotation-selector=${NODE_ANNOTATION}=fake`,
         `--cidr=${options.podCidr ?? '127.10.0.0/16'}`,
         '--node-ip=127.0.0.1',
@@ -173,9 +173,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--node-lease-duration-seconds=40',
         `--server-address=127.0.0.1:${kwokPort}`,
         // The kubelets' /metrics/resource (kwok-metrics.ts), over TLS; kwok answers plain HTTP on the same port too.
-        `--enable-crds=${KWOK_METRICS_KINDS.join(',')}`,
-        `--tls-cert-file=${file('kubelet.crt', kubeletServing.certPem)}`,
-        `--tls-private-key-file=${file('kubelet.key', kubeletServing.keyPem)}`,
+        `--enable-crds=${KWOK_USAGE_KINDS.join(',')}`,
+        // The kubelets' serving pair: any from the cluster CA for 127.0.0.1 (where kubelets get theirs
+        // through serverTLSBootstrap); the API server's saves generating a key on every start.
+        `--tls-cert-file=${file('kubelet.crt', serving.certPem)}`,
+        `--tls-private-key-file=${file('kubelet.key', serving.keyPem)}`,
       ], join(workDir, 'kwok.log')),
     );
 
