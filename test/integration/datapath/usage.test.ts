@@ -96,6 +96,8 @@ describe('usage from the kubelet on a real control plane', function () {
     expect(interceptor!.cpuCores).to.be.closeTo(0.01, 0.002);
     expect(app!.at).to.be.at.most(report.scrapedAt!).and.at.least(report.scrapedAt! - 1);
     expect(report.generatedAt).to.be.at.least(report.scrapedAt!);
+    // Only for the controller, as /activity.
+    expect((await request(agent.ready.activity, USAGE_PATH)).status).to.equal(401);
   });
 
   it('reports an OOM kill once, with the container\'s memory request and limit', async () => {
