@@ -13,7 +13,7 @@ export const withMargin = (value: number, margin: number): number => value * (1 
  */
 export const confidenceOf = (observedMs: number, neededMs: number): number => (neededMs <= 0 ? 1 : Math.min(1, observedMs / neededMs));
 
-/** The upper bound widens as confidence falls: ×2 with no history, ×1 from full confidence on. */
+/** A value widened by the doubt of a short history: ×2 with none, ×1 from full confidence on. */
 export const widenedByDoubt = (value: number, confidence: number): number => value * (2 - confidence);
 
 /** Memory needed after an OOM kill at `killedAt`: ×ratio, and at least +minBump. */

@@ -61,7 +61,7 @@ export function addTally(into: Tally, from: Tally): void {
  * below the request is not applied, and no target keeps the request. Before the first target,
  * the request is the first target (as if the pod had been created with it).
  */
-export function requestsOf(published: readonly Published[], resource: Resource): number[] {
+function requestsOf(published: readonly Published[], resource: Resource): number[] {
   const first = published.find((entry) => entry[resource] !== null)?.[resource] ?? 0;
   let request = first;
   return published.map((entry) => {
@@ -88,7 +88,7 @@ function tallyOf(samples: readonly TraceSample[], published: readonly Published[
   return tally;
 }
 
-export function percentileOf(values: readonly number[], p: number): number {
+function percentileOf(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
