@@ -28,5 +28,13 @@ export class ControllerMetrics {
   };
   readonly oomKills = new Counter({ name: 'ebb_oom_kills_total', help: 'OOM kills reported by the agents, by workload and container', labelNames: ['namespace', 'deployment', 'container'], registers: [this.registry] });
   readonly checkpointWrites = new Counter({ name: 'ebb_recommender_checkpoint_writes_total', help: 'Writes of the recommender checkpoints, by outcome (written, failed)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly evictions = new Counter({
+    name: 'ebb_evictions_total',
+    help: 'Evictions through the Eviction API, by outcome (evicted; blocked: 429, a PodDisruptionBudget said no; gone: the pod had left; failed; dry-run: reported, not made)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly disruptionsWaiting = new Gauge({ name: 'ebb_disruptions_waiting', help: 'Pods offered for replacement that wait (rate limit, window, backoff, readiness, a surge replica)', registers: [this.registry] });
+  readonly repairs = new Counter({ name: 'ebb_repairs_total', help: 'Pods evicted to be replaced because they missed the webhook or carried an older injection', registers: [this.registry] });
   readonly leader = new Gauge({ name: 'ebb_controller_leader', help: '1 while this replica leads', registers: [this.registry] });
 }

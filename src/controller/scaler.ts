@@ -22,6 +22,8 @@ export interface WorkloadView {
   hpa?: string;
   /** Why ebb does not see all of the workload's traffic (core/traffic-visibility.ts); empty when it does. */
   unobservedTraffic: readonly string[];
+  /** A surge replica the disruption manager needs while a pod is replaced (DecideInput.surge). */
+  surge?: { replicas: number; why: string };
 }
 
 export interface ScaleTarget {
@@ -176,6 +178,7 @@ export class Scaler {
       state: memory.state,
       wake,
       trafficObserved: workload.unobservedTraffic.length === 0,
+      surge: workload.surge,
     });
     memory.state = decision.state;
     memory.wakeRequestedAt = undefined;

@@ -11,6 +11,13 @@ import type { SlimPod } from '../resize/slim-pod.ts';
 
 export const REPAIR_PROBE_INTERVAL_MS = 10 * 60_000;
 
+/**
+ * Where a repair stands among the resizer's candidates, whose priority is how many times more a
+ * request must grow (100 for a request that is missing): a pod without the sidecar, whose traffic
+ * ebb cannot see, goes before most resizes; an older injection after any pod that needs more.
+ */
+export const REPAIR_PRIORITY = { missed: 10, older: 1 } as const;
+
 export interface RepairPod {
   pod: SlimPod;
   /** The Deployment's pod template carries `ebb.dev/injected`: the webhook skips every replacement too. */
@@ -41,7 +48,7 @@ export interface RepairState {
 export const INITIAL_REPAIR_STATE: RepairState = {};
 
 export interface RepairChoice {
-  offer: { pod: SlimPod; why: string }[];
+  offer: { pod: SlimPod; why: string; priority: number }[];
   state: RepairState;
   /** Why pods that need repair are not all offered, for the log. */
   held?: string;
@@ -55,7 +62,8 @@ export interface RepairChoice {
 export function chooseRepairs(pods: readonly RepairPod[], state: RepairState, now: number): RepairChoice {
   const due = pods.flatMap((candidate) => {
     const why = repairReason(candidate);
-    return why === undefined ? [] : [{ pod: candidate.pod, why }];
+    const priority = candidate.pod.injected ? REPAIR_PRIORITY.older : REPAIR_PRIORITY.missed;
+    return why === undefined ? [] : [{ pod: candidate.pod, why, priority }];
   });
   const newest = (list: readonly SlimPod[]) => Math.max(-Infinity, ...list.map((pod) => pod.createdAt ?? 0));
   const missed = due.map(({ pod }) => pod).filter((pod) => !pod.injected);
