@@ -122,12 +122,16 @@ export class ContainerModel {
     this.memoryPeaks = new PeakRing(config.memoryPeakIntervals, config.memoryPeakIntervalMs);
   }
 
-  /** Samples at or before the newest already added are ignored, as are values that are not finite and ≥ 0. */
+  /**
+   * Samples before the newest already added are ignored, as are values that are not finite and ≥ 0.
+   * One at the same instant counts: the pods of a workload on one node are scraped together, and
+   * each pod's sample of the container is usage the request must cover.
+   */
   addSample(sample: UsageSample): void {
     const { at, cpuCores, memoryBytes } = sample;
     const cpuValid = cpuCores !== undefined && cpuCores >= 0 && Number.isFinite(cpuCores);
     const memoryValid = memoryBytes !== undefined && memoryBytes >= 0 && Number.isFinite(memoryBytes);
-    if (!(cpuValid || memoryValid) || !Number.isFinite(at) || (this.newestSampleAt !== null && at <= this.newestSampleAt)) return;
+    if (!(cpuValid || memoryValid) || !Number.isFinite(at) || (this.newestSampleAt !== null && at < this.newestSampleAt)) return;
     const gap = at - (this.newestSampleAt ?? this.firstSeenAt);
     this.historyMs += Math.min(this.config.maxSampleGapMs, Math.max(0, gap));
     this.newestSampleAt = at;

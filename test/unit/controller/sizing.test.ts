@@ -110,12 +110,13 @@ describe('sizing loop', () => {
     const once = harness();
     const twice = harness();
     let now = start;
-    for (let i = 0; i < 30; i++, now += 10_000) {
+    for (let i = 0; i < 60; i++, now += 10_000) {
       once.feed([report(now, 0.2 + (i % 5) * 0.1, 200 * MiB)]);
       twice.feed([report(now, 0.2 + (i % 5) * 0.1, 200 * MiB)]);
       await once.loop.round(now);
       await twice.loop.round(now);
-      await twice.loop.round(now + 2_000);
+      // The quiet samples pulled again: counted twice they would drag the history's level down.
+      if (i % 5 === 0) await twice.loop.round(now + 2_000);
     }
     expect(twice.loop.statusRecommendation('shop/web')).to.deep.equal(once.loop.statusRecommendation('shop/web'));
   });

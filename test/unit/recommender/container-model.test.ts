@@ -115,11 +115,27 @@ describe('ContainerModel', () => {
     expect(busy.recommend({ cpuMinMillis: 3000, cpuMaxMillis: 2500 }).cpu.targetMillis).to.equal(2500);
   });
 
-  it('ignores samples at or before the newest one, and values that are not usage', () => {
+  it('counts samples of several pods taken at the same instant, whatever their order', () => {
+    const quietFirst = new ContainerModel(DEFAULT_SIZING, START);
+    const busyFirst = new ContainerModel(DEFAULT_SIZING, START);
+    for (let at = START + SAMPLE_EVERY_MS; at <= START + 2 * HOUR_MS; at += SAMPLE_EVERY_MS) {
+      const quiet = { at, cpuCores: 0.1, memoryBytes: 100 * MiB };
+      const busy = { at, cpuCores: 1, memoryBytes: 400 * MiB };
+      quietFirst.addSample(quiet);
+      quietFirst.addSample(busy);
+      busyFirst.addSample(busy);
+      busyFirst.addSample(quiet);
+    }
+    const recommendation = quietFirst.recommend(START, {})!;
+    expect(recommendation.memory.targetBytes).to.be.at.least(400 * MiB);
+    expect(recommendation.cpu.targetMillis).to.be.above(100);
+    expect(busyFirst.recommend(START, {})).to.deep.equal(recommendation);
+  });
+
+  it('ignores samples before the newest one, and values that are not usage', () => {
     const container = new Container().run(2 * HOUR_MS, 0.2, 100, 0);
     const before = container.recommend();
     const newest = container.now - SAMPLE_EVERY_MS;
-    container.model.addSample({ at: newest, cpuCores: 50, memoryBytes: 50_000 * MiB });
     container.model.addSample({ at: newest - 1, cpuCores: 50, memoryBytes: 50_000 * MiB });
     container.model.addSample({ at: container.now, cpuCores: -1, memoryBytes: Number.NaN });
     container.model.addSample({ at: container.now });
