@@ -79,7 +79,8 @@ export class Activator {
   // (measured as fast as 256 in test/bench/activator.ts) without a connection storm.
   private readonly pool = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly retryAfter: number;
-  private readonly clock: TimerClock;
+  /** The activator's time; its listeners pace their retries by it too. */
+  readonly clock: TimerClock;
   private readonly log: (entry: Record<string, unknown>) => void;
 
   constructor(private readonly options: ActivatorOptions) {

@@ -18,7 +18,7 @@ interface Listener {
   /** Answers not yet finished (held, or being forwarded). */
   active: Set<http.ServerResponse>;
   closing: boolean;
-  retry: NodeJS.Timeout | undefined;
+  cancelRetry: (() => void) | undefined;
 }
 
 export interface ListeningPort {
@@ -51,15 +51,16 @@ export class ActivatorListeners {
       this.open.delete(key);
       closed.push(listener.route.port);
     }
-    const opening: Promise<void>[] = [];
+    const created: Listener[] = [];
     for (const [key, route] of wanted) {
       if (this.open.has(key)) continue;
       const listener = this.create(route);
       this.open.set(key, listener);
-      opening.push(this.listen(listener));
+      created.push(listener);
     }
-    await Promise.all(opening);
-    if (closed.length > 0 || opening.length > 0) this.log({ msg: 'activator ports', listening: this.listening().map((l) => l.port), closed });
+    await Promise.all(created.map((listener) => this.listen(listener)));
+    const opened = created.flatMap(({ server }) => (server.listening ? [(server.address() as AddressInfo).port] : []));
+    if (closed.length > 0 || created.length > 0) this.logPorts(opened, closed);
   }
 
   listening(): ListeningPort[] {
@@ -76,7 +77,7 @@ export class ActivatorListeners {
   private create(route: ActivatorRoute): Listener {
     const serve = this.activator.serve(route.target);
     const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
-    const listener: Listener = { route, server, active: new Set(), closing: false, retry: undefined };
+    const listener: Listener = { route, server, active: new Set(), closing: false, cancelRetry: undefined };
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       listener.active.add(res);
       res.once('close', () => listener.active.delete(res));
@@ -87,7 +88,12 @@ export class ActivatorListeners {
     return listener;
   }
 
-  private listen(listener: Listener): Promise<void> {
+  private logPorts(opened: number[], closed: number[]): void {
+    this.log({ msg: 'activator ports', opened, closed, listening: this.listening().length });
+  }
+
+  /** Resolves once listening, or after the first failure (a retry then follows by itself). */
+  private listen(listener: Listener, retry = false): Promise<void> {
     const { server, route } = listener;
     return new Promise((resolve) => {
       const onListening = () => {
@@ -95,12 +101,13 @@ export class ActivatorListeners {
         server.on('error', (error) => this.log({ msg: 'activator port failed', port: route.port, error: error.message }));
         // Its route went away while the port was being opened.
         if (listener.closing) server.close();
+        else if (retry) this.logPorts([(server.address() as AddressInfo).port], []);
         resolve();
       };
       const onError = (error: Error) => {
         server.off('listening', onListening);
         this.log({ msg: 'activator port unavailable', port: route.port, target: targetKey(route.target), error: error.message, retryInMs: RETRY_LISTEN_MS });
-        if (!listener.closing) listener.retry = setTimeout(() => void this.listen(listener), RETRY_LISTEN_MS).unref();
+        if (!listener.closing) listener.cancelRetry = this.activator.clock.setTimeout(() => void this.listen(listener, true), RETRY_LISTEN_MS);
         resolve();
       };
       server.once('listening', onListening);
@@ -113,7 +120,7 @@ export class ActivatorListeners {
     listener.closing = true;
     // The server ends each connection after its answer: the answer must say so.
     for (const res of listener.active) if (!res.headersSent) res.shouldKeepAlive = false;
-    clearTimeout(listener.retry);
+    listener.cancelRetry?.();
     if (listener.server.listening) listener.server.close();
   }
 }

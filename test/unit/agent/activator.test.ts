@@ -204,6 +204,27 @@ describe('activator', () => {
     expect(answer.headers.connection).to.equal('close');
   });
 
+  it('opens a port another process holds once it is free, trying again by itself', async () => {
+    const squatter = http.createServer();
+    squatter.listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const port = (squatter.address() as AddressInfo).port;
+    const a = target('shop/a');
+    await start([{ port, target: a }]);
+    expect(listeners.listening()).to.deep.equal([]);
+    clock.advance(2_000);
+    await until('a second attempt failed too', () => clock.pending() === 1);
+    expect(listeners.listening()).to.deep.equal([]);
+
+    await closeServer(squatter);
+    clock.advance(2_000);
+    await until('the port opened on a retry', () => listeners.listening().length === 1);
+    const reply = send(port, '/late');
+    await until('the request held', () => held('shop/a') === 1);
+    backends.markReady(a, appBackend);
+    expect((await reply).status).to.equal(200);
+  });
+
   it('drains on shutdown: no new connection, what becomes ready is forwarded, the rest gets 503 when the drain ends', async () => {
     const a = target('shop/a');
     const b = target('shop/b');
