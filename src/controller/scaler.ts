@@ -148,6 +148,21 @@ export class Scaler {
     return next;
   }
 
+  /**
+   * Routes the workload's Services to the activators before its last pod goes: a workload at zero
+   * that no request can reach would never be woken. False (and a Warning Event) when that fails.
+   */
+  private async activatorReady(workload: WorkloadView, current: number): Promise<boolean> {
+    try {
+      await this.options.effects.routeToActivator(workload, true);
+      return true;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.options.effects.event(workload, 'Warning', 'ActivatorUnavailable', `staying at ${current} replicas rather than sleeping unreachable: ${reason}`);
+      return false;
+    }
+  }
+
   private async decideAndAct(workload: WorkloadView, now: number): Promise<void> {
     const { effects, target } = this.options;
     const memory = this.remember(workload.key);
@@ -185,6 +200,10 @@ export class Scaler {
     effects.decided?.(workload, decision, performance.now() - started);
 
     const desired = decision.desiredReplicas;
+    if (desired === 0 && current > 0 && !(await this.activatorReady(workload, current))) {
+      await effects.status(workload, decision, memory.window.lastRequestAt);
+      return;
+    }
     if (desired !== null && desired !== current) {
       const read = fresh ?? (await target.read(workload.namespace, workload.name));
       // Someone else moved the count since the cache saw it: decide again on the next tick.

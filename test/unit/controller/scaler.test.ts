@@ -80,6 +80,37 @@ describe('scaler', () => {
     expect(routes).to.deep.equal([false, true]);
   });
 
+  it('routes to the activator before the last pod goes, and stays up, warned, when it cannot', async () => {
+    const idleSoon = { ...settings, idleAfterMs: 4000 };
+    const quiet = (at: number) => new Map([['shop/web' as const, { at, inFlight: 0 }]]);
+    const target = new FakeScale();
+    target.replicas = 1;
+    const { events, effects } = recordingEffects();
+    const order: string[] = [];
+    let full = true;
+    const scaler = new Scaler({
+      target: { read: (ns, name) => target.read(ns, name), write: (ns, name, replicas, version) => (order.push(`write ${replicas}`), target.write(ns, name, replicas, version)) },
+      effects: {
+        ...effects,
+        routeToActivator: (_workload, asleep) => {
+          if (asleep && full) return Promise.reject(new Error('no free activator port in 20000-20001; widen EBB_ACTIVATOR_PORTS'));
+          order.push(`route ${asleep}`);
+          return Promise.resolve();
+        },
+      },
+      isLeader: () => true,
+    });
+    for (let at = 2000; at <= 8000; at += 2000) await scaler.tick([view(1, { settings: idleSoon })], quiet(at), at);
+    expect(target.writes).to.deep.equal([]);
+    expect(events.filter((event) => event.startsWith('Warning'))).to.deep.include(
+      'Warning ActivatorUnavailable: staying at 1 replicas rather than sleeping unreachable: no free activator port in 20000-20001; widen EBB_ACTIVATOR_PORTS',
+    );
+    full = false;
+    await scaler.tick([view(1, { settings: idleSoon })], quiet(10_000), 10_000);
+    expect(target.writes).to.deep.equal([0]);
+    expect(order.indexOf('route true'), order.join(', ')).to.be.below(order.indexOf('write 0'));
+  });
+
   it('does not write when the count changed since the cache saw it, nor when a write conflicts', async () => {
     const target = new FakeScale();
     target.replicas = 3; // someone scaled to 3; the cache still says 1
