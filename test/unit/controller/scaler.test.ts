@@ -89,7 +89,7 @@ describe('scaler', () => {
     const order: string[] = [];
     let full = true;
     const scaler = new Scaler({
-      target: { read: (ns, name) => target.read(ns, name), write: (ns, name, replicas, version) => (order.push(`write ${replicas}`), target.write(ns, name, replicas, version)) },
+      target: { read: () => target.read(), write: (ns, name, replicas, version) => (order.push(`write ${replicas}`), target.write(ns, name, replicas, version)) },
       effects: {
         ...effects,
         routeToActivator: (_workload, asleep) => {
