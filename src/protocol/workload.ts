@@ -1,5 +1,5 @@
 // A workload is named `namespace/deployment` everywhere on the wire: in the interceptor's stats,
-// the agent's activity report, the wake request and the `X-Ebb-Workload` header.
+// the agent's activity report and the wake request.
 
 export type WorkloadKey = `${string}/${string}`;
 

@@ -24,7 +24,7 @@ process.on('message', (message: { backendPort?: number; send?: number; activator
   let ok = 0;
   for (let i = 0; i < count; i += 1) {
     http
-      .get({ host: '127.0.0.1', port: message.activatorPort, path: `/r/${i}`, headers: { 'X-Ebb-Workload': 'bench/app' }, agent: false }, (res) => {
+      .get({ host: '127.0.0.1', port: message.activatorPort, path: `/r/${i}`, agent: false }, (res) => {
         res.resume();
         res.on('end', () => {
           answered += 1;

@@ -461,7 +461,6 @@ describe('install manifests', function () {
           NODE_NAME: controlPlane().nodeNames[0]!,
           EBB_LISTEN_HOST: '127.0.0.1',
           EBB_AGENT_PORT: '0',
-          EBB_ACTIVATOR_PORT: '0',
           EBB_TOKEN_FILE: files.token,
         }, 'agent listening', 30_000);
         const status = (url: string) => new Promise<number>((done) => {
