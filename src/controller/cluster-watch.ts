@@ -13,6 +13,7 @@ import {
   type V1Pod,
   type V1Service,
   type V2HorizontalPodAutoscaler,
+  type V2MetricSpec,
 } from '@kubernetes/client-node';
 import type { ActivatorEndpoint } from '../core/activator-slice.ts';
 import { restartOnError } from '../kube/restart-on-error.ts';
@@ -63,9 +64,17 @@ export class ClusterWatch {
 
   /** The HPA whose scale target is this Deployment, if any. */
   autoscalerFor(namespace: string, deployment: string): string | undefined {
-    return this.autoscalers
-      .list(namespace)
-      .find((hpa) => hpa.spec?.scaleTargetRef.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === deployment)?.metadata?.name;
+    return this.autoscalerOf(namespace, deployment)?.metadata?.name;
+  }
+
+  /** The metrics the Deployment's HPA targets (undefined: its default, CPU utilization), if it has one. */
+  autoscalerMetricsFor(namespace: string, deployment: string): { name: string; metrics: readonly V2MetricSpec[] | undefined } | undefined {
+    const hpa = this.autoscalerOf(namespace, deployment);
+    return hpa && { name: hpa.metadata?.name ?? '', metrics: hpa.spec?.metrics };
+  }
+
+  private autoscalerOf(namespace: string, deployment: string): V2HorizontalPodAutoscaler | undefined {
+    return this.autoscalers.list(namespace).find((hpa) => hpa.spec?.scaleTargetRef.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === deployment);
   }
 
   /** Running agent pods with an IP. */

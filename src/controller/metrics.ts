@@ -28,6 +28,18 @@ export class ControllerMetrics {
   };
   readonly oomKills = new Counter({ name: 'ebb_oom_kills_total', help: 'OOM kills reported by the agents, by workload and container', labelNames: ['namespace', 'deployment', 'container'], registers: [this.registry] });
   readonly checkpointWrites = new Counter({ name: 'ebb_recommender_checkpoint_writes_total', help: 'Writes of the recommender checkpoints, by outcome (written, failed)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly resizes = new Counter({
+    name: 'ebb_resizes_total',
+    help: 'In-place resizes of running pods, by outcome (written, applied, conflict, refused, failed; error: the kubelet failed to apply one; infeasible, deferred: the node refused or held one back past the timeout; offered: a pod offered for eviction instead)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly resizeWaiting = new Gauge({
+    name: 'ebb_resize_pods_waiting',
+    help: 'Pods whose requests ebb wants changed and that wait, by state (in-flight, deferred, error, backoff, queued: behind the in-flight limit, eviction: offered for eviction, reported: in-place mode, nothing more ebb may do)',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
   readonly evictions = new Counter({
     name: 'ebb_evictions_total',
     help: 'Evictions through the Eviction API, by outcome (evicted; blocked: 429, a PodDisruptionBudget said no; gone: the pod had left; failed; dry-run: reported, not made)',

@@ -2,7 +2,9 @@
 // are the least a kubelet does for ebb's purposes: a node becomes Ready; a scheduled pod starts at
 // once with an IP from KWOK's pool (native sidecars included, as started and running), and reports
 // its containers' resources as a kubelet that supports in-place resize does (without them the API
-// server refuses pods/resize); a deleted pod goes away. Written as KWOK Stage resources, passed to kwok with --config.
+// server refuses pods/resize), and acknowledges its generation; a deleted pod goes away; a resize
+// is applied, or held back as Infeasible or (on a test's request) Deferred. Written as KWOK Stage
+// resources, passed to kwok with --config.
 
 /** A ready pod's conditions, in a status template where `$now` is defined. */
 const readyConditions = `      conditions:
@@ -72,6 +74,9 @@ ${readyConditions}      containerStatuses:
         {{ if eq .restartPolicy "Always" }}
         started: true
         state: { running: { startedAt: {{ $now | Quote }} } }
+        {{ with .resources }}
+        resources:{{ YAML . 2 }}
+        {{ end }}
         {{ else }}
         state: { terminated: { exitCode: 0, reason: Completed, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } }
         {{ end }}
@@ -86,6 +91,7 @@ ${readyConditions}      containerStatuses:
       {{ end }}
       phase: Running
       startTime: {{ $now | Quote }}
+      observedGeneration: {{ .metadata.generation }}
 `;
 
 // The node lifecycle controller marks a node's pods not ready when the node misses heartbeats; a
@@ -165,4 +171,118 @@ spec:
         {{ end }}
 `;
 
-export const KWOK_STAGES = [nodeReady, podRunning, podReadyAgain, podDeleted, testOomKill].map((doc) => doc.trim()).join('\n---\n') + '\n';
+/** Test hook: the pod annotation that makes KWOK hold the pod's resizes back (PodResizePending, reason Deferred) while it is there. */
+export const TEST_RESIZE_DEFERRED_ANNOTATION = 'ebb.dev/test-resize-deferred';
+
+// What the nodes offer (kwokNode in control-plane.ts): a resize that asks a pod for more is
+// Infeasible, as the kubelet's allocation manager judges (canResizePod).
+const NODE_ALLOCATABLE = { cpuCores: 32, memoryBytes: 256 * 2 ** 30 };
+
+// jq over the pod: whether its requests (app containers and native sidecars) exceed the node's
+// allocatable. KWOK's templates cannot read quantities, so jq parses them.
+const QUANTITY = 'def qty: capture("^(?<n>[0-9.]+([eE][-+]?[0-9]+)?)(?<s>[a-zA-Z]*)$") | (.n | tonumber) * ({"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1048576, "Gi": 1073741824, "Ti": 1099511627776}[.s] // 0);';
+const requested = (resource: 'cpu' | 'memory') =>
+  `([.spec.containers[], (.spec.initContainers // [] | .[] | select(.restartPolicy == "Always"))] | map(.resources.requests.${resource} // "0" | qty) | add)`;
+const exceedsNode = `${QUANTITY} ${requested('cpu')} > ${NODE_ALLOCATABLE.cpuCores} or ${requested('memory')} > ${NODE_ALLOCATABLE.memoryBytes}`;
+
+// A resize is a spec change: the API server counts it in metadata.generation; the kubelet acts on
+// a generation it has not acknowledged in status.observedGeneration yet (or on a resize it
+// deferred), and says what became of it with PodResizePending (observedGeneration on every
+// condition, as the kubelet of 1.35 writes them). Exactly one of the three stages below matches
+// such a pod.
+const resizeToJudge = `(.metadata.generation != .status.observedGeneration) or ([.status.conditions[]? | select(.type == "PodResizePending" and .reason == "Deferred")] | length > 0)`;
+
+/** The status template's conditions without the resize ones, each stamped with the generation judged. */
+const conditionsKept = `
+        {{ $generation := .metadata.generation }}
+        {{ $conditions := list }}
+        {{ range .status.conditions }}
+        {{ if not (has .type (list "PodResizePending" "PodResizeInProgress")) }}
+        {{ $conditions = append $conditions (merge (dict "observedGeneration" $generation) .) }}
+        {{ end }}
+        {{ end }}`;
+
+const resizePending = (name: string, selector: string, reason: 'Deferred' | 'Infeasible', message: string) => `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ${name}
+spec:
+  resourceRef: { apiGroup: v1, kind: Pod }
+  selector:
+    matchExpressions:
+    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
+    - { key: '.status.phase', operator: In, values: [Running] }
+${selector}
+  next:
+    patches:
+    - subresource: status
+      root: status
+      type: merge
+      template: |${conditionsKept}
+        {{ $conditions = append $conditions (dict "type" "PodResizePending" "status" "True" "reason" "${reason}" "message" "${message}" "observedGeneration" $generation "lastTransitionTime" Now) }}
+        observedGeneration: {{ $generation }}
+        conditions: {{ toJson $conditions }}
+`;
+
+// The kubelet with in-place resize (KEP-1287): what the spec asks becomes what is allocated
+// (containerStatuses[].allocatedResources) and applied (.resources), the generation is
+// acknowledged and no resize condition is left. Container statuses are a list replaced whole.
+const podResized = `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ebb-pod-resized
+spec:
+  resourceRef: { apiGroup: v1, kind: Pod }
+  selector:
+    matchExpressions:
+    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
+    - { key: '.status.phase', operator: In, values: [Running] }
+    - { key: '${resizeToJudge}', operator: In, values: ['true'] }
+    - { key: '.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]', operator: DoesNotExist }
+    - { key: '${exceedsNode}', operator: NotIn, values: ['true'] }
+  next:
+    patches:
+    - subresource: status
+      root: status
+      type: merge
+      template: |${conditionsKept}
+        observedGeneration: {{ $generation }}
+        conditions: {{ toJson $conditions }}
+        {{ range $list, $specList := dict "containerStatuses" "containers" "initContainerStatuses" "initContainers" }}
+        {{ with index $.status $list }}
+        {{ $statuses := list }}
+        {{ range $status := . }}
+        {{ range $container := index $.spec $specList }}
+        {{ if and (eq $container.name $status.name) $container.resources }}
+        {{ $status = merge (dict "resources" $container.resources "allocatedResources" (default (dict) $container.resources.requests)) $status }}
+        {{ end }}
+        {{ end }}
+        {{ $statuses = append $statuses $status }}
+        {{ end }}
+        {{ $list }}: {{ toJson $statuses }}
+        {{ end }}
+        {{ end }}
+`;
+
+const podResizeInfeasible = resizePending(
+  'ebb-pod-resize-infeasible',
+  `    - { key: '${resizeToJudge}', operator: In, values: ['true'] }
+    - { key: '.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]', operator: DoesNotExist }
+    - { key: '${exceedsNode}', operator: In, values: ['true'] }`,
+  'Infeasible',
+  `Node didn't have enough capacity: the pod's requests exceed the node's allocatable (cpu ${NODE_ALLOCATABLE.cpuCores}, memory ${NODE_ALLOCATABLE.memoryBytes / 2 ** 30}Gi)`,
+);
+
+// Test hook: the node holds a new resize back while the annotation is there, and applies it once
+// the annotation is removed (the resized stage above then matches the Deferred pod).
+const testResizeDeferred = resizePending(
+  'ebb-test-resize-deferred',
+  `    - { key: '.metadata.generation != .status.observedGeneration', operator: In, values: ['true'] }
+    - { key: '.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]', operator: Exists }`,
+  'Deferred',
+  `Node didn't have enough resources (held by ${TEST_RESIZE_DEFERRED_ANNOTATION})`,
+);
+
+export const KWOK_STAGES = [nodeReady, podRunning, podReadyAgain, podDeleted, testOomKill, podResized, podResizeInfeasible, testResizeDeferred].map((doc) => doc.trim()).join('\n---\n') + '\n';

@@ -3,14 +3,14 @@
 // figure and the two controllers fight (kubernetes/autoscaler #6060). An AverageValue or Value
 // target, or a custom or external metric, does not depend on requests. An HPA without metrics
 // scales on CPU utilization (80 %), as autoscaling/v2 defaults it. Pure.
-import type { V2HorizontalPodAutoscalerSpec } from '@kubernetes/client-node';
+import type { V2MetricSpec } from '@kubernetes/client-node';
 import { RESOURCES, type ResourceName } from '../pod-resources.ts';
 
 const isResource = (name: string | undefined): name is ResourceName => RESOURCES.includes(name as ResourceName);
 
-export function requestBoundResources(spec: V2HorizontalPodAutoscalerSpec | undefined): ResourceName[] {
-  const metrics = spec?.metrics ?? [];
-  if (metrics.length === 0) return ['cpu'];
+/** From the HPA's spec.metrics (absent or empty: its default). */
+export function requestBoundResources(metrics: readonly V2MetricSpec[] | undefined): ResourceName[] {
+  if (!metrics || metrics.length === 0) return ['cpu'];
   const bound = new Set<ResourceName>();
   for (const metric of metrics) {
     const source = metric.type === 'Resource' ? metric.resource : metric.type === 'ContainerResource' ? metric.containerResource : undefined;

@@ -48,8 +48,12 @@ export type ResizeDecision =
   | { action: 'none'; why: string }
   | { action: 'wait'; state: WaitState; why: string }
   | { action: 'resize'; containers: ContainerResize[]; changes: ResourceChange[]; priority: number; why: string }
-  | { action: 'evict'; priority: number; why: string }
-  | { action: 'report'; reason: 'ResizeInfeasible' | 'ResizeDeferred'; why: string };
+  /** `reason`: the node refused or held back the resize, which deserves an Event of its own. */
+  | { action: 'evict'; priority: number; why: string; reason?: NodeVerdict }
+  | { action: 'report'; reason: NodeVerdict; why: string };
+
+/** The Event reasons of a resize that cannot be made in place. */
+export type NodeVerdict = 'ResizeInfeasible' | 'ResizeDeferred';
 
 const none = (why: string): ResizeDecision => ({ action: 'none', why });
 const wait = (state: WaitState, why: string): ResizeDecision => ({ action: 'wait', state, why });
@@ -133,7 +137,7 @@ export function planResize(input: ResizeInput): ResizeDecision {
   const qos = pod.qosClass ?? qosOf(amountsOfPod(pod.containers));
   if (qos === 'BestEffort') return none('a BestEffort pod is left alone: it may not gain requests in place, and it chose to have none');
   const changes = wantedChanges(pod, input, qos);
-  const evict = (why: string): ResizeDecision => ({ action: 'evict', priority: priorityOf(changes), why });
+  const evict = (why: string, reason?: NodeVerdict): ResizeDecision => ({ action: 'evict', priority: priorityOf(changes), why, ...(reason ? { reason } : {}) });
   const state = resizeState(pod);
   if (mode === 'evict') return changes.length > 0 ? evict(describeChanges(changes)) : none('within the recommendation');
 
@@ -146,13 +150,15 @@ export function planResize(input: ResizeInput): ResizeDecision {
         : none('the node reports no applied resources: the API server refuses to resize this pod');
     case 'in-flight':
       return wait('in-flight', 'a resize is being applied');
-    case 'infeasible':
-      return mode === 'auto' ? evict(`the node cannot fit the resize: ${state.message}`) : { action: 'report', reason: 'ResizeInfeasible', why: `the node cannot fit the resize: ${state.message}` };
+    case 'infeasible': {
+      const why = `the node cannot fit the resize: ${state.message}`;
+      return mode === 'auto' ? evict(why, 'ResizeInfeasible') : { action: 'report', reason: 'ResizeInfeasible', why };
+    }
     case 'deferred': {
       const waited = state.since === undefined ? 0 : now - state.since;
       if (waited < input.deferredTimeoutMs) return wait('deferred', `the node defers the resize: ${state.message}`);
       const why = `the node has deferred the resize for ${Math.round(waited / 1000)} s: ${state.message}`;
-      return mode === 'auto' ? evict(why) : { action: 'report', reason: 'ResizeDeferred', why };
+      return mode === 'auto' ? evict(why, 'ResizeDeferred') : { action: 'report', reason: 'ResizeDeferred', why };
     }
     case 'error':
       if (heldBack) return wait('backoff', `the kubelet failed to apply the resize (${state.message}); ebb tries again later`);

@@ -38,8 +38,8 @@ const applied = (container: SlimContainer) =>
   container.applied !== undefined && sameAmounts(container.requests, container.applied.requests) && sameAmounts(container.limits, container.applied.limits);
 
 export function resizeState(pod: SlimPod): ResizeState {
-  const containers = pod.containers.filter(resizable);
-  if (containers.some((container) => container.applied === undefined)) return { kind: 'unreported' };
+  // The API server's own test (isPodResizeRequestSupported) looks at the app containers.
+  if (pod.containers.some((container) => container.kind === 'app' && container.applied === undefined)) return { kind: 'unreported' };
   const judgedOlder = (observed: number | undefined) => observed !== undefined && observed < pod.generation;
   const { resizePending: pending, resizeInProgress: progress } = pod;
   // A generation the kubelet has not acted on yet, or a condition about an older one, says
@@ -49,5 +49,6 @@ export function resizeState(pod: SlimPod): ResizeState {
   if (progress) return { kind: 'in-flight' };
   if (pending?.reason === 'Infeasible') return { kind: 'infeasible', message: pending.message ?? '' };
   if (pending) return { kind: 'deferred', since: pending.since, message: pending.message ?? '' };
-  return containers.every(applied) ? { kind: 'settled' } : { kind: 'in-flight' };
+  const reported = pod.containers.filter((container) => resizable(container) && container.applied !== undefined);
+  return reported.every(applied) ? { kind: 'settled' } : { kind: 'in-flight' };
 }

@@ -44,7 +44,10 @@ describe('slimPod', () => {
 
 describe('resizeState', () => {
   it('settled when the node applied the spec and nothing is pending', () => expect(resizeState(slim())).to.deep.equal({ kind: 'settled' }));
-  it('unreported while a container reports no applied resources', () => expect(resizeState(slim({ applied: { app: null } }))).to.deep.equal({ kind: 'unreported' }));
+  it('unreported while an app container reports no applied resources (the API server then refuses a resize)', () => expect(resizeState(slim({ applied: { app: null } }))).to.deep.equal({ kind: 'unreported' }));
+  it('a sidecar that reports nothing does not hold the pod up', () => {
+    expect(resizeState(slim({ sidecar: { requests: { cpu: '10m' } }, applied: { 'ebb-interceptor': null } }))).to.deep.equal({ kind: 'settled' });
+  });
   it('in flight while the kubelet has not acknowledged the generation', () => expect(resizeState(slim({ generation: 2, observedGeneration: 1 })).kind).to.equal('in-flight'));
   it('error, deferred, infeasible from the conditions of the current generation', () => {
     expect(resizeState(slim({ generation: 2, conditions: [condition('PodResizeInProgress', 'Error', 2, NOW, 'boom')] }))).to.deep.equal({ kind: 'error', message: 'boom' });
@@ -68,29 +71,22 @@ describe('targetsFrom', () => {
 
 describe('requestBoundResources', () => {
   it('utilization targets on CPU or memory, of the pod or of one container', () => {
-    expect(requestBoundResources({
-      maxReplicas: 5,
-      scaleTargetRef: { kind: 'Deployment', name: 'web' },
-      metrics: [
-        { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } },
-        { type: 'ContainerResource', containerResource: { container: 'app', name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } },
-      ],
-    })).to.deep.equal(['cpu', 'memory']);
+    expect(requestBoundResources([
+      { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } },
+      { type: 'ContainerResource', containerResource: { container: 'app', name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } },
+    ])).to.deep.equal(['cpu', 'memory']);
   });
 
   it('not an AverageValue target, nor a custom metric', () => {
-    expect(requestBoundResources({
-      maxReplicas: 5,
-      scaleTargetRef: { kind: 'Deployment', name: 'web' },
-      metrics: [
-        { type: 'Resource', resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: '500m' } } },
-        { type: 'Pods', pods: { metric: { name: 'rps' }, target: { type: 'AverageValue', averageValue: '10' } } },
-      ],
-    })).to.deep.equal([]);
+    expect(requestBoundResources([
+      { type: 'Resource', resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: '500m' } } },
+      { type: 'Pods', pods: { metric: { name: 'rps' }, target: { type: 'AverageValue', averageValue: '10' } } },
+    ])).to.deep.equal([]);
   });
 
   it('an HPA without metrics scales on CPU utilization', () => {
-    expect(requestBoundResources({ maxReplicas: 5, scaleTargetRef: { kind: 'Deployment', name: 'web' } })).to.deep.equal(['cpu']);
+    expect(requestBoundResources(undefined)).to.deep.equal(['cpu']);
+    expect(requestBoundResources([])).to.deep.equal(['cpu']);
   });
 });
 

@@ -212,14 +212,14 @@ describe('planResize: a resize on its way', () => {
 
   it('Infeasible: auto offers the pod for eviction, in-place reports it', () => {
     const shape = { app: wanted, generation: 2, conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, 'Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000')] };
-    expect(plan(shape, { mode: 'auto' })).to.deep.include({ action: 'evict', why: 'the node cannot fit the resize: Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000' });
+    expect(plan(shape, { mode: 'auto' })).to.deep.include({ action: 'evict', reason: 'ResizeInfeasible', why: 'the node cannot fit the resize: Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000' });
     expect(plan(shape)).to.deep.include({ action: 'report', reason: 'ResizeInfeasible' });
   });
 
   it('Deferred: waits until the policy\'s timeout, then auto offers the pod for eviction and in-place reports it', () => {
     const deferred = (since: number) => ({ app: wanted, generation: 2, conditions: [condition('PodResizePending', 'Deferred', 2, since, 'Node didn\'t have enough resource: memory')] });
     expect(plan(deferred(NOW - 4 * MINUTE))).to.deep.include({ action: 'wait', state: 'deferred' });
-    expect(plan(deferred(NOW - 5 * MINUTE), { mode: 'auto' })).to.deep.include({ action: 'evict', why: 'the node has deferred the resize for 300 s: Node didn\'t have enough resource: memory' });
+    expect(plan(deferred(NOW - 5 * MINUTE), { mode: 'auto' })).to.deep.include({ action: 'evict', reason: 'ResizeDeferred', why: 'the node has deferred the resize for 300 s: Node didn\'t have enough resource: memory' });
     expect(plan(deferred(NOW - 5 * MINUTE))).to.deep.include({ action: 'report', reason: 'ResizeDeferred' });
     expect(plan(deferred(NOW - 30_000), { deferredTimeoutMs: 20_000 })).to.deep.include({ action: 'report', reason: 'ResizeDeferred' });
   });
