@@ -3,7 +3,7 @@
 // caBundle kept current. Settings come from the environment: see config.ts.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { AppsV1Api, AuthenticationV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { mergeReports } from '../core/activity/merge-reports.ts';
 import { nextStatus, statusFields } from '../core/status.ts';
 import { trafficStatus, unobservedTraffic } from '../core/traffic-visibility.ts';
@@ -11,18 +11,22 @@ import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import { ensureWebhookCaBundle } from '../kube/ca-bundle.ts';
 import { ClusterCache } from '../kube/cluster-cache.ts';
 import { EventRecorder } from '../kube/events.ts';
+import { evictPod } from '../kube/eviction.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { CheckpointStore } from '../kube/sizing-checkpoints.ts';
 import { readScale, writeScale } from '../kube/scale.ts';
+import { WorkloadPods } from '../kube/workload-pods.ts';
 import { CachingTokenVerifier, TokenReviewVerifier } from '../protocol/auth.ts';
 import { TokenFile } from '../protocol/token-file.ts';
 import { parseWorkloadKey } from '../protocol/workload.ts';
 import { collectActivity, collectUsage, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
 import { ClusterWatch } from './cluster-watch.ts';
 import { controllerConfig, type ControllerConfig } from './config.ts';
+import { DisruptionManager } from './disruptions.ts';
 import { SharedAgentKubeConfig } from './kube-config.ts';
 import { concurrencyLimit } from './limit.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { Repair } from './repair.ts';
 import { ActivatorRouting } from './routing.ts';
 import { SizingLoop } from './sizing.ts';
 import { Scaler, type WorkloadView } from './scaler.ts';
@@ -60,6 +64,7 @@ const report = (what: string) => (error: unknown) => log('warn', `${what}: ${err
 const cache = new ClusterCache(kubeConfig, {
   namespace: config.namespace,
   onPolicyErrors: (errors) => errors.forEach((error) => metrics.configErrors.inc({ key: error.key })),
+  onPolicyLoaded: () => log('info', 'policy loaded'),
   log: (msg) => log('warn', msg),
 });
 const watch = new ClusterWatch(kubeConfig, config.namespace, (msg) => log('warn', msg));
@@ -88,6 +93,7 @@ const elector = new LeaderElector(kubeConfig, {
   log: (msg) => log('info', msg),
 });
 const isLeader = () => elector.isLeader();
+const workloadPods = new WorkloadPods(kubeConfig, { replicaSet: (namespace, name) => cache.replicaSet(namespace, name), log: (msg) => log('warn', msg) });
 
 const agentsForActivator = () => config.activatorAddresses?.map((ip) => ({ ip })) ?? watch.agents();
 const agentDirectory: AgentDirectory = config.agentUrls
@@ -116,6 +122,7 @@ const viewOf = (workload: Workload): WorkloadView => {
       dryRun: cache.policy().dryRun,
       services: watch.servicesFor(namespace, deployment.spec?.template.metadata?.labels),
     }),
+    surge: disruptions.surgeFor(workload.key),
   };
 };
 const deploymentOf = new Map<string, V1Deployment>();
@@ -138,6 +145,34 @@ const sizing = new SizingLoop({
   event: (workload, type, reason, message) => events.record(deploymentTarget(workload.deployment), type, reason, message),
   log,
 });
+
+// The only part of ebb that evicts; the repair (and the in-place resizer) offer it pods.
+const core = kubeConfig.makeApiClient(CoreV1Api);
+const disruptions = new DisruptionManager({
+  isLeader,
+  policy: () => cache.policy().eviction,
+  workload: (key) => {
+    const workload = workloads.find(key);
+    if (!workload) return undefined;
+    const [namespace, name] = key.split('/') as [string, string];
+    const hpa = watch.autoscalerFor(namespace, name);
+    const held = workload.settings.scaling.paused ? 'ebb.dev/paused' : hpa ? `HorizontalPodAutoscaler ${hpa} scales it` : undefined;
+    return {
+      replicas: workload.deployment.spec?.replicas ?? 1,
+      maxReplicas: workload.settings.scaling.maxReplicas,
+      ...(held ? { replicasHeldBy: held } : {}),
+      pods: workloadPods.podsOf(key),
+    };
+  },
+  evict: (pod) => evictPod(core, pod),
+  event: (key, type, reason, message) => {
+    const deployment = workloads.find(key)?.deployment;
+    return deployment ? events.record(deploymentTarget(deployment), type, reason, message) : Promise.resolve();
+  },
+  metrics,
+  log,
+});
+const repair = new Repair({ isLeader, workloads: () => workloads.list(), podsOf: (key) => workloadPods.podsOf(key), disruptions, log });
 
 const scaler = new Scaler({
   isLeader,
@@ -233,14 +268,22 @@ await new Promise<void>((resolve) => server.listen(config.port, config.host, res
 const address = server.address();
 log('info', 'controller listening', { identity: config.identity, host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
 
-await Promise.all([cache.start(), watch.start(), routing.load()]);
+await Promise.all([cache.start(), watch.start(), routing.load(), workloadPods.start()]);
 ready = true;
 elector.start();
 const ticker = setInterval(() => void tick(), config.tickMs);
 // A round can outlast its interval (a slow agent, many checkpoint writes): never two at once.
 let sizingRound: Promise<void> | undefined;
 const sizingTicker = setInterval(() => {
-  sizingRound ??= sizing.round(Date.now()).catch(report('sizing')).finally(() => (sizingRound = undefined));
+  sizingRound ??= sizing.round(Date.now())
+    .catch(report('sizing'))
+    // The sources offer what they want replaced, then the manager decides what goes now.
+    .then(() => {
+      repair.round(Date.now());
+      return disruptions.run();
+    })
+    .catch(report('disruptions'))
+    .finally(() => (sizingRound = undefined));
 }, config.usageIntervalMs);
 const caTicker = setInterval(() => void keepCaBundle(), 60_000);
 
@@ -249,9 +292,10 @@ async function shutdown(signal: string) {
   clearInterval(ticker);
   clearInterval(sizingTicker);
   clearInterval(caTicker);
+  disruptions.stop();
   server.close();
   await elector.stop();
-  await Promise.all([cache.stop(), watch.stop()]);
+  await Promise.all([cache.stop(), watch.stop(), workloadPods.stop()]);
   process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -29,7 +29,7 @@ export function repairReason({ pod, templateInjected }: RepairPod): string | und
   if (templateInjected) return undefined;
   if (!pod.injected) {
     const sidecar = pod.containers.some((container) => container.kind === 'sidecar' && container.name === SIDECAR_NAME);
-    return sidecar ? undefined : 'was created without ebb (the webhook did not answer; it fails open)';
+    return sidecar ? undefined : "was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in)";
   }
   // A record without a version is nothing ebb can judge; a current one, a dry run's or one without
   // a sidecar by the webhook's choice would come back the same.

@@ -26,7 +26,7 @@ const offered = (name: string, source: DisruptionCandidate['source'] = 'resize',
   podUid: name,
   source,
   priority,
-  why: source === 'repair' ? 'was created without ebb (the webhook did not answer; it fails open)' : 'app cpu 100m → 400m',
+  why: source === 'repair' ? "was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in)" : 'app cpu 100m → 400m',
 });
 
 class Harness {
@@ -82,7 +82,7 @@ describe('DisruptionManager', () => {
     harness.manager.offer('resize', [offered('web-0', 'resize', 1)]);
     harness.manager.offer('repair', [offered('web-0', 'repair', 10)]);
     await harness.manager.run();
-    expect(harness.events).to.deep.equal(['shop/web Normal Repaired: evicted pod shop/web-0, which was created without ebb (the webhook did not answer; it fails open); its replacement goes through the webhook']);
+    expect(harness.events).to.deep.equal(["shop/web Normal Repaired: evicted pod shop/web-0, which was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in); its replacement goes through the webhook"]);
     expect(await harness.metric('ebb_repairs_total')).to.equal(1);
   });
 

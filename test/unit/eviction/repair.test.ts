@@ -30,7 +30,7 @@ const offered = (pods: readonly RepairPod[], state: RepairState = INITIAL_REPAIR
 describe('repair', () => {
   describe('repairReason', () => {
     it('names a pod created without ebb, and one with an older injection', () => {
-      expect(repairReason(missed('web-0', T0))).to.equal('was created without ebb (the webhook did not answer; it fails open)');
+      expect(repairReason(missed('web-0', T0))).to.equal("was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in)");
       expect(repairReason(injected('web-0', T0, { v: INJECTION_VERSION - 1 })))
         .to.equal(`carries ebb's injection v${INJECTION_VERSION - 1}; the current is v${INJECTION_VERSION}`);
     });
