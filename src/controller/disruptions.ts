@@ -30,8 +30,9 @@ export interface DisruptedWorkload {
   /** spec.replicas. */
   replicas: number;
   maxReplicas: number;
-  /** Why ebb may not change its replicas (ebb.dev/paused, an HPA): no surge replica then. */
-  replicasHeldBy?: string;
+  /** ebb.dev/paused, or an HPA that scales it: ebb may not change its replicas, so no surge replica. */
+  paused: boolean;
+  hpa?: string;
   pods: readonly SlimPod[];
 }
 
@@ -186,10 +187,11 @@ export class DisruptionManager implements DisruptionQueue {
     for (const key of keys) {
       const workload = this.options.workload(key);
       if (!workload) continue;
+      const replicasHeldBy = workload.paused ? 'ebb.dev/paused' : workload.hpa !== undefined ? `HorizontalPodAutoscaler ${workload.hpa} scales it` : undefined;
       views.set(key, {
         replicas: workload.replicas,
         maxReplicas: workload.maxReplicas,
-        ...(workload.replicasHeldBy !== undefined ? { replicasHeldBy: workload.replicasHeldBy } : {}),
+        ...(replicasHeldBy !== undefined ? { replicasHeldBy } : {}),
         pods: workload.pods.map((pod) => ({ name: `${pod.namespace}/${pod.name}`, uid: pod.uid, ready: pod.ready, terminating: pod.deleting })),
       });
     }

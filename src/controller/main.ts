@@ -155,12 +155,11 @@ const disruptions = new DisruptionManager({
     const workload = workloads.find(key);
     if (!workload) return undefined;
     const [namespace, name] = key.split('/') as [string, string];
-    const hpa = watch.autoscalerFor(namespace, name);
-    const held = workload.settings.scaling.paused ? 'ebb.dev/paused' : hpa ? `HorizontalPodAutoscaler ${hpa} scales it` : undefined;
     return {
       replicas: workload.deployment.spec?.replicas ?? 1,
       maxReplicas: workload.settings.scaling.maxReplicas,
-      ...(held ? { replicasHeldBy: held } : {}),
+      paused: workload.settings.scaling.paused,
+      hpa: watch.autoscalerFor(namespace, name),
       pods: workloadPods.podsOf(key),
     };
   },

@@ -3,7 +3,7 @@
 // or recordRefused(), and plan again.
 export { planEvictions } from './plan.ts';
 export type { Plan, PlanInput, Waiting } from './plan.ts';
-export { INITIAL_EVICTION_STATE, readyCount, recordEvicted, recordRefused, REFUSAL_BACKOFF, SURGE_READY_TIMEOUT_MS } from './state.ts';
+export { INITIAL_EVICTION_STATE, recordEvicted, recordRefused, REFUSAL_BACKOFF, SURGE_READY_TIMEOUT_MS } from './state.ts';
 export type { EvictionState, Refusal, Surge } from './state.ts';
 export type { EvictionCandidate, PodState, WorkloadPods } from './types.ts';
 export { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PRIORITY, REPAIR_PROBE_INTERVAL_MS, repairReason } from './repair.ts';

@@ -67,7 +67,7 @@ describe('DisruptionManager', () => {
   afterEach(() => harness.manager.stop());
 
   it('evicts through the Eviction API and tells it: an Evicted Event on the Deployment, the metric, why the rest waits', async () => {
-    harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, pods: [readyPod('web-0'), readyPod('web-1')] });
+    harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('web-0'), readyPod('web-1')] });
     harness.manager.offer('resize', [offered('web-0'), offered('web-1')]);
     await harness.manager.run();
     expect(harness.evicted).to.deep.equal(['shop/web-0']);
@@ -78,7 +78,7 @@ describe('DisruptionManager', () => {
   });
 
   it('tells a repair as Repaired and counts it; one candidate per pod, the higher priority', async () => {
-    harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, pods: [readyPod('web-0'), readyPod('web-1')] });
+    harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('web-0'), readyPod('web-1')] });
     harness.manager.offer('resize', [offered('web-0', 'resize', 1)]);
     harness.manager.offer('repair', [offered('web-0', 'repair', 10)]);
     await harness.manager.run();
@@ -88,8 +88,8 @@ describe('DisruptionManager', () => {
 
   it('after a 429 tries the next in line at once, retries the refused one only after its backoff, and says EvictionBlocked once per episode', async () => {
     harness.policy = evictionPolicy({ ratePerMinute: 60 });
-    harness.workloads.set('shop/guarded', { replicas: 2, maxReplicas: 10, pods: [readyPod('guarded-0'), readyPod('guarded-1')] });
-    harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, pods: [readyPod('web-0'), readyPod('web-1')] });
+    harness.workloads.set('shop/guarded', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('guarded-0'), readyPod('guarded-1')] });
+    harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('web-0'), readyPod('web-1')] });
     harness.manager.offer('resize', [offered('guarded-0', 'resize', 5), offered('web-0')]);
     const refusal: EvictionResult = { outcome: 'refused', message: "Cannot evict pod as it would violate the pod's disruption budget." };
     harness.answers = [refusal];
@@ -113,7 +113,7 @@ describe('DisruptionManager', () => {
 
   it('in dry run evicts nothing and writes WouldEvict once per pod', async () => {
     harness.policy = evictionPolicy({ dryRun: true, ratePerMinute: 60 });
-    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, pods: [readyPod('solo-0')] });
+    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, paused: false, pods: [readyPod('solo-0')] });
     harness.manager.offer('resize', [offered('solo-0')]);
     for (const second of [0, 1, 2]) {
       harness.now = T0 + second * SECOND_MS;
@@ -126,28 +126,42 @@ describe('DisruptionManager', () => {
   });
 
   it('asks the scaler for a surge replica for a single replica, evicts once it is Ready, and lets it go when the replacement is Ready', async () => {
-    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, pods: [readyPod('solo-0')] });
+    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, paused: false, pods: [readyPod('solo-0')] });
     harness.manager.offer('resize', [offered('solo-0')]);
     await harness.manager.run();
     expect(harness.evicted).to.deep.equal([]);
     expect(harness.manager.surgeFor('shop/solo')).to.deep.equal({ replicas: 2, why: 'one replica more while pod shop/solo-0 is replaced' });
 
-    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, pods: [readyPod('solo-0'), readyPod('solo-1')] });
+    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('solo-0'), readyPod('solo-1')] });
     await harness.manager.run();
     expect(harness.evicted).to.deep.equal(['shop/solo-0']);
     expect(harness.events).to.deep.equal(['shop/solo Normal Evicted: evicted pod shop/solo-0 (app cpu 100m → 400m); a surge replica serves meanwhile']);
 
     harness.manager.offer('resize', []);
-    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, pods: [readyPod('solo-0', { deleting: true }), readyPod('solo-1'), readyPod('solo-2', { ready: false })] });
+    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('solo-0', { deleting: true }), readyPod('solo-1'), readyPod('solo-2', { ready: false })] });
     await harness.manager.run();
     expect(harness.manager.surgeFor('shop/solo')?.replicas).to.equal(2);
-    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, pods: [readyPod('solo-1'), readyPod('solo-2')] });
+    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('solo-1'), readyPod('solo-2')] });
     await harness.manager.run();
     expect(harness.manager.surgeFor('shop/solo')).to.equal(undefined);
   });
 
+  it('adds no surge replica where ebb may not change the replicas, and says so', async () => {
+    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, paused: false, hpa: 'solo-hpa', pods: [readyPod('solo-0')] });
+    harness.manager.offer('resize', [offered('solo-0')]);
+    await harness.manager.run();
+    expect(harness.manager.surgeFor('shop/solo')).to.equal(undefined);
+    expect(harness.manager.pendingFor('shop/solo')).to.deep.equal([
+      'pod shop/solo-0 cannot be replaced safely: it is the only pod of shop/solo, and ebb may not add a surge replica (HorizontalPodAutoscaler solo-hpa scales it)',
+    ]);
+    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, paused: true, pods: [readyPod('solo-0')] });
+    await harness.manager.run();
+    expect(harness.manager.pendingFor('shop/solo')[0]).to.match(/\(ebb\.dev\/paused\)$/);
+    expect(harness.evicted).to.deep.equal([]);
+  });
+
   it('forgets everything when it stops leading', async () => {
-    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, pods: [readyPod('solo-0')] });
+    harness.workloads.set('shop/solo', { replicas: 1, maxReplicas: 10, paused: false, pods: [readyPod('solo-0')] });
     harness.manager.offer('resize', [offered('solo-0')]);
     await harness.manager.run();
     harness.leader = false;
