@@ -6,5 +6,5 @@ export type { Plan, PlanInput, Waiting } from './plan.ts';
 export { INITIAL_EVICTION_STATE, recordEvicted, recordRefused, REFUSAL_BACKOFF, SURGE_READY_TIMEOUT_MS } from './state.ts';
 export type { EvictionState, Refusal, Surge } from './state.ts';
 export type { EvictionCandidate, PodState, WorkloadPods } from './types.ts';
-export { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PRIORITY, REPAIR_PROBE_INTERVAL_MS, repairReason } from './repair.ts';
+export { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PRIORITY, REPAIR_PROBE_AFTER_MS, repairReason } from './repair.ts';
 export type { RepairChoice, RepairPod, RepairState } from './repair.ts';

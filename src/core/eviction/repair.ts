@@ -1,15 +1,17 @@
 // Repair: a pod of an opted-in workload that missed the webhook (it fails open, so a pod created
 // while it was down has no sidecar and no `ebb.dev/injected`) or carries an older injection is
-// offered for replacement. Replacing helps only where the webhook will inject the replacement,
-// so while the newest pods show that it does not (it is still down), one pod at a time is
-// replaced as a probe, at most every REPAIR_PROBE_INTERVAL_MS, instead of all of them in vain.
+// offered for replacement. Replacing helps only where the webhook injects the replacement, so
+// pods are offered once the webhook is seen answering again: a pod created after the newest one
+// that missed it was injected (ebb's own scale-ups and wake-ups create pods often). Without that,
+// nothing is replaced in vain; in a cluster so quiet that no pod is created, one pod is replaced
+// as a probe once the newest pod that missed the webhook is REPAIR_PROBE_AFTER_MS old (a probe
+// whose replacement misses it too is the newest such pod: probes are that far apart).
 
-import { formatDuration } from '../duration.ts';
 import { INJECTION_VERSION } from '../mutation.ts';
 import { SIDECAR_NAME } from '../patch/sidecar.ts';
 import type { SlimPod } from '../resize/slim-pod.ts';
 
-export const REPAIR_PROBE_INTERVAL_MS = 10 * 60_000;
+export const REPAIR_PROBE_AFTER_MS = 10 * 60_000;
 
 /**
  * Where a repair stands among the resizer's candidates, whose priority is how many times more a
@@ -41,8 +43,6 @@ export function repairReason({ pod, templateInjected }: RepairPod): string | und
 export interface RepairState {
   /** The pod offered as a probe while the webhook seems down, until it is gone. */
   probe?: string;
-  /** When the next probe may be offered. */
-  nextProbeAt?: number;
 }
 
 export const INITIAL_REPAIR_STATE: RepairState = {};
@@ -56,8 +56,8 @@ export interface RepairChoice {
 
 /**
  * Which of the opted-in workloads' pods to offer for repair. The webhook answers again when the
- * newest pod it answered for is no older than the newest pod that missed it (creation times have
- * 1 s resolution; a tie counts as answered).
+ * newest pod it injected is no older than the newest pod that missed it (creation times have 1 s
+ * resolution; a tie counts as answered).
  */
 export function chooseRepairs(pods: readonly RepairPod[], state: RepairState, now: number): RepairChoice {
   const due = pods.flatMap((candidate) => {
@@ -66,23 +66,20 @@ export function chooseRepairs(pods: readonly RepairPod[], state: RepairState, no
     return why === undefined ? [] : [{ pod: candidate.pod, why, priority }];
   });
   const newest = (list: readonly SlimPod[]) => Math.max(-Infinity, ...list.map((pod) => pod.createdAt ?? 0));
-  const missed = due.map(({ pod }) => pod).filter((pod) => !pod.injected);
-  const answered = pods.map(({ pod }) => pod).filter((pod) => pod.injected);
-  if (missed.length === 0 || newest(answered) >= newest(missed)) return { offer: due, state: {} };
+  const newestMissed = newest(due.map(({ pod }) => pod).filter((pod) => !pod.injected));
+  if (newest(pods.map(({ pod }) => pod).filter((pod) => pod.injected)) >= newestMissed) return { offer: due, state: {} };
 
-  const probe = due.find(({ pod }) => pod.uid === state.probe);
-  if (probe) return { offer: [probe], state, held: heldText(probe.pod) };
-  const wasProbing = state.probe !== undefined;
-  const nextProbeAt = wasProbing ? now + REPAIR_PROBE_INTERVAL_MS : state.nextProbeAt;
-  if (nextProbeAt !== undefined && now < nextProbeAt) {
-    return { offer: [], state: { nextProbeAt }, held: `no pod created since the webhook missed one was injected; the next probe in ${formatDuration(Math.ceil((nextProbeAt - now) / 1000) * 1000)}` };
+  const probe = due.find(({ pod }) => pod.uid === state.probe) ?? (now - newestMissed >= REPAIR_PROBE_AFTER_MS ? oldest(due) : undefined);
+  if (probe) {
+    return { offer: [probe], state: { probe: probe.pod.uid }, held: `no pod was injected since one missed the webhook: replacing only ${nameOf(probe.pod)} to see whether it answers again` };
   }
-  const oldest = [...due].sort((a, b) => (a.pod.createdAt ?? 0) - (b.pod.createdAt ?? 0) || nameOf(a.pod).localeCompare(nameOf(b.pod)))[0]!;
-  return { offer: [oldest], state: { probe: oldest.pod.uid }, held: heldText(oldest.pod) };
+  // Said once per pod that missed the webhook last, not as a countdown: the caller logs each change.
+  const probeAt = new Date(newestMissed + REPAIR_PROBE_AFTER_MS).toISOString();
+  return { offer: [], state: {}, held: `no pod was injected since one missed the webhook: waiting for one that is (a sign that it answers again), or for a probe at ${probeAt}` };
+}
+
+function oldest<T extends { pod: SlimPod }>(due: readonly T[]): T | undefined {
+  return [...due].sort((a, b) => (a.pod.createdAt ?? 0) - (b.pod.createdAt ?? 0) || nameOf(a.pod).localeCompare(nameOf(b.pod)))[0];
 }
 
 const nameOf = (pod: SlimPod) => `${pod.namespace}/${pod.name}`;
-
-function heldText(probe: SlimPod): string {
-  return `no pod created since the webhook missed one was injected: replacing only ${nameOf(probe)} to see whether the webhook answers again`;
-}

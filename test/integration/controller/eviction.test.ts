@@ -1,9 +1,10 @@
 // Disruptions on the real control plane: the real controller (leader) replaces pods only through
 // the Eviction API, under its safety rules, while the real webhook injects the replacements and
 // the real agent feeds the recommender from KWOK's usage. Pods that missed the webhook are
-// repaired; a Deployment opted in after its pods exist is repaired the same way (the tests below
-// use that to offer pods without stopping the webhook); pods out of range in `ebb.dev/resize:
-// evict` are offered by the in-place resizer. Measured from the cluster itself: the pods'
+// repaired once a pod created after them was injected (the sign that the webhook answers); a
+// Deployment opted in after its pods exist is repaired the same way (the tests below use that to
+// offer pods without stopping the webhook); pods out of range in `ebb.dev/resize: evict` are
+// offered by the in-place resizer. Measured from the cluster itself: the pods'
 // deletion timestamps, the Deployments' readyReplicas from a watch, the API server's own count of
 // eviction requests.
 
@@ -104,6 +105,14 @@ describe('disruptions on the real control plane', function () {
     await core.replaceNamespacedConfigMap({ name: 'ebb-policy', namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(dryRun) } } });
     await eventually('the controller loading the policy', () => (policyLoads() > loads ? true : undefined));
   };
+  let witnesses = 0;
+  /** A pod injected now: the sign that the webhook answers, after which the pods that missed it are repaired. */
+  const witnessInjection = async () => {
+    const name = `witness-${++witnesses}`;
+    await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(name, 1) });
+    const [pod] = await runningPods(core, SHOP, `app=${name}`, 1);
+    expect(injected(pod!), 'the witness pod injected').to.equal(true);
+  };
   /** Watches a Deployment and keeps every state the watch reports. */
   const watchDeployment = async (namespace: string, name: string) => {
     const seen: { replicas: number; ready: number }[] = [];
@@ -162,11 +171,10 @@ describe('disruptions on the real control plane', function () {
     const missed = await runningPods(core, SHOP, 'app=mended', 2);
     expect(missed.filter(injected), 'the webhook fails open').to.deep.equal([]);
     await webhook().startProcess();
-    // A pod created now shows the webhook answers again (until one does, repair replaces one pod
-    // at a time as a probe, not all of them in vain).
-    await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment('witness', 1) });
-    const [witness] = await runningPods(core, SHOP, 'app=witness', 1);
-    expect(injected(witness!)).to.equal(true);
+    // Through the outage (seconds, a controller round every second) nothing was replaced in vain:
+    // no pod has been injected since these missed the webhook.
+    expect((await live(SHOP, 'mended')).map(uid).sort()).to.deep.equal(missed.map(uid).sort());
+    await witnessInjection();
 
     const original = new Set(missed.map(uid));
     const replaced = await eventually('both pods replaced by injected, Ready ones', async () => {
@@ -194,6 +202,7 @@ describe('disruptions on the real control plane', function () {
       await eventually('the watch seeing solo Ready', () => (watch.seen.some((state) => state.ready === 1) ? true : undefined));
       const from = watch.seen.length;
       await optIn(LATE, 'solo');
+      await witnessInjection();
       const replacement = await eventually('the pod replaced and the count back to one', async () => {
         const current = await live(LATE, 'solo');
         const state = watch.seen.at(-1);
@@ -225,6 +234,7 @@ describe('disruptions on the real control plane', function () {
     });
     const refusedBefore = await evictionRequests(controlPlane().kubeConfig, 429);
     await optIn(LATE, 'guarded');
+    await witnessInjection();
 
     // Each refusal as the API server counts it, stamped when this poll (every 100 ms) first saw it.
     const refusals: number[] = [];
@@ -300,6 +310,7 @@ describe('disruptions on the real control plane', function () {
       const watch = await watchDeployment(LATE, 'trial');
       try {
         await optIn(LATE, 'trial');
+        await witnessInjection();
         const [would] = await eventually('a WouldEvict Event', async () => {
           const found = await events(LATE, 'trial', 'WouldEvict');
           return found.length > 0 ? found : undefined;

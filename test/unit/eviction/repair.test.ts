@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
-import { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PROBE_INTERVAL_MS, repairReason, type RepairPod, type RepairState } from '../../../src/core/eviction/index.ts';
+import { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PROBE_AFTER_MS, repairReason, type RepairPod, type RepairState } from '../../../src/core/eviction/index.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { INJECTION_VERSION } from '../../../src/core/mutation.ts';
 import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
@@ -51,24 +51,26 @@ describe('repair', () => {
       expect(offered(pods).pods).to.deep.equal(['web-0', 'web-1']);
     });
 
-    it('while the newest pods missed the webhook, replaces one as a probe, and tries again only after the probe interval', () => {
+    it('while no pod was injected after the newest that missed the webhook, replaces nothing, then one pod as a probe once that one is 10 min old', () => {
       const pods = [missed('web-0', T0), missed('web-1', T0 + SECOND_MS), injected('other-0', T0 - MINUTE_MS)];
-      const first = offered(pods);
+      const quiet = offered(pods, INITIAL_REPAIR_STATE, T0 + SECOND_MS + REPAIR_PROBE_AFTER_MS - 1);
+      expect(quiet.pods).to.deep.equal([]);
+      expect(quiet.held).to.equal('no pod was injected since one missed the webhook: waiting for one that is (a sign that it answers again), or for a probe at 2026-12-01T12:10:01.000Z');
+      const first = offered(pods, quiet.state, T0 + SECOND_MS + REPAIR_PROBE_AFTER_MS);
       expect(first.pods).to.deep.equal(['web-0']);
-      expect(first.held).to.equal('no pod created since the webhook missed one was injected: replacing only shop/web-0 to see whether the webhook answers again');
-      expect(offered(pods, first.state, T0 + MINUTE_MS).pods).to.deep.equal(['web-0']);
+      expect(first.held).to.equal('no pod was injected since one missed the webhook: replacing only shop/web-0 to see whether it answers again');
+      // Offered until it is gone, however long that takes.
+      expect(offered(pods, first.state, T0 + 30 * MINUTE_MS).pods).to.deep.equal(['web-0']);
 
-      // The probe was replaced, and its replacement missed the webhook too: still down.
-      const stillDown = [missed('web-1', T0 + SECOND_MS), missed('web-2', T0 + 2 * MINUTE_MS), injected('other-0', T0 - MINUTE_MS)];
-      const waiting = offered(stillDown, first.state, T0 + 2 * MINUTE_MS);
-      expect(waiting.pods).to.deep.equal([]);
-      expect(waiting.held).to.equal('no pod created since the webhook missed one was injected; the next probe in 10m');
-      expect(offered(stillDown, waiting.state, T0 + 2 * MINUTE_MS + REPAIR_PROBE_INTERVAL_MS - 1).pods).to.deep.equal([]);
-      expect(offered(stillDown, waiting.state, T0 + 2 * MINUTE_MS + REPAIR_PROBE_INTERVAL_MS).pods).to.deep.equal(['web-1']);
+      // Its replacement missed the webhook too: still down; the next probe 10 min after that one.
+      const stillDown = [missed('web-1', T0 + SECOND_MS), missed('web-2', T0 + 31 * MINUTE_MS), injected('other-0', T0 - MINUTE_MS)];
+      expect(offered(stillDown, first.state, T0 + 31 * MINUTE_MS).pods).to.deep.equal([]);
+      expect(offered(stillDown, first.state, T0 + 41 * MINUTE_MS - 1).pods).to.deep.equal([]);
+      expect(offered(stillDown, first.state, T0 + 41 * MINUTE_MS).pods).to.deep.equal(['web-1']);
 
-      // The probe's replacement was injected: the webhook answers, every pod goes.
-      const answering = [missed('web-1', T0 + SECOND_MS), injected('web-3', T0 + 3 * MINUTE_MS), missed('solo-0', T0)];
-      expect(offered(answering, waiting.state, T0 + 3 * MINUTE_MS).pods).to.deep.equal(['web-1', 'solo-0']);
+      // A pod injected after them: the webhook answers, every pod goes.
+      const answering = [missed('web-1', T0 + SECOND_MS), missed('web-2', T0 + 31 * MINUTE_MS), injected('other-1', T0 + 32 * MINUTE_MS)];
+      expect(offered(answering, first.state, T0 + 32 * MINUTE_MS).pods).to.deep.equal(['web-1', 'web-2']);
     });
 
     it('offers pods with an older injection whatever the newest pods show: the webhook answered for them', () => {
