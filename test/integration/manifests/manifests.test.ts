@@ -487,8 +487,18 @@ describe('install manifests', function () {
         const wanted = Buffer.from(certificates.ca.certPem).toString('base64');
         await eventually('the caBundle written by the controller', async () =>
           String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === wanted ? true : undefined);
-        // A few ticks later, still nothing refused.
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        // A few ticks later (five more counted by the controller, and a renewal of its Lease), still
+        // nothing refused.
+        const ticks = async () => {
+          const line = (await (await fetch(`http://127.0.0.1:${controller.ready.port}/metrics`)).text()).split('\n').find((l) => l.startsWith('ebb_controller_tick_duration_seconds_count '));
+          if (line === undefined) throw new Error('no ebb_controller_tick_duration_seconds_count in the controller\'s metrics');
+          return Number(line.split(' ')[1]);
+        };
+        const leaseVersion = async () => (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace: NAMESPACE })).metadata?.resourceVersion;
+        const before = { ticks: await ticks(), lease: await leaseVersion() };
+        const refusedSoFar = () => [...webhookOutput, ...controller.output, ...agent.output].some((line) => /forbidden|\b403\b/i.test(line));
+        await eventually('five more controller ticks and a renewal of its Lease (or a refusal)', async () =>
+          (await ticks()) >= before.ticks + 5 && ((await leaseVersion()) !== before.lease || refusedSoFar()) ? true : undefined);
         expect((await fetch(`http://127.0.0.1:${agent.ready.activity}/healthz`)).status).to.equal(200);
         // The agent read its Node under its own account: what it lacks here is the kubelet token it reads next.
         await eventually(`the agent past reading its Node (${agent.output.join('\n')})`, () => (agent.output.some((line) => line.includes('reading the kubelet token')) ? true : undefined));
