@@ -96,9 +96,9 @@ export class DisruptionManager implements DisruptionQueue {
     const candidates = this.candidates();
     const policy = options.policy();
     let nextAt: number | undefined;
-    // Plan again after each outcome: a refusal lets the next in line try in the same round, and the
-    // last plan says why the rest waits. Every outcome but a pod already gone changes the state (a
-    // rate slot taken, a backoff, a dry-run report), so no pod is tried twice in a row.
+    // Plan again after each outcome, so that the last plan says why the rest waits (and, at a rate
+    // high enough, the next in line goes in the same round). Every outcome but a pod already gone
+    // takes a rate slot, so the loop ends.
     for (let attempt = 0; attempt <= candidates.length; attempt++) {
       const now = this.clock();
       const plan = planEvictions({ candidates, workloads: this.workloads(candidates), policy, state: this.state, now });

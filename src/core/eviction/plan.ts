@@ -10,8 +10,8 @@
 //   its replicas again, every other pod Ready;
 //   never a workload's last Ready pod: a single replica gets a surge replica first (within
 //   max-replicas; not when ebb may not change its replicas), evicted once that is Ready;
-//   the cluster-wide rate limit: evictions at least 60 s / ratePerMinute apart, so never more
-//   than ratePerMinute in any minute, and never in a burst.
+//   the cluster-wide rate limit: eviction requests (refused ones too) at least 60 s /
+//   ratePerMinute apart, so never more than ratePerMinute in any minute, and never in a burst.
 
 import type { WorkloadKey } from '../../protocol/workload.ts';
 import { formatElapsed } from '../decider/reason.ts';
@@ -64,7 +64,7 @@ export function planEvictions<C extends EvictionCandidate>(input: PlanInput<C>):
   const settled = settle(input.state, input.candidates, workloads, now);
   const context: Context = { policy, now, state: settled, workloads, surges: new Map(settled.surges), busy: new Set() };
   const intervalMs = 60_000 / policy.ratePerMinute;
-  let slotAt = settled.lastEvictionAt === undefined ? now : settled.lastEvictionAt + intervalMs;
+  let slotAt = settled.lastRequestAt === undefined ? now : settled.lastRequestAt + intervalMs;
   const plan: Plan<C> = { waiting: [], surgesStarted: [], state: settled };
   const waitUntil = (at: number | undefined) => {
     if (at !== undefined && at > now && (plan.nextAt === undefined || at < plan.nextAt)) plan.nextAt = at;

@@ -34,8 +34,11 @@ export interface Surge {
 }
 
 export interface EvictionState {
-  /** When the last eviction (or dry-run report) was made: the next waits 60 s / ratePerMinute. */
-  lastEvictionAt?: number;
+  /**
+   * When the last eviction request was made, accepted or refused (or a dry-run report): the next
+   * waits 60 s / ratePerMinute, so refusals cannot add up to a storm of requests either.
+   */
+  lastRequestAt?: number;
   /** Per workload: the pod evicted last, until it has left the workload's pods. */
   evicted: ReadonlyMap<WorkloadKey, { pod: string; podUid: string }>;
   /** Per workload: the latest refusal of a refusal episode (until an eviction succeeds or nothing is on offer). */
@@ -49,24 +52,24 @@ export const INITIAL_EVICTION_STATE: EvictionState = { evicted: new Map(), refus
 
 /** The Eviction API accepted (or, in dry run, the planner reported) the eviction of `candidate` at `now`. */
 export function recordEvicted(state: EvictionState, candidate: EvictionCandidate, now: number, dryRun: boolean): EvictionState {
-  if (dryRun) return { ...state, lastEvictionAt: now, reported: new Set([...state.reported, candidate.podUid]) };
+  if (dryRun) return { ...state, lastRequestAt: now, reported: new Set([...state.reported, candidate.podUid]) };
   const refused = new Map(state.refused);
   refused.delete(candidate.workload);
   const surges = new Map(state.surges);
   const surge = surges.get(candidate.workload);
   if (surge) surges.set(candidate.workload, { ...surge, evictedUid: candidate.podUid, evictedAt: now });
   const evicted = new Map(state.evicted).set(candidate.workload, { pod: candidate.pod, podUid: candidate.podUid });
-  return { ...state, lastEvictionAt: now, evicted, refused, surges };
+  return { ...state, lastRequestAt: now, evicted, refused, surges };
 }
 
 /**
- * The eviction of `candidate` was refused (`why` follows "waits: "). The workload is tried again
- * after a backoff; `first` is true for the first refusal of an episode, which is worth an Event
- * (the retries are not).
+ * The eviction of `candidate` was refused, or failed (`why` follows "waits: "). The request took
+ * its rate slot; the workload is tried again after a backoff. `first` is true for the first
+ * refusal of an episode, which is worth an Event (the retries are not).
  */
 export function recordRefused(state: EvictionState, candidate: EvictionCandidate, why: string, now: number): { state: EvictionState; first: boolean } {
   const previous = state.refused.get(candidate.workload);
-  return { state: { ...state, refused: refuse(state.refused, candidate.workload, why, now) }, first: previous === undefined };
+  return { state: { ...state, lastRequestAt: now, refused: refuse(state.refused, candidate.workload, why, now) }, first: previous === undefined };
 }
 
 function refuse(refused: ReadonlyMap<WorkloadKey, Refusal>, workload: WorkloadKey, why: string, now: number): Map<WorkloadKey, Refusal> {

@@ -34,7 +34,8 @@ class Harness {
   leader = true;
   policy: EvictionPolicy = evictionPolicy();
   workloads = new Map<WorkloadKey, DisruptedWorkload>();
-  answers: EvictionResult[] = [];
+  /** The Eviction API's answer for a pod (`namespace/name`); undefined: evicted. */
+  refuse: (pod: string) => EvictionResult | undefined = () => undefined;
   evicted: string[] = [];
   events: string[] = [];
   readonly metrics = new ControllerMetrics();
@@ -44,7 +45,7 @@ class Harness {
     workload: (key) => this.workloads.get(key),
     evict: (pod) => {
       this.evicted.push(`${pod.namespace}/${pod.name}`);
-      return Promise.resolve(this.answers.shift() ?? { outcome: 'evicted' });
+      return Promise.resolve(this.refuse(`${pod.namespace}/${pod.name}`) ?? { outcome: 'evicted' });
     },
     event: (workload, type, reason, message) => (this.events.push(`${workload} ${type} ${reason}: ${message}`), Promise.resolve()),
     metrics: this.metrics,
@@ -86,19 +87,18 @@ describe('DisruptionManager', () => {
     expect(await harness.metric('ebb_repairs_total')).to.equal(1);
   });
 
-  it('after a 429 tries the next in line at once, retries the refused one only after its backoff, and says EvictionBlocked once per episode', async () => {
+  it('counts a refused request against the rate, retries the refused workload only after its backoff, and says EvictionBlocked once per episode', async () => {
     harness.policy = evictionPolicy({ ratePerMinute: 60 });
     harness.workloads.set('shop/guarded', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('guarded-0'), readyPod('guarded-1')] });
     harness.workloads.set('shop/web', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('web-0'), readyPod('web-1')] });
     harness.manager.offer('resize', [offered('guarded-0', 'resize', 5), offered('web-0')]);
     const refusal: EvictionResult = { outcome: 'refused', message: "Cannot evict pod as it would violate the pod's disruption budget." };
-    harness.answers = [refusal];
+    harness.refuse = (pod) => (pod.startsWith('shop/guarded') ? refusal : undefined);
     await harness.manager.run();
-    expect(harness.evicted).to.deep.equal(['shop/guarded-0', 'shop/web-0']);
-    harness.manager.offer('resize', [offered('guarded-0', 'resize', 5)]);
+    expect(harness.evicted).to.deep.equal(['shop/guarded-0']);
+    expect(harness.manager.pendingFor('shop/web')).to.deep.equal(['pod shop/web-0 waits for the eviction rate limit (60/min)']);
     for (const second of [1, 4, 5, 6, 14, 15]) {
       harness.now = T0 + second * SECOND_MS;
-      harness.answers = [refusal];
       await harness.manager.run();
     }
     expect(harness.evicted).to.deep.equal(['shop/guarded-0', 'shop/web-0', 'shop/guarded-0', 'shop/guarded-0']);

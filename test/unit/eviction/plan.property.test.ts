@@ -57,7 +57,7 @@ const scenario = fc.record({
 });
 
 describe('planEvictions against a simulated cluster', () => {
-  it('never more than ratePerMinute evictions in any 60 s, never two pods of a workload at once, never while another of its pods is not Ready, never its last Ready pod', () => {
+  it('never more than ratePerMinute eviction requests (refused ones too) in any 60 s, never two pods of a workload at once, never while another of its pods is not Ready, never its last Ready pod', () => {
     fc.assert(
       fc.property(scenario, ({ ratePerMinute, cacheLagMs, workloads: shapes, offered, steps }) => {
         let now = T0;
@@ -72,7 +72,8 @@ describe('planEvictions against a simulated cluster', () => {
         }));
         const policy = evictionPolicy({ ratePerMinute });
         let state: EvictionState = INITIAL_EVICTION_STATE;
-        const evictions: number[] = [];
+        /** Every eviction request, refused ones included. */
+        const requests: number[] = [];
         const offeredAt = new Map<string, number>();
         const isReady = (pod: SimPod) => pod.goneAt === undefined && now >= pod.readyAt && now >= pod.unreadyUntil;
 
@@ -121,6 +122,7 @@ describe('planEvictions against a simulated cluster', () => {
             const { candidate } = plan.evict;
             const workload = cluster.find((candidateWorkload) => candidateWorkload.key === candidate.workload)!;
             const target = workload.pods.find((pod) => pod.uid === candidate.podUid)!;
+            requests.push(now);
             if (refuse) {
               state = recordRefused(state, candidate, 'refused', now).state;
               continue;
@@ -131,7 +133,6 @@ describe('planEvictions against a simulated cluster', () => {
             expect(others.every(isReady), `another pod not Ready: ${message}`).to.equal(true);
             expect(others.length, `its last pod: ${message}`).to.be.at.least(1);
             expect(workload.pods.length, `short of replicas: ${message}`).to.be.at.least(workload.replicas);
-            evictions.push(now);
             target.goneAt = now + terminationMs;
             target.evictedAt = now;
             state = recordEvicted(state, candidate, now, false);
@@ -141,10 +142,10 @@ describe('planEvictions against a simulated cluster', () => {
           for (const workload of cluster) workload.replicas = Math.max(workload.base, state.surges.get(workload.key)?.replicas ?? 0);
         }
 
-        for (const [index, at] of evictions.entries()) {
-          const inWindow = evictions.filter((other) => other > at - MINUTE_MS && other <= at).length;
-          expect(inWindow, `evictions at ${evictions.map((t) => t - T0).join(', ')}`).to.be.at.most(ratePerMinute);
-          if (index > 0) expect(at - evictions[index - 1]!).to.be.at.least(MINUTE_MS / ratePerMinute);
+        for (const [index, at] of requests.entries()) {
+          const inWindow = requests.filter((other) => other > at - MINUTE_MS && other <= at).length;
+          expect(inWindow, `requests at ${requests.map((t) => t - T0).join(', ')}`).to.be.at.most(ratePerMinute);
+          if (index > 0) expect(at - requests[index - 1]!).to.be.at.least(MINUTE_MS / ratePerMinute);
         }
       }),
       { numRuns: 300 },
