@@ -36,7 +36,7 @@ export class ControllerMetrics {
   });
   readonly resizeWaiting = new Gauge({
     name: 'ebb_resize_pods_waiting',
-    help: 'Pods whose requests ebb wants changed and that wait, by state (in-flight, deferred, error, backoff, queued: behind the in-flight limit, eviction: offered for eviction, reported: in-place mode, nothing more ebb may do)',
+    help: 'Pods whose requests ebb wants changed and that wait, by state (in-flight, deferred, error, backoff, queued: behind the in-flight limit, eviction: offered for eviction, reported: in-place mode, nothing more ebb may do, dry-run: the policy\'s dryRun holds the write)',
     labelNames: ['state'],
     registers: [this.registry],
   });

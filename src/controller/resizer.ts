@@ -11,7 +11,7 @@ import type { V2MetricSpec } from '@kubernetes/client-node';
 import type { ResourceName } from '../core/pod-resources.ts';
 import { requestBoundResources } from '../core/resize/autoscaler.ts';
 import { retryDelayMs } from '../core/resize/backoff.ts';
-import { planResize, type ContainerResize, type ResizeDecision } from '../core/resize/plan.ts';
+import { planResize, type ContainerResize, type NodeVerdict, type ResizeDecision } from '../core/resize/plan.ts';
 import { resizeState } from '../core/resize/resize-state.ts';
 import type { SlimPod } from '../core/resize/slim-pod.ts';
 import { targetsFrom } from '../core/resize/targets.ts';
@@ -47,7 +47,7 @@ export interface ResizerOptions {
   maxInFlight?: number;
 }
 
-const WAIT_STATES = ['in-flight', 'deferred', 'error', 'backoff', 'queued', 'eviction', 'reported'] as const;
+const WAIT_STATES = ['in-flight', 'deferred', 'error', 'backoff', 'queued', 'eviction', 'reported', 'dry-run'] as const;
 type WaitingState = (typeof WAIT_STATES)[number];
 
 const podTarget = (pod: SlimPod): EventTarget => ({ kind: 'Pod', apiVersion: 'v1', namespace: pod.namespace, name: pod.name, uid: pod.uid });
@@ -65,11 +65,26 @@ interface Planned {
   decision: ResizeDecision;
 }
 
+type Resize = Planned & { decision: Extract<ResizeDecision, { action: 'resize' }> };
+
 /** A pod the resizer holds back after failures: how many in a row, until when, and the generation the last one was about. */
 interface HoldBack {
   attempt: number;
   until: number;
   generation: number;
+}
+
+/** What one round leaves waiting: a line per pod for the status, a count per state for the gauge. */
+class Waiting {
+  readonly lines = new Map<WorkloadKey, string[]>();
+  readonly counts = new Map<WaitingState, number>(WAIT_STATES.map((state) => [state, 0]));
+
+  note({ workload, pod }: Planned, state: WaitingState, text: string): void {
+    this.counts.set(state, this.counts.get(state)! + 1);
+    const lines = this.lines.get(workload.key) ?? [];
+    lines.push(`${pod.name}: ${text}`);
+    this.lines.set(workload.key, lines);
+  }
 }
 
 export class Resizer {
@@ -97,22 +112,59 @@ export class Resizer {
       return;
     }
     const policy = options.policy();
-    const memoryLimitDecrease = await this.memoryLimitDecrease();
+    const planned = this.plan(now, policy, await this.memoryLimitDecrease());
+    const waiting = new Waiting();
+    const candidates: DisruptionCandidate[] = [];
+    const resizes: Resize[] = [];
+    let inFlight = 0;
+    for (const entry of planned) {
+      const { decision } = entry;
+      if (decision.action === 'resize') resizes.push({ ...entry, decision });
+      else if (decision.action === 'evict') candidates.push(this.offered(entry, decision, waiting));
+      else if (decision.action === 'report') this.reported(entry, decision, waiting);
+      else if (decision.action === 'wait') {
+        if (decision.state === 'in-flight') inFlight++;
+        waiting.note(entry, decision.state, decision.state === 'in-flight' ? `resizing: ${this.written.get(entry.pod.uid) ?? decision.why}` : decision.why);
+      }
+    }
+
+    // The pods that need more go first; the rest wait for the resizes in flight to land.
+    resizes.sort((a, b) => b.decision.priority - a.decision.priority);
+    const room = Math.max(0, (options.maxInFlight ?? MAX_IN_FLIGHT) - inFlight);
+    for (const entry of resizes.slice(room)) waiting.note(entry, 'queued', `queued behind ${inFlight} resizes in flight: ${entry.decision.why}`);
+    const writable = resizes.slice(0, room);
+    if (policy.dryRun) {
+      for (const entry of writable) {
+        waiting.note(entry, 'dry-run', `dry run: would resize: ${entry.decision.why}`);
+        this.sayOnce(entry.pod, `dry-run/${entry.decision.why}`, () => options.log('info', `dry run: would resize pod ${entry.pod.namespace}/${entry.pod.name}: ${entry.decision.why}`));
+      }
+    } else {
+      await Promise.all(writable.map((entry) => this.write(entry, now, waiting)));
+    }
+
+    candidates.sort((a, b) => b.priority - a.priority);
+    options.disruptions.offer('resize', candidates);
+    for (const [state, count] of waiting.counts) options.metrics.resizeWaiting.set({ state }, count);
+    this.pending = waiting.lines;
+  }
+
+  /** Every pod of the workloads whose mode acts on running pods, planned; what became of earlier resizes followed first. */
+  private plan(now: number, policy: ReturnType<ResizerOptions['policy']>, memoryLimitDecrease: boolean): Planned[] {
     const planned: Planned[] = [];
     const seen = new Set<string>();
-    for (const workload of options.workloads()) {
+    for (const workload of this.options.workloads()) {
       const mode = workload.settings.sizing.resize;
       if (mode === 'off' || mode === 'initial' || workload.settings.scaling.paused) continue;
-      const status = options.recommendation(workload.key);
+      const status = this.options.recommendation(workload.key);
       if (!status) continue;
       const targets = targetsFrom(status);
       const held = this.held(workload);
-      for (const pod of options.podsOf(workload.key)) {
+      for (const pod of this.options.podsOf(workload.key)) {
         seen.add(pod.uid);
         this.follow(pod, now);
+        const retryAt = this.holdBack.get(pod.uid)?.until;
         const input = { pod, targets, mode, tolerance: policy.tolerance, held, memoryLimitDecrease, deferredTimeoutMs: policy.deferredTimeoutMs, now };
-        const holdBack = this.holdBack.get(pod.uid);
-        const decision = planResize(holdBack ? { ...input, retryAt: holdBack.until } : input);
+        const decision = planResize(retryAt === undefined ? input : { ...input, retryAt });
         if (decision.action === 'none') this.holdBack.delete(pod.uid);
         planned.push({ workload, pod, decision });
       }
@@ -120,70 +172,40 @@ export class Resizer {
     for (const uid of [...this.written.keys(), ...this.holdBack.keys(), ...this.said.keys()]) {
       if (!seen.has(uid)) this.forgetPod(uid);
     }
-
-    const pending = new Map<WorkloadKey, string[]>();
-    const waiting = new Map<WaitingState, number>(WAIT_STATES.map((state) => [state, 0]));
-    const note = (entry: Planned, state: WaitingState, text: string) => {
-      waiting.set(state, waiting.get(state)! + 1);
-      const lines = pending.get(entry.workload.key) ?? [];
-      lines.push(`${entry.pod.name}: ${text}`);
-      pending.set(entry.workload.key, lines);
-    };
-
-    const candidates: DisruptionCandidate[] = [];
-    const resizes: Planned[] = [];
-    let inFlight = 0;
-    for (const entry of planned) {
-      const { decision, pod } = entry;
-      switch (decision.action) {
-        case 'none':
-          break;
-        case 'wait':
-          if (decision.state === 'in-flight') inFlight++;
-          note(entry, decision.state, decision.state === 'in-flight' ? `resizing: ${this.written.get(pod.uid) ?? decision.why}` : decision.why);
-          break;
-        case 'report':
-          note(entry, 'reported', decision.why);
-          this.sayOnce(pod, `${pod.generation}/${decision.reason}`, () => this.podEvent(pod, 'Warning', decision.reason, `${decision.why}; ebb leaves the pod as it is (resize mode in-place)`));
-          break;
-        case 'evict':
-          note(entry, 'eviction', `offered for eviction: ${decision.why}`);
-          candidates.push({ workload: entry.workload.key, pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, source: 'resize', priority: decision.priority, why: decision.why });
-          this.sayOnce(pod, `evict/${decision.why}`, () => {
-            options.metrics.resizes.inc({ outcome: decision.reason === 'ResizeInfeasible' ? 'infeasible' : decision.reason === 'ResizeDeferred' ? 'deferred' : 'offered' });
-            options.log('info', `offered pod ${pod.namespace}/${pod.name} for eviction: ${decision.why}`, { workload: entry.workload.key });
-            if (decision.reason) this.podEvent(pod, 'Warning', decision.reason, `${decision.why}; offered for eviction (resize mode auto)`);
-          });
-          break;
-        case 'resize':
-          resizes.push(entry);
-          break;
-      }
-    }
-
-    // The pods that need more go first; the rest wait for the in-flight resizes to land.
-    resizes.sort((a, b) => priority(b.decision) - priority(a.decision));
-    const room = Math.max(0, (options.maxInFlight ?? MAX_IN_FLIGHT) - inFlight);
-    const writable = resizes.slice(0, room);
-    for (const entry of resizes.slice(room)) note(entry, 'queued', `queued behind ${inFlight} resizes in flight: ${entry.decision.why}`);
-    if (policy.dryRun) {
-      for (const entry of writable) {
-        note(entry, 'queued', `dry run: would resize: ${entry.decision.why}`);
-        this.sayOnce(entry.pod, `dry-run/${entry.decision.why}`, () => options.log('info', `dry run: would resize pod ${entry.pod.namespace}/${entry.pod.name}: ${entry.decision.why}`));
-      }
-    } else {
-      await Promise.all(writable.map((entry) => this.write(entry, now, note)));
-    }
-
-    candidates.sort((a, b) => b.priority - a.priority);
-    options.disruptions.offer('resize', candidates);
-    for (const [state, count] of waiting) options.metrics.resizeWaiting.set({ state }, count);
-    this.pending = pending;
+    return planned;
   }
 
-  private async write(entry: Planned, now: number, note: (entry: Planned, state: WaitingState, text: string) => void): Promise<void> {
+  /** A pod the node refused or held back past the timeout in mode in-place: said once per generation. */
+  private reported(entry: Planned, decision: Extract<ResizeDecision, { action: 'report' }>, waiting: Waiting): void {
+    const { pod } = entry;
+    waiting.note(entry, 'reported', decision.why);
+    this.sayOnce(pod, `${pod.generation}/${decision.reason}`, () => {
+      this.countVerdict(decision.reason);
+      this.podEvent(pod, 'Warning', decision.reason, `${decision.why}; ebb leaves the pod as it is (resize mode in-place)`);
+    });
+  }
+
+  /** A pod to replace: offered every round (the offer replaces the last), said once. */
+  private offered(entry: Planned, decision: Extract<ResizeDecision, { action: 'evict' }>, waiting: Waiting): DisruptionCandidate {
+    const { pod, workload } = entry;
+    waiting.note(entry, 'eviction', `offered for eviction: ${decision.why}`);
+    this.sayOnce(pod, `evict/${decision.why}`, () => {
+      this.options.metrics.resizes.inc({ outcome: 'offered' });
+      this.options.log('info', `offered pod ${pod.namespace}/${pod.name} for eviction: ${decision.why}`, { workload: workload.key });
+      if (decision.reason) {
+        this.countVerdict(decision.reason);
+        this.podEvent(pod, 'Warning', decision.reason, `${decision.why}; offered for eviction (resize mode auto)`);
+      }
+    });
+    return { workload: workload.key, pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, source: 'resize', priority: decision.priority, why: decision.why };
+  }
+
+  private countVerdict(reason: NodeVerdict): void {
+    this.options.metrics.resizes.inc({ outcome: reason === 'ResizeInfeasible' ? 'infeasible' : 'deferred' });
+  }
+
+  private async write(entry: Resize, now: number, waiting: Waiting): Promise<void> {
     const { pod, decision } = entry;
-    if (decision.action !== 'resize') return;
     const { options } = this;
     let result: ResizeWrite | { outcome: 'failed'; message: string };
     try {
@@ -196,7 +218,7 @@ export class Resizer {
     switch (result.outcome) {
       case 'written':
         this.written.set(pod.uid, decision.why);
-        note(entry, 'in-flight', `resizing: ${decision.why}`);
+        waiting.note(entry, 'in-flight', `resizing: ${decision.why}`);
         this.podEvent(pod, 'Normal', 'Resized', decision.why);
         options.log('info', `resized pod ${pod.namespace}/${pod.name}: ${decision.why}`, { workload: entry.workload.key });
         return;
@@ -204,7 +226,7 @@ export class Resizer {
       case 'failed': {
         const attempt = (this.holdBack.get(pod.uid)?.attempt ?? 0) + 1;
         this.holdBack.set(pod.uid, { attempt, until: now + retryDelayMs(attempt), generation: pod.generation });
-        note(entry, 'backoff', `resize ${result.outcome} (${result.message}); ebb tries again in ${retryDelayMs(attempt) / 1000} s`);
+        waiting.note(entry, 'backoff', `resize ${result.outcome} (${result.message}); ebb tries again in ${retryDelayMs(attempt) / 1000} s`);
         options.log('warn', `resize of pod ${pod.namespace}/${pod.name} ${result.outcome}: ${result.message}`, { workload: entry.workload.key, attempt });
         return;
       }
@@ -289,5 +311,3 @@ export class Resizer {
     this.options.disruptions.offer('resize', []);
   }
 }
-
-const priority = (decision: ResizeDecision) => (decision.action === 'resize' || decision.action === 'evict' ? decision.priority : 0);

@@ -17,7 +17,11 @@ interface CachedPod {
   slim?: SlimPod;
 }
 
-const PAGE = 500;
+// Pods per list page: at most this many full pods (parsed twice: JSON, then the client's model
+// objects) are held while the list is read; 10,000 pods take 100 requests. In the controller bench
+// (10,000 pods, single runs on a loaded machine) the controller's RSS peak was 426 MB without this
+// cache, 487 MB with pages of 500, 466-471 MB with pages of 100 (the slim pods: ~11 MB).
+const PAGE = 100;
 
 /** A Watch that hands on the slim form of each pod it receives, never the pod. */
 class SlimmingWatch extends Watch {

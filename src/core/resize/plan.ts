@@ -7,7 +7,8 @@
 // nothing written while a resize is pending or in progress. What the kubelet made of a resize
 // decides what follows: Infeasible, or Deferred past the policy's timeout, is offered for
 // eviction in `auto` and reported in `in-place`; an Error is retried after a backoff, never taken
-// for infeasible (kubernetes/autoscaler #10093). Pure: time is passed in.
+// for infeasible (kubernetes/autoscaler #10093). A pod is offered for eviction only for what its
+// replacement would get (the webhook keeps a request equal to its limit). Pure: time is passed in.
 import { RESOURCES, type Amounts, type PodContainers, type ResourceName } from '../pod-resources.ts';
 import { qosOf, type QosClass } from '../qos.ts';
 import { containerChanges, describeChanges, type ResourceChange } from './changes.ts';
@@ -95,6 +96,20 @@ function resizesOf(containers: readonly SlimContainer[], changes: readonly Resou
     });
 }
 
+/**
+ * The changes a replacement pod would get: the webhook sizes it, and it keeps a request that equals
+ * its limit (a deliberate Guaranteed choice, src/core/patch/requests.ts). Evicting for the others
+ * would replace the pod with its twin, round after round.
+ */
+function byReplacement(pod: SlimPod, changes: readonly ResourceChange[]): ResourceChange[] {
+  return changes.filter(({ container, resource }) => {
+    const { requests, limits } = pod.containers.find((c) => c.name === container)!;
+    return requests[resource] === undefined || requests[resource] !== limits[resource];
+  });
+}
+
+const NOT_BY_REPLACEMENT = 'a replacement would not be sized differently (the webhook keeps a request equal to its limit)';
+
 /** Why a change cannot be made in place, or undefined when it can. */
 function blocked(change: ResourceChange, container: SlimContainer, input: ResizeInput): string | undefined {
   if (container.restartOnResize.includes(change.resource)) return `container ${container.name} restarts to resize ${change.resource} (resizePolicy RestartContainer)`;
@@ -123,8 +138,11 @@ function inPlace(pod: SlimPod, changes: ResourceChange[], qos: QosClass, input: 
     reasons.push(`the pod would become ${after} (a resize may not change the QoS class ${qos})`);
     allowed = [];
   }
-  const priority = priorityOf(changes);
-  if (reasons.length > 0 && input.mode === 'auto') return { action: 'evict', priority, why: `${describeChanges(changes)}; not in place: ${reasons.join('; ')}` };
+  if (reasons.length > 0 && input.mode === 'auto') {
+    const replaced = byReplacement(pod, changes);
+    if (replaced.length > 0) return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: ${reasons.join('; ')}` };
+    reasons.push(NOT_BY_REPLACEMENT);
+  }
   if (allowed.length === 0) return { action: 'report', reason: 'ResizeInfeasible', why: `cannot be resized in place: ${reasons.join('; ')}` };
   const left = reasons.length > 0 ? `; left as is: ${reasons.join('; ')}` : '';
   return { action: 'resize', containers: resizesOf(pod.containers, allowed), changes: allowed, priority: priorityOf(allowed), why: `${describeChanges(allowed)}${left}` };
@@ -137,17 +155,22 @@ export function planResize(input: ResizeInput): ResizeDecision {
   const qos = pod.qosClass ?? qosOf(amountsOfPod(pod.containers));
   if (qos === 'BestEffort') return none('a BestEffort pod is left alone: it may not gain requests in place, and it chose to have none');
   const changes = wantedChanges(pod, input, qos);
-  const evict = (why: string, reason?: NodeVerdict): ResizeDecision => ({ action: 'evict', priority: priorityOf(changes), why, ...(reason ? { reason } : {}) });
+  // The node's verdict on a resize already written: a replacement starts again from the template.
+  const evict = (why: string, reason: NodeVerdict): ResizeDecision => ({ action: 'evict', priority: priorityOf(changes), why, reason });
   const state = resizeState(pod);
-  if (mode === 'evict') return changes.length > 0 ? evict(describeChanges(changes)) : none('within the recommendation');
+  if (mode === 'evict') {
+    if (changes.length === 0) return none('within the recommendation');
+    const replaced = byReplacement(pod, changes);
+    return replaced.length > 0 ? { action: 'evict', priority: priorityOf(replaced), why: describeChanges(replaced) } : none(`${describeChanges(changes)}; ${NOT_BY_REPLACEMENT}: only an in-place resize changes it`);
+  }
 
   const heldBack = input.retryAt !== undefined && now < input.retryAt;
   switch (state.kind) {
-    case 'unreported':
-      if (changes.length === 0) return none('within the recommendation');
-      return mode === 'auto'
-        ? evict(`${describeChanges(changes)}; not in place: the node reports no applied resources (no in-place resize)`)
-        : none('the node reports no applied resources: the API server refuses to resize this pod');
+    case 'unreported': {
+      const replaced = mode === 'auto' ? byReplacement(pod, changes) : [];
+      if (replaced.length > 0) return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: the node reports no applied resources (no in-place resize)` };
+      return none(changes.length === 0 ? 'within the recommendation' : 'the node reports no applied resources: the API server refuses to resize this pod');
+    }
     case 'in-flight':
       return wait('in-flight', 'a resize is being applied');
     case 'infeasible': {

@@ -82,16 +82,28 @@ function condition(conditions: readonly V1PodCondition[] | undefined, type: stri
   };
 }
 
+// Ten thousand pods are kept: what is the same in most of them is one shared object, not a copy
+// each (an empty list, an empty resource list, applied amounts equal to the spec's).
+const NONE: readonly ResourceName[] = Object.freeze([]);
+const NO_AMOUNTS: Amounts = Object.freeze({});
+const shared = (amounts: Amounts): Amounts => (Object.keys(amounts).length === 0 ? NO_AMOUNTS : amounts);
+const same = (a: Amounts, b: Amounts) => RESOURCES.every((resource) => a[resource] === b[resource]);
+
 function slimContainer(container: V1Container, kind: SlimContainer['kind'], statuses: readonly V1ContainerStatus[] | undefined): SlimContainer {
   const status = statuses?.find((s) => s.name === container.name);
-  const policies = container.resizePolicy ?? [];
+  const restartOnResize = RESOURCES.filter((resource) => container.resizePolicy?.some((p) => p.resourceName === resource && p.restartPolicy === 'RestartContainer'));
+  const spec: ContainerAmounts = { requests: shared(amountsOf(container.resources?.requests)), limits: shared(amountsOf(container.resources?.limits)) };
+  let applied: ContainerAmounts | undefined;
+  if (status?.resources) {
+    const reported = { requests: amountsOf(status.resources.requests), limits: amountsOf(status.resources.limits) };
+    applied = same(reported.requests, spec.requests) && same(reported.limits, spec.limits) ? spec : { requests: shared(reported.requests), limits: shared(reported.limits) };
+  }
   return {
     name: container.name,
     kind,
-    requests: amountsOf(container.resources?.requests),
-    limits: amountsOf(container.resources?.limits),
-    restartOnResize: RESOURCES.filter((resource) => policies.some((p) => p.resourceName === resource && p.restartPolicy === 'RestartContainer')),
-    ...(status?.resources ? { applied: { requests: amountsOf(status.resources.requests), limits: amountsOf(status.resources.limits) } } : {}),
+    ...spec,
+    restartOnResize: restartOnResize.length === 0 ? NONE : restartOnResize,
+    ...(applied ? { applied } : {}),
   };
 }
 

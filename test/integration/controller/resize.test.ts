@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { parseCpu, parseMemory } from '../../../src/core/quantity.ts';
+import { PodResizer } from '../../../src/kube/pod-resize.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_RESIZE_DEFERRED_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
 import { createNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
@@ -199,5 +200,28 @@ describe('in-place resize on the real control plane', function () {
     await core.patchNamespacedPod({ name: before.metadata!.name!, namespace, body: { metadata: { annotations: { [TEST_RESIZE_DEFERRED_ANNOTATION]: null } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     const pod = await resized('held', before.metadata!.uid!, 'slow', { cpu: '100m', memory: '64Mi' });
     expect(millicores(containerOf(pod, 'slow')!.resources!.requests!.cpu)).to.be.at.least(400);
+  });
+
+  it('pods/resize on this API server (1.35): a memory limit may come down; a stale write conflicts; a QoS change is refused with the server\'s reason', async () => {
+    const resizer = new PodResizer(controlPlane().kubeConfig);
+    expect(await resizer.allowsMemoryLimitDecrease()).to.equal(true);
+    await createNamespace(core, 'direct');
+    const resources = { requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '200m', memory: '256Mi' } };
+    await core.createNamespacedPod({ namespace: 'direct', body: { metadata: { name: 'plain' }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1', resources }] } } });
+    const running = (await runningPods(core, 'direct', '', 1))[0]!;
+    const target = { namespace: 'direct', name: 'plain', resourceVersion: running.metadata!.resourceVersion! };
+    const lower = { requests: { cpu: 200, memory: 128 * MiB }, limits: { cpu: 200, memory: 128 * MiB } };
+    expect(await resizer.resize(target, [{ name: 'app', kind: 'app', ...lower }])).to.deep.equal({ outcome: 'written' });
+    const applied = await eventually('the lower memory limit applied', async () => {
+      const pod = await core.readNamespacedPod({ name: 'plain', namespace: 'direct' });
+      return statusOf(pod, 'app')?.resources?.limits?.memory === '128Mi' ? pod : undefined;
+    });
+    expect(applied.status?.qosClass).to.equal('Guaranteed');
+    // The resourceVersion the first write was planned from is stale now.
+    expect(await resizer.resize(target, [{ name: 'app', kind: 'app', requests: { cpu: 100 }, limits: {} }])).to.deep.equal({ outcome: 'conflict' });
+    const fresh = { ...target, resourceVersion: applied.metadata!.resourceVersion! };
+    const refused = await resizer.resize(fresh, [{ name: 'app', kind: 'app', requests: { cpu: 100 }, limits: {} }]);
+    expect(refused.outcome).to.equal('refused');
+    expect(refused.outcome === 'refused' && refused.message).to.include('Pod QOS Class may not change as a result of resizing');
   });
 });

@@ -147,12 +147,18 @@ describe('planResize: QoS class', () => {
     expect(decision.containers).to.deep.equal([{ name: 'app', kind: 'app', requests: { cpu: 450, memory: 600 * 2 ** 20 }, limits: { cpu: 450, memory: 600 * 2 ** 20 } }]);
   });
 
-  it('a Guaranteed pod whose memory must come down where the API server refuses lower limits: CPU in place, or evicted in auto', () => {
+  it('a Guaranteed pod whose memory must come down where the API server refuses lower limits: CPU in place, memory left (a replacement would keep it too)', () => {
     const shape = { app: both('100m', '1Gi'), qosClass: 'Guaranteed' };
-    const inPlace = resized(plan(shape, { memoryLimitDecrease: false }));
-    expect(inPlace.changes.map((c) => c.resource)).to.deep.equal(['cpu']);
-    expect(inPlace.why).to.include('left as is: container app: this API server refuses to lower a memory limit');
-    expect(plan(shape, { memoryLimitDecrease: false, mode: 'auto' })).to.include({ action: 'evict' });
+    for (const mode of ['in-place', 'auto'] as RunningPodMode[]) {
+      const decision = resized(plan(shape, { memoryLimitDecrease: false, mode }));
+      expect(decision.changes.map((c) => c.resource), mode).to.deep.equal(['cpu']);
+      expect(decision.why).to.include('left as is: container app: this API server refuses to lower a memory limit');
+    }
+  });
+
+  it('a Burstable pod whose memory limit cannot come down in place is offered for eviction in auto', () => {
+    const shape = { app: { requests: { cpu: '450m', memory: '1Gi' }, limits: { memory: '4Gi' } }, resizePolicy: [{ resourceName: 'memory', restartPolicy: 'RestartContainer' }] };
+    expect(plan(shape, { mode: 'auto' })).to.include({ action: 'evict' });
   });
 
   it('never writes a resize that would change the class (the API server refuses it)', () => {
@@ -161,7 +167,8 @@ describe('planResize: QoS class', () => {
     const shape: PodShape = { app: { requests: { cpu: '450m', memory: '64Mi' }, limits: { cpu: '450m', memory: '64Mi' } }, qosClass: 'Burstable' };
     expect(plan(shape, { app: tight })).to.deep.include({ action: 'report', reason: 'ResizeInfeasible' });
     expect(plan(shape, { app: tight }).why).to.include('would become Guaranteed');
-    expect(plan(shape, { app: tight, mode: 'auto' }).action).to.equal('evict');
+    // Nor is it offered for eviction: the webhook keeps a request equal to its limit in a replacement.
+    expect(plan(shape, { app: tight, mode: 'auto' })).to.deep.include({ action: 'report', reason: 'ResizeInfeasible' });
   });
 });
 
@@ -247,6 +254,14 @@ describe('planResize: mode evict', () => {
   });
 
   it('leaves a pod within the recommendation', () => expect(plan({ app: requests('450m', '330Mi') }, { mode: 'evict' }).action).to.equal('none'));
+
+  it('offers only what a replacement would change: the webhook keeps a request equal to its limit', () => {
+    const guaranteed = plan({ app: both('100m', '64Mi'), qosClass: 'Guaranteed' }, { mode: 'evict' });
+    expect(guaranteed.action).to.equal('none');
+    expect(guaranteed.why).to.include('only an in-place resize changes it');
+    const cpuPinned = plan({ app: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '100m' } } }, { mode: 'evict' });
+    expect(cpuPinned).to.deep.include({ action: 'evict', why: 'app: memory request 64Mi → 330Mi (below the lower bound 300Mi)' });
+  });
 });
 
 function baseInput(): ResizeInput {

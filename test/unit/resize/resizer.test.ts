@@ -35,7 +35,7 @@ const pod = (name: string, shape: PodShape = {}): SlimPod => {
 
 const requests = (cpu: string, memory: string) => ({ requests: { cpu, memory } });
 
-function harness(options: { mode?: ResizeMode; paused?: boolean; pods?: SlimPod[]; hpa?: readonly V2MetricSpec[] | 'none'; write?: (pod: SlimPod) => ResizeWrite | Promise<ResizeWrite>; maxInFlight?: number; leader?: boolean } = {}) {
+function harness(options: { mode?: ResizeMode; paused?: boolean; dryRun?: boolean; pods?: SlimPod[]; hpa?: readonly V2MetricSpec[] | 'none'; write?: (pod: SlimPod) => ResizeWrite | Promise<ResizeWrite>; maxInFlight?: number; leader?: boolean } = {}) {
   const state = {
     pods: options.pods ?? [pod('web-a', { app: requests('100m', '64Mi') })],
     recommendation: statusOf({ app: recommended(['350m', '450m', '900m'], ['300Mi', '330Mi', '600Mi']) }),
@@ -52,7 +52,7 @@ function harness(options: { mode?: ResizeMode; paused?: boolean; pods?: SlimPod[
     podsOf: () => state.pods,
     recommendation: () => state.recommendation,
     autoscaler: () => (options.hpa === undefined ? undefined : { name: 'web-hpa', metrics: options.hpa === 'none' ? undefined : options.hpa }),
-    policy: () => ({ tolerance: 0.1, deferredTimeoutMs: 5 * MINUTE, dryRun: false }),
+    policy: () => ({ tolerance: 0.1, deferredTimeoutMs: 5 * MINUTE, dryRun: options.dryRun ?? false }),
     allowsMemoryLimitDecrease: () => Promise.resolve(true),
     resize: async (target, containers) => {
       state.writes.push({ pod: target.name, containers });
@@ -126,7 +126,7 @@ describe('Resizer', () => {
     expect(h.state.events.map((e) => `${e.type} ${e.reason} ${e.message}`)).to.deep.equal([
       'Warning ResizeInfeasible the node cannot fit the resize: Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000; offered for eviction (resize mode auto)',
     ]);
-    expect(await h.outcomes()).to.deep.equal({ infeasible: 1 });
+    expect(await h.outcomes()).to.deep.equal({ infeasible: 1, offered: 1 });
   });
 
   it('Infeasible in mode in-place: one Warning Event, nothing offered, nothing written', async () => {
@@ -137,6 +137,7 @@ describe('Resizer', () => {
     expect(lastOffer(h)).to.deep.equal([]);
     expect(h.state.events.map((e) => `${e.reason}: ${e.message}`)).to.deep.equal(['ResizeInfeasible: the node cannot fit the resize: too big; ebb leaves the pod as it is (resize mode in-place)']);
     expect(h.resizer.pendingFor('shop/web')).to.deep.equal(['web-a: the node cannot fit the resize: too big']);
+    expect(await h.outcomes()).to.deep.equal({ infeasible: 1 });
   });
 
   it('Deferred past the policy\'s timeout in mode in-place: a ResizeDeferred Event', async () => {
@@ -207,6 +208,15 @@ describe('Resizer', () => {
     await h.resizer.round(NOW);
     expect(await h.outcomes()).to.deep.equal({ failed: 1 });
     expect(h.resizer.pendingFor('shop/web')[0]).to.match(/^web-a: resize failed \(socket hang up\)/);
+  });
+
+  it('under the policy\'s dryRun writes nothing and says once what it would do', async () => {
+    const h = harness({ dryRun: true });
+    await h.resizer.round(NOW);
+    await h.resizer.round(NOW + 10_000);
+    expect(h.state.writes).to.deep.equal([]);
+    expect(h.state.logs.filter((line) => line.startsWith('dry run: would resize pod shop/web-a: app: cpu request 100m → 450m'))).to.have.length(1);
+    expect(h.resizer.pendingFor('shop/web')[0]).to.match(/^web-a: dry run: would resize: /);
   });
 
   it('does nothing off the leader, and a replica that stops leading withdraws its offers', async () => {
