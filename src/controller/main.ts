@@ -13,6 +13,7 @@ import { ClusterCache } from '../kube/cluster-cache.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { evictPod } from '../kube/eviction.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
+import { PodResizer } from '../kube/pod-resize.ts';
 import { CheckpointStore } from '../kube/sizing-checkpoints.ts';
 import { readScale, writeScale } from '../kube/scale.ts';
 import { WorkloadPods } from '../kube/workload-pods.ts';
@@ -27,6 +28,7 @@ import { SharedAgentKubeConfig } from './kube-config.ts';
 import { concurrencyLimit } from './limit.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { Repair } from './repair.ts';
+import { Resizer } from './resizer.ts';
 import { ActivatorRouting } from './routing.ts';
 import { SizingLoop } from './sizing.ts';
 import { Scaler, type WorkloadView } from './scaler.ts';
@@ -172,6 +174,24 @@ const disruptions = new DisruptionManager({
   log,
 });
 const repair = new Repair({ isLeader, workloads: () => workloads.list(), podsOf: (key) => workloadPods.podsOf(key), disruptions, log });
+const podResizer = new PodResizer(kubeConfig);
+const resizer = new Resizer({
+  isLeader,
+  workloads: () => workloads.list(),
+  podsOf: (key) => workloadPods.podsOf(key),
+  recommendation: (key) => sizing.statusRecommendation(key),
+  autoscaler: (namespace, name) => watch.autoscalerMetricsFor(namespace, name),
+  policy: () => {
+    const policy = cache.policy();
+    return { tolerance: policy.sizing.tolerance, deferredTimeoutMs: policy.resize.deferredTimeoutMs, dryRun: policy.dryRun };
+  },
+  allowsMemoryLimitDecrease: () => podResizer.allowsMemoryLimitDecrease(),
+  resize: (pod, containers) => podResizer.resize(pod, containers),
+  disruptions,
+  metrics,
+  event: (target, type, reason, message) => events.record(target, type, reason, message),
+  log,
+});
 
 const scaler = new Scaler({
   isLeader,
@@ -277,7 +297,8 @@ const sizingTicker = setInterval(() => {
   sizingRound ??= sizing.round(Date.now())
     .catch(report('sizing'))
     // The sources offer what they want replaced, then the manager decides what goes now.
-    .then(() => {
+    .then(async () => {
+      await resizer.round(Date.now());
       repair.round(Date.now());
       return disruptions.run();
     })
