@@ -212,7 +212,11 @@ const scaler = new Scaler({
       if (statusPending.has(workload.key)) return Promise.resolve();
       const now = Date.now();
       const current = deploymentOf.get(workload.key)?.metadata?.annotations?.[STATUS_ANNOTATION];
-      const fields = { ...statusFields(decision, lastRequestAt, now, sizing.statusRecommendation(workload.key)), traffic: trafficStatus(workload.unobservedTraffic) };
+      const fields = {
+        ...statusFields(decision, lastRequestAt, now, sizing.statusRecommendation(workload.key)),
+        traffic: trafficStatus(workload.unobservedTraffic),
+        pending: [...resizer.pendingFor(workload.key), ...disruptions.pendingFor(workload.key)],
+      };
       const text = nextStatus(current, fields, now, cache.policy().sizing.tolerance);
       if (text === undefined) return Promise.resolve();
       statusPending.add(workload.key);

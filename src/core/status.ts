@@ -16,6 +16,8 @@ export interface StatusFields {
   recommendation?: StatusRecommendation;
   /** `observed`, or `not observed: <why>` when some traffic goes around the interceptor (core/traffic-visibility.ts). */
   traffic?: string;
+  /** What waits for the workload's pods (a resize, an eviction's turn), one line per pod; empty when nothing does. */
+  pending?: string[];
 }
 
 /** How often a status whose decision did not change is refreshed (for lastRequestAt). */
@@ -52,6 +54,8 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
   if (fields.recommendation && movedContainers(previousTargets, targetsOf(fields.recommendation.containers) ?? {}, tolerance).length > 0) return written();
   // Whether ebb sees the traffic is said at once, as it changes: it explains the decisions.
   if (fields.traffic !== undefined && previous.traffic !== fields.traffic) return written();
+  // So is what waits for its pods: it changes when something happens, not every tick.
+  if (fields.pending !== undefined && JSON.stringify(previous.pending ?? []) !== JSON.stringify(fields.pending)) return written();
   const sameDecision = previous.desiredReplicas === fields.desiredReplicas && previous.reason === fields.reason;
   if (sameDecision && now - updatedAt < STATUS_REFRESH_MS) return undefined;
   const sameRecommendation = fields.recommendation === undefined || JSON.stringify(previous.recommendation) === JSON.stringify(fields.recommendation);

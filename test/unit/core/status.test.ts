@@ -78,5 +78,14 @@ describe('the ebb.dev/status annotation', () => {
       expect(recommendationFromStatus(next)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
   });
-});
 
+  it('says at once what waits for the workload\'s pods, and when nothing does any more', () => {
+    const steady = decision(2, 'steady', 'holding 2');
+    const first = nextStatus(undefined, { ...statusFields(steady, undefined, now), pending: [] }, now)!;
+    const waiting = ['pod shop/web-1 waits for the eviction rate limit (5/min)'];
+    const next = nextStatus(first, { ...statusFields(steady, undefined, now + 2000), pending: waiting }, now + 2000);
+    expect(JSON.parse(next!)).to.deep.include({ pending: waiting });
+    expect(nextStatus(next, { ...statusFields(steady, undefined, now + 4000), pending: waiting }, now + 4000)).to.equal(undefined);
+    expect(JSON.parse(nextStatus(next, { ...statusFields(steady, undefined, now + 6000), pending: [] }, now + 6000)!)).to.deep.include({ pending: [] });
+  });
+});
