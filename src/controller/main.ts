@@ -25,7 +25,7 @@ import { ClusterWatch } from './cluster-watch.ts';
 import { controllerConfig, type ControllerConfig } from './config.ts';
 import { DisruptionManager } from './disruptions.ts';
 import { SharedAgentKubeConfig } from './kube-config.ts';
-import { concurrencyLimit } from './limit.ts';
+import { concurrencyLimit } from '../kube/concurrency-limit.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { Repair } from './repair.ts';
 import { Resizer } from './resizer.ts';

@@ -14,7 +14,7 @@ import type { StoredCheckpoint } from '../kube/sizing-checkpoints.ts';
 import type { OomKill, UsageReport } from '../protocol/usage.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 import type { Collected } from './agents.ts';
-import { concurrencyLimit } from './limit.ts';
+import { concurrencyLimit } from '../kube/concurrency-limit.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Workload } from './workloads.ts';
 

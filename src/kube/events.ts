@@ -3,6 +3,7 @@
 // bump the count of one Event instead of creating many, as the kubelet's recorder does.
 
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectReference } from '@kubernetes/client-node';
+import { concurrencyLimit } from './concurrency-limit.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -15,16 +16,27 @@ export interface EventTarget {
 }
 
 const REPEAT_WINDOW_MS = 10 * 60_000;
+/**
+ * Events come in bursts (a recommendation for every workload on a leader's first round), and the
+ * API client's agent does not queue (src/controller/kube-config.ts): unbounded, each Event of a
+ * burst opens its own connection. A few at a time, in order.
+ */
+const CONCURRENT_WRITES = 8;
 
 export class EventRecorder {
   private readonly core: CoreV1Api;
   private readonly recent = new Map<string, { name: string; count: number; at: number }>();
+  private readonly writes = concurrencyLimit(CONCURRENT_WRITES);
 
   constructor(kubeConfig: KubeConfig, private readonly component: string) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
 
-  async record(target: EventTarget, type: EventType, reason: string, message: string, now = Date.now()): Promise<void> {
+  record(target: EventTarget, type: EventType, reason: string, message: string, now = Date.now()): Promise<void> {
+    return this.writes(() => this.write(target, type, reason, message, now));
+  }
+
+  private async write(target: EventTarget, type: EventType, reason: string, message: string, now: number): Promise<void> {
     const key = `${target.namespace}/${target.kind}/${target.name}/${type}/${reason}/${message}`;
     const previous = this.recent.get(key);
     const timestamp = new Date(now);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { concurrencyLimit } from '../../../src/controller/limit.ts';
+import { concurrencyLimit } from '../../../src/kube/concurrency-limit.ts';
 
 describe('concurrencyLimit', () => {
   it('runs at most N at once, all of them, failures included', async () => {
