@@ -50,15 +50,20 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
   }
   const updatedAt = typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN;
   const written = () => JSON.stringify({ ...previous, ...fields });
-  const previousTargets = targetsOf((previous.recommendation as { containers?: unknown } | undefined)?.containers);
-  if (fields.recommendation && movedContainers(previousTargets, targetsOf(fields.recommendation.containers) ?? {}, tolerance).length > 0) return written();
+  // Every workload, every tick: the quantities are parsed only when the recommendation changed.
+  const sameRecommendation = fields.recommendation === undefined || JSON.stringify(previous.recommendation) === JSON.stringify(fields.recommendation);
+  if (!sameRecommendation && recommendationMoved(previous.recommendation, fields.recommendation!, tolerance)) return written();
   // Whether ebb sees the traffic is said at once, as it changes: it explains the decisions.
   if (fields.traffic !== undefined && previous.traffic !== fields.traffic) return written();
   // So is what waits for its pods: it changes when something happens, not every tick.
   if (fields.pending !== undefined && JSON.stringify(previous.pending ?? []) !== JSON.stringify(fields.pending)) return written();
   const sameDecision = previous.desiredReplicas === fields.desiredReplicas && previous.reason === fields.reason;
   if (sameDecision && now - updatedAt < STATUS_REFRESH_MS) return undefined;
-  const sameRecommendation = fields.recommendation === undefined || JSON.stringify(previous.recommendation) === JSON.stringify(fields.recommendation);
   if (sameDecision && sameRecommendation && previous.lastRequestAt === fields.lastRequestAt && previous.message === fields.message) return undefined;
   return written();
+}
+
+function recommendationMoved(previous: unknown, next: StatusRecommendation, tolerance: number): boolean {
+  const before = targetsOf((previous as { containers?: unknown } | undefined)?.containers);
+  return movedContainers(before, targetsOf(next.containers) ?? {}, tolerance).length > 0;
 }

@@ -7,7 +7,9 @@
 import {
   AppsV1Api,
   CoreV1Api,
+  ListWatch,
   makeInformer,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
@@ -67,8 +69,11 @@ export class ClusterCache implements ClusterView {
     this.namespaces = makeInformer(kubeConfig, '/api/v1/namespaces', () => core.listNamespace());
     this.replicaSets = makeInformer(kubeConfig, '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces());
     this.deployments = makeInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces());
-    this.configMaps = makeInformer(kubeConfig, `/api/v1/namespaces/${options.namespace}/configmaps`, () =>
-      core.listNamespacedConfigMap({ namespace: options.namespace }));
+    // The policy's ConfigMap alone: ebb's namespace also holds one checkpoint ConfigMap per
+    // workload, rewritten every minute, that no cache needs to hold or decode.
+    const policyOnly = `metadata.name=${POLICY_CONFIGMAP}`;
+    this.configMaps = new ListWatch(`/api/v1/namespaces/${options.namespace}/configmaps`, new Watch(kubeConfig), () =>
+      core.listNamespacedConfigMap({ namespace: options.namespace, fieldSelector: policyOnly }), false, undefined, policyOnly);
     this.quotas = options.resourceQuotas ? makeInformer(kubeConfig, '/api/v1/resourcequotas', () => core.listResourceQuotaForAllNamespaces()) : undefined;
     this.configMaps.on('add', (configMap) => this.loadPolicy(configMap));
     this.configMaps.on('update', (configMap) => this.loadPolicy(configMap));
