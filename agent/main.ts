@@ -52,7 +52,7 @@ const activator: Activator = new Activator({
   onWakeOutcome: metrics.wakeRequested,
 });
 
-const listeners = new ActivatorListeners(activator, config.activatorHost, log);
+const listeners = new ActivatorListeners(activator, config.activatorHost, log, config.activatorTimeouts);
 directory.onRoutesChanged(() => void listeners.apply(directory.routes()));
 
 // The kubelet's figures need the Node and the pods from the API server: none in static mode.

@@ -34,11 +34,22 @@ export interface Admission {
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * A field's value as a 400 message quotes it: short strings, numbers and the like as JSON, anything
+ * else by its type. Never the value whole: it came from the client, and may be megabytes long or
+ * nested too deep for JSON.stringify.
+ */
+function quoted(value: unknown): string {
+  if (typeof value === 'string') return value.length <= 64 ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, 64))}… (${value.length} characters)`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
 /** The request of an AdmissionReview v1, or what is wrong with the body (answered with 400). */
 export function readAdmissionReview(body: unknown): Result<AdmissionRequest> {
   if (!isObject(body)) return fail('the body is not a JSON object: expected an AdmissionReview');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    return fail(`expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got ${JSON.stringify(body.apiVersion)} and ${JSON.stringify(body.kind)}`);
+    return fail(`expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got ${quoted(body.apiVersion)} and ${quoted(body.kind)}`);
   }
   const request = body.request;
   if (!isObject(request)) return fail('the AdmissionReview has no request object');

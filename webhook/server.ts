@@ -3,9 +3,10 @@
 // misses) and a changed pair is installed with setSecureContext. A half-written pair (the key
 // already new, the certificate not yet) fails to load and is simply tried again on the next change.
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
+import { createHttpsServer } from '../src/http/server.ts';
 
 export interface TlsFiles {
   certFile: string;
@@ -52,7 +53,7 @@ export async function startHttpsServer(
   app: RequestListener,
   options: { host: string; port: number; tls: TlsFiles } & CertificateWatchOptions,
 ): Promise<RunningServer> {
-  const server = createServer({ ...readPair(options.tls), minVersion: 'TLSv1.2' }, app);
+  const server = createHttpsServer({ ...readPair(options.tls), minVersion: 'TLSv1.2' }, app);
   // The API server keeps connections to webhooks alive; idle ones should outlive its reuse window.
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {

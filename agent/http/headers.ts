@@ -8,6 +8,8 @@
 // hop for the same upgrade.
 
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade']);
+/** Fields a Connection header may not take away: the request's framing and its Host. */
+const NOT_CONNECTION_LISTED = new Set(['content-length', 'transfer-encoding', 'host']);
 
 export interface ForwardedFor {
   /** The address of the peer that connected to us. */
@@ -28,7 +30,7 @@ function connectionListed(raw: readonly string[]): Set<string> | undefined {
   return listed;
 }
 
-/** Request headers for the next hop, with X-Forwarded-For/Proto/Host added or extended. */
+/** Request headers for the next hop, with X-Forwarded-For/Proto/Host added or extended, and Host kept or added. */
 export function forwardRequestHeaders(raw: readonly string[], forwarded: ForwardedFor, upgrade = false): string[] {
   const listed = connectionListed(raw);
   const out: string[] = [];
@@ -36,11 +38,18 @@ export function forwardRequestHeaders(raw: readonly string[], forwarded: Forward
   let hasProto = false;
   let hasForwardedHost = false;
   let host: string | undefined;
+  let contentLength: string | undefined;
+  const transferEncoding: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const value = raw[i + 1] ?? '';
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    if (lower === 'content-length') {
+      contentLength ??= value.split(',')[0]!.trim();
+      continue;
+    }
+    if (lower === 'transfer-encoding') transferEncoding.push(value);
+    if (HOP_BY_HOP.has(lower) || (listed?.has(lower) && !NOT_CONNECTION_LISTED.has(lower))) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       continue;
@@ -54,6 +63,15 @@ export function forwardRequestHeaders(raw: readonly string[], forwarded: Forward
   if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
   if (!hasProto) out.push('X-Forwarded-Proto', forwarded.proto);
   if (!hasForwardedHost && host !== undefined) out.push('X-Forwarded-Host', host);
+  // The next hop is asked in HTTP/1.1, which requires Host; an HTTP/1.0 request may have none,
+  // and its URI no authority: RFC 9112 §3.2 says to send Host empty then.
+  if (host === undefined) out.push('Host', '');
+  // The body goes on framed as it came, whatever the method: Node frames a GET's, DELETE's or
+  // OPTIONS' body not at all unless told, and the next hop then read it as a request of its own,
+  // smuggled past the count, with an X-Forwarded-For of the client's choosing. An upgrade sends
+  // no body.
+  if (!upgrade && contentLength !== undefined) out.push('Content-Length', contentLength);
+  else if (!upgrade && transferEncoding.length > 0) out.push('Transfer-Encoding', transferEncoding.join(', '));
   if (upgrade) {
     const upgradeTo = headerValue(raw, 'upgrade');
     out.push('Connection', 'Upgrade');

@@ -3,12 +3,13 @@
 // any pod, so it is not authenticated; the sidecar has no credentials to check tokens with.
 
 import http from 'node:http';
+import { createHttpServer } from '../../src/http/server.ts';
 import { INTERCEPTOR_READY_PATH, INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
 import type { InterceptorActivity } from './activity.ts';
 import type { AppReadiness } from './app-readiness.ts';
 
 export function createAdminServer(activity: InterceptorActivity, appReadiness: AppReadiness, isDraining: () => boolean): http.Server {
-  return http.createServer((req, res) => {
+  return createHttpServer({}, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, contentType: string, body: string) => {
       res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });

@@ -1,5 +1,7 @@
 // The interceptor's settings, read once from the environment the webhook writes into the sidecar.
 
+import type { ClientTimeouts } from '../http/hop-server.ts';
+
 export interface InterceptorConfig {
   listenHost: string;
   listenPort: number;
@@ -13,7 +15,19 @@ export interface InterceptorConfig {
   ignoreUserAgents: readonly string[];
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
   drainMs: number;
+  /** Slow clients on the proxy port (agent/http/hop-server.ts); default INTERCEPTOR_CLIENT_TIMEOUTS. */
+  clientTimeouts?: ClientTimeouts;
 }
+
+export const INTERCEPTOR_CLIENT_TIMEOUTS: ClientTimeouts = {
+  // A client, or the ingress or mesh proxy in front, sends its request head at once; 10 s allows
+  // for a slow link and still frees a slowloris connection soon.
+  headersMs: 10_000,
+  // Longer than the idle timeouts of what connects to a Service (60 s: ingress-nginx's upstream
+  // keepalive, cloud load balancers), so the client closes an idle connection first and never
+  // sends a request on one the interceptor is closing.
+  keepAliveMs: 65_000,
+};
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
   const text = env[name];
@@ -23,6 +37,14 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
   }
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name}=${text} is not a TCP port number (0-65535)`);
+  return value;
+}
+
+function milliseconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}=${text} is not a whole number of milliseconds ≥ 1`);
   return value;
 }
 
@@ -48,5 +70,9 @@ export function interceptorConfigFromEnv(env: NodeJS.ProcessEnv): InterceptorCon
     ignorePaths: new Set(list(env.EBB_IGNORE_PATHS)),
     ignoreUserAgents: ['kube-probe/', ...list(env.EBB_IGNORE_USER_AGENTS)],
     drainMs: drainSeconds * 1000,
+    clientTimeouts: {
+      headersMs: milliseconds(env, 'EBB_HEADERS_TIMEOUT_MS', INTERCEPTOR_CLIENT_TIMEOUTS.headersMs),
+      keepAliveMs: milliseconds(env, 'EBB_KEEP_ALIVE_TIMEOUT_MS', INTERCEPTOR_CLIENT_TIMEOUTS.keepAliveMs),
+    },
   };
 }

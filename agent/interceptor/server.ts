@@ -5,11 +5,12 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { createHopServer } from '../http/hop-server.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { InterceptorActivity } from './activity.ts';
 import { createAdminServer } from './admin.ts';
 import { AppReadiness } from './app-readiness.ts';
-import type { InterceptorConfig } from './config.ts';
+import { INTERCEPTOR_CLIENT_TIMEOUTS, type InterceptorConfig } from './config.ts';
 import { createProxy } from './proxy.ts';
 
 export interface RunningInterceptor {
@@ -33,7 +34,7 @@ export async function startInterceptor(config: InterceptorConfig): Promise<Runni
   // Every request and upgraded socket, counted or not (probes too), so the drain waits for all.
   let active = 0;
   const upgraded = new Set<Duplex>();
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const server = createHopServer(config.clientTimeouts ?? INTERCEPTOR_CLIENT_TIMEOUTS, (req, res) => {
     active += 1;
     res.once('close', () => (active -= 1));
     proxy.onRequest(req, res);

@@ -3,12 +3,13 @@
 
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { createHttpServer } from '../../src/http/server.ts';
 import { ACTIVITY_PATH, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 
 export function createActivityServer(report: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string, metrics: Registry, usage: () => UsageReport): http.Server {
-  return http.createServer((req, res) => {
+  return createHttpServer({}, (req, res) => {
     const send = (status: number, contentType: string, body: string) => {
       res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);

@@ -5,6 +5,7 @@
 import { DEFAULT_HOLD_LIMITS, type HoldLimits } from '../../src/core/activity/hold-ledger.ts';
 import { DEFAULT_AGENT_PORT } from '../../src/protocol/activator.ts';
 import { CONTROLLER_IDENTITY, EBB_AUDIENCE } from '../../src/protocol/auth.ts';
+import type { ClientTimeouts } from '../http/hop-server.ts';
 
 export interface AgentConfig {
   nodeName: string;
@@ -18,6 +19,8 @@ export interface AgentConfig {
   activatorHost: string;
   /** On SIGTERM, how long held requests still wait for a backend before a 503 with Retry-After. */
   drainMs: number;
+  /** Slow clients on the activator ports (agent/http/hop-server.ts). */
+  activatorTimeouts: ClientTimeouts;
   scrapeIntervalMs: number;
   scrapeTimeoutMs: number;
   windowMs: number;
@@ -48,6 +51,16 @@ export interface KubeletUsageConfig {
   insecureTls: boolean;
 }
 
+export const ACTIVATOR_CLIENT_TIMEOUTS: ClientTimeouts = {
+  // kube-proxy hands the client's own connection over, and a client sends its request head at
+  // once. The head only: a held request has arrived and waits for its answer up to the hold
+  // deadline (hold.deadlineMs), which no timeout of the connection cuts.
+  headersMs: 10_000,
+  // Longer than the idle timeouts of what connects to a Service (60 s: ingress-nginx's upstream
+  // keepalive, cloud load balancers), so the client closes an idle connection first.
+  keepAliveMs: 65_000,
+};
+
 function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const text = env[name];
   if (text === undefined || text === '') return fallback;
@@ -77,6 +90,10 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     // Below the DaemonSet's terminationGracePeriodSeconds (30 s), with room for the answers being
     // forwarded when it ends (5 s, activator.ts).
     drainMs: numberFrom(env, 'EBB_ACTIVATOR_DRAIN_MS', 20_000),
+    activatorTimeouts: {
+      headersMs: numberFrom(env, 'EBB_ACTIVATOR_HEADERS_TIMEOUT_MS', ACTIVATOR_CLIENT_TIMEOUTS.headersMs),
+      keepAliveMs: numberFrom(env, 'EBB_ACTIVATOR_KEEP_ALIVE_TIMEOUT_MS', ACTIVATOR_CLIENT_TIMEOUTS.keepAliveMs),
+    },
     scrapeIntervalMs: numberFrom(env, 'EBB_SCRAPE_INTERVAL_MS', 1_000),
     scrapeTimeoutMs: numberFrom(env, 'EBB_SCRAPE_TIMEOUT_MS', 800),
     windowMs: numberFrom(env, 'EBB_WINDOW_MS', 10_000),

@@ -2,6 +2,7 @@
 // metrics for the kubelet and Prometheus.
 
 import http from 'node:http';
+import { createHttpServer } from '../http/server.ts';
 import { AGENT_IDENTITY, authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
 import { isWakeRequest, WAKE_PATH, type WakeRequest, type WakeResponse } from '../protocol/wake.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -18,7 +19,7 @@ export interface ControllerServerOptions {
 }
 
 export function createControllerServer(options: ControllerServerOptions): http.Server {
-  return http.createServer((req, res) => {
+  return createHttpServer({}, (req, res) => {
     const send = (status: number, body: string, contentType = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
@@ -33,7 +34,11 @@ export function createControllerServer(options: ControllerServerOptions): http.S
     if (path !== WAKE_PATH) return send(404, 'not found\n');
     if (req.method !== 'POST') return send(405, `only POST on ${WAKE_PATH}\n`);
     void handleWake(req, options).then(
-      ({ status, body }) => send(status, JSON.stringify(body), 'application/json'),
+      ({ status, body }) => {
+        // The rest of an over-cap body is not read: the connection cannot carry another request.
+        if (status === 413) res.shouldKeepAlive = false;
+        send(status, JSON.stringify(body), 'application/json');
+      },
       (error: unknown) => send(500, JSON.stringify({ accepted: false, reason: `internal error: ${error instanceof Error ? error.message : String(error)}` }), 'application/json'),
     );
   });
@@ -65,20 +70,22 @@ async function handleWake(req: http.IncomingMessage, options: ControllerServerOp
   return { status: status ?? (answer.accepted ? 200 : 409), body: answer };
 }
 
-/** The body as text, or undefined when it is over the cap. */
+/** The body as text, or undefined when it is over the cap (declared, or once more has arrived). */
 function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      // Destroying the request here would cut the connection before the 413 is sent: the rest
+      // is read and dropped instead, until the answer closes the connection.
+      req.off('data', onData);
+      req.resume();
+      resolve(undefined);
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });

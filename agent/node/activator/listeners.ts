@@ -8,6 +8,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { targetKey, type ActivatorRoute, type SleepingService } from '../../../src/core/activity/route.ts';
+import { createHopServer, type ClientTimeouts } from '../../http/hop-server.ts';
+import { ACTIVATOR_CLIENT_TIMEOUTS } from '../config.ts';
 import type { Activator } from './activator.ts';
 
 const RETRY_LISTEN_MS = 2_000;
@@ -37,6 +39,7 @@ export class ActivatorListeners {
     private readonly activator: Activator,
     private readonly host: string,
     private readonly log: (entry: Record<string, unknown>) => void,
+    private readonly clientTimeouts: ClientTimeouts = ACTIVATOR_CLIENT_TIMEOUTS,
   ) {}
 
   /** Listens on exactly the routes' ports; resolves when each new one listens or failed a first time. */
@@ -76,14 +79,13 @@ export class ActivatorListeners {
 
   private create(route: ActivatorRoute): Listener {
     const serve = this.activator.serve(route.target);
-    const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
-    const listener: Listener = { route, server, active: new Set(), closing: false, cancelRetry: undefined };
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const server = createHopServer(this.clientTimeouts, (req, res) => {
       listener.active.add(res);
       res.once('close', () => listener.active.delete(res));
       if (listener.closing) res.shouldKeepAlive = false;
       serve(req, res);
     });
+    const listener: Listener = { route, server, active: new Set(), closing: false, cancelRetry: undefined };
     server.on('upgrade', this.activator.upgrade(route.target));
     return listener;
   }
