@@ -1,0 +1,309 @@
+// Shared by the benchmarks that run the controller at cluster scale (controller.ts, resize.ts): a
+// real control plane with KWOK nodes tuned for thousands of pods, Deployments created and waited
+// for, the controller bundled as it ships and run as a child process, the one stand-in (an HTTP
+// server answering the agents' /activity and /usage for every workload), and a sampler of the
+// controller's ticks and RSS from its /metrics and /proc.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
+import { INJECTION_LABEL } from '../../src/core/annotations.ts';
+import { ACTIVITY_PATH, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
+import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
+import type { WorkloadKey } from '../../src/protocol/workload.ts';
+import { eventually, startControlPlane, type ControlPlane } from '../fixtures/control-plane.ts';
+import { controllerEnvironment } from '../fixtures/controller.ts';
+import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
+import { loadAverage, rssMB, sleep } from './bench-support.ts';
+
+export const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+export const seconds = (ms: number) => (ms / 1000).toFixed(1);
+export const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+/** How often the stand-in kubelets have a new sample (the agents' default scrape interval). */
+const USAGE_SAMPLE_MS = 10_000;
+/** Deployments created at once. */
+const CREATE_CONCURRENCY = 16;
+
+/**
+ * A control plane for thousands of pods on `nodes` KWOK nodes: the controller-manager and the
+ * scheduler may call the API server faster than their defaults allow.
+ */
+export function startBenchControlPlane(nodes: number, maxPodsPerNode: number): Promise<ControlPlane> {
+  const clientRate = ['--kube-api-qps=400', '--kube-api-burst=800'];
+  return startControlPlane({
+    nodes,
+    maxPodsPerNode,
+    readyTimeoutMs: 120_000,
+    controllerManagerArgs: [
+      ...clientRate,
+      '--concurrent-replicaset-syncs=10',
+      '--concurrent-deployment-syncs=10',
+      // KWOK, busy starting thousands of pods on 2 cores, renews the nodes' heartbeats late; after the
+      // default 50 s the node lifecycle controller would mark every pod unready, and KWOK never
+      // marks a Running pod ready again.
+      '--node-monitor-grace-period=10m',
+    ],
+    schedulerArgs: clientRate,
+  });
+}
+
+/** What each container of every pod uses at a kubelet sample (the `at` is added per sample). */
+export type StandInUsage = Omit<ContainerUsage, 'at'>;
+
+export interface StandInOptions {
+  /** Pods per workload, in both reports. */
+  replicas: number;
+  /** Requests in flight per pod, until changed in `perPodInFlight`. */
+  perPodInFlight: number;
+  /** Every pod's containers at the kubelet sample taken at `at`. */
+  usage(at: number): StandInUsage[];
+}
+
+/** The stand-in for every agent: one report covering every workload, built per request. */
+export class StandInAgents {
+  readonly perPodInFlight = new Map<WorkloadKey, number>();
+  activityRequests = 0;
+  usageRequests = 0;
+  private readonly server = http.createServer((req, res) => this.answer(req, res));
+
+  constructor(private readonly workloads: readonly WorkloadKey[], private readonly options: StandInOptions) {
+    for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.url !== ACTIVITY_PATH && req.url !== USAGE_PATH) return void res.writeHead(404).end();
+    if (req.headers.authorization !== `Bearer ${CONTROLLER_TOKEN}`) return void res.writeHead(401).end('unauthenticated');
+    if (req.url === USAGE_PATH) this.usageRequests++;
+    else this.activityRequests++;
+    const body = JSON.stringify(req.url === USAGE_PATH ? this.usage(Date.now()) : this.report(Date.now()));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+  }
+
+  private podNames(workload: WorkloadKey): { namespace: string; name: string; pods: string[] } {
+    const [namespace = '', name = ''] = workload.split('/');
+    return { namespace, name, pods: Array.from({ length: this.options.replicas }, (_, i) => `${namespace}/${name}-${i}`) };
+  }
+
+  /** The kubelet's newest sample of every pod, taken on the last 10-s boundary. */
+  private usage(now: number): UsageReport {
+    const at = Math.floor(now / USAGE_SAMPLE_MS) * USAGE_SAMPLE_MS;
+    const containers = this.options.usage(at).map((container) => ({ ...container, at }));
+    const pods = this.workloads.flatMap((workload): PodUsage[] => this.podNames(workload).pods.map((pod) => ({ pod, workload, containers })));
+    return { node: 'kwok-node-0', generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
+  }
+
+  private report(now: number): ActivityReport {
+    const { replicas } = this.options;
+    const workloads = this.workloads.map((workload): WorkloadActivity => {
+      const perPod = this.perPodInFlight.get(workload) ?? 0;
+      return {
+        workload,
+        inFlight: perPod * replicas,
+        meanInFlight: perPod * replicas,
+        requestRate: perPod * replicas * 20,
+        lastRequestAt: now - 10,
+        held: 0,
+        stalePods: 0,
+        pods: this.podNames(workload).pods.map((pod) => ({ pod, inFlight: perPod, stale: false, scrapedAt: now - 500 })),
+      };
+    });
+    return { node: 'kwok-node-0', generatedAt: now, windowMs: 10_000, workloads };
+  }
+}
+
+export async function mapConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+export interface PodProgress {
+  createdMs: number;
+  runningMs: number;
+  readyReplicas: number;
+}
+
+/**
+ * Creates ebb's namespace, the `namespaces` (opted in by label) and the Deployments, and waits until
+ * `wantedPods` are ready or `deadlineMs` has passed since the first create (the bench then goes on
+ * with what runs, and says so).
+ */
+export async function createWorkloads(controlPlane: ControlPlane, namespaces: readonly string[], deployments: readonly V1Deployment[], wantedPods: number, deadlineMs: number): Promise<PodProgress> {
+  const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const apps = controlPlane.kubeConfig.makeApiClient(AppsV1Api);
+  await core.createNamespace({ body: { metadata: { name: 'ebb-system' } } });
+  for (const name of namespaces) await core.createNamespace({ body: { metadata: { name, labels: { [INJECTION_LABEL]: 'enabled' } } } });
+  // No pod is admitted before its namespace has the default service account.
+  await eventually('default service accounts', async () => {
+    const accounts = await core.listServiceAccountForAllNamespaces({ fieldSelector: 'metadata.name=default' });
+    return accounts.items.filter((account) => namespaces.includes(account.metadata?.namespace ?? '')).length === namespaces.length ? true : undefined;
+  });
+
+  const started = Date.now();
+  await mapConcurrently(deployments, CREATE_CONCURRENCY, async (body) => {
+    await apps.createNamespacedDeployment({ namespace: body.metadata?.namespace ?? '', body });
+  });
+  const createdMs = Date.now() - started;
+  console.log(`${deployments.length} Deployments created in ${seconds(createdMs)} s; waiting for ${wantedPods} pods to run`);
+
+  let readyReplicas = 0;
+  let lastReport = Date.now();
+  while (Date.now() - started < deadlineMs) {
+    const list = await apps.listDeploymentForAllNamespaces();
+    readyReplicas = list.items.reduce((sum, d) => sum + (d.status?.readyReplicas ?? 0), 0);
+    if (readyReplicas >= wantedPods) break;
+    if (Date.now() - lastReport >= 15_000) {
+      lastReport = Date.now();
+      console.log(`  ${readyReplicas}/${wantedPods} pods ready after ${seconds(Date.now() - started)} s (load ${loadAverage()})`);
+    }
+    await sleep(2000);
+  }
+  const runningMs = Date.now() - started;
+  console.log(`${readyReplicas}/${wantedPods} pods ready after ${seconds(runningMs)} s`);
+  return { createdMs, runningMs, readyReplicas };
+}
+
+export interface BundledController {
+  child: ChildProcess;
+  port: number;
+  /** Everything it printed: its JSON log lines on stdout, and stderr. */
+  output: string[];
+}
+
+/**
+ * The controller as it ships (Dockerfile): bundled by esbuild and run by plain node, so its RSS has
+ * no TypeScript loader in it (through tsx its RSS is ~110 MB higher); the environment is the
+ * integration fixture's (test/fixtures/controller.ts), the agents are the stand-in at `agentUrl`.
+ */
+export async function startBundledController(controlPlane: ControlPlane, agentUrl: string, env: Record<string, string>): Promise<BundledController> {
+  const bundle = join('node_modules', '.cache', 'ebb-bench', 'controller.mjs');
+  execFileSync('node_modules/.bin/esbuild', [
+    'src/controller/main.ts', '--bundle', '--platform=node', '--target=node20', '--format=esm', `--outfile=${bundle}`, '--log-level=warning',
+    "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  ]);
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the controller, written when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, bundle], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...controllerEnvironment(controlPlane, 'bench-controller', CONTROLLER_TOKEN),
+      EBB_AGENT_URLS: agentUrl,
+      // The API server refuses loopback addresses in EndpointSlices (TEST-NET-1, never reached).
+      EBB_ACTIVATOR_ADDRESSES: '192.0.2.10',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Like the control plane's components, it does not outlive this process.
+  const killNow = () => child.kill('SIGKILL');
+  process.once('exit', killNow);
+  child.once('exit', () => process.off('exit', killNow));
+  const output: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the controller exited with ${code}:\n${output.join('\n')}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      output.push(line);
+      if (line.includes('"controller listening"')) resolve((JSON.parse(line) as { port: number }).port);
+    });
+  });
+  return { child, port, output };
+}
+
+/** SIGTERM (the controller exits cleanly, writing a CPU profile if asked), SIGKILL after 5 s. */
+export async function stopController(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The controller's warnings and errors, the last five printed. */
+export function printControllerWarnings(controller: BundledController): void {
+  const warnings = controller.output.filter((line) => line.includes('"level":"warn"') || line.includes('"level":"error"'));
+  if (warnings.length > 0) console.log(`controller warnings (${warnings.length}, last 5):\n${warnings.slice(-5).join('\n')}`);
+}
+
+/** Samples from the controller's /metrics text. */
+export async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return res.text();
+}
+/** How many series of a metric the text holds, e.g. `ebb_recommendation_target{`. */
+export const metricCount = (text: string, prefix: string) => text.split('\n').filter((line) => line.startsWith(prefix)).length;
+/** One series' value, named with its labels as printed. */
+export const seriesValue = (text: string, series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1) ?? NaN);
+export const metricValue = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+
+export interface TickHistogram {
+  count: number;
+  sum: number;
+}
+export const tickHistogram = (text: string): TickHistogram => ({
+  count: metricValue(text, 'ebb_controller_tick_duration_seconds_count'),
+  sum: metricValue(text, 'ebb_controller_tick_duration_seconds_sum'),
+});
+
+/** Waits until the controller says it leads. */
+export async function controllerLeads(port: number): Promise<void> {
+  await eventually('the controller leads', async () => (metricValue(await scrape(port), 'ebb_controller_leader') === 1 ? true : undefined), 60_000);
+}
+
+/**
+ * Polls the controller every 500 ms (a quarter of a tick, so each tick is seen once, and half the
+ * cost of rendering its /metrics at 250 ms): each tick's duration and the RSS.
+ */
+export class ControllerSampler {
+  readonly ticksMs: number[] = [];
+  peakRssMB = 0;
+  private lastCount = NaN;
+  private recording = false;
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly pid: number, private readonly port: number) {
+    this.loop = this.run();
+  }
+
+  /** Tick durations are kept from now on; the RSS peak covers the whole run. */
+  record(): void {
+    this.recording = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      this.peakRssMB = Math.max(this.peakRssMB, rssMB(this.pid).rss);
+      const text = await scrape(this.port).catch(() => '');
+      const count = metricValue(text, 'ebb_controller_tick_duration_seconds_count');
+      // Exactly one tick since the last poll: the gauge is that tick's duration.
+      if (this.recording && count === this.lastCount + 1) this.ticksMs.push(metricValue(text, 'ebb_controller_last_tick_duration_seconds') * 1000);
+      this.lastCount = count;
+      await sleep(500);
+    }
+  }
+}
