@@ -47,6 +47,12 @@ export interface ControlPlane {
   nodeNames: string[];
   workDir: string;
   processes: ManagedProcess[];
+  /**
+   * Starts a component again (stopping it first if it runs) with the binary and flags it had: the
+   * same port, data and log file. The API server's restart resolves once it answers /readyz. For
+   * chaos tests: a component stopped with its process's stop() comes back here.
+   */
+  restart(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +66,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   sweepAbandonedWorkDirs();
   const workDir = createWorkDir();
   const processes: ManagedProcess[] = [];
+  const starters = new Map<string, () => ManagedProcess>();
+  const launch = (name: string, binary: string, args: string[], logFile: string) => {
+    starters.set(name, () => startProcess(name, binary, args, logFile));
+    return starters.get(name)!();
+  };
   // If the owner exits without stop() (an uncaught error, a signal turned into exit), nothing
   // asynchronous runs any more: kill and remove synchronously.
   const stopNow = () => {
@@ -99,7 +110,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const kubeconfigPath = file('admin.kubeconfig', adminKubeconfig(server, ca, admin));
 
     processes.push(
-      startProcess('etcd', assets.etcd, [
+      launch('etcd', assets.etcd, [
         `--data-dir=${join(workDir, 'etcd')}`,
         `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
         `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
@@ -112,7 +123,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       ], join(workDir, 'etcd.log')),
     );
     processes.push(
-      startProcess('kube-apiserver', assets['kube-apiserver'], [
+      launch('kube-apiserver', assets['kube-apiserver'], [
         `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
@@ -136,7 +147,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await waitFor('kube-apiserver /readyz', deadline, processes, () => apiServerReady(kubeConfig));
 
     processes.push(
-      startProcess('kube-controller-manager', assets['kube-controller-manager'], [
+      launch('kube-controller-manager', assets['kube-controller-manager'], [
         `--kubeconfig=${kubeconfigPath}`,
         `--authentication-kubeconfig=${kubeconfigPath}`,
         `--authorization-kubeconfig=${kubeconfigPath}`,
@@ -149,7 +160,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         '--leader-elect=false',
         ...(options.controllerManagerArgs ?? []),
       ], join(workDir, 'kube-controller-manager.log')),
-      startProcess('kube-scheduler', assets['kube-scheduler'], [
+      launch('kube-scheduler', assets['kube-scheduler'], [
         `--kubeconfig=${kubeconfigPath}`,
         `--authentication-kubeconfig=${kubeconfigPath}`,
         `--authorization-kubeconfig=${kubeconfigPath}`,
@@ -162,7 +173,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // While those start: what kwok watches from its start must exist before it.
     await installKwokUsageCrds(kubeConfig, deadline);
     processes.push(
-      startProcess('kwok', assets.kwok, [
+      launch('kwok', assets.kwok, [
         `--kubeconfig=${kubeconfigPath}`,
         `--config=${file('kwok-config.yaml', `${KWOK_STAGES}---\n${KWOK_RESOURCE_METRICS_CONFIG}`)}`,
         `--manage-nodes-with-annotation-selector=${NODE_ANNOTATION}=fake`,
@@ -195,7 +206,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return accounts.items.some((account) => account.metadata?.name === 'default');
     });
 
-    return { kubeconfigPath, kubeConfig, server, ca, nodeNames, workDir, processes, stop };
+    const restart = async (name: string) => {
+      const index = processes.findIndex((child) => child.name === name);
+      const start = starters.get(name);
+      if (index < 0 || !start) throw new Error(`no control-plane component named ${name}`);
+      await processes[index]!.stop();
+      const started = start();
+      processes[index] = started;
+      if (name !== 'kube-apiserver') return;
+      await waitFor('kube-apiserver /readyz after a restart', Date.now() + (options.readyTimeoutMs ?? 90_000), [started], () => apiServerReady(kubeConfig));
+    };
+    return { kubeconfigPath, kubeConfig, server, ca, nodeNames, workDir, processes, restart, stop };
   } catch (error) {
     await stop();
     throw error;

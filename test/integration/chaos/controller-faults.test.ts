@@ -1,0 +1,235 @@
+// Chaos on the control side, under steady load through real interceptors: the leader controller
+// is SIGKILLed (a standby takes over), then kube-apiserver is stopped for 20 s and started again on
+// the same port and data. Every program is real: two controller replicas electing a leader on the
+// Lease with the shipped timings (15 s / 10 s / 2 s), the agent (pod informer, TokenReview)
+// scraping the interceptors, the app and interceptor processes on the KWOK pods' loopback IPs. The
+// test plays kube-proxy (round robin over the pods) and counts every answer.
+//
+// Workload `steady`: 2 replicas, 6 clients whose requests take 200 ms, target 4 in flight per pod:
+// the load wants exactly the 2 it has (anything from 4.1 to 8 in flight does), so any scale write
+// here is a flap.
+
+import { expect } from 'chai';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
+import { createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { startController, type ControllerReady } from '../../fixtures/controller.ts';
+import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
+import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { clientFigures, decisionsByReason, describeFailures, followReplicas, freshDecisions, isLeader, metricOf, recordScenario, scaleWrites } from './chaos-support.ts';
+import { PodProcesses } from './pod-processes.ts';
+
+const namespace = 'shop';
+const OUTAGE_MS = 20_000;
+/** The shipped lease timings (README "Leader election"); the test does not shorten them. */
+const LEASE = { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+/** A standby sees the lease expire within a retry of its expiry and takes it on the next: a margin for a loaded machine. */
+const TAKEOVER_BOUND_MS = LEASE.durationMs + 2 * LEASE.retryPeriodMs + 3_000;
+
+describe('chaos: the leader killed and the API server down, under load', function () {
+  this.timeout(180_000);
+  const controlPlane = useControlPlane({ nodes: 1 });
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  let agent: Started<AgentReady>;
+  let controllerToken = '';
+  let pods: PodProcesses;
+  const controllers: Started<ControllerReady>[] = [];
+  let load: RunningLoad | undefined;
+  let followed: ReturnType<typeof followReplicas> | undefined;
+
+  const replicas = async (name: string) => (await apps.readNamespacedDeploymentScale({ name, namespace })).spec?.replicas ?? 0;
+  const startReplica = (identity: string) =>
+    startController(controlPlane(), identity, controllerToken, {
+      EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
+      EBB_ACTIVATOR_ADDRESSES: '192.0.2.10', // the API server refuses loopback in EndpointSlices; no traffic goes there
+      EBB_TICK_MS: '1000',
+    });
+  const alive = () => controllers.filter((c) => c.child.exitCode === null && c.child.signalCode === null);
+  const leaders = async () => (await Promise.all(alive().map(async (c) => ((await isLeader(c.ready.port)) ? c : undefined)))).filter((c) => c !== undefined);
+  /** Load on `steady`, closed loop, bounded; the scenario stops it once its conditions are met. */
+  const steadyLoad = () => startLoad(0, { concurrency: 6, durationMs: 150_000, maxRequests: 6_000, target: pods.target });
+
+  before(async function () {
+    this.timeout(120_000);
+    const kubeConfig = controlPlane().kubeConfig;
+    core = kubeConfig.makeApiClient(CoreV1Api);
+    apps = kubeConfig.makeApiClient(AppsV1Api);
+    await createNamespace(core, 'ebb-system');
+    await createNamespace(core, namespace);
+    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
+    const agentTokenFile = join(controlPlane().workDir, 'agent.token');
+    writeFileSync(agentTokenFile, await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-agent'));
+
+    const labels = { app: 'steady' };
+    await core.createNamespacedService({ namespace, body: { metadata: { name: 'steady' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: 'steady', annotations: { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' } },
+        spec: { replicas: 2, selector: { matchLabels: labels }, template: injectedPodTemplate(labels, await podPorts()) },
+      },
+    });
+    await runningPods(core, namespace, 'app=steady', 2);
+    pods = new PodProcesses(core, namespace, 'app=steady', `${namespace}/steady`, 200);
+    pods.start();
+    await eventually('both pods serving', () => (pods.routable().length === 2 ? true : undefined));
+
+    agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
+      EBB_TOKEN_FILE: agentTokenFile,
+      EBB_ACTIVATOR_HOST: uniqueLoopbackHost(),
+    });
+    controllers.push(await startReplica('controller-a'));
+    await eventually('controller-a leading', async () => ((await isLeader(controllers[0]!.ready.port)) ? true : undefined), 30_000);
+    controllers.push(await startReplica('controller-b'));
+  });
+
+  after(async () => {
+    load?.stop();
+    await load?.done;
+    await pods?.close();
+    await killAll();
+  });
+
+  afterEach(async function () {
+    load?.stop();
+    await load?.done;
+    await followed?.stop();
+    if (this.currentTest?.state !== 'failed') return;
+    for (const c of controllers) console.log(`--- ${c.ready.identity}\n${c.output.slice(-25).join('\n')}`);
+    console.log(`--- agent\n${[...new Set(agent.output.map((line) => line.replace(/\d+/g, 'N')))].slice(-30).join('\n')}`);
+    console.log(`--- endpoints: ${JSON.stringify([...pods.endpoints.values()])} ${pods.errors.join('\n')}`);
+    for (const pod of (await core.listNamespacedPod({ namespace }).catch(() => ({ items: [] }))).items) console.log(pod.metadata?.name, pod.spec?.nodeName, pod.status?.phase, pod.status?.podIP);
+  });
+
+  it('(a) SIGKILLs the leader: the standby takes over within the lease, scales nothing, and no request fails', async () => {
+    const [leader, standby] = controllers as [Started<ControllerReady>, Started<ControllerReady>];
+    const startedAt = Date.now();
+    followed = followReplicas(apps, namespace, 'steady');
+    const writesBefore = { leader: await scaleWrites(leader.ready.port), standby: await scaleWrites(standby.ready.port) };
+    load = steadyLoad();
+    const decided = await freshDecisions(leader.ready.port);
+    await eventually('the leader deciding 3 times on fresh data under the load', async () => ((await freshDecisions(leader.ready.port)) >= decided + 3 ? true : undefined), 20_000);
+
+    // The last figures the leader can give: it is killed the moment after.
+    const leaderWrites = (await scaleWrites(leader.ready.port)) - writesBefore.leader;
+    const killedAt = Date.now();
+    leader.child.kill('SIGKILL');
+    await eventually('the standby leading', async () => ((await isLeader(standby.ready.port)) ? true : undefined), TAKEOVER_BOUND_MS + 10_000);
+    const takeoverMs = Date.now() - killedAt;
+    // The new leader has no history of its own: it must decide from the agents' figures, and hold.
+    const takenOver = await freshDecisions(standby.ready.port);
+    await eventually('the new leader deciding 5 times on fresh data', async () => ((await freshDecisions(standby.ready.port)) >= takenOver + 5 ? true : undefined), 20_000);
+    load.stop();
+    const result = await load.done;
+    await followed.stop();
+
+    const writes = leaderWrites + (await scaleWrites(standby.ready.port)) - writesBefore.standby;
+    const figures = clientFigures(result);
+    recordScenario({
+      scenario: '(a) leader SIGKILLed',
+      ...figures,
+      scaleWrites: writes,
+      expectedWrites: '0: no flapping',
+      durationS: Math.round((Date.now() - startedAt) / 1000),
+      details: { 'standby leading after': `${(takeoverMs / 1000).toFixed(1)} s (lease 15 s)`, 'replicas seen': [...followed.seen].join(', ') },
+    });
+    expect(figures.failed, describeFailures(result)).to.equal(0);
+    expect(figures.ok).to.equal(result.sent);
+    expect(takeoverMs, 'takeover (lease 15 s, retry 2 s)').to.be.below(TAKEOVER_BOUND_MS);
+    expect(writes, 'scale writes by either replica').to.equal(0);
+    expect([...followed.seen], 'replica counts of steady').to.deep.equal([2]);
+    expect((await leaders()).map((c) => c.ready.identity)).to.deep.equal(['controller-b']);
+  });
+
+  it('(b) stops kube-apiserver for 20 s: the leader steps down, the data path serves on, informers recover, nothing is written from stale data', async () => {
+    // The killed replica comes back as the standby, as its Deployment would bring it back.
+    controllers.push(await startReplica('controller-c'));
+    const startedAt = Date.now();
+    followed = followReplicas(apps, namespace, 'steady');
+    const writesBefore = new Map(await Promise.all(alive().map(async (c) => [c, await scaleWrites(c.ready.port)] as const)));
+    load = steadyLoad();
+    const [leader] = await leaders();
+    expect(leader, 'a leader before the outage').to.not.equal(undefined);
+    const decided = await freshDecisions(leader!.ready.port);
+    await eventually('the leader deciding 3 times on fresh data under the load', async () => ((await freshDecisions(leader!.ready.port)) >= decided + 3 ? true : undefined), 20_000);
+
+    const apiServer = controlPlane().processes.find((component) => component.name === 'kube-apiserver')!;
+    const reasonsBefore = new Map(await Promise.all(alive().map(async (c) => [c, await decisionsByReason(c.ready.port)] as const)));
+    // From SIGTERM: it stops serving at once, and takes a few seconds to exit.
+    const stoppedAt = Date.now();
+    const answeredAtStop = load.live.answered;
+    await apiServer.stop();
+    // A leader that cannot renew stops leading before its lease could expire for the others.
+    await eventually('no replica leading', async () => ((await leaders()).length === 0 ? true : undefined), LEASE.renewDeadlineMs + 5_000);
+    const steppedDownMs = Date.now() - stoppedAt;
+    await eventually(`${OUTAGE_MS / 1000} s of outage, the load answered all along`, () => (Date.now() - stoppedAt >= OUTAGE_MS && load!.live.answered > answeredAtStop + 100 ? true : undefined), OUTAGE_MS + 10_000);
+    const answeredDuringOutage = load.live.answered - answeredAtStop;
+    expect(await leaders(), 'a leader while the API server is down').to.deep.equal([]);
+    // What the leader decided while it still led without the API server (its renew deadline).
+    const outageDecisions = new Map<string, number>();
+    for (const [c, before] of reasonsBefore) {
+      for (const [reason, count] of await decisionsByReason(c.ready.port)) outageDecisions.set(reason, (outageDecisions.get(reason) ?? 0) + count - (before.get(reason) ?? 0));
+    }
+
+    const restartingAt = Date.now();
+    await controlPlane().restart('kube-apiserver');
+    const restartedAt = Date.now();
+    const [newLeader] = await eventually('one replica leading again', async () => {
+      const found = await leaders();
+      return found.length === 1 ? found : undefined;
+    }, 30_000);
+    const leaderAgainMs = Date.now() - restartingAt;
+    // Informers recovered: a Deployment created now is seen and acted on by the leader (its
+    // keep-warm floor: 0 → 1), and an injected pod bound to the node now (KWOK runs it; not through
+    // the ReplicaSet controller, whose own informers take up to a minute to come back after an
+    // outage) is seen by the agent's pod informer.
+    const targetsBefore = await metricOf(agent.ready.activity, 'ebb_agent_scrape_targets');
+    const probeLabels = { app: 'probe' };
+    const probeTemplate = injectedPodTemplate(probeLabels, await podPorts());
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: 'probe', annotations: { 'ebb.dev/keep-warm': '00:00-24:00 UTC replicas=1', 'ebb.dev/min-replicas': '0' } },
+        spec: { replicas: 0, selector: { matchLabels: probeLabels }, template: probeTemplate },
+      },
+    });
+    await core.createNamespacedPod({ namespace, body: { metadata: { ...probeTemplate.metadata, name: 'probe-pod' }, spec: { ...probeTemplate.spec, nodeName: controlPlane().nodeNames[0] } } });
+    await eventually('the leader scaling the new Deployment to its keep-warm floor', async () => ((await replicas('probe')) === 1 ? true : undefined), 30_000);
+    const controllerSawMs = Date.now() - restartingAt;
+    await eventually('the agent seeing the new pod', async () => ((await metricOf(agent.ready.activity, 'ebb_agent_scrape_targets')) === targetsBefore + 1 ? true : undefined), 45_000);
+    const agentSawMs = Date.now() - restartingAt;
+    const decidedAgain = await freshDecisions(newLeader!.ready.port);
+    await eventually('the leader deciding 5 times on fresh data after the outage', async () => ((await freshDecisions(newLeader!.ready.port)) >= decidedAgain + 5 ? true : undefined), 20_000);
+    load.stop();
+    const result = await load.done;
+    await followed.stop();
+
+    let writes = 0;
+    for (const [c, before] of writesBefore) writes += (await scaleWrites(c.ready.port)) - before;
+    const figures = clientFigures(result);
+    recordScenario({
+      scenario: '(b) kube-apiserver down 20 s',
+      ...figures,
+      scaleWrites: writes,
+      expectedWrites: "1: the new Deployment's keep-warm 0 → 1; 0 for steady",
+      durationS: Math.round((Date.now() - startedAt) / 1000),
+      details: {
+        'API server stopped for': `${((restartingAt - stoppedAt) / 1000).toFixed(1)} s, ready ${((restartedAt - restartingAt) / 1000).toFixed(1)} s after its start`,
+        'leader stepped down after': `${(steppedDownMs / 1000).toFixed(1)} s (renew deadline 10 s)`,
+        'its decisions meanwhile': [...outageDecisions].filter(([, count]) => count > 0).map(([reason, count]) => `${count} ${reason}`).join(', ') || 'none',
+        'answered during the outage': answeredDuringOutage,
+        'after its start: a leader again, a new Deployment scaled, a new pod seen by the agent': `${[leaderAgainMs, controllerSawMs, agentSawMs].map((ms) => (ms / 1000).toFixed(1)).join(' / ')} s`,
+        'replicas of steady seen': [...followed.seen].join(', '),
+      },
+    });
+    expect(figures.failed, describeFailures(result)).to.equal(0);
+    expect(figures.ok).to.equal(result.sent);
+    expect([...followed.seen], 'replica counts of steady').to.deep.equal([2]);
+    expect(writes, 'scale writes: only the new Deployment').to.equal(1);
+  });
+});
