@@ -17,6 +17,10 @@
 //   answers queue behind the pending ones, and Node stops reading the connection once they fill
 //   its buffer, so a flood costs what one read (64 KiB) of requests does: 16 in flight and 7 MB of
 //   heap, for 1 MiB as for 8 MiB (test/unit/fuzz/interceptor.fuzz.test.ts).
+// - A request may carry at most MAX_HEADER_FIELDS header fields (Envoy's default, the limit of the
+//   sidecar proxies ebb's interceptor stands beside), else 431. Node hands a server only the first
+//   2,000 and drops the rest without a word: a hop would forward a request with fields missing,
+//   and a Node app behind it, seeing 2,000 at most, would miss the X-Forwarded-For added last.
 
 import type http from 'node:http';
 import { createHttpServer, unansweredOn } from '../../src/http/server.ts';
@@ -31,11 +35,20 @@ export interface ClientTimeouts {
 /** No browser pipelines; a client that does sends a few requests ahead, not more than this. */
 export const MAX_PIPELINED = 16;
 
+export const MAX_HEADER_FIELDS = 100;
+
+/** The answer to a request the hop will not forward. */
+function refuse(res: http.ServerResponse, status: 429 | 431, message: string): void {
+  const body = `${message}\n`;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+}
+
 /** How often Node looks for connections past the header timeout: a slow client is cut within headersMs + this. */
 export const checkingIntervalMs = (timeouts: ClientTimeouts): number => Math.max(10, Math.min(1_000, Math.floor(timeouts.headersMs / 4)));
 
 export function createHopServer(timeouts: ClientTimeouts, onRequest: http.RequestListener): http.Server {
-  return createHttpServer(
+  const server = createHttpServer(
     {
       headersTimeout: timeouts.headersMs,
       requestTimeout: 0,
@@ -43,10 +56,12 @@ export function createHopServer(timeouts: ClientTimeouts, onRequest: http.Reques
       connectionsCheckingInterval: checkingIntervalMs(timeouts),
     },
     (req, res) => {
-      if (unansweredOn(req.socket) <= MAX_PIPELINED) return onRequest(req, res);
-      const body = `too many pipelined requests: at most ${MAX_PIPELINED} may wait for their answers on one connection\n`;
-      res.writeHead(429, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
-      res.end(body);
+      if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) return refuse(res, 431, `request header fields too many: at most ${MAX_HEADER_FIELDS}`);
+      if (unansweredOn(req.socket) > MAX_PIPELINED) return refuse(res, 429, `too many pipelined requests: at most ${MAX_PIPELINED} may wait for their answers on one connection`);
+      onRequest(req, res);
     },
   );
+  // One more than allowed, to see that there were more.
+  server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
+  return server;
 }
