@@ -1,0 +1,50 @@
+// The agent's GET /activity and GET /usage for the controller (bearer token) under generated
+// malformed input, over real sockets on 127.0.0.1, in process with static tokens.
+
+import { once } from 'node:events';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { createActivityServer } from '../../../agent/node/activity-server.ts';
+import { usageUnavailable } from '../../../agent/node/usage-collector.ts';
+import { CachingTokenVerifier, CONTROLLER_IDENTITY, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
+import { closeServer, CONTROLLER_TOKEN } from '../../fixtures/processes.ts';
+import { fuzzSurface, type Surface } from './fuzz.ts';
+
+describe('fuzz: agent /activity and /usage', function () {
+  this.timeout(60_000);
+  let server: http.Server;
+  let port: number;
+
+  const surface = (path: string): Surface => ({
+    name: `agent ${path}`,
+    endpoint: { port },
+    valid: {
+      method: 'GET',
+      target: path,
+      version: 'HTTP/1.1',
+      headers: [['Host', '10.0.0.7:18092'], ['Authorization', `Bearer ${CONTROLLER_TOKEN}`], ['Accept', 'application/json']],
+      body: Buffer.alloc(0),
+      framing: 'none',
+      lineEnd: '\r\n',
+    },
+  });
+
+  before(async () => {
+    const verifier = new CachingTokenVerifier(new StaticTokenVerifier({ [CONTROLLER_TOKEN]: CONTROLLER_IDENTITY, 'agent-token': 'system:serviceaccount:ebb-system:ebb-agent' }));
+    const report = () => ({ node: 'node-1', generatedAt: Date.now(), windowMs: 10_000, workloads: [] });
+    server = createActivityServer(report, verifier, CONTROLLER_IDENTITY, new Registry(), () => usageUnavailable('node-1', 'static', Date.now()));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => closeServer(server));
+
+  it('answers 150 malformed requests for /activity within the bound, never 5xx, each 4xx with a message, and keeps serving', async () => {
+    await fuzzSurface(surface('/activity'), 150);
+  });
+
+  it('and 100 for /usage', async () => {
+    await fuzzSurface(surface('/usage'), 100);
+  });
+});
