@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { ensureAssets } from '../localcluster/assets.ts';
 import { startControlPlane, type ControlPlane } from '../localcluster/control-plane.ts';
 import { startDemo, DEMO_NAMESPACE, type Demo } from '../localcluster/demo/demo.ts';
+import { GREEDY_ABOUT } from '../localcluster/demo/greedy.ts';
 import { startEbb, type RunningEbb } from '../localcluster/ebb.ts';
 
 let controlPlane: ControlPlane | undefined;
@@ -55,6 +56,8 @@ Press Ctrl-C to stop everything.`);
 Demo: Deployment ${DEMO_NAMESPACE}/hello (idle-after 20s, 3 in flight per pod, at most 6 replicas) gets traffic
 in phases; reach its Service yourself with: curl http://127.0.0.1:${demo.servicePort}/
 (the sandbox plays kube-proxy there: to the pods, or to ebb's activator while the workload sleeps)
+
+${GREEDY_ABOUT}
 `);
   }
 } catch (error) {

@@ -2,16 +2,20 @@
 // quiet), and a live line every two seconds showing what ebb does about it: replicas, requests in
 // flight, where the Service's traffic goes, and the controller's reason. Quiet phases are longer
 // than the workload's idle-after, so the user watches it ebb to zero and wake on the next request.
+// Beside it, an over-requesting workload right-sized in place (greedy.ts), with a line of its own.
 
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Container, type V1Deployment } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../core/annotations.ts';
+import { DEFAULT_EBB_NAMESPACE } from '../../core/opt-in.ts';
+import { POLICY_CONFIGMAP, POLICY_KEY } from '../../kube/cluster-cache.ts';
 import type { ActivityReport } from '../../protocol/activity.ts';
 import type { ControlPlane } from '../control-plane.ts';
 import { clusterResourceUsage, createKwokObject } from '../kwok-metrics.ts';
 import type { RunningEbb } from '../ebb.ts';
 import { freePort } from '../ports.ts';
+import { GREEDY_ANNOTATIONS, GREEDY_APP, GREEDY_CONTAINER, GREEDY_USAGE, GreedyView, SANDBOX_POLICY } from './greedy.ts';
 import { PodRunner } from './pod-runner.ts';
 import { ServiceRouter } from './service-router.ts';
 
@@ -39,6 +43,7 @@ const DEMO_USAGE = clusterResourceUsage('ebb-demo', { matchNamespaces: [DEMO_NAM
       memory: { expression: `Quantity("40Mi") + Quantity("1Mi") * double(${AGE} / 20 % 32)` },
     },
   },
+  GREEDY_USAGE,
 ]);
 
 export interface Demo {
@@ -51,41 +56,27 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: { metadata: { name: DEMO_NAMESPACE, labels: { 'ebb.dev/injection': 'enabled' } } } });
+  await core.createNamespacedConfigMap({ namespace: DEFAULT_EBB_NAMESPACE, body: { metadata: { name: POLICY_CONFIGMAP }, data: { [POLICY_KEY]: SANDBOX_POLICY } } });
   await createKwokObject(kubeConfig, DEMO_USAGE);
   const labels = { app: DEMO_APP };
   await core.createNamespacedService({
     namespace: DEMO_NAMESPACE,
     body: { metadata: { name: DEMO_APP }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
   });
-  await apps.createNamespacedDeployment({
-    namespace: DEMO_NAMESPACE,
-    body: {
-      metadata: {
-        name: DEMO_APP,
-        annotations: {
-          'ebb.dev/min-replicas': '0',
-          'ebb.dev/max-replicas': '6',
-          'ebb.dev/target-concurrency': '3',
-          'ebb.dev/idle-after': IDLE_AFTER,
-          'ebb.dev/scale-down-delay': '15s',
-        },
-      },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [{ name: 'app', image: 'registry.example/hello:1', ports: [{ name: 'http', containerPort: 8080 }], securityContext: { runAsNonRoot: true, runAsUser: 1000 } }],
-          },
-        },
-      },
-    },
-  });
+  const helloAnnotations = {
+    'ebb.dev/min-replicas': '0',
+    'ebb.dev/max-replicas': '6',
+    'ebb.dev/target-concurrency': '3',
+    'ebb.dev/idle-after': IDLE_AFTER,
+    'ebb.dev/scale-down-delay': '15s',
+  };
+  await apps.createNamespacedDeployment({ namespace: DEMO_NAMESPACE, body: demoDeployment(DEMO_APP, helloAnnotations, { name: 'app', image: 'registry.example/hello:1' }) });
+  await apps.createNamespacedDeployment({ namespace: DEMO_NAMESPACE, body: demoDeployment(GREEDY_APP, GREEDY_ANNOTATIONS, GREEDY_CONTAINER) });
+  const greedy = new GreedyView(core, apps, DEMO_NAMESPACE);
 
   const pods = new PodRunner(kubeConfig, DEMO_NAMESPACE, controlPlane.workDir, 200);
   await pods.start();
-  const router = new ServiceRouter(kubeConfig, DEMO_NAMESPACE, DEMO_APP, pods, ebb.agents.map((agent) => agent.activatorHost));
+  const router = new ServiceRouter(kubeConfig, DEMO_NAMESPACE, DEMO_APP, labels, pods, ebb.agents.map((agent) => agent.activatorHost));
   const servicePort = await freePort();
   await router.listen(servicePort);
 
@@ -121,6 +112,8 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
       `${time}  ${phase.name.padEnd(6)} ${String(phase.clients).padStart(2)} clients | replicas ${replicas.padEnd(11)} | in flight ${inFlight.toFixed(1).padStart(5)} | ` +
         `${router.routesToActivator ? 'via activator' : 'via pods     '} | ${traffic.summary()} | ${status.message ?? '(no decision yet)'}`,
     );
+    const greedyLine = await greedy.changedLine();
+    if (greedyLine) print(`${time}  ${greedyLine}`);
   };
   const timer = setInterval(() => {
     if (!stopped) void show().catch((error: unknown) => print(`(demo view: ${error instanceof Error ? error.message : String(error)})`));
@@ -134,6 +127,22 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
       traffic.stop();
       await router.close();
       await pods.stop();
+    },
+  };
+}
+
+/** One replica of `container` serving on the port named http, as a non-root user, labelled app=<name>. */
+function demoDeployment(name: string, annotations: Record<string, string>, container: V1Container): V1Deployment {
+  const labels = { app: name };
+  return {
+    metadata: { name, annotations },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ ...container, ports: [{ name: 'http', containerPort: 8080 }], securityContext: { runAsNonRoot: true, runAsUser: 1000 } }] },
+      },
     },
   };
 }

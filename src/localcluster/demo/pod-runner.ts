@@ -12,6 +12,7 @@ const SIDECAR = 'ebb-interceptor';
 
 export interface RunningPod {
   name: string;
+  labels: Readonly<Record<string, string>>;
   ip: string;
   listenPort: number;
   /** True once the interceptor says the pod serves (its admin /ready), as a readiness probe would. */
@@ -69,6 +70,7 @@ export class PodRunner {
     );
     const running: RunningPod = {
       name,
+      labels: pod.metadata?.labels ?? {},
       ip,
       listenPort,
       ready: false,

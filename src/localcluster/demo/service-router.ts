@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { activatorSliceName } from '../../core/activator-slice.ts';
-import type { PodRunner } from './pod-runner.ts';
+import type { PodRunner, RunningPod } from './pod-runner.ts';
 
 export class ServiceRouter {
   /** The activator port of the Service's (only) port while its slice exists. */
@@ -28,6 +28,8 @@ export class ServiceRouter {
     kubeConfig: KubeConfig,
     private readonly namespace: string,
     private readonly service: string,
+    /** The Service's selector: the namespace's other pods are not its endpoints. */
+    private readonly selector: Readonly<Record<string, string>>,
     private readonly pods: PodRunner,
     private readonly activatorHosts: readonly string[],
   ) {
@@ -58,7 +60,8 @@ export class ServiceRouter {
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse) {
-    const pods = [...this.pods.pods.values()].filter((pod) => pod.ready);
+    const selected = (pod: RunningPod) => Object.entries(this.selector).every(([key, value]) => pod.labels[key] === value);
+    const pods = [...this.pods.pods.values()].filter((pod) => pod.ready && selected(pod));
     const index = this.next++;
     const activatorPort = this.activatorPort ?? (pods.length === 0 ? this.lastActivatorPort : undefined);
     const target =
