@@ -122,6 +122,10 @@ describe('chaos: the webhook rotated and down, under load', function () {
     console.log(`--- endpoints: ${JSON.stringify([...pods.endpoints.values()])} ${pods.errors.join('\n')}`);
   });
 
+  // Fails if: a renewed pair is not served (the reload fails or keeps the old one), a handshake
+  // with it fails (the API server then fails open: a pod without the sidecar, fail_open_count > 0),
+  // an admission is refused, or the API server never opens a connection after a rotation (the
+  // renewed certificate untested); a request of the load fails or web is scaled.
   it('(d) rotates the serving certificate 3 times while pods are created: every pod admitted with the sidecar, none failed open', async () => {
     const startedAt = Date.now();
     const writesBefore = await scaleWrites(controller.ready.port);
@@ -223,6 +227,10 @@ describe('chaos: the webhook rotated and down, under load', function () {
     await scale('burst', 0);
   });
 
+  // Fails if: the API server refuses pods while the webhook is down (not fail-open) or the pods get
+  // a sidecar anyway; the repair does not replace both with injected pods within 90 s of the
+  // webhook's return (no Repaired Event, ebb_repairs_total < 2); a request fails during the
+  // rollout or the repair (a pod replaced while it serves the last requests); web is scaled.
   it('(e) stops the webhook while web rolls out: its pods are admitted without the sidecar (fail open), then repaired into injected ones; no request fails', async () => {
     const startedAt = Date.now();
     const kubeConfig = controlPlane().kubeConfig;
