@@ -5,48 +5,16 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import https from 'node:https';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AppsV1Api } from '@kubernetes/client-node';
 import type { LoadResult } from '../../fixtures/load.ts';
+import { metricOf } from '../../fixtures/metrics.ts';
 import { request } from '../../fixtures/processes.ts';
 
 /** Where the figures go; test-output/ ignores itself (it writes its own .gitignore). */
 export const RESULTS_DIR = 'test-output';
 export const RESULTS_FILE = join(RESULTS_DIR, 'chaos.json');
-
-/** The sum of a metric's series whose labels contain every one of `labels` (e.g. `outcome="written"`). */
-export function sumSeries(text: string, name: string, ...labels: string[]): number {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .filter((line) => labels.every((label) => line.slice(0, line.lastIndexOf(' ')).includes(label)))
-    .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-}
-
-/** A program's /metrics on 127.0.0.1:port (the controller's, an agent's), summed as sumSeries does. */
-export async function metricOf(port: number, name: string, ...labels: string[]): Promise<number> {
-  const reply = await request(port, '/metrics');
-  if (reply.status !== 200) throw new Error(`GET 127.0.0.1:${port}/metrics: ${reply.status}`);
-  return sumSeries(reply.body, name, ...labels);
-}
-
-/** The API server's own /metrics, summed as sumSeries does. */
-export async function apiServerMetric(kubeConfig: KubeConfig, name: string, ...labels: string[]): Promise<number> {
-  const url = new URL('/metrics', kubeConfig.getCurrentCluster()!.server);
-  const options: https.RequestOptions = { host: url.hostname, port: url.port, path: url.pathname };
-  await kubeConfig.applyToHTTPSOptions(options);
-  const text = await new Promise<string>((resolve, reject) => {
-    https.get(options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /metrics: ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-  return sumSeries(text, name, ...labels);
-}
 
 /** The controller's decisions so far, by reason code (ebb_decisions_total). */
 export async function decisionsByReason(controllerPort: number): Promise<Map<string, number>> {

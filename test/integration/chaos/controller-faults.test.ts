@@ -20,7 +20,8 @@ import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
 import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
-import { clientFigures, decisionsByReason, describeFailures, followReplicas, freshDecisions, isLeader, metricOf, recordScenario, scaleWrites } from './chaos-support.ts';
+import { metricOf } from '../../fixtures/metrics.ts';
+import { clientFigures, decisionsByReason, describeFailures, followReplicas, freshDecisions, isLeader, recordScenario, scaleWrites } from './chaos-support.ts';
 import { PodProcesses } from './pod-processes.ts';
 
 const namespace = 'shop';

@@ -22,7 +22,8 @@ import { startController, type ControllerReady } from '../../fixtures/controller
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
 import { freePort, killAll, startClusterAgent, type Started } from '../../fixtures/processes.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
-import { apiServerMetric, clientFigures, describeFailures, followConnections, followReplicas, isLeader, metricOf, recordScenario, scaleWrites } from './chaos-support.ts';
+import { apiServerMetric, metricOf } from '../../fixtures/metrics.ts';
+import { clientFigures, describeFailures, followConnections, followReplicas, isLeader, recordScenario, scaleWrites } from './chaos-support.ts';
 import { PodProcesses } from './pod-processes.ts';
 
 const namespace = 'shop';

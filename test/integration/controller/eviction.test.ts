@@ -9,7 +9,6 @@
 // eviction requests.
 
 import { expect } from 'chai';
-import https from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +30,7 @@ import { agentMetric, createNamespace, runningPods, serviceAccountToken } from '
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 
 /** Opted in by its label: pods get the sidecar at creation. */
@@ -63,23 +63,7 @@ const injected = (pod: V1Pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION
 const ready = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** The API server's own count of eviction requests it answered with `code`, from its /metrics. */
-async function evictionRequests(kubeConfig: KubeConfig, code: number): Promise<number> {
-  const url = new URL('/metrics', kubeConfig.getCurrentCluster()!.server);
-  const options: https.RequestOptions = { host: url.hostname, port: url.port, path: url.pathname };
-  await kubeConfig.applyToHTTPSOptions(options);
-  const text = await new Promise<string>((resolve, reject) => {
-    https.get(options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /metrics: ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('apiserver_request_total{') && line.includes('subresource="eviction"') && line.includes(`code="${code}"`))
-    .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
-}
+const evictionRequests = (kubeConfig: KubeConfig, code: number) => apiServerMetric(kubeConfig, 'apiserver_request_total', 'subresource="eviction"', `code="${code}"`);
 
 describe('disruptions on the real control plane', function () {
   this.timeout(120_000);

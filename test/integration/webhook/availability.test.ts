@@ -2,10 +2,10 @@
 // creates pods (uninjected), and once it is back, new pods are injected again.
 
 import { expect } from 'chai';
-import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { useControlPlane } from '../../fixtures/control-plane.ts';
+import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 import { deployment, expectInjected, expectUntouched, Workloads } from './workloads.ts';
 
@@ -14,23 +14,11 @@ const WEBHOOK_TIMEOUT_SECONDS = 5;
 
 /** The API server's own account of its calls to ebb's webhook, from its /metrics. */
 async function webhookCalls(kubeConfig: KubeConfig): Promise<{ calls: number; seconds: number; failedOpen: number }> {
-  const url = new URL('/metrics', kubeConfig.getCurrentCluster()!.server);
-  const options: https.RequestOptions = { host: url.hostname, port: url.port, path: url.pathname };
-  await kubeConfig.applyToHTTPSOptions(options);
-  const text = await new Promise<string>((resolve, reject) => {
-    https.get(options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET /metrics: ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-  const sum = (series: string) =>
-    text.split('\n').filter((line) => line.startsWith(`${series}{`) && line.includes('name="pods.webhook.ebb.dev"')).reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  const sum = (series: string) => apiServerMetric(kubeConfig, series, 'name="pods.webhook.ebb.dev"');
   return {
-    calls: sum('apiserver_admission_webhook_admission_duration_seconds_count'),
-    seconds: sum('apiserver_admission_webhook_admission_duration_seconds_sum'),
-    failedOpen: sum('apiserver_admission_webhook_fail_open_count'),
+    calls: await sum('apiserver_admission_webhook_admission_duration_seconds_count'),
+    seconds: await sum('apiserver_admission_webhook_admission_duration_seconds_sum'),
+    failedOpen: await sum('apiserver_admission_webhook_fail_open_count'),
   };
 }
 
