@@ -104,6 +104,10 @@ export class Activator {
   upgrade(target: SleepingService): (req: IncomingMessage, socket: Duplex) => void {
     return (_req, socket) => {
       this.wakeOnce(target);
+      // The client may have gone, or ended its side, before this answer: an unhandled write after
+      // the end would take the whole agent down (found by the fuzz suite under load).
+      socket.on('error', () => socket.destroy());
+      if (!socket.writable) return void socket.destroy();
       const body = 'activator: the workload is waking up; retry\n';
       socket.end(`HTTP/1.1 503 ${http.STATUS_CODES[503]}\r\nRetry-After: ${this.retryAfter}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
