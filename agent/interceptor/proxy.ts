@@ -66,6 +66,9 @@ export function createProxy(options: ProxyOptions): { onRequest: http.RequestLis
   }
 
   const onRequest: http.RequestListener = (req, res) => {
+    // A pipelined request read after its client's connection closed: nobody is there for the
+    // answer, and its forwarding headers could no longer name the client (found by the fuzz suite).
+    if (req.socket.remoteAddress === undefined) return void res.destroy();
     if (activity.counts(req)) res.once('close', activity.begin());
     send(req, res, 0);
   };
