@@ -9,9 +9,10 @@ import { startInterceptor, type RunningInterceptor } from '../../../agent/interc
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits (up to 10 s, however loaded the machine) until the interceptor counts `inFlight`. */
+/** Waits (up to 10 s of wall time, however loaded the machine) until the interceptor counts `inFlight`. */
 async function settle(interceptor: RunningInterceptor, inFlight: number): Promise<void> {
-  for (let i = 0; i < 1_000 && interceptor.activity.inFlight() !== inFlight; i += 1) await sleep(10);
+  const deadline = performance.now() + 10_000;
+  while (interceptor.activity.inFlight() !== inFlight && performance.now() < deadline) await sleep(10);
   expect(interceptor.activity.inFlight()).to.equal(inFlight);
 }
 
