@@ -260,6 +260,9 @@ export class Activator {
 
   private forward(entry: HeldRequest, backend: Backend): void {
     const { req, res } = entry;
+    // Its client's connection closed while it was held (a pipelined request read after the close):
+    // nobody is there for the answer, and the forwarding headers could no longer name the client.
+    if (req.socket.remoteAddress === undefined) return void res.destroy();
     const address = `${backend.host}:${backend.port}`;
     const upstream = http.request({
       host: backend.host,
