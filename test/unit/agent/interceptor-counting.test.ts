@@ -22,6 +22,8 @@ describe('interceptor counting', () => {
   let appSockets: net.Socket[] = [];
   /** Requests to /held/… wait here until the test releases them, so they are provably in flight. */
   let heldResponses: http.ServerResponse[] = [];
+  /** Once released, a /held/ request that reaches the app late is answered at once. */
+  let released = false;
 
   beforeEach(async () => {
     app = http.createServer((req, res) => {
@@ -34,7 +36,7 @@ describe('interceptor counting', () => {
         return;
       }
       req.resume();
-      if (req.url?.startsWith('/held/')) {
+      if (req.url?.startsWith('/held/') && !released) {
         heldResponses.push(res);
         return;
       }
@@ -66,6 +68,7 @@ describe('interceptor counting', () => {
     for (const socket of appSockets) socket.destroy();
     appSockets = [];
     heldResponses = [];
+    released = false;
     app.closeAllConnections();
     await new Promise((resolve) => app.close(resolve));
   });
@@ -84,6 +87,8 @@ describe('interceptor counting', () => {
     this.timeout(60_000);
     const pending = Array.from({ length: 100 }, (_, i) => get(`/held/${i}`));
     await settle(interceptor, 100);
+    // Counted in flight when the interceptor has a request; the app may get it a moment later.
+    released = true;
     for (const res of heldResponses) res.end('ok');
     expect(await Promise.all(pending)).to.deep.equal(Array(100).fill(200));
     await settle(interceptor, 0);
