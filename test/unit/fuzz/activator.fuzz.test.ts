@@ -43,7 +43,8 @@ const notYet = (response: RawResponse, head: boolean) =>
   response.status === 503 && response.headers['retry-after'] === '1' && (head || /^activator: (not holding the request|the workload is waking up)/.test(response.body.toString()));
 
 describe('fuzz: activator port', function () {
-  this.timeout(60_000);
+  // Hundreds of cases, some of which end only at a server's own timeout: minutes on a machine with both cores busy.
+  this.timeout(180_000);
   let app: AppBehindHop;
   let activator: Activator;
   let listeners: ActivatorListeners;
