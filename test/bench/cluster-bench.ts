@@ -218,6 +218,10 @@ export async function startBundledController(controlPlane: ControlPlane, agentUr
   child.once('exit', () => process.off('exit', killNow));
   const output: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  // stopController's SIGTERM ends it with code 0; any other exit is a finding: how, and its last words.
+  child.once('exit', (code, signal) => {
+    if (code !== 0) console.log(`the controller exited (${signal ?? `code ${code}`}); its last lines:\n${output.slice(-20).join('\n')}`);
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the controller exited with ${code}:\n${output.join('\n')}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -297,7 +301,13 @@ export class ControllerSampler {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      this.peakRssMB = Math.max(this.peakRssMB, rssMB(this.pid).rss);
+      let rss: number;
+      try {
+        rss = rssMB(this.pid).rss;
+      } catch {
+        return; // the controller has exited: nothing more to sample
+      }
+      this.peakRssMB = Math.max(this.peakRssMB, rss);
       const text = await scrape(this.port).catch(() => '');
       const count = metricValue(text, 'ebb_controller_tick_duration_seconds_count');
       // Exactly one tick since the last poll: the gauge is that tick's duration.

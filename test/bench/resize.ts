@@ -128,6 +128,8 @@ const keyOfObject = (object: V1Pod | V1Deployment) => workloadKey(object.metadat
 class RightSized {
   private readonly requests = new Map<string, { workload: WorkloadKey; amounts: Amounts }>();
   private readonly bounds = new Map<WorkloadKey, ContainerTargets>();
+  /** Updates of the Deployments after their first sight: ebb's status writes (their pods neither come nor go). */
+  deploymentUpdates = 0;
   private readonly watches: { stop(): void }[];
 
   constructor(kubeConfig: KubeConfig) {
@@ -139,7 +141,8 @@ class RightSized {
         if (type === 'DELETED') this.requests.delete(uid);
         else this.requests.set(uid, { workload: keyOfObject(pod), amounts: amountsOf(app?.resources?.requests) });
       }),
-      keepWatching<V1Deployment>(kubeConfig, '/apis/apps/v1/deployments', selector, (_type, deployment) => {
+      keepWatching<V1Deployment>(kubeConfig, '/apis/apps/v1/deployments', selector, (type, deployment) => {
+        if (type === 'MODIFIED') this.deploymentUpdates++;
         const recommendation = (JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as { recommendation?: StatusRecommendation }).recommendation;
         const app = recommendation && targetsFrom(recommendation).get('app');
         if (app) this.bounds.set(keyOfObject(deployment), app);
@@ -178,6 +181,7 @@ interface PhaseA {
   pods: number;
   endedMs: number;
   recommendations: { published: number; raiseOnly: number };
+  deploymentUpdates: number;
 }
 
 /** Samples the right-sized count every second until every pod is, or the deadline. */
@@ -203,7 +207,7 @@ async function phaseA(controlPlane: ControlPlane, port: number, controllerStarte
       }
       await sleep(1000);
     }
-    return { reachedMs, rightSized, pods: tracker.pods, endedMs: Date.now() - controllerStarted, recommendations: tracker.recommendations() };
+    return { reachedMs, rightSized, pods: tracker.pods, endedMs: Date.now() - controllerStarted, recommendations: tracker.recommendations(), deploymentUpdates: tracker.deploymentUpdates };
   } finally {
     tracker.stop();
   }
@@ -316,6 +320,7 @@ async function main(): Promise<void> {
       pods_running_s: pods.runningMs / 1000,
       recommendations: a.recommendations.published,
       recommendations_raise_only: a.recommendations.raiseOnly,
+      status_writes: a.deploymentUpdates,
       right_sized: a.rightSized,
       right_sized_50_s: a.reachedMs[50] / 1000,
       right_sized_90_s: a.reachedMs[90] / 1000,
@@ -352,6 +357,7 @@ ${row('measure', 'value', 'target')}
 |${'-'.repeat(54)}|${'-'.repeat(30)}|${'-'.repeat(12)}|------|
 ${row('pods ready / wanted (in place + evict)', `${pods.readyReplicas} / ${totalPods}`)}
 ${row('A: recommendations published, raise-only', `${a.recommendations.published}, ${a.recommendations.raiseOnly}`)}
+${row('A: status writes (Deployment updates seen), per workload', `${a.deploymentUpdates}, ${fixed(a.deploymentUpdates / WORKLOADS)}`)}
 ${row('A: right-sized 50 % / 90 % / 100 % (from controller start)', `${reached(50)} / ${reached(90)} / ${reached(100)}`)}
 ${row(`A: right-sized at the end (${seconds(a.endedMs)} s)`, `${a.rightSized} / ${a.pods}`)}
 ${row(`A: floor: ${inPlacePods} pods / ${MAX_IN_FLIGHT} in flight × ${USAGE_INTERVAL_MS} ms round`, `${seconds(floorMs)} s`)}
