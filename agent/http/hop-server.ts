@@ -16,7 +16,7 @@
 //   and each counted as load. Beyond the limit a request is answered 429 at once, uncounted; those
 //   answers queue behind the pending ones, and Node stops reading the connection once they fill
 //   its buffer, so a flood costs what one read (64 KiB) of requests does: 16 in flight and 7 MB of
-//   heap, for 1 MiB as for 8 MiB (test/unit/fuzz/interceptor.fuzz.test.ts).
+//   heap, for 1 MiB as for 8 MiB (test/integration/fuzz/interceptor.fuzz.test.ts).
 // - A request may carry at most MAX_HEADER_FIELDS header fields (Envoy's default, the limit of the
 //   sidecar proxies ebb's interceptor stands beside), else 431. Node hands a server only the first
 //   2,000 and drops the rest without a word: a hop would forward a request with fields missing,

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { createWebhookCertificates, writeWebhookCertificates } from '../../../certs/webhook-certificates.ts';
 import { createWebhookApp } from '../../../webhook/app.ts';
 import { startHttpsServer, type RunningServer } from '../../../webhook/server.ts';
-import { deploymentPod } from '../core/pods.ts';
-import { FakeClusterView } from '../webhook/fake-cluster-view.ts';
+import { deploymentPod } from '../../unit/core/pods.ts';
+import { FakeClusterView } from '../../unit/webhook/fake-cluster-view.ts';
 import { BOUND_MS, expectServing, fuzzSurface, type Surface } from './fuzz.ts';
 import { exchange } from './raw-http.ts';
 
