@@ -9,9 +9,6 @@
 // eviction requests.
 
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -26,10 +23,10 @@ import {
 import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
-import { agentMetric, createNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 
@@ -71,7 +68,6 @@ describe('disruptions on the real control plane', function () {
   const webhook = useWebhook(controlPlane);
   let apps: AppsV1Api;
   let core: CoreV1Api;
-  let work: string;
   let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;
 
@@ -123,20 +119,12 @@ describe('disruptions on the real control plane', function () {
     await core.patchNamespace({ name: SHOP, body: { metadata: { labels: { [INJECTION_LABEL]: 'enabled' } } } }, MERGE_PATCH);
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(false) } } });
     const controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
-    await core.createNamespacedServiceAccount({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-agent' } } });
-    const agentToken = await core.createNamespacedServiceAccountToken({ name: 'ebb-agent', namespace: 'ebb-system', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    work = mkdtempSync(join(tmpdir(), 'ebb-eviction-'));
-    writeFileSync(join(work, 'token'), agentToken.status?.token ?? '');
     // Every app container in shop uses 400m and 300Mi: pods that request 100m and 64Mi are out of range.
     await createKwokObject(controlPlane().kubeConfig, clusterResourceUsage('shop-usage', { matchNamespaces: [SHOP] }, [
       { containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } },
     ]));
     const [node] = controlPlane().nodeNames;
-    agent = await startClusterAgent(controlPlane().kubeconfigPath, node!, {
-      EBB_USAGE_INTERVAL_MS: '500',
-      EBB_KUBELET_TOKEN_FILE: join(work, 'token'),
-      EBB_KUBELET_CA_FILE: join(controlPlane().workDir, 'ca.crt'),
-    });
+    agent = await startUsageAgent(controlPlane(), node!);
     controller = await startController(controlPlane(), 'controller-a', controllerToken, {
       EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
       EBB_ACTIVATOR_ADDRESSES: '192.0.2.10',
@@ -146,7 +134,6 @@ describe('disruptions on the real control plane', function () {
   });
   after(async () => {
     await killAll();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('replaces pods admitted while the webhook was stopped by injected ones, one at a time, and says Repaired', async () => {

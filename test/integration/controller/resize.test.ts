@@ -6,18 +6,15 @@
 // injected them. Each Deployment is one scenario; its container name picks its usage.
 
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { parseCpu, parseMemory } from '../../../src/core/quantity.ts';
 import { PodResizer } from '../../../src/kube/pod-resize.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_RESIZE_DEFERRED_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { createNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 
 const namespace = 'shop';
@@ -31,7 +28,6 @@ describe('in-place resize on the real control plane', function () {
   useWebhook(controlPlane);
   let apps: AppsV1Api;
   let core: CoreV1Api;
-  let work: string;
   let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;
 
@@ -80,10 +76,6 @@ describe('in-place resize on the real control plane', function () {
     // A short deferral timeout, so the Deferred scenario does not wait the default 5 minutes.
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': 'resize: { deferredTimeout: 2s }\n' } } });
     const controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
-    await core.createNamespacedServiceAccount({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-agent' } } });
-    const agentToken = await core.createNamespacedServiceAccountToken({ name: 'ebb-agent', namespace: 'ebb-system', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    work = mkdtempSync(join(tmpdir(), 'ebb-resize-'));
-    writeFileSync(join(work, 'token'), agentToken.status?.token ?? '');
 
     // `app` uses 400m and 300Mi; `big` 40 CPU, more than a node has. `slow` gets its usage later.
     await createKwokObject(controlPlane().kubeConfig, clusterResourceUsage('shop-usage', { matchNamespaces: [namespace] }, [
@@ -116,11 +108,7 @@ describe('in-place resize on the real control plane', function () {
     await core.patchNamespacedPod({ name: held.metadata!.name!, namespace, body: { metadata: { annotations: { [TEST_RESIZE_DEFERRED_ANNOTATION]: 'test' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 
     const [node] = controlPlane().nodeNames;
-    agent = await startClusterAgent(controlPlane().kubeconfigPath, node!, {
-      EBB_USAGE_INTERVAL_MS: '500',
-      EBB_KUBELET_TOKEN_FILE: join(work, 'token'),
-      EBB_KUBELET_CA_FILE: join(controlPlane().workDir, 'ca.crt'),
-    });
+    agent = await startUsageAgent(controlPlane(), node!);
     controller = await startController(controlPlane(), 'controller-a', controllerToken, {
       EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
       EBB_ACTIVATOR_ADDRESSES: '192.0.2.10',
@@ -129,7 +117,6 @@ describe('in-place resize on the real control plane', function () {
   });
   after(async () => {
     await killAll();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('resizes a running pod in place: the node applies it, the pod is not replaced, a Resized Event says what and why', async () => {

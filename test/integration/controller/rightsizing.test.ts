@@ -5,19 +5,16 @@
 // plays an OOM kill; a SIGKILLed leader's successor resumes from the checkpoint.
 
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../../src/core/annotations.ts';
 import { recommendationFromStatus, type ContainerRequests } from '../../../src/core/recommendation.ts';
 import { CHECKPOINT_KEY, checkpointName } from '../../../src/kube/sizing-checkpoints.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_OOM_KILL_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { agentMetric, createNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 
 const namespace = 'shop';
@@ -30,7 +27,6 @@ describe('right-sizing on the real control plane', function () {
   useWebhook(controlPlane);
   let apps: AppsV1Api;
   let core: CoreV1Api;
-  let work: string;
   let controllerToken: string;
   let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;
@@ -64,10 +60,6 @@ describe('right-sizing on the real control plane', function () {
     await createNamespace(core, namespace);
     await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
-    await core.createNamespacedServiceAccount({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-agent' } } });
-    const agentToken = await core.createNamespacedServiceAccountToken({ name: 'ebb-agent', namespace: 'ebb-system', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    work = mkdtempSync(join(tmpdir(), 'ebb-rightsizing-'));
-    writeFileSync(join(work, 'token'), agentToken.status?.token ?? '');
 
     // Every app container in the namespace uses 400m and 300Mi, from its first scrape on.
     await createKwokObject(controlPlane().kubeConfig, clusterResourceUsage('shop-usage', { matchNamespaces: [namespace] }, [
@@ -90,16 +82,11 @@ describe('right-sizing on the real control plane', function () {
     });
     await runningPods(core, namespace, 'app=web', 2);
     const [node] = controlPlane().nodeNames;
-    agent = await startClusterAgent(controlPlane().kubeconfigPath, node!, {
-      EBB_USAGE_INTERVAL_MS: '500',
-      EBB_KUBELET_TOKEN_FILE: join(work, 'token'),
-      EBB_KUBELET_CA_FILE: join(controlPlane().workDir, 'ca.crt'),
-    });
+    agent = await startUsageAgent(controlPlane(), node!);
     controller = await startLeader('controller-a');
   });
   after(async () => {
     await killAll();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('recommends from the kubelet\'s figures: ebb.dev/status, metrics and an Event', async () => {

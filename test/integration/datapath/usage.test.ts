@@ -6,13 +6,10 @@
 // the kubelet restarting an OOM-killed container; stopping KWOK makes the kubelet unreachable.
 
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
-import { agentMetric, createNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
-import { killAll, request, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { killAll, request, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_OOM_KILL_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
@@ -26,7 +23,6 @@ describe('usage from the kubelet on a real control plane', function () {
   const controlPlane = useControlPlane({ nodes: 2 });
   let core: CoreV1Api;
   let controllerToken: string;
-  let work: string;
   let agent: Started<AgentReady>;
 
   const usage = async (): Promise<UsageReport> => {
@@ -52,11 +48,6 @@ describe('usage from the kubelet on a real control plane', function () {
     await createNamespace(core, namespace);
     await createNamespace(core, 'ebb-system');
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
-    // The agent's own token for the kubelet: the API server's audience (the kubelet checks it by TokenReview).
-    await core.createNamespacedServiceAccount({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-agent' } } });
-    const agentToken = await core.createNamespacedServiceAccountToken({ name: 'ebb-agent', namespace: 'ebb-system', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    work = mkdtempSync(join(tmpdir(), 'ebb-usage-'));
-    writeFileSync(join(work, 'token'), agentToken.status?.token ?? '');
 
     const [here, there] = controlPlane().nodeNames;
     // Usage first: a pod KWOK runs without one reports zeros.
@@ -70,15 +61,10 @@ describe('usage from the kubelet on a real control plane', function () {
     for (const body of [pod('web-a', here!, 'shop/web'), pod('web-b', there!, 'shop/web'), pod('plain', here!, undefined)]) await core.createNamespacedPod({ namespace, body });
     await runningPods(core, namespace, 'app=web', 3);
 
-    agent = await startClusterAgent(controlPlane().kubeconfigPath, here!, {
-      EBB_USAGE_INTERVAL_MS: '500',
-      EBB_KUBELET_TOKEN_FILE: join(work, 'token'),
-      EBB_KUBELET_CA_FILE: join(controlPlane().workDir, 'ca.crt'),
-    });
+    agent = await startUsageAgent(controlPlane(), here!);
   });
   after(async () => {
     await killAll();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('reports each container\'s CPU rate and working set for the opted-in pods on its node only', async () => {
