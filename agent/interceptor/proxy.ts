@@ -5,6 +5,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { endUpgraded, rawAnswer, rawResponseHead } from '../../src/http/raw-response.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../http/headers.ts';
 import { answerUpstreamFailure, describeUpstreamFailure } from '../http/upstream-errors.ts';
 import type { InterceptorActivity } from './activity.ts';
@@ -87,7 +88,7 @@ export function createProxy(options: ProxyOptions): { onRequest: http.RequestLis
       setHost: false,
     });
     upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
-      socket.write(rawResponseHead(upstreamRes, upstreamRes.rawHeaders));
+      socket.write(rawResponseHead(upstreamRes.statusCode ?? 101, upstreamRes.statusMessage ?? '', upstreamRes.rawHeaders));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
       // A tunnel ends when either side ends: the HTTP servers' sockets allow half-open
@@ -105,25 +106,19 @@ export function createProxy(options: ProxyOptions): { onRequest: http.RequestLis
       socket.pipe(upstreamSocket, { end: false });
     });
     upstream.on('response', (upstreamRes) => {
-      // The app declined the upgrade: relay its plain answer, delimited by closing the socket.
-      socket.write(rawResponseHead(upstreamRes, [...forwardResponseHeaders(upstreamRes.rawHeaders), 'Connection', 'close']));
-      upstreamRes.pipe(socket);
+      // The app declined the upgrade: relay its plain answer, delimited by closing the connection.
+      socket.write(rawResponseHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? '', [...forwardResponseHeaders(upstreamRes.rawHeaders), 'Connection', 'close']));
+      upstreamRes.on('error', () => socket.destroy());
+      upstreamRes.pipe(socket, { end: false });
+      upstreamRes.on('end', () => endUpgraded(socket));
     });
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       const failure = describeUpstreamFailure(address, error);
-      const retryAfter = failure.status === 503 ? 'Retry-After: 1\r\n' : '';
-      const body = `${failure.message}\n`;
-      socket.end(`HTTP/1.1 ${failure.status} ${http.STATUS_CODES[failure.status]}\r\nConnection: close\r\n${retryAfter}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      endUpgraded(socket, rawAnswer(failure.status, failure.message, failure.status === 503 ? [['Retry-After', '1']] : []));
     });
     socket.once('close', () => upstream.destroy());
     upstream.end();
   };
 
   return { onRequest, onUpgrade, close: () => pool.destroy() };
-}
-
-function rawResponseHead(res: IncomingMessage, rawHeaders: readonly string[]): string {
-  let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n`;
-  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
-  return `${head}\r\n`;
 }

@@ -14,6 +14,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { rawAnswer } from './raw-response.ts';
 
 /** Per connection, the responses not closed yet. */
 const unanswered = new WeakMap<Duplex, Set<http.ServerResponse>>();
@@ -37,11 +38,6 @@ function responsesOf(socket: Duplex): Set<http.ServerResponse> {
     unanswered.set(socket, (responses = open));
   }
   return responses;
-}
-
-function rawAnswer(status: number, message: string): string {
-  const body = `${message}\n`;
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** The status and message for what the parser or the server's timers refused. */

@@ -12,6 +12,7 @@ import type { HoldLimits } from '../../../src/core/activity/hold-ledger.ts';
 import { HoldLedger } from '../../../src/core/activity/hold-ledger.ts';
 import { targetKey, type SleepingService } from '../../../src/core/activity/route.ts';
 import { WakeSchedule } from '../../../src/core/activity/wake-schedule.ts';
+import { endUpgraded, rawAnswer } from '../../../src/http/raw-response.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../../http/headers.ts';
 import { answerUpstreamFailure, describeUpstreamFailure } from '../../http/upstream-errors.ts';
@@ -104,12 +105,9 @@ export class Activator {
   upgrade(target: SleepingService): (req: IncomingMessage, socket: Duplex) => void {
     return (_req, socket) => {
       this.wakeOnce(target);
-      // The client may have gone, or ended its side, before this answer: an unhandled write after
-      // the end would take the whole agent down (found by the fuzz suite under load).
-      socket.on('error', () => socket.destroy());
-      if (!socket.writable) return void socket.destroy();
-      const body = 'activator: the workload is waking up; retry\n';
-      socket.end(`HTTP/1.1 503 ${http.STATUS_CODES[503]}\r\nRetry-After: ${this.retryAfter}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      // The client may have gone, or ended its side, before this answer: endUpgraded writes nothing
+      // then (a write after the end took the whole agent down in the fuzz suite under load).
+      endUpgraded(socket, rawAnswer(503, 'activator: the workload is waking up; retry', [['Retry-After', String(this.retryAfter)]]));
     };
   }
 

@@ -42,8 +42,9 @@ describe('interceptor counting', () => {
       }
       req.on('end', () => setTimeout(() => res.end('ok'), 20));
     });
-    app.on('upgrade', (_req, socket: net.Socket) => {
+    app.on('upgrade', (req, socket: net.Socket) => {
       appSockets.push(socket);
+      if (req.headers.upgrade === 'declined') return void socket.end('HTTP/1.1 426 Upgrade Required\r\nContent-Length: 3\r\n\r\nno\n');
       socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
       socket.on('data', (data) => socket.write(data));
     });
@@ -141,6 +142,24 @@ describe('interceptor counting', () => {
     expect(interceptor.activity.inFlight()).to.equal(1);
     socket.destroy();
     await settle(interceptor, 0);
+    expect(interceptor.activity.stats(true, false).requests).to.equal(1);
+  });
+
+  it('closes and counts out an upgrade the app declines, though the client keeps sending and never ends its side', async () => {
+    // allowHalfOpen: the client does not end its side when the interceptor ends its own; the
+    // interceptor then closes the connection itself once LINGER_MS has passed.
+    const socket = net.connect({ port: interceptor.listenPort, host: '127.0.0.1', allowHalfOpen: true });
+    await once(socket, 'connect');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const ended = once(socket, 'end');
+    // 128 KiB behind the request, which the interceptor never reads as HTTP: the relayed answer
+    // alone used to leave the socket, and the request's count, open for good (the fuzz suite).
+    socket.write(`GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: declined\r\n\r\n${'x'.repeat(128 * 1024)}`);
+    await ended;
+    expect(Buffer.concat(received).toString()).to.match(/^HTTP\/1.1 426 Upgrade Required\r\n[^]*\r\n\r\nno\n$/);
+    await settle(interceptor, 0);
+    socket.destroy();
     expect(interceptor.activity.stats(true, false).requests).to.equal(1);
   });
 
