@@ -15,6 +15,7 @@ import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator
 import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
+import { metricOf } from '../../fixtures/metrics.ts';
 import { closeServer, freePort, killAll, request, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
 
 const namespace = 'shop';
@@ -137,7 +138,11 @@ describe('controller: ebb to zero and wake on the first request, on the real con
       { name: 'web', namespace, body: { metadata: { annotations: { 'ebb.dev/idle-after': '10m', 'ebb.dev/min-replicas': '1' } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // The leader decides with the new annotations before the standby starts: three decisions on
+    // `web` after the patch (one tick a second), the watch having delivered it within the first.
+    const decisionsOf = (c: Started<ControllerReady>) => metricOf(c.ready.port, 'ebb_decisions_total');
+    const patchedAt = await decisionsOf(controllers[0]!);
+    await eventually('three decisions after the patch', async () => ((await decisionsOf(controllers[0]!)) >= patchedAt + 3 ? true : undefined));
     const standby = await startController(controlPlane(), 'controller-b', controllerToken, {
       ...controllerEnv,
       EBB_AGENT_URLS: `http://127.0.0.1:${agentActivity}`,
@@ -156,7 +161,9 @@ describe('controller: ebb to zero and wake on the first request, on the real con
     const takeoverMs = Date.now() - killedAt;
     console.log(`      takeover after the leader was killed: ${takeoverMs} ms (lease 15 s)`);
     expect(takeoverMs).to.be.below(20_000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Three decisions by the new leader (its first ones, on the one workload) change nothing.
+    await eventually('three decisions by the new leader', async () => ((await decisionsOf(standby)) >= 3 ? true : undefined));
     expect((await scaledEvents()).length).to.equal(eventsBefore);
+    expect(await replicas()).to.equal(1);
   });
 });
