@@ -20,9 +20,10 @@ import { TokenFile } from '../src/protocol/token-file.ts';
 import { systemClock } from './node/clock.ts';
 import { kubeletMetricsReader } from './node/kubelet/resource-metrics-client.ts';
 import { UsageCollector, usageUnavailable } from './node/usage-collector.ts';
+import { createLog, startupOrExit } from '../src/program/log.ts';
 
-const config = agentConfigFromEnv(process.env);
-const log = (entry: Record<string, unknown>) => console.log(JSON.stringify(entry));
+const log = createLog('agent');
+const config = startupOrExit(log, () => agentConfigFromEnv(process.env));
 
 let kubeConfig: KubeConfig | undefined;
 const cluster = (): KubeConfig => {
@@ -33,7 +34,7 @@ const cluster = (): KubeConfig => {
   return kubeConfig;
 };
 
-const podDiscovery = config.staticTargets === undefined ? new KubePodDiscovery(cluster(), config.nodeName) : undefined;
+const podDiscovery = config.staticTargets === undefined ? new KubePodDiscovery(cluster(), config.nodeName, log) : undefined;
 const discovery: TargetDiscovery = podDiscovery ?? new StaticDiscovery((config.staticTargets ?? '').split(',').filter(Boolean));
 const directory: WorkloadDirectory = config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster(), log);
 const verifier: TokenVerifier = new CachingTokenVerifier(
@@ -60,7 +61,7 @@ const usage = podDiscovery && new UsageCollector(
   { pods: () => podDiscovery.pods(), scrape: kubeletMetricsReader(cluster(), config.nodeName, config.kubelet) },
   { node: config.nodeName, intervalMs: config.kubelet.intervalMs, clock: systemClock, onScrapeFailure: metrics.kubeletScrapeFailed, log },
 );
-if (config.kubelet.insecureTls) log({ msg: 'EBB_KUBELET_INSECURE_TLS=true: the kubelet\'s certificate is not verified' });
+if (config.kubelet.insecureTls) log('warn', 'EBB_KUBELET_INSECURE_TLS=true: the kubelet\'s certificate is not verified');
 
 await Promise.all([discovery.start(), directory.start()]);
 scraper.start();
@@ -71,8 +72,7 @@ const activityServer = createActivityServer(() => scraper.report(config.nodeName
 activityServer.listen(config.port, config.listenHost);
 await Promise.all([once(activityServer, 'listening'), listeners.apply(directory.routes())]);
 const activatorPorts = listeners.listening();
-log({
-  msg: 'agent listening',
+log('info', 'agent listening', {
   node: config.nodeName,
   activity: (activityServer.address() as AddressInfo).port,
   // Per sleeping Service port (or static workload), its activator port; and the first of them,
@@ -89,7 +89,7 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  log({ msg: 'draining', held: [...activator.heldByWorkload().values()].reduce((sum, n) => sum + n, 0), drainMs: config.drainMs });
+  log('info', 'draining', { held: [...activator.heldByWorkload().values()].reduce((sum, n) => sum + n, 0), drainMs: config.drainMs });
   listeners.stopAccepting();
   scraper.stop();
   usage?.stop();
@@ -98,7 +98,7 @@ const stop = async () => {
   directory.stop();
   activator.close();
   activityServer.close();
-  log({ msg: 'agent stopped' });
+  log('info', 'agent stopped');
   setTimeout(() => process.exit(0), 100).unref();
 };
 process.on('SIGTERM', () => void stop());

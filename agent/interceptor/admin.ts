@@ -3,6 +3,7 @@
 // any pod, so it is not authenticated; the sidecar has no credentials to check tokens with.
 
 import http from 'node:http';
+import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
 import { INTERCEPTOR_READY_PATH, INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
 import type { InterceptorActivity } from './activity.ts';
@@ -10,31 +11,19 @@ import type { AppReadiness } from './app-readiness.ts';
 
 export function createAdminServer(activity: InterceptorActivity, appReadiness: AppReadiness, isDraining: () => boolean): http.Server {
   return createHttpServer({}, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, contentType: string, body: string) => {
-      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'only GET\n');
-    switch (path) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answerText(res, 405, 'only GET');
+    if (serveOperations(req, res, { metrics: activity.registry })) return;
+    switch ((req.url ?? '/').split('?')[0]) {
       case INTERCEPTOR_STATS_PATH:
-        return send(200, 'application/json', JSON.stringify(activity.stats(appReadiness.current(), isDraining())));
-      case '/metrics':
-        activity.registry.metrics().then(
-          (text) => send(200, activity.registry.contentType, text),
-          (error: unknown) => send(500, 'text/plain', `metrics failed: ${String(error)}\n`),
-        );
-        return;
+        return answerJson(res, 200, activity.stats(appReadiness.current(), isDraining()));
       case INTERCEPTOR_READY_PATH:
         appReadiness.check().then(
-          (ready) => (isDraining() ? send(503, 'text/plain', 'draining\n') : ready ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'the app does not accept connections yet\n')),
-          () => send(503, 'text/plain', 'readiness check failed\n'),
+          (ready) => (isDraining() ? answerText(res, 503, 'draining') : ready ? answerText(res, 200, 'ready') : answerText(res, 503, 'the app does not accept connections yet')),
+          () => answerText(res, 503, 'readiness check failed'),
         );
         return;
-      case '/healthz':
-        return send(200, 'text/plain', 'ok\n');
       default:
-        return send(404, 'text/plain', 'not found\n');
+        return answerText(res, 404, 'not found');
     }
   });
 }

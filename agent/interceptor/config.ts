@@ -1,5 +1,9 @@
 // The interceptor's settings, read once from the environment the webhook writes into the sidecar.
 
+import { fail, ok, type Result } from '../../src/core/result.ts';
+import { list, listenPort, numberAtLeast, readEnvironment, required, text, variable, wholeNumber } from '../../src/program/environment.ts';
+import { DEFAULT_ADMIN_PORT } from '../../src/protocol/stats.ts';
+import { parseWorkloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ClientTimeouts } from '../http/hop-server.ts';
 
 export interface InterceptorConfig {
@@ -8,7 +12,7 @@ export interface InterceptorConfig {
   appHost: string;
   appPort: number;
   adminPort: number;
-  workload: string;
+  workload: WorkloadKey;
   /** Request paths (without query) that are not activity, e.g. an app's own health endpoint. */
   ignorePaths: ReadonlySet<string>;
   /** User-Agent prefixes that are not activity; kubelet probes (`kube-probe/`) always are ignored. */
@@ -29,50 +33,39 @@ export const INTERCEPTOR_CLIENT_TIMEOUTS: ClientTimeouts = {
   keepAliveMs: 65_000,
 };
 
-function port(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') {
-    if (fallback !== undefined) return fallback;
-    throw new Error(`${name} is required (a TCP port number)`);
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name}=${text} is not a TCP port number (0-65535)`);
-  return value;
-}
+const workloadKey = (value: string): Result<WorkloadKey> => {
+  const key = parseWorkloadKey(value);
+  return key ? ok(key) : fail(`${JSON.stringify(value)} is not accepted: expected namespace/deployment`);
+};
+const milliseconds = wholeNumber(1);
 
-function milliseconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}=${text} is not a whole number of milliseconds ≥ 1`);
-  return value;
-}
-
-function list(text: string | undefined): string[] {
-  return (text ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-}
+/** Every variable the interceptor reads: the webhook writes them into the sidecar. */
+export const INTERCEPTOR_ENVIRONMENT = {
+  listenHost: variable('EBB_LISTEN_HOST', text, '0.0.0.0'),
+  listenPort: required('EBB_LISTEN_PORT', listenPort),
+  appHost: variable('EBB_APP_HOST', text, '127.0.0.1'),
+  appPort: required('EBB_APP_PORT', listenPort),
+  adminPort: variable('EBB_ADMIN_PORT', listenPort, DEFAULT_ADMIN_PORT),
+  workload: required('EBB_WORKLOAD', workloadKey),
+  ignorePaths: variable('EBB_IGNORE_PATHS', list, []),
+  ignoreUserAgents: variable('EBB_IGNORE_USER_AGENTS', list, []),
+  drainSeconds: variable('EBB_DRAIN_SECONDS', numberAtLeast(0), 25),
+  headersMs: variable('EBB_HEADERS_TIMEOUT_MS', milliseconds, INTERCEPTOR_CLIENT_TIMEOUTS.headersMs),
+  keepAliveMs: variable('EBB_KEEP_ALIVE_TIMEOUT_MS', milliseconds, INTERCEPTOR_CLIENT_TIMEOUTS.keepAliveMs),
+};
 
 export function interceptorConfigFromEnv(env: NodeJS.ProcessEnv): InterceptorConfig {
-  const workload = env.EBB_WORKLOAD;
-  if (!workload) throw new Error('EBB_WORKLOAD is required (namespace/deployment)');
-  const drainSeconds = Number(env.EBB_DRAIN_SECONDS ?? '25');
-  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new Error(`EBB_DRAIN_SECONDS=${env.EBB_DRAIN_SECONDS} is not a number of seconds`);
+  const values = readEnvironment(INTERCEPTOR_ENVIRONMENT, env);
   return {
-    listenHost: env.EBB_LISTEN_HOST || '0.0.0.0',
-    listenPort: port(env, 'EBB_LISTEN_PORT'),
-    appHost: env.EBB_APP_HOST || '127.0.0.1',
-    appPort: port(env, 'EBB_APP_PORT'),
-    adminPort: port(env, 'EBB_ADMIN_PORT', 18090),
-    workload,
-    ignorePaths: new Set(list(env.EBB_IGNORE_PATHS)),
-    ignoreUserAgents: ['kube-probe/', ...list(env.EBB_IGNORE_USER_AGENTS)],
-    drainMs: drainSeconds * 1000,
-    clientTimeouts: {
-      headersMs: milliseconds(env, 'EBB_HEADERS_TIMEOUT_MS', INTERCEPTOR_CLIENT_TIMEOUTS.headersMs),
-      keepAliveMs: milliseconds(env, 'EBB_KEEP_ALIVE_TIMEOUT_MS', INTERCEPTOR_CLIENT_TIMEOUTS.keepAliveMs),
-    },
+    listenHost: values.listenHost,
+    listenPort: values.listenPort,
+    appHost: values.appHost,
+    appPort: values.appPort,
+    adminPort: values.adminPort,
+    workload: values.workload,
+    ignorePaths: new Set(values.ignorePaths),
+    ignoreUserAgents: ['kube-probe/', ...values.ignoreUserAgents],
+    drainMs: values.drainSeconds * 1000,
+    clientTimeouts: { headersMs: values.headersMs, keepAliveMs: values.keepAliveMs },
   };
 }

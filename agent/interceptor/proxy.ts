@@ -3,11 +3,12 @@
 // request is counted out on its response's 'close', which Node emits exactly once whether the
 // response finished or the client went away.
 
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { endUpgraded, rawAnswer, rawResponseHead } from '../../src/http/raw-response.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../http/headers.ts';
-import { answerUpstreamFailure, describeUpstreamFailure } from '../http/upstream-errors.ts';
+import { forward } from '../http/forward.ts';
+import { describeUpstreamFailure } from '../http/upstream-errors.ts';
 import type { InterceptorActivity } from './activity.ts';
 
 export interface ProxyOptions {
@@ -18,13 +19,6 @@ export interface ProxyOptions {
   isDraining: () => boolean;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 export function createProxy(options: ProxyOptions): { onRequest: http.RequestListener; onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void; close: () => void } {
   const { appHost, appPort, activity, isDraining } = options;
   const address = `${appHost}:${appPort}`;
@@ -32,46 +26,15 @@ export function createProxy(options: ProxyOptions): { onRequest: http.RequestLis
   // most-recently-used first so idle ones age out instead of all staying warm.
   const pool = new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, scheduling: 'lifo' });
 
-  function send(req: IncomingMessage, res: ServerResponse, attempt: number): void {
-    const upstream = http.request({
-      host: appHost,
-      port: appPort,
-      method: req.method,
-      path: req.url,
-      headers: forwardRequestHeaders(req.rawHeaders, { clientAddress: req.socket.remoteAddress, proto: 'http' }),
-      agent: pool,
-      setHost: false,
-    });
-    upstream.on('response', (upstreamRes) => {
-      const headers = forwardResponseHeaders(upstreamRes.rawHeaders);
-      if (isDraining()) headers.push('Connection', 'close');
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
-      upstreamRes.pipe(res);
-      upstreamRes.on('error', () => res.destroy());
-    });
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (res.closed) return;
-      // A pooled socket the app closed while idle: nothing reached the app, so a request
-      // without a body can be sent again on a fresh socket (Node's documented pattern).
-      if (upstream.reusedSocket && error.code === 'ECONNRESET' && attempt === 0 && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
-        send(req, res, attempt + 1);
-        return;
-      }
-      answerUpstreamFailure(res, describeUpstreamFailure(address, error));
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    if (hasBody(req)) req.pipe(upstream);
-    else upstream.end();
-  }
+  const app = { host: appHost, port: appPort, agent: pool };
+  const forwardOptions = { retryStaleSocket: true, responseHeaders: () => (isDraining() ? ['Connection', 'close'] : []) };
 
   const onRequest: http.RequestListener = (req, res) => {
     // A pipelined request read after its client's connection closed: nobody is there for the
     // answer, and its forwarding headers could no longer name the client (found by the fuzz suite).
     if (req.socket.remoteAddress === undefined) return void res.destroy();
     if (activity.counts(req)) res.once('close', activity.begin());
-    send(req, res, 0);
+    forward(req, res, app, forwardOptions);
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

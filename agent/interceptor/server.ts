@@ -6,7 +6,6 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { createHopServer } from '../http/hop-server.ts';
-import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { InterceptorActivity } from './activity.ts';
 import { createAdminServer } from './admin.ts';
 import { AppReadiness } from './app-readiness.ts';
@@ -25,7 +24,7 @@ export interface RunningInterceptor {
 const DRAIN_QUIET_MS = 1_000;
 
 export async function startInterceptor(config: InterceptorConfig): Promise<RunningInterceptor> {
-  const activity = new InterceptorActivity(config.workload as WorkloadKey, config);
+  const activity = new InterceptorActivity(config.workload, config);
   const appReadiness = new AppReadiness(config.appHost, config.appPort);
   let draining = false;
   const isDraining = () => draining;

@@ -3,32 +3,22 @@
 
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
 import { ACTIVITY_PATH, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 
-export function createActivityServer(report: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string, metrics: Registry, usage: () => UsageReport): http.Server {
+export function createActivityServer(activity: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string, metrics: Registry, usage: () => UsageReport): http.Server {
   return createHttpServer({}, (req, res) => {
-    const send = (status: number, contentType: string, body: string) => {
-      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    };
+    if (serveOperations(req, res, { metrics })) return;
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') return send(200, 'text/plain', 'ok\n');
-    if (path === '/metrics') {
-      metrics.metrics().then(
-        (text) => send(200, metrics.contentType, text),
-        (error: unknown) => send(500, 'text/plain', `metrics failed: ${String(error)}\n`),
-      );
-      return;
-    }
-    const answer = path === ACTIVITY_PATH ? report : path === USAGE_PATH ? usage : undefined;
-    if (!answer) return send(404, 'text/plain', 'not found\n');
-    if (req.method !== 'GET') return send(405, 'text/plain', 'only GET\n');
+    const report = path === ACTIVITY_PATH ? activity : path === USAGE_PATH ? usage : undefined;
+    if (!report) return answerText(res, 404, 'not found');
+    if (req.method !== 'GET') return answerText(res, 405, 'only GET');
     authorizeRequest(req, verifier, allowedIdentity).then(
-      (decision) => (decision.status === 200 ? send(200, 'application/json', JSON.stringify(answer())) : send(decision.status, 'text/plain', `${decision.message}\n`)),
-      (error: unknown) => send(500, 'text/plain', `${String(error)}\n`),
+      (decision) => (decision.status === 200 ? answerJson(res, 200, report()) : answerText(res, decision.status, decision.message)),
+      (error: unknown) => answerText(res, 500, String(error)),
     );
   });
 }

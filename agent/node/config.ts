@@ -1,10 +1,13 @@
 // The agent's settings, from the DaemonSet's environment. Each STATIC_* variable replaces one
 // cluster dependency for process-level tests; without them the agent uses the API server
-// (in-cluster config, or KUBECONFIG when set).
+// (in-cluster config, or KUBECONFIG when set). `none` is a static list with nothing in it: an
+// empty variable is unset, as in every program.
 
 import { DEFAULT_HOLD_LIMITS, type HoldLimits } from '../../src/core/activity/hold-ledger.ts';
 import { DEFAULT_AGENT_PORT } from '../../src/protocol/activator.ts';
 import { CONTROLLER_IDENTITY, EBB_AUDIENCE } from '../../src/protocol/auth.ts';
+import { ok } from '../../src/core/result.ts';
+import { EnvironmentError, flag, listenPort, optional, readEnvironment, text, variable, wholeNumber } from '../../src/program/environment.ts';
 import type { ClientTimeouts } from '../http/hop-server.ts';
 
 export interface AgentConfig {
@@ -51,6 +54,9 @@ export interface KubeletUsageConfig {
   insecureTls: boolean;
 }
 
+/** A static stand-in's list: comma-separated entries, or `none`. */
+const staticList = (value: string) => ok(value.trim() === 'none' ? '' : value);
+
 export const ACTIVATOR_CLIENT_TIMEOUTS: ClientTimeouts = {
   // kube-proxy hands the client's own connection over, and a client sends its request head at
   // once. The head only: a held request has arrived and waits for its answer up to the hold
@@ -61,63 +67,77 @@ export const ACTIVATOR_CLIENT_TIMEOUTS: ClientTimeouts = {
   keepAliveMs: 65_000,
 };
 
-function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${text} is not a non-negative number`);
-  return value;
-}
-
-function flagFrom(env: NodeJS.ProcessEnv, name: string): boolean {
-  const text = env[name];
-  if (text === undefined || text === '' || text === 'false') return false;
-  if (text === 'true') return true;
-  throw new Error(`${name}=${text} is not true or false`);
-}
-
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const milliseconds = wholeNumber(0);
+
+/** Every variable the agent reads. */
+export const AGENT_ENVIRONMENT = {
+  nodeName: optional('NODE_NAME', text),
+  listenHost: variable('EBB_LISTEN_HOST', text, '0.0.0.0'),
+  port: variable('EBB_AGENT_PORT', listenPort, DEFAULT_AGENT_PORT),
+  activatorHost: optional('EBB_ACTIVATOR_HOST', text),
+  // Below the DaemonSet's terminationGracePeriodSeconds (30 s), with room for the answers being
+  // forwarded when it ends (5 s, activator.ts).
+  drainMs: variable('EBB_ACTIVATOR_DRAIN_MS', milliseconds, 20_000),
+  activatorHeadersMs: variable('EBB_ACTIVATOR_HEADERS_TIMEOUT_MS', milliseconds, ACTIVATOR_CLIENT_TIMEOUTS.headersMs),
+  activatorKeepAliveMs: variable('EBB_ACTIVATOR_KEEP_ALIVE_TIMEOUT_MS', milliseconds, ACTIVATOR_CLIENT_TIMEOUTS.keepAliveMs),
+  scrapeIntervalMs: variable('EBB_SCRAPE_INTERVAL_MS', milliseconds, 1_000),
+  scrapeTimeoutMs: variable('EBB_SCRAPE_TIMEOUT_MS', milliseconds, 800),
+  windowMs: variable('EBB_WINDOW_MS', milliseconds, 10_000),
+  maxRequestsPerWorkload: variable('EBB_HOLD_MAX_REQUESTS_PER_WORKLOAD', wholeNumber(0), DEFAULT_HOLD_LIMITS.maxRequestsPerWorkload),
+  maxBytesPerWorkload: variable('EBB_HOLD_MAX_BYTES_PER_WORKLOAD', wholeNumber(0), DEFAULT_HOLD_LIMITS.maxBytesPerWorkload),
+  maxRequests: variable('EBB_HOLD_MAX_REQUESTS', wholeNumber(0), DEFAULT_HOLD_LIMITS.maxRequests),
+  maxBytes: variable('EBB_HOLD_MAX_BYTES', wholeNumber(0), DEFAULT_HOLD_LIMITS.maxBytes),
+  deadlineMs: variable('EBB_HOLD_DEADLINE_MS', milliseconds, DEFAULT_HOLD_LIMITS.deadlineMs),
+  controllerUrl: optional('EBB_CONTROLLER_URL', text),
+  tokenFile: variable('EBB_TOKEN_FILE', text, '/var/run/secrets/ebb/token'),
+  audience: variable('EBB_AUDIENCE', text, EBB_AUDIENCE),
+  allowedIdentity: variable('EBB_ALLOWED_IDENTITY', text, CONTROLLER_IDENTITY),
+  staticTargets: optional('EBB_STATIC_TARGETS', staticList),
+  staticBackends: optional('EBB_STATIC_BACKENDS', staticList),
+  staticTokens: optional('EBB_STATIC_TOKENS', staticList),
+  // The kubelet refreshes its figures every 10-15 s: reading faster adds no samples.
+  usageIntervalMs: variable('EBB_USAGE_INTERVAL_MS', milliseconds, 10_000),
+  usageTimeoutMs: variable('EBB_USAGE_TIMEOUT_MS', milliseconds, 5_000),
+  kubeletTokenFile: variable('EBB_KUBELET_TOKEN_FILE', text, `${SERVICE_ACCOUNT_DIR}/token`),
+  kubeletCaFile: variable('EBB_KUBELET_CA_FILE', text, `${SERVICE_ACCOUNT_DIR}/ca.crt`),
+  kubeletInsecureTls: variable('EBB_KUBELET_INSECURE_TLS', flag, false),
+};
 
 export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
-  const staticTargets = env.EBB_STATIC_TARGETS;
-  const nodeName = env.NODE_NAME ?? (staticTargets !== undefined ? 'static' : undefined);
-  if (!nodeName) throw new Error('NODE_NAME is required (set it from the downward API: spec.nodeName)');
+  const values = readEnvironment(AGENT_ENVIRONMENT, env);
+  const nodeName = values.nodeName ?? (values.staticTargets !== undefined ? 'static' : undefined);
+  if (nodeName === undefined) throw new EnvironmentError(['NODE_NAME is required (set it from the downward API: spec.nodeName)']);
   return {
     nodeName,
-    listenHost: env.EBB_LISTEN_HOST || '0.0.0.0',
-    port: numberFrom(env, 'EBB_AGENT_PORT', DEFAULT_AGENT_PORT),
-    activatorHost: env.EBB_ACTIVATOR_HOST || env.EBB_LISTEN_HOST || '0.0.0.0',
-    // Below the DaemonSet's terminationGracePeriodSeconds (30 s), with room for the answers being
-    // forwarded when it ends (5 s, activator.ts).
-    drainMs: numberFrom(env, 'EBB_ACTIVATOR_DRAIN_MS', 20_000),
-    activatorTimeouts: {
-      headersMs: numberFrom(env, 'EBB_ACTIVATOR_HEADERS_TIMEOUT_MS', ACTIVATOR_CLIENT_TIMEOUTS.headersMs),
-      keepAliveMs: numberFrom(env, 'EBB_ACTIVATOR_KEEP_ALIVE_TIMEOUT_MS', ACTIVATOR_CLIENT_TIMEOUTS.keepAliveMs),
-    },
-    scrapeIntervalMs: numberFrom(env, 'EBB_SCRAPE_INTERVAL_MS', 1_000),
-    scrapeTimeoutMs: numberFrom(env, 'EBB_SCRAPE_TIMEOUT_MS', 800),
-    windowMs: numberFrom(env, 'EBB_WINDOW_MS', 10_000),
+    listenHost: values.listenHost,
+    port: values.port,
+    activatorHost: values.activatorHost ?? values.listenHost,
+    drainMs: values.drainMs,
+    activatorTimeouts: { headersMs: values.activatorHeadersMs, keepAliveMs: values.activatorKeepAliveMs },
+    scrapeIntervalMs: values.scrapeIntervalMs,
+    scrapeTimeoutMs: values.scrapeTimeoutMs,
+    windowMs: values.windowMs,
     hold: {
-      maxRequestsPerWorkload: numberFrom(env, 'EBB_HOLD_MAX_REQUESTS_PER_WORKLOAD', DEFAULT_HOLD_LIMITS.maxRequestsPerWorkload),
-      maxBytesPerWorkload: numberFrom(env, 'EBB_HOLD_MAX_BYTES_PER_WORKLOAD', DEFAULT_HOLD_LIMITS.maxBytesPerWorkload),
-      maxRequests: numberFrom(env, 'EBB_HOLD_MAX_REQUESTS', DEFAULT_HOLD_LIMITS.maxRequests),
-      maxBytes: numberFrom(env, 'EBB_HOLD_MAX_BYTES', DEFAULT_HOLD_LIMITS.maxBytes),
-      deadlineMs: numberFrom(env, 'EBB_HOLD_DEADLINE_MS', DEFAULT_HOLD_LIMITS.deadlineMs),
+      maxRequestsPerWorkload: values.maxRequestsPerWorkload,
+      maxBytesPerWorkload: values.maxBytesPerWorkload,
+      maxRequests: values.maxRequests,
+      maxBytes: values.maxBytes,
+      deadlineMs: values.deadlineMs,
     },
-    controllerUrl: env.EBB_CONTROLLER_URL || undefined,
-    tokenFile: env.EBB_TOKEN_FILE || '/var/run/secrets/ebb/token',
-    audience: env.EBB_AUDIENCE || EBB_AUDIENCE,
-    allowedIdentity: env.EBB_ALLOWED_IDENTITY || CONTROLLER_IDENTITY,
-    staticTargets,
-    staticBackends: env.EBB_STATIC_BACKENDS,
-    staticTokens: env.EBB_STATIC_TOKENS,
+    controllerUrl: values.controllerUrl,
+    tokenFile: values.tokenFile,
+    audience: values.audience,
+    allowedIdentity: values.allowedIdentity,
+    staticTargets: values.staticTargets,
+    staticBackends: values.staticBackends,
+    staticTokens: values.staticTokens,
     kubelet: {
-      // The kubelet refreshes its figures every 10-15 s: reading faster adds no samples.
-      intervalMs: numberFrom(env, 'EBB_USAGE_INTERVAL_MS', 10_000),
-      timeoutMs: numberFrom(env, 'EBB_USAGE_TIMEOUT_MS', 5_000),
-      tokenFile: env.EBB_KUBELET_TOKEN_FILE || `${SERVICE_ACCOUNT_DIR}/token`,
-      caFile: env.EBB_KUBELET_CA_FILE || `${SERVICE_ACCOUNT_DIR}/ca.crt`,
-      insecureTls: flagFrom(env, 'EBB_KUBELET_INSECURE_TLS'),
+      intervalMs: values.usageIntervalMs,
+      timeoutMs: values.usageTimeoutMs,
+      tokenFile: values.kubeletTokenFile,
+      caFile: values.kubeletCaFile,
+      insecureTls: values.kubeletInsecureTls,
     },
   };
 }

@@ -6,6 +6,7 @@ import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kuber
 import { INJECTED_ANNOTATION } from '../../src/protocol/activator.ts';
 import { ADMIN_PORT_NAME, DEFAULT_ADMIN_PORT } from '../../src/protocol/stats.ts';
 import { RestartingInformer } from './restarting-informer.ts';
+import type { Log } from '../../src/program/log.ts';
 
 export interface ScrapeTarget {
   /** `namespace/pod`, or the address for static targets. */
@@ -55,12 +56,12 @@ export function interceptorTarget(pod: V1Pod): ScrapeTarget | undefined {
 export class KubePodDiscovery implements TargetDiscovery {
   private readonly informer: RestartingInformer<V1Pod>;
 
-  constructor(kubeConfig: KubeConfig, nodeName: string) {
+  constructor(kubeConfig: KubeConfig, nodeName: string, log: Log) {
     const api = kubeConfig.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${nodeName}`;
     // The watch must carry the same field selector as the list: ListWatch passes it to both.
     const cache = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => api.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
-    this.informer = new RestartingInformer(cache, 'pod');
+    this.informer = new RestartingInformer(cache, 'pod', log);
   }
 
   targets(): readonly ScrapeTarget[] {

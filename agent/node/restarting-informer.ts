@@ -3,6 +3,7 @@
 
 import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import { restartOnError } from '../../src/kube/restart-on-error.ts';
+import type { Log } from '../../src/program/log.ts';
 
 const RESTART_AFTER_MS = 2_000;
 
@@ -12,11 +13,12 @@ export class RestartingInformer<T extends KubernetesObject> {
   constructor(
     readonly cache: ListWatch<T>,
     what: string,
+    log: Log,
   ) {
     restartOnError(cache, {
       what: `${what} watch`,
       isStopped: () => this.stopped,
-      log: (msg) => console.error(JSON.stringify({ msg })),
+      log: (msg) => log('warn', msg),
       delayMs: RESTART_AFTER_MS,
     });
   }

@@ -11,6 +11,7 @@ import { recordOomKills, reportedOomKills, type WorkloadPod } from '../../src/co
 import { stepUsage } from '../../src/core/usage/pod-usage.ts';
 import { parsePrometheusText } from '../../src/core/usage/prometheus-text.ts';
 import type { OomKill, PodUsage, UsageReport } from '../../src/protocol/usage.ts';
+import type { Log } from '../../src/program/log.ts';
 import type { Clock } from './clock.ts';
 
 export interface UsageSources {
@@ -25,7 +26,7 @@ export interface UsageCollectorOptions {
   intervalMs: number;
   clock: Clock;
   onScrapeFailure?: () => void;
-  log: (entry: Record<string, unknown>) => void;
+  log: Log;
 }
 
 export class UsageCollector {
@@ -68,13 +69,13 @@ export class UsageCollector {
       this.histories = step.histories;
       this.pods = step.pods;
       this.scrapedAt = scrapedAt;
-      if (problems.length > 0) this.options.log({ msg: 'kubelet metrics lines skipped', count: problems.length, first: problems[0] });
-      if (this.error !== undefined) this.options.log({ msg: 'kubelet scrape recovered', node: this.options.node });
+      if (problems.length > 0) this.options.log('warn', 'kubelet metrics lines skipped', { count: problems.length, first: problems[0] });
+      if (this.error !== undefined) this.options.log('info', 'kubelet scrape recovered', { node: this.options.node });
       this.error = undefined;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Once per distinct failure, not every interval.
-      if (message !== this.error) this.options.log({ msg: 'kubelet scrape failed', node: this.options.node, error: message });
+      if (message !== this.error) this.options.log('warn', 'kubelet scrape failed', { node: this.options.node, error: message });
       this.error = message;
       this.options.onScrapeFailure?.();
     }

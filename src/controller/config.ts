@@ -2,8 +2,9 @@
 // the program at start with a message naming the variable, the value and what is accepted.
 
 import { hostname } from 'node:os';
-import { inPortRange, parsePortRange, type PortRange } from '../core/activator-ports.ts';
-import { DEFAULT_ACTIVATOR_PORTS } from '../protocol/activator.ts';
+import { formatPortRange, inPortRange, parsePortRange, type PortRange } from '../core/activator-ports.ts';
+import { environmentProblem, list, listenPort, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
+import { DEFAULT_ACTIVATOR_PORTS, DEFAULT_AGENT_PORT } from '../protocol/activator.ts';
 
 export interface ControllerConfig {
   namespace: string;
@@ -28,44 +29,53 @@ export interface ControllerConfig {
   lease: { name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
 }
 
-export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
-  const list = (name: string) => env[name]?.split(',').map((item) => item.trim()).filter(Boolean);
-  const number = (name: string, fallback: number, minimum: number) => {
-    const text = env[name];
-    if (text === undefined || text === '') return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < minimum) throw new Error(`${name}=${JSON.stringify(text)} is not accepted: expected a whole number ≥ ${minimum}`);
-    return value;
-  };
-  const durationMs = number('EBB_LEASE_DURATION_MS', 15_000, 1000);
-  const renewDeadlineMs = number('EBB_LEASE_RENEW_DEADLINE_MS', 10_000, 500);
-  if (renewDeadlineMs >= durationMs) {
-    throw new Error(`EBB_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs} is not accepted: it must be shorter than EBB_LEASE_DURATION_MS=${durationMs}, or two leaders could overlap`);
-  }
-  const agentPort = number('EBB_AGENT_PORT', 18092, 1);
-  return {
-    namespace: env.POD_NAMESPACE ?? 'ebb-system',
-    identity: env.POD_NAME ?? hostname(),
-    host: env.EBB_CONTROLLER_HOST ?? '0.0.0.0',
-    port: number('EBB_CONTROLLER_PORT', 18093, 0),
-    tickMs: number('EBB_TICK_MS', 2000, 100),
-    usageIntervalMs: number('EBB_USAGE_INTERVAL_MS', 10_000, 100),
-    checkpointIntervalMs: number('EBB_CHECKPOINT_INTERVAL_MS', 60_000, 0),
-    tokenFile: env.EBB_TOKEN_FILE ?? '/var/run/secrets/ebb/token',
-    agentUrls: list('EBB_AGENT_URLS'),
-    activatorAddresses: list('EBB_ACTIVATOR_ADDRESSES'),
-    activatorPorts: activatorPorts(env.EBB_ACTIVATOR_PORTS || DEFAULT_ACTIVATOR_PORTS, agentPort),
-    agentPort,
-    webhookCaFile: env.EBB_WEBHOOK_CA_FILE ?? '/etc/ebb/tls/ca.crt',
-    webhookConfiguration: env.EBB_WEBHOOK_CONFIGURATION ?? 'ebb',
-    lease: { name: env.EBB_LEASE_NAME ?? 'ebb-controller', durationMs, renewDeadlineMs, retryPeriodMs: number('EBB_LEASE_RETRY_PERIOD_MS', 2000, 100) },
-  };
-}
+/** Every variable the controller reads. */
+export const CONTROLLER_ENVIRONMENT = {
+  namespace: variable('POD_NAMESPACE', text, 'ebb-system'),
+  identity: variable('POD_NAME', text, hostname()),
+  host: variable('EBB_CONTROLLER_HOST', text, '0.0.0.0'),
+  port: variable('EBB_CONTROLLER_PORT', listenPort, 18093),
+  tickMs: variable('EBB_TICK_MS', wholeNumber(100), 2000),
+  usageIntervalMs: variable('EBB_USAGE_INTERVAL_MS', wholeNumber(100), 10_000),
+  checkpointIntervalMs: variable('EBB_CHECKPOINT_INTERVAL_MS', wholeNumber(0), 60_000),
+  tokenFile: variable('EBB_TOKEN_FILE', text, '/var/run/secrets/ebb/token'),
+  agentUrls: optional('EBB_AGENT_URLS', list),
+  activatorAddresses: optional('EBB_ACTIVATOR_ADDRESSES', list),
+  activatorPorts: variable('EBB_ACTIVATOR_PORTS', parsePortRange, DEFAULT_ACTIVATOR_PORTS),
+  agentPort: variable('EBB_AGENT_PORT', port, DEFAULT_AGENT_PORT),
+  webhookCaFile: variable('EBB_WEBHOOK_CA_FILE', text, '/etc/ebb/tls/ca.crt'),
+  webhookConfiguration: variable('EBB_WEBHOOK_CONFIGURATION', text, 'ebb'),
+  leaseName: variable('EBB_LEASE_NAME', text, 'ebb-controller'),
+  leaseDurationMs: variable('EBB_LEASE_DURATION_MS', wholeNumber(1000), 15_000),
+  leaseRenewDeadlineMs: variable('EBB_LEASE_RENEW_DEADLINE_MS', wholeNumber(500), 10_000),
+  leaseRetryPeriodMs: variable('EBB_LEASE_RETRY_PERIOD_MS', wholeNumber(100), 2000),
+};
 
-/** The agents listen on these ports besides their own: the range must leave the agent's port out. */
-function activatorPorts(text: string, agentPort: number): PortRange {
-  const range = parsePortRange(text);
-  if (!range.ok) throw new Error(`EBB_ACTIVATOR_PORTS=${JSON.stringify(text)} is not accepted: ${range.error}`);
-  if (inPortRange(range.value, agentPort)) throw new Error(`EBB_ACTIVATOR_PORTS=${JSON.stringify(text)} is not accepted: it holds the agents' own port ${agentPort} (EBB_AGENT_PORT)`);
-  return range.value;
+export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
+  const values = readEnvironment(CONTROLLER_ENVIRONMENT, env);
+  const { leaseDurationMs: durationMs, leaseRenewDeadlineMs: renewDeadlineMs } = values;
+  if (renewDeadlineMs >= durationMs) {
+    throw environmentProblem('EBB_LEASE_RENEW_DEADLINE_MS', String(renewDeadlineMs), `it must be shorter than EBB_LEASE_DURATION_MS=${durationMs}, or two leaders could overlap`);
+  }
+  // The agents listen on these ports besides their own: the range must leave the agent's port out.
+  if (inPortRange(values.activatorPorts, values.agentPort)) {
+    throw environmentProblem('EBB_ACTIVATOR_PORTS', formatPortRange(values.activatorPorts), `it holds the agents' own port ${values.agentPort} (EBB_AGENT_PORT)`);
+  }
+  return {
+    namespace: values.namespace,
+    identity: values.identity,
+    host: values.host,
+    port: values.port,
+    tickMs: values.tickMs,
+    usageIntervalMs: values.usageIntervalMs,
+    checkpointIntervalMs: values.checkpointIntervalMs,
+    tokenFile: values.tokenFile,
+    agentUrls: values.agentUrls,
+    activatorAddresses: values.activatorAddresses,
+    activatorPorts: values.activatorPorts,
+    agentPort: values.agentPort,
+    webhookCaFile: values.webhookCaFile,
+    webhookConfiguration: values.webhookConfiguration,
+    lease: { name: values.leaseName, durationMs, renewDeadlineMs, retryPeriodMs: values.leaseRetryPeriodMs },
+  };
 }

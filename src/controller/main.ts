@@ -22,7 +22,7 @@ import { TokenFile } from '../protocol/token-file.ts';
 import { parseWorkloadKey } from '../protocol/workload.ts';
 import { collectActivity, collectUsage, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
 import { ClusterWatch } from './cluster-watch.ts';
-import { controllerConfig, type ControllerConfig } from './config.ts';
+import { controllerConfig } from './config.ts';
 import { DisruptionManager } from './disruptions.ts';
 import { SharedAgentKubeConfig } from './kube-config.ts';
 import { concurrencyLimit } from '../kube/concurrency-limit.ts';
@@ -34,20 +34,10 @@ import { SizingLoop } from './sizing.ts';
 import { Scaler, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { WorkloadSource, type Workload } from './workloads.ts';
+import { createLog, startupOrExit } from '../program/log.ts';
 
-// One JSON object per line on stdout, like the agent and the interceptor.
-const log = (level: string, msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
-
-function configOrExit(): ControllerConfig {
-  try {
-    return controllerConfig(process.env);
-  } catch (error) {
-    log('error', error instanceof Error ? error.message : String(error));
-    process.exit(2);
-  }
-}
-const config = configOrExit();
+const log = createLog('controller');
+const config = startupOrExit(log, () => controllerConfig(process.env));
 
 const kubeConfig = new SharedAgentKubeConfig();
 kubeConfig.loadFromDefault();

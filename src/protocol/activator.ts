@@ -17,4 +17,4 @@ export const DEFAULT_AGENT_PORT = 18092;
  * Linux's ephemeral range (32768-60999), so no outgoing connection of an agent ever holds one,
  * and clear of the agent's own port.
  */
-export const DEFAULT_ACTIVATOR_PORTS = '20000-29999';
+export const DEFAULT_ACTIVATOR_PORTS = { first: 20_000, last: 29_999 };

@@ -12,10 +12,11 @@ import type { HoldLimits } from '../../../src/core/activity/hold-ledger.ts';
 import { HoldLedger } from '../../../src/core/activity/hold-ledger.ts';
 import { targetKey, type SleepingService } from '../../../src/core/activity/route.ts';
 import { WakeSchedule } from '../../../src/core/activity/wake-schedule.ts';
+import { answerText } from '../../../src/http/answer.ts';
 import { endUpgraded, rawAnswer } from '../../../src/http/raw-response.ts';
+import type { Log } from '../../../src/program/log.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
-import { forwardRequestHeaders, forwardResponseHeaders } from '../../http/headers.ts';
-import { answerUpstreamFailure, describeUpstreamFailure } from '../../http/upstream-errors.ts';
+import { forward } from '../../http/forward.ts';
 import type { WakeOutcome } from '../metrics.ts';
 import { systemTimerClock, type TimerClock } from './clock.ts';
 import type { Backend, BackendSource } from './directory.ts';
@@ -34,7 +35,7 @@ export interface ActivatorOptions {
   retryAfterSeconds?: number;
   /** The system's unless a test drives time. */
   clock?: TimerClock;
-  log?: (entry: Record<string, unknown>) => void;
+  log: Log;
   onWakeOutcome?: (outcome: WakeOutcome) => void;
 }
 
@@ -82,13 +83,13 @@ export class Activator {
   private readonly retryAfter: number;
   /** The activator's time; its listeners pace their retries by it too. */
   readonly clock: TimerClock;
-  private readonly log: (entry: Record<string, unknown>) => void;
+  private readonly log: Log;
 
   constructor(private readonly options: ActivatorOptions) {
     this.ledger = new HoldLedger(options.limits);
     this.retryAfter = options.retryAfterSeconds ?? 1;
     this.clock = options.clock ?? systemTimerClock;
-    this.log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
+    this.log = options.log;
   }
 
   heldByWorkload(): Map<WorkloadKey, number> {
@@ -167,14 +168,7 @@ export class Activator {
 
   private refuse(res: ServerResponse, status: 503, message: string): void {
     if (res.headersSent || res.destroyed) return;
-    const headers: Record<string, string | number> = {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(message) + 1,
-      Connection: 'close',
-      'Retry-After': this.retryAfter,
-    };
-    res.writeHead(status, headers);
-    res.end(`${message}\n`);
+    answerText(res, status, message, { Connection: 'close', 'Retry-After': this.retryAfter });
   }
 
   /** Takes a held request out of the ledger (once) and does `then` with it. */
@@ -214,13 +208,13 @@ export class Activator {
       (response) => {
         this.wakes.succeeded(workload);
         this.options.onWakeOutcome?.(response.accepted ? 'accepted' : 'declined');
-        this.log({ msg: 'wake requested', workload, accepted: response.accepted, reason: response.reason });
+        this.log('info', 'wake requested', { workload, accepted: response.accepted, reason: response.reason });
       },
       (error: unknown) => {
         this.wakes.failed(workload, this.clock.monotonicMs());
         this.options.onWakeOutcome?.('failed');
         const retryIn = this.wakes.retryIn(workload, this.clock.monotonicMs());
-        this.log({ msg: 'wake request failed', workload, error: String(error), retryInMs: retryIn });
+        this.log('warn', 'wake request failed', { workload, error: String(error), retryInMs: retryIn });
         if (retryIn === undefined) return; // the episode ended meanwhile
         this.wakeRetries.set(
           workload,
@@ -261,36 +255,22 @@ export class Activator {
     // Its client's connection closed while it was held (a pipelined request read after the close):
     // nobody is there for the answer, and the forwarding headers could no longer name the client.
     if (req.socket.remoteAddress === undefined) return void res.destroy();
-    const address = `${backend.host}:${backend.port}`;
-    const upstream = http.request({
-      host: backend.host,
-      port: backend.port,
-      method: req.method,
-      path: req.url,
-      headers: forwardRequestHeaders(req.rawHeaders, { clientAddress: req.socket.remoteAddress, proto: 'http' }),
-      agent: this.pool,
-      setHost: false,
-    });
     this.forwarding += 1;
     res.once('close', () => {
       this.forwarding -= 1;
-      if (!res.writableFinished) upstream.destroy();
       this.finishDrainIfIdle();
     });
-    upstream.on('response', (upstreamRes) => {
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, forwardResponseHeaders(upstreamRes.rawHeaders));
-      upstreamRes.pipe(res);
-      upstreamRes.on('error', () => res.destroy());
+    forward(req, res, { host: backend.host, port: backend.port, agent: this.pool }, {
+      retryAfterSeconds: this.retryAfter,
+      // What arrived of the body while held goes first; the rest streams through.
+      sendBody: (upstream) => {
+        req.off('data', entry.onData);
+        for (const chunk of entry.chunks) upstream.write(chunk);
+        entry.chunks = [];
+        if (entry.bodyEnded) upstream.end();
+        else req.pipe(upstream);
+      },
     });
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (!res.closed) answerUpstreamFailure(res, describeUpstreamFailure(address, error), this.retryAfter);
-    });
-    // What arrived of the body while held goes first; the rest streams through.
-    req.off('data', entry.onData);
-    for (const chunk of entry.chunks) upstream.write(chunk);
-    entry.chunks = [];
-    if (entry.bodyEnded) upstream.end();
-    else req.pipe(upstream);
   }
 
   private armDeadline(deadline: number): void {

@@ -21,6 +21,7 @@ import { CoreV1Api, DiscoveryV1Api, ListWatch, Watch, type KubeConfig, type V1En
 import { readActivatorSlice } from '../../../src/core/activator-slice.ts';
 import { activatorRoutes, targetKey, type ActivatorRoute, type SleepingService } from '../../../src/core/activity/route.ts';
 import { ACTIVATOR_SLICE_LABEL } from '../../../src/protocol/activator.ts';
+import type { Log } from '../../../src/program/log.ts';
 import { RestartingInformer } from '../restarting-informer.ts';
 import { acceptsConnections, answersReady } from './backend-probe.ts';
 import type { Backend, WorkloadDirectory } from './directory.ts';
@@ -37,10 +38,10 @@ class NamespaceCache {
   readonly pods: RestartingInformer<V1Pod>;
   readonly services: RestartingInformer<V1Service>;
 
-  constructor(kubeConfig: KubeConfig, core: CoreV1Api, namespace: string) {
+  constructor(kubeConfig: KubeConfig, core: CoreV1Api, namespace: string, log: Log) {
     const watch = new Watch(kubeConfig);
-    this.pods = new RestartingInformer(new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => core.listNamespacedPod({ namespace }), false), `pods in ${namespace}`);
-    this.services = new RestartingInformer(new ListWatch<V1Service>(`/api/v1/namespaces/${namespace}/services`, watch, () => core.listNamespacedService({ namespace }), false), `services in ${namespace}`);
+    this.pods = new RestartingInformer(new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => core.listNamespacedPod({ namespace }), false), `pods in ${namespace}`, log);
+    this.services = new RestartingInformer(new ListWatch<V1Service>(`/api/v1/namespaces/${namespace}/services`, watch, () => core.listNamespacedService({ namespace }), false), `services in ${namespace}`, log);
     void this.pods.start();
     void this.services.start();
   }
@@ -77,7 +78,7 @@ export class KubeDirectory implements WorkloadDirectory {
 
   constructor(
     private readonly kubeConfig: KubeConfig,
-    private readonly log: (entry: Record<string, unknown>) => void = (entry) => console.log(JSON.stringify(entry)),
+    private readonly log: Log,
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
@@ -90,7 +91,7 @@ export class KubeDirectory implements WorkloadDirectory {
       labelSelector,
     );
     for (const verb of ['add', 'update', 'delete'] as const) cache.on(verb, () => this.refresh());
-    this.slices = new RestartingInformer(cache, 'activator endpointslice');
+    this.slices = new RestartingInformer(cache, 'activator endpointslice', log);
   }
 
   routes(): readonly ActivatorRoute[] {
@@ -154,13 +155,13 @@ export class KubeDirectory implements WorkloadDirectory {
   private refresh(): void {
     const slices = this.slices.cache.list().flatMap((slice) => readActivatorSlice(slice) ?? []);
     const { routes, conflicts } = activatorRoutes(this.current, slices, performance.now(), AWAKE_GRACE_MS);
-    if (conflicts.join('\n') !== this.lastConflicts) for (const conflict of conflicts) this.log({ msg: 'activator port conflict', conflict });
+    if (conflicts.join('\n') !== this.lastConflicts) for (const conflict of conflicts) this.log('warn', 'activator port conflict', { conflict });
     this.lastConflicts = conflicts.join('\n');
     const changed = routesKey(routes) !== routesKey(this.current);
     this.current = routes;
 
     const wanted = new Set([...routes.flatMap((route) => (route.target.service ? [route.target.service.namespace] : [])), ...this.waiting.keys()]);
-    for (const namespace of wanted) if (!this.namespaces.has(namespace)) this.namespaces.set(namespace, new NamespaceCache(this.kubeConfig, this.core, namespace));
+    for (const namespace of wanted) if (!this.namespaces.has(namespace)) this.namespaces.set(namespace, new NamespaceCache(this.kubeConfig, this.core, namespace, this.log));
     for (const [namespace, cache] of this.namespaces) {
       if (wanted.has(namespace)) continue;
       cache.stop();

@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { targetKey, type ActivatorRoute, type SleepingService } from '../../../src/core/activity/route.ts';
+import type { Log } from '../../../src/program/log.ts';
 import { createHopServer, type ClientTimeouts } from '../../http/hop-server.ts';
 import { ACTIVATOR_CLIENT_TIMEOUTS } from '../config.ts';
 import type { Activator } from './activator.ts';
@@ -38,7 +39,7 @@ export class ActivatorListeners {
   constructor(
     private readonly activator: Activator,
     private readonly host: string,
-    private readonly log: (entry: Record<string, unknown>) => void,
+    private readonly log: Log,
     private readonly clientTimeouts: ClientTimeouts = ACTIVATOR_CLIENT_TIMEOUTS,
   ) {}
 
@@ -91,7 +92,7 @@ export class ActivatorListeners {
   }
 
   private logPorts(opened: number[], closed: number[]): void {
-    this.log({ msg: 'activator ports', opened, closed, listening: this.listening().length });
+    this.log('info', 'activator ports', { opened, closed, listening: this.listening().length });
   }
 
   /** Resolves once listening, or after the first failure (a retry then follows by itself). */
@@ -100,7 +101,7 @@ export class ActivatorListeners {
     return new Promise((resolve) => {
       const onListening = () => {
         server.off('error', onError);
-        server.on('error', (error) => this.log({ msg: 'activator port failed', port: route.port, error: error.message }));
+        server.on('error', (error) => this.log('warn', 'activator port failed', { port: route.port, error: error.message }));
         // Its route went away while the port was being opened.
         if (listener.closing) server.close();
         else if (retry) this.logPorts([(server.address() as AddressInfo).port], []);
@@ -108,7 +109,7 @@ export class ActivatorListeners {
       };
       const onError = (error: Error) => {
         server.off('listening', onListening);
-        this.log({ msg: 'activator port unavailable', port: route.port, target: targetKey(route.target), error: error.message, retryInMs: RETRY_LISTEN_MS });
+        this.log('warn', 'activator port unavailable', { port: route.port, target: targetKey(route.target), error: error.message, retryInMs: RETRY_LISTEN_MS });
         if (!listener.closing) listener.cancelRetry = this.activator.clock.setTimeout(() => void this.listen(listener, true), RETRY_LISTEN_MS);
         resolve();
       };

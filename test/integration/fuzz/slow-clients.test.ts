@@ -236,7 +236,7 @@ describe('slow clients: the timeouts as the programs read them', function () {
     expect(interceptorConfigFromEnv(interceptorEnv).clientTimeouts).to.deep.equal(INTERCEPTOR_CLIENT_TIMEOUTS);
     expect(INTERCEPTOR_CLIENT_TIMEOUTS).to.deep.equal({ headersMs: 10_000, keepAliveMs: 65_000 });
     expect(interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '2500', EBB_KEEP_ALIVE_TIMEOUT_MS: '90000' }).clientTimeouts).to.deep.equal({ headersMs: 2_500, keepAliveMs: 90_000 });
-    expect(() => interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '10s' })).to.throw('EBB_HEADERS_TIMEOUT_MS=10s is not a whole number of milliseconds ≥ 1');
+    expect(() => interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '10s' })).to.throw('EBB_HEADERS_TIMEOUT_MS: "10s" is not accepted: expected a whole number ≥ 1');
 
     const agentEnv = { NODE_NAME: 'node-1' };
     expect(agentConfigFromEnv(agentEnv).activatorTimeouts).to.deep.equal(ACTIVATOR_CLIENT_TIMEOUTS);

@@ -447,9 +447,9 @@ describe('install manifests', function () {
       const webhookOutput: string[] = [];
       const webhook = spawn(process.execPath, ['--import', 'tsx', 'webhook/main.ts', '--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', files.cert, '--tls-key', files.key], {
         env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: NAMESPACE },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      webhook.stderr.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
+      for (const output of [webhook.stdout, webhook.stderr]) output.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
       try {
         const controller = await startProgram<{ port: number }>('src/controller/main.ts', {
           KUBECONFIG: await kubeconfigOf('ebb-controller'),

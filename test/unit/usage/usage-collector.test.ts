@@ -41,7 +41,7 @@ describe('UsageCollector', () => {
     logged = [];
     collector = new UsageCollector(
       { pods: () => pods, scrape: () => (kubelet instanceof Error ? Promise.reject(kubelet) : Promise.resolve(kubelet)) },
-      { node: 'node-a', intervalMs: 10_000, clock, onScrapeFailure: () => failures++, log: (entry) => logged.push(entry) },
+      { node: 'node-a', intervalMs: 10_000, clock, onScrapeFailure: () => failures++, log: (level, msg, fields) => logged.push({ level, msg, ...fields }) },
     );
   });
 
