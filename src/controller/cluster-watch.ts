@@ -16,6 +16,7 @@ import {
   type V2MetricSpec,
 } from '@kubernetes/client-node';
 import type { ActivatorEndpoint } from '../core/activator-slice.ts';
+import { servicesSelecting } from '../core/traffic-visibility.ts';
 import { restartOnError } from '../kube/restart-on-error.ts';
 
 type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -55,11 +56,7 @@ export class ClusterWatch {
 
   /** Services in the namespace whose selector picks the pod template's labels. */
   servicesFor(namespace: string, podLabels: Readonly<Record<string, string>> | undefined): V1Service[] {
-    return this.services.list(namespace).filter((service) => {
-      const selector = service.spec?.selector;
-      if (!selector || Object.keys(selector).length === 0) return false;
-      return Object.entries(selector).every(([key, value]) => podLabels?.[key] === value);
-    });
+    return servicesSelecting(this.services.list(namespace), podLabels);
   }
 
   /** The HPA whose scale target is this Deployment, if any. */

@@ -6,7 +6,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { keepLastGood } from '../core/last-good.ts';
 import { toWorkloadSettings, type ConfigError, type ResolvedSettings } from '../core/setting-schema.ts';
 import type { WorkloadSettings } from '../core/settings.ts';
-import { resolveWorkload } from '../core/workload-settings.ts';
+import { resolveDeployment } from '../core/workload-settings.ts';
 import type { ClusterCache } from '../kube/cluster-cache.ts';
 import { workloadKey, type WorkloadKey } from '../protocol/workload.ts';
 
@@ -66,13 +66,7 @@ export class WorkloadSource {
     const name = deployment.metadata?.name ?? '';
     const namespace = this.options.cache.namespace(namespaceName);
     if (!namespace) return undefined;
-    const { resolution } = resolveWorkload({
-      podTemplate: { labels: deployment.spec?.template.metadata?.labels, annotations: deployment.spec?.template.metadata?.annotations },
-      deployment: { name, labels: deployment.metadata?.labels, annotations: deployment.metadata?.annotations },
-      namespace,
-      policy: this.options.cache.policy(),
-      ebbNamespace: this.options.ebbNamespace,
-    });
+    const { resolution } = resolveDeployment(deployment, namespace, this.options.cache.policy(), this.options.ebbNamespace);
     if (!resolution) return undefined;
     const key = workloadKey(namespaceName, name);
     const settings = keepLastGood(resolution.settings, resolution.errors, this.lastGood.get(key));

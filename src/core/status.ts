@@ -11,6 +11,11 @@ export interface StatusFields {
   message: string;
   /** ISO time of the most recent request any agent saw. */
   lastRequestAt?: string;
+  /**
+   * The mean requests in flight the decision saw (stable window, one decimal). Like `message`, a
+   * change alone does not cost a write: it is as fresh as `updatedAt`.
+   */
+  inFlight?: number;
   updatedAt: string;
   /** The recommender's current figures; absent: whatever the annotation has is kept. */
   recommendation?: StatusRecommendation;
@@ -30,6 +35,7 @@ export function statusFields(decision: Decision, lastRequestAt: number | undefin
     reason: decision.reason.code,
     message: decision.reason.message,
     ...(lastRequestAt !== undefined ? { lastRequestAt: new Date(lastRequestAt).toISOString() } : {}),
+    ...(decision.inFlight !== undefined ? { inFlight: Math.round(decision.inFlight * 10) / 10 } : {}),
     updatedAt: new Date(now).toISOString(),
   };
 }
@@ -59,11 +65,39 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
   if (fields.pending !== undefined && JSON.stringify(previous.pending ?? []) !== JSON.stringify(fields.pending)) return written();
   const sameDecision = previous.desiredReplicas === fields.desiredReplicas && previous.reason === fields.reason;
   if (sameDecision && now - updatedAt < STATUS_REFRESH_MS) return undefined;
-  if (sameDecision && sameRecommendation && previous.lastRequestAt === fields.lastRequestAt && previous.message === fields.message) return undefined;
+  const sameLoad = previous.message === fields.message && previous.inFlight === fields.inFlight;
+  if (sameDecision && sameRecommendation && previous.lastRequestAt === fields.lastRequestAt && sameLoad) return undefined;
   return written();
 }
 
 function recommendationMoved(previous: unknown, next: StatusRecommendation, tolerance: number): boolean {
   const before = targetsOf((previous as { containers?: unknown } | undefined)?.containers);
   return movedContainers(before, targetsOf(next.containers) ?? {}, tolerance).length > 0;
+}
+
+/** The annotation as read back (by `kubectl ebb`): the fields of the right type, the others left out. */
+export type ReadStatus = Partial<Omit<StatusFields, 'recommendation'>> & { recommendation?: unknown };
+
+export function readStatus(text: string | undefined): ReadStatus | undefined {
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const fields = parsed as Record<string, unknown>;
+  const string = (name: string) => (typeof fields[name] === 'string' ? { [name]: fields[name] } : {});
+  const desired = fields.desiredReplicas;
+  return {
+    ...(typeof desired === 'number' || desired === null ? { desiredReplicas: desired } : {}),
+    ...string('reason'),
+    ...string('message'),
+    ...string('lastRequestAt'),
+    ...string('updatedAt'),
+    ...string('traffic'),
+    ...(typeof fields.inFlight === 'number' ? { inFlight: fields.inFlight } : {}),
+    ...(Array.isArray(fields.pending) ? { pending: fields.pending.filter((line): line is string => typeof line === 'string') } : {}),
+    ...(fields.recommendation !== undefined ? { recommendation: fields.recommendation } : {}),
+  };
 }

@@ -44,6 +44,15 @@ export function unobservedTraffic(input: TrafficInput): string[] {
   }));
 }
 
+/** The Services (of the pods' namespace) whose selector picks pods with these labels; a Service without a selector picks none. */
+export function servicesSelecting(services: readonly V1Service[], podLabels: Readonly<Record<string, string>> | undefined): V1Service[] {
+  return services.filter((service) => {
+    const selector = service.spec?.selector;
+    if (!selector || Object.keys(selector).length === 0) return false;
+    return Object.entries(selector).every(([key, value]) => podLabels?.[key] === value);
+  });
+}
+
 /** The `traffic` field of `ebb.dev/status`. */
 export function trafficStatus(causes: readonly string[]): string {
   return causes.length === 0 ? 'observed' : `not observed: ${causes.join('; ')}`;

@@ -3,6 +3,7 @@
 // for the namespace > policy defaults > built-in defaults. The webhook asks this for a pod being
 // created; the controller for a Deployment's pod template. Both must agree, so both call this.
 
+import type { V1Deployment } from '@kubernetes/client-node';
 import type { ObjectInfo } from './mutation.ts';
 import { decideOptIn, type OptInDecision } from './opt-in.ts';
 import type { Policy } from './policy.ts';
@@ -44,4 +45,16 @@ export function resolveWorkload({ podTemplate, deployment, namespace, policy, eb
     policyLevel('policy defaults', 'defaults', policy.defaults),
   ]);
   return { optIn, resolution };
+}
+
+/** A Deployment's pod template and own metadata as the sources (the controller and `kubectl ebb` both resolve this way). */
+export function resolveDeployment(deployment: V1Deployment, namespace: ObjectInfo, policy: Policy, ebbNamespace: string): WorkloadResolution {
+  const template = deployment.spec?.template.metadata;
+  return resolveWorkload({
+    podTemplate: { labels: template?.labels, annotations: template?.annotations },
+    deployment: { name: deployment.metadata?.name ?? '', labels: deployment.metadata?.labels, annotations: deployment.metadata?.annotations },
+    namespace,
+    policy,
+    ebbNamespace,
+  });
 }

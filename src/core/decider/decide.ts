@@ -97,6 +97,11 @@ export interface Decision {
   reason: Reason;
   /** Hand this back as `state` on the next tick. */
   state: DeciderState;
+  /**
+   * The mean in-flight concurrency over the stable window the decision saw (what `kubectl ebb
+   * status` shows); absent when it was taken without fresh activity data or while paused.
+   */
+  inFlight?: number;
 }
 
 export function decide(input: DecideInput): Decision {
@@ -122,14 +127,15 @@ export function decide(input: DecideInput): Decision {
 
   const idleForMs = now - lastActiveAt(activity, state, now);
   const idle = activity.peakInFlight === 0 && idleForMs >= settings.idleAfterMs;
+  const inFlight = { inFlight: activity.stableInFlight };
   if (idle && floor.replicas === 0) {
     const detail = `no request for ${formatElapsed(idleForMs)} (idle-after ${formatDuration(settings.idleAfterMs)})`;
     // Waking up starts afresh: no panic carried over, and no delay history to hold replicas up.
     const afresh: DeciderState = { lastWakeAt: state.lastWakeAt, recentWanted: [] };
-    return conclude(current, { replicas: 0, code: 'idle', detail }, afresh);
+    return { ...conclude(current, { replicas: 0, code: 'idle', detail }, afresh), ...inFlight };
   }
 
-  return decideOnLoad(input, tuning, activity, floor, idle, state);
+  return { ...decideOnLoad(input, tuning, activity, floor, idle, state), ...inFlight };
 }
 
 /** A step's outcome: the count so far and the constraint that set it. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { nextStatus, statusFields, STATUS_REFRESH_MS } from '../../../src/core/status.ts';
+import { nextStatus, readStatus, statusFields, STATUS_REFRESH_MS } from '../../../src/core/status.ts';
 import { recommendationFromStatus, type StatusRecommendation } from '../../../src/core/recommendation.ts';
 import type { Decision } from '../../../src/core/decider/index.ts';
 
@@ -87,5 +87,24 @@ describe('the ebb.dev/status annotation', () => {
     expect(JSON.parse(next!)).to.deep.include({ pending: waiting });
     expect(nextStatus(next, { ...statusFields(steady, undefined, now + 4000), pending: waiting }, now + 4000)).to.equal(undefined);
     expect(JSON.parse(nextStatus(next, { ...statusFields(steady, undefined, now + 6000), pending: [] }, now + 6000)!)).to.deep.include({ pending: [] });
+  });
+
+  it('carries the requests in flight the decision saw, to one decimal, without a write for that alone', () => {
+    const loaded = (inFlight: number): Decision => ({ ...decision(2, 'steady', 'holding 2'), inFlight });
+    const first = nextStatus(undefined, statusFields(loaded(3.14159), now - 1000, now), now)!;
+    expect(JSON.parse(first)).to.include({ inFlight: 3.1 });
+    expect(nextStatus(first, statusFields(loaded(7), now - 1000, now + 2000), now + 2000)).to.equal(undefined);
+    expect(JSON.parse(nextStatus(first, statusFields(loaded(7), now - 1000, now + STATUS_REFRESH_MS), now + STATUS_REFRESH_MS)!)).to.include({ inFlight: 7 });
+  });
+
+  describe('read back', () => {
+    it('keeps the fields of the right type and leaves the others out', () => {
+      const text = JSON.stringify({ desiredReplicas: null, reason: 'paused', message: 7, inFlight: '3', pending: ['one', 2], recommendation: { containers: {} } });
+      expect(readStatus(text)).to.deep.equal({ desiredReplicas: null, reason: 'paused', pending: ['one'], recommendation: { containers: {} } });
+    });
+
+    it('is undefined for no annotation, unreadable JSON or a value that is not an object', () => {
+      for (const text of [undefined, '', '{oops', '42', 'null']) expect(readStatus(text), String(text)).to.equal(undefined);
+    });
   });
 });

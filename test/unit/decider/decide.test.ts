@@ -23,6 +23,11 @@ describe('decide', () => {
       expect(reasonOf(decision!)).to.deep.equal(['load', '3 → 5: 42 in flight, target 10 per pod']);
     });
 
+    it('reports the stable-window concurrency it decided on (for the status annotation)', () => {
+      const workload = new Workload(scalingSettings(), { replicas: 5 });
+      expect(workload.run(MINUTE_MS, 42).at(-1)?.inFlight).to.equal(42);
+    });
+
     it('holds while the load asks for the current count', () => {
       const workload = new Workload(scalingSettings(), { replicas: 5 });
       const decisions = workload.run(MINUTE_MS, 42);
