@@ -7,6 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
@@ -199,7 +200,11 @@ export async function startBundledController(controlPlane: ControlPlane, agentUr
     "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   ]);
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the controller, written when it stops.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // BENCH_HEAP_SNAPSHOT=<dir>: a heap snapshot of the controller, taken just before it stops.
+  const profile = [
+    ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ...(process.env.BENCH_HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_HEAP_SNAPSHOT}`] : []),
+  ];
   const child = spawn(process.execPath, [...profile, bundle], {
     env: {
       ...process.env,
@@ -235,11 +240,31 @@ export async function startBundledController(controlPlane: ControlPlane, agentUr
 /** SIGTERM (the controller exits cleanly, writing a CPU profile if asked), SIGKILL after 5 s. */
 export async function stopController(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshot(child, process.env.BENCH_HEAP_SNAPSHOT);
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Asks the controller for a heap snapshot (SIGUSR2) and waits, up to 2 minutes, until V8 has written it. */
+async function heapSnapshot(child: ChildProcess, dir: string): Promise<void> {
+  const snapshots = () => readdirSync(dir).filter((name) => name.endsWith('.heapsnapshot') && name.includes(`.${child.pid}.`));
+  const before = snapshots().length;
+  child.kill('SIGUSR2');
+  const deadline = Date.now() + 120_000;
+  let size = -1;
+  while (Date.now() < deadline) {
+    await sleep(2000);
+    const written = snapshots();
+    if (written.length === before) continue;
+    // V8 writes the file while the process is paused; a size that stopped growing is complete.
+    const now = statSync(join(dir, written.at(-1)!)).size;
+    if (now > 0 && now === size) return void console.log(`heap snapshot: ${join(dir, written.at(-1)!)} (${(now / 2 ** 20).toFixed(0)} MiB)`);
+    size = now;
+  }
+  console.log('heap snapshot: not written within 2 minutes');
 }
 
 /** The controller's warnings and errors, the last five printed. */
@@ -248,9 +273,14 @@ export function printControllerWarnings(controller: BundledController): void {
   if (warnings.length > 0) console.log(`controller warnings (${warnings.length}, last 5):\n${warnings.slice(-5).join('\n')}`);
 }
 
-/** Samples from the controller's /metrics text. */
-export async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+/**
+ * The controller's /metrics text: every metric, or only those `names` (what a poll needs: with
+ * 1,000 workloads the whole text holds over 20,000 series, and rendering it twice a second was a
+ * fifth of the controller's busy time in a CPU profile, counted against the ticks it measures).
+ */
+export async function scrape(port: number, ...names: string[]): Promise<string> {
+  const query = names.map((name) => `name=${encodeURIComponent(name)}`).join('&');
+  const res = await fetch(`http://127.0.0.1:${port}/metrics${query ? `?${query}` : ''}`);
   return res.text();
 }
 /** How many series of a metric the text holds, e.g. `ebb_recommendation_target{`. */
@@ -270,12 +300,12 @@ export const tickHistogram = (text: string): TickHistogram => ({
 
 /** Waits until the controller says it leads. */
 export async function controllerLeads(port: number): Promise<void> {
-  await eventually('the controller leads', async () => (metricValue(await scrape(port), 'ebb_controller_leader') === 1 ? true : undefined), 60_000);
+  await eventually('the controller leads', async () => (metricValue(await scrape(port, 'ebb_controller_leader'), 'ebb_controller_leader') === 1 ? true : undefined), 60_000);
 }
 
 /**
- * Polls the controller every 500 ms (a quarter of a tick, so each tick is seen once, and half the
- * cost of rendering its /metrics at 250 ms): each tick's duration and the RSS.
+ * Polls the controller every 500 ms (a quarter of a tick, so each tick is seen once): each tick's
+ * duration and the RSS.
  */
 export class ControllerSampler {
   readonly ticksMs: number[] = [];
@@ -308,7 +338,7 @@ export class ControllerSampler {
         return; // the controller has exited: nothing more to sample
       }
       this.peakRssMB = Math.max(this.peakRssMB, rss);
-      const text = await scrape(this.port).catch(() => '');
+      const text = await scrape(this.port, 'ebb_controller_tick_duration_seconds', 'ebb_controller_last_tick_duration_seconds').catch(() => '');
       const count = metricValue(text, 'ebb_controller_tick_duration_seconds_count');
       // Exactly one tick since the last poll: the gauge is that tick's duration.
       if (this.recording && count === this.lastCount + 1) this.ticksMs.push(metricValue(text, 'ebb_controller_last_tick_duration_seconds') * 1000);
