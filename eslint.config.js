@@ -18,6 +18,13 @@ export default tseslint.config(
     },
   },
   {
+    // One direction between the two: src/core may import wire types from src/protocol, never the reverse.
+    files: ['src/protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/core/**'], message: 'src/protocol is a leaf: it imports nothing of src/core.' }] }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },

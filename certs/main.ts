@@ -1,13 +1,14 @@
-// `tsx certs/main.ts --out certs/out --service ebb-webhook --namespace ebb-system --days 365`
+// `tsx certs/main.ts --out certs/out --service ebb-webhook --namespace <ebb's namespace> --days 365`
 // writes ca.crt, tls.crt and tls.key for the webhook (certs/out/ is git-ignored).
 import { parseArgs } from 'node:util';
+import { DEFAULT_EBB_NAMESPACE } from '../src/core/opt-in.ts';
 import { createWebhookCertificates, writeWebhookCertificates } from './webhook-certificates.ts';
 
 const { values } = parseArgs({
   options: {
     out: { type: 'string', default: 'certs/out' },
     service: { type: 'string', default: 'ebb-webhook' },
-    namespace: { type: 'string', default: 'ebb-system' },
+    namespace: { type: 'string', default: DEFAULT_EBB_NAMESPACE },
     days: { type: 'string', default: '365' },
     ip: { type: 'string', multiple: true, default: ['127.0.0.1'] },
   },

@@ -1,5 +1,6 @@
-// Certificates for the local control plane: one CA that signs the API server's serving
-// certificate and the client certificates of its users. Keys come from node:crypto (fast, native);
+// ebb's PKI: a CA and the certificates it signs — the webhook's (webhook-certificates.ts) and, in
+// the local control plane (src/localcluster), the API server's serving certificate and the client
+// certificates of its users. Keys come from node:crypto (fast, native);
 // node-forge builds and signs the X.509 certificates.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

@@ -3,7 +3,7 @@
 // API server of a local control plane can call a webhook on loopback. Signing is the shared PKI's.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate, type KeyPair } from '../src/localcluster/pki.ts';
+import { createCertificateAuthority, issueCertificate, type KeyPair } from './pki.ts';
 
 export interface WebhookCertificateOptions {
   service: string;

@@ -2,7 +2,7 @@
 // Flags win over environment variables, which win over defaults (WEBHOOK_ENVIRONMENT below):
 //   --port / EBB_WEBHOOK_PORT (8443)            --host / EBB_WEBHOOK_HOST (0.0.0.0)
 //   --tls-cert / EBB_TLS_CERT (/etc/ebb/tls/tls.crt)   --tls-key / EBB_TLS_KEY (/etc/ebb/tls/tls.key)
-//   --namespace / POD_NAMESPACE (ebb-system)    --max-body-bytes / EBB_MAX_BODY_BYTES (3 MiB)
+//   --namespace / POD_NAMESPACE (DEFAULT_EBB_NAMESPACE)    --max-body-bytes / EBB_MAX_BODY_BYTES (3 MiB)
 // A bad value, from a flag or a variable, is reported under the variable's name.
 // The cluster is reached with KubeConfig.loadFromDefault(): $KUBECONFIG, ~/.kube/config, or in-cluster.
 import { KubeConfig } from '@kubernetes/client-node';

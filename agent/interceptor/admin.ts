@@ -5,7 +5,8 @@
 import http from 'node:http';
 import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
-import { INTERCEPTOR_READY_PATH, INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
+import { INTERCEPTOR_READY_PATH } from '../../src/protocol/sidecar.ts';
+import { INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
 import type { InterceptorActivity } from './activity.ts';
 import type { AppReadiness } from './app-readiness.ts';
 

@@ -2,7 +2,7 @@
 
 import { fail, ok, type Result } from '../../src/core/result.ts';
 import { list, listenPort, numberAtLeast, readEnvironment, required, text, variable, wholeNumber } from '../../src/program/environment.ts';
-import { DEFAULT_ADMIN_PORT } from '../../src/protocol/stats.ts';
+import { DEFAULT_ADMIN_PORT, SIDECAR_ENV } from '../../src/protocol/sidecar.ts';
 import { parseWorkloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ClientTimeouts } from '../http/hop-server.ts';
 
@@ -42,11 +42,11 @@ const milliseconds = wholeNumber(1);
 /** Every variable the interceptor reads: the webhook writes them into the sidecar. */
 export const INTERCEPTOR_ENVIRONMENT = {
   listenHost: variable('EBB_LISTEN_HOST', text, '0.0.0.0'),
-  listenPort: required('EBB_LISTEN_PORT', listenPort),
+  listenPort: required(SIDECAR_ENV.listenPort, listenPort),
   appHost: variable('EBB_APP_HOST', text, '127.0.0.1'),
-  appPort: required('EBB_APP_PORT', listenPort),
-  adminPort: variable('EBB_ADMIN_PORT', listenPort, DEFAULT_ADMIN_PORT),
-  workload: required('EBB_WORKLOAD', workloadKey),
+  appPort: required(SIDECAR_ENV.appPort, listenPort),
+  adminPort: variable(SIDECAR_ENV.adminPort, listenPort, DEFAULT_ADMIN_PORT),
+  workload: required(SIDECAR_ENV.workload, workloadKey),
   ignorePaths: variable('EBB_IGNORE_PATHS', list, []),
   ignoreUserAgents: variable('EBB_IGNORE_USER_AGENTS', list, []),
   drainSeconds: variable('EBB_DRAIN_SECONDS', numberAtLeast(0), 25),

@@ -5,7 +5,8 @@
 
 import { DEFAULT_HOLD_LIMITS, type HoldLimits } from '../../src/core/activity/hold-ledger.ts';
 import { DEFAULT_AGENT_PORT } from '../../src/protocol/activator.ts';
-import { CONTROLLER_IDENTITY, EBB_AUDIENCE } from '../../src/protocol/auth.ts';
+import { DEFAULT_EBB_NAMESPACE } from '../../src/core/opt-in.ts';
+import { CONTROLLER_ACCOUNT, EBB_AUDIENCE, serviceAccountIdentity } from '../../src/protocol/auth.ts';
 import { ok } from '../../src/core/result.ts';
 import { EnvironmentError, flag, listenPort, optional, readEnvironment, text, variable, wholeNumber } from '../../src/program/environment.ts';
 import type { ClientTimeouts } from '../http/hop-server.ts';
@@ -73,6 +74,7 @@ const milliseconds = wholeNumber(0);
 /** Every variable the agent reads. */
 export const AGENT_ENVIRONMENT = {
   nodeName: optional('NODE_NAME', text),
+  namespace: variable('POD_NAMESPACE', text, DEFAULT_EBB_NAMESPACE),
   listenHost: variable('EBB_LISTEN_HOST', text, '0.0.0.0'),
   port: variable('EBB_AGENT_PORT', listenPort, DEFAULT_AGENT_PORT),
   activatorHost: optional('EBB_ACTIVATOR_HOST', text),
@@ -92,7 +94,7 @@ export const AGENT_ENVIRONMENT = {
   controllerUrl: optional('EBB_CONTROLLER_URL', text),
   tokenFile: variable('EBB_TOKEN_FILE', text, '/var/run/secrets/ebb/token'),
   audience: variable('EBB_AUDIENCE', text, EBB_AUDIENCE),
-  allowedIdentity: variable('EBB_ALLOWED_IDENTITY', text, CONTROLLER_IDENTITY),
+  allowedIdentity: optional('EBB_ALLOWED_IDENTITY', text),
   staticTargets: optional('EBB_STATIC_TARGETS', staticList),
   staticBackends: optional('EBB_STATIC_BACKENDS', staticList),
   staticTokens: optional('EBB_STATIC_TOKENS', staticList),
@@ -128,7 +130,8 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     controllerUrl: values.controllerUrl,
     tokenFile: values.tokenFile,
     audience: values.audience,
-    allowedIdentity: values.allowedIdentity,
+    // Only ebb's controller, from the namespace the agent runs in.
+    allowedIdentity: values.allowedIdentity ?? serviceAccountIdentity(values.namespace, CONTROLLER_ACCOUNT),
     staticTargets: values.staticTargets,
     staticBackends: values.staticBackends,
     staticTokens: values.staticTokens,

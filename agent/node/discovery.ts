@@ -3,8 +3,7 @@
 // The workload a target belongs to is not taken from here: each interceptor says it in /stats.
 
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { INJECTED_ANNOTATION } from '../../src/protocol/activator.ts';
-import { ADMIN_PORT_NAME, DEFAULT_ADMIN_PORT } from '../../src/protocol/stats.ts';
+import { ADMIN_PORT_NAME, DEFAULT_ADMIN_PORT, INJECTED_ANNOTATION } from '../../src/protocol/sidecar.ts';
 import { RestartingInformer } from './restarting-informer.ts';
 import type { Log } from '../../src/program/log.ts';
 

@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { formatPortRange, inPortRange, parsePortRange, type PortRange } from '../core/activator-ports.ts';
+import { DEFAULT_EBB_NAMESPACE } from '../core/opt-in.ts';
 import { environmentProblem, list, listenPort, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
 import { DEFAULT_ACTIVATOR_PORTS, DEFAULT_AGENT_PORT } from '../protocol/activator.ts';
 
@@ -31,7 +32,7 @@ export interface ControllerConfig {
 
 /** Every variable the controller reads. */
 export const CONTROLLER_ENVIRONMENT = {
-  namespace: variable('POD_NAMESPACE', text, 'ebb-system'),
+  namespace: variable('POD_NAMESPACE', text, DEFAULT_EBB_NAMESPACE),
   identity: variable('POD_NAME', text, hostname()),
   host: variable('EBB_CONTROLLER_HOST', text, '0.0.0.0'),
   port: variable('EBB_CONTROLLER_PORT', listenPort, 18093),

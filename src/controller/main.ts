@@ -17,7 +17,7 @@ import { PodResizer } from '../kube/pod-resize.ts';
 import { CheckpointStore } from '../kube/sizing-checkpoints.ts';
 import { readScale, writeScale } from '../kube/scale.ts';
 import { WorkloadPods } from '../kube/workload-pods.ts';
-import { CachingTokenVerifier, TokenReviewVerifier } from '../protocol/auth.ts';
+import { AGENT_ACCOUNT, CachingTokenVerifier, serviceAccountIdentity, TokenReviewVerifier } from '../protocol/auth.ts';
 import { TokenFile } from '../protocol/token-file.ts';
 import { parseWorkloadKey } from '../protocol/workload.ts';
 import { collectActivity, collectUsage, StaticAgentDirectory, type AgentDirectory } from './agents.ts';
@@ -265,6 +265,7 @@ async function keepCaBundle(): Promise<void> {
 
 let ready = false;
 const server = createControllerServer({
+  agentIdentity: serviceAccountIdentity(config.namespace, AGENT_ACCOUNT),
   verifier: new CachingTokenVerifier(new TokenReviewVerifier(kubeConfig.makeApiClient(AuthenticationV1Api))),
   metrics,
   ready: () => ready,

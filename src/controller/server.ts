@@ -4,7 +4,7 @@
 import http from 'node:http';
 import { answerJson, answerText, readCappedBody, serveOperations } from '../http/answer.ts';
 import { createHttpServer } from '../http/server.ts';
-import { AGENT_IDENTITY, authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
+import { authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
 import { isWakeRequest, WAKE_PATH, type WakeRequest, type WakeResponse } from '../protocol/wake.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
@@ -12,8 +12,8 @@ const MAX_BODY_BYTES = 16 * 1024;
 
 export interface ControllerServerOptions {
   verifier: TokenVerifier;
-  /** The identity allowed to ask for wake-ups (the agents' service account). */
-  agentIdentity?: string;
+  /** The identity allowed to ask for wake-ups: the agents' service account in ebb's namespace. */
+  agentIdentity: string;
   wake(request: WakeRequest): Promise<WakeResponse & { status?: number }>;
   ready(): boolean;
   metrics: ControllerMetrics;
@@ -34,7 +34,7 @@ export function createControllerServer(options: ControllerServerOptions): http.S
 }
 
 async function handleWake(req: http.IncomingMessage, options: ControllerServerOptions): Promise<{ status: number; body: WakeResponse }> {
-  const auth = await authorizeRequest(req, options.verifier, options.agentIdentity ?? AGENT_IDENTITY);
+  const auth = await authorizeRequest(req, options.verifier, options.agentIdentity);
   if (auth.status !== 200) {
     options.metrics.wakeRequests.inc({ outcome: `refused-${auth.status}` });
     req.resume();

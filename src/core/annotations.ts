@@ -1,12 +1,13 @@
 // The `ebb.dev/` annotations: the settings users write on pod templates, Deployments and
 // Namespaces, and the keys ebb writes itself. Every `ebb.dev/` key is checked: a typo such as
 // `ebb.dev/min-replica` is reported (with the closest known key), never silently ignored.
+import { INJECTED_ANNOTATION } from '../protocol/sidecar.ts';
 import { formatSettings, isSettingName, parseSetting, SETTING_NAMES, type ConfigError, type SettingName, type SettingsLayer } from './setting-schema.ts';
 
 export const ANNOTATION_PREFIX = 'ebb.dev/';
 
-/** Keys ebb writes: on pods, the version and resolved settings; on Deployments, the controller's status. */
-export const INJECTED_ANNOTATION = 'ebb.dev/injected';
+/** Keys ebb writes: on pods, the version and resolved settings (the webhook → agent contract); on Deployments, the controller's status. */
+export { INJECTED_ANNOTATION };
 export const STATUS_ANNOTATION = 'ebb.dev/status';
 const WRITTEN_BY_EBB = new Set([INJECTED_ANNOTATION, STATUS_ANNOTATION]);
 

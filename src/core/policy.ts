@@ -1,8 +1,9 @@
-// The cluster-wide policy: ConfigMap `ebb-system/ebb-policy`, key `policy.yaml`. Parsed into a
+// The cluster-wide policy: ConfigMap `ebb-policy` in ebb's namespace, key `policy.yaml`. Parsed into a
 // typed, validated Policy; any problem rejects the whole edit (the caller keeps the last good
 // policy) and is reported with its field path, the value and what is accepted. Unknown fields are
 // errors too: a misspelt `excludedNamespace` must not silently exclude nothing.
 import { parse as parseYaml } from 'yaml';
+import { DEFAULT_ADMIN_PORT, DEFAULT_LISTEN_PORT } from '../protocol/sidecar.ts';
 import { DURATION_FORM, formatDuration, parseDuration } from './duration.ts';
 import { formatMemory, parseCpu, parseMemory } from './quantity.ts';
 import { DEFAULT_SIZING, parseSizing, type SizingConfig } from './recommender/index.ts';
@@ -67,8 +68,8 @@ export const DEFAULT_POLICY: Policy = {
     imagePullPolicy: 'IfNotPresent',
     requests: { cpuMillis: 10, memoryBytes: 32 * 2 ** 20 },
     memoryLimitBytes: 128 * 2 ** 20,
-    listenPort: 18080,
-    adminPort: 18090,
+    listenPort: DEFAULT_LISTEN_PORT,
+    adminPort: DEFAULT_ADMIN_PORT,
   },
   defaultRequests: { cpuMillis: 100, memoryBytes: 128 * 2 ** 20 },
   eviction: { ratePerMinute: 5, windows: [], dryRun: false },

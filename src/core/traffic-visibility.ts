@@ -6,7 +6,8 @@
 
 import type { V1Pod, V1PodTemplateSpec, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { isInjected } from './mutation.ts';
-import { ADMIN_PORT_NAME, APP_PORT_NAME, chooseAppPort, LISTEN_PORT_NAME, SIDECAR_NAME } from './patch/sidecar.ts';
+import { ADMIN_PORT_NAME, APP_PORT_NAME, LISTEN_PORT_NAME, SIDECAR_NAME } from '../protocol/sidecar.ts';
+import { chooseAppPort } from './patch/sidecar.ts';
 import type { TrafficSettings } from './settings.ts';
 
 export interface TrafficInput {
@@ -63,7 +64,7 @@ function interceptionOf(pod: V1Pod, input: TrafficInput): Interception | string 
   // The webhook leaves a pod alone that already carries ebb's sidecar or annotation (a template
   // copied from a running pod): its own sidecar, if any, is what intercepts.
   if (isInjected(pod)) return existingInterception(pod);
-  if (input.dryRun) return "the policy's dryRun is on, so the webhook adds no interceptor to pods: set dryRun: false in ebb-system/ebb-policy";
+  if (input.dryRun) return "the policy's dryRun is on, so the webhook adds no interceptor to pods: set dryRun: false in ebb's policy (ConfigMap ebb-policy)";
   const chosen = chooseAppPort(pod, input.traffic.port);
   if (typeof chosen === 'string') return noPortToIntercept(pod, chosen);
   const { name, containerPort } = chosen.port;

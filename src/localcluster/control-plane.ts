@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { locateAssets, type AssetPaths } from './assets.ts';
-import { createCertificateAuthority, issueCertificate, serviceAccountSigningKey, type KeyPair } from './pki.ts';
+import { createCertificateAuthority, issueCertificate, serviceAccountSigningKey, type KeyPair } from '../../certs/pki.ts';
 import { freePort } from './ports.ts';
 import { KWOK_STAGES } from './kwok-stages.ts';
 import { installKwokUsageCrds, KWOK_RESOURCE_METRICS_CONFIG, KWOK_USAGE_KINDS, resourceMetricsPath } from './kwok-metrics.ts';

@@ -9,8 +9,6 @@ export const ACTIVATOR_SLICE_LABEL = 'ebb.dev/activator';
 export const ACTIVATOR_WORKLOAD_ANNOTATION = 'ebb.dev/workload';
 /** The standard label tying an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-/** Pod annotation written by the webhook on every injected pod. */
-export { INJECTED_ANNOTATION } from '../core/annotations.ts';
 export const DEFAULT_AGENT_PORT = 18092;
 /**
  * Where the controller finds a port for each sleeping Service port (EBB_ACTIVATOR_PORTS). Below

@@ -7,8 +7,14 @@ import type { IncomingMessage } from 'node:http';
 import type { AuthenticationV1Api } from '@kubernetes/client-node';
 
 export const EBB_AUDIENCE = 'ebb.dev';
-export const CONTROLLER_IDENTITY = 'system:serviceaccount:ebb-system:ebb-controller';
-export const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';
+/** The service accounts of ebb's programs, in the namespace ebb is installed into. */
+export const CONTROLLER_ACCOUNT = 'ebb-controller';
+export const AGENT_ACCOUNT = 'ebb-agent';
+
+/** The username TokenReview gives a service account's token. */
+export function serviceAccountIdentity(namespace: string, account: string): string {
+  return `system:serviceaccount:${namespace}:${account}`;
+}
 
 export type TokenReviewResult = { authenticated: true; username: string } | { authenticated: false; reason: string };
 

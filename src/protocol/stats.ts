@@ -6,11 +6,6 @@
 import type { WorkloadKey } from './workload.ts';
 
 export const INTERCEPTOR_STATS_PATH = '/stats';
-/** 200 while the app behind the interceptor accepts connections and the pod is not draining. */
-export const INTERCEPTOR_READY_PATH = '/ready';
-/** The name of the sidecar's admin container port; the agent looks it up on each pod. */
-export const ADMIN_PORT_NAME = 'ebb-admin';
-export const DEFAULT_ADMIN_PORT = 18090;
 
 export interface InterceptorStats {
   workload: WorkloadKey;

@@ -5,7 +5,7 @@
 // Pure: pods and Services in, candidates out.
 
 import type { V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/stats.ts';
+import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/sidecar.ts';
 import { interceptorTarget } from '../discovery.ts';
 import type { Backend } from './directory.ts';
 

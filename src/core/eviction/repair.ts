@@ -8,7 +8,7 @@
 // whose replacement misses it too is the newest such pod: probes are that far apart).
 
 import { INJECTION_VERSION } from '../mutation.ts';
-import { SIDECAR_NAME } from '../patch/sidecar.ts';
+import { SIDECAR_NAME } from '../../protocol/sidecar.ts';
 import type { SlimPod } from '../resize/slim-pod.ts';
 
 export const REPAIR_PROBE_AFTER_MS = 10 * 60_000;

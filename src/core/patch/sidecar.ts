@@ -6,14 +6,10 @@ import type { V1Container, V1ContainerPort, V1Pod, V1ResourceRequirements } from
 import { formatAmounts, type Amounts, type ContainerAmounts, type ResourceName } from '../pod-resources.ts';
 import type { SidecarPolicy } from '../policy.ts';
 import type { QosClass } from '../qos.ts';
+import { ADMIN_PORT_NAME, APP_PORT_NAME, INTERCEPTOR_READY_PATH, LISTEN_PORT_NAME, SIDECAR_ENV, SIDECAR_NAME } from '../../protocol/sidecar.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
 import { within, type ContainerBounds } from './limit-range.ts';
 
-export const SIDECAR_NAME = 'ebb-interceptor';
-export const APP_PORT_NAME = 'ebb-app';
-export const ADMIN_PORT_NAME = 'ebb-admin';
-/** The sidecar's port when the app's port had no name to take over. */
-export const LISTEN_PORT_NAME = 'ebb-listen';
 /** Non-root, and the same user the distroless `nonroot` images use. */
 export const SIDECAR_USER = 65532;
 
@@ -122,7 +118,6 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
   const resources = requirements(plan.resources);
   const listenPort = freePort(pod, policy.listenPort, []);
   const adminPort = freePort(pod, policy.adminPort, [listenPort]);
-  const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
   return {
     name: SIDECAR_NAME,
     image: policy.image,
@@ -133,17 +128,15 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
       { name: ADMIN_PORT_NAME, containerPort: adminPort, protocol: 'TCP' },
     ],
     env: [
-      { name: 'EBB_APP_PORT', value: String(appPort.port.containerPort) },
-      { name: 'EBB_LISTEN_PORT', value: String(listenPort) },
-      { name: 'EBB_ADMIN_PORT', value: String(adminPort) },
-      { name: 'EBB_WORKLOAD', value: plan.workload },
-      fieldEnv('EBB_POD_NAME', 'metadata.name'),
-      fieldEnv('EBB_POD_NAMESPACE', 'metadata.namespace'),
+      { name: SIDECAR_ENV.appPort, value: String(appPort.port.containerPort) },
+      { name: SIDECAR_ENV.listenPort, value: String(listenPort) },
+      { name: SIDECAR_ENV.adminPort, value: String(adminPort) },
+      { name: SIDECAR_ENV.workload, value: plan.workload },
     ],
     ...(resources ? { resources } : {}),
     // The interceptor answers /ready only while the app behind it is ready, so the pod is not
     // Ready (and gets no traffic) before the app can serve.
-    readinessProbe: { httpGet: { path: '/ready', port: ADMIN_PORT_NAME }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 1 },
+    readinessProbe: { httpGet: { path: INTERCEPTOR_READY_PATH, port: ADMIN_PORT_NAME }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 1 },
     // The `restricted` Pod Security Standard, and a read-only root: the proxy writes nothing.
     securityContext: {
       runAsNonRoot: true,

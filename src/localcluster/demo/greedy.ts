@@ -8,6 +8,7 @@
 
 import type { AppsV1Api, CoreV1Api, V1Container, V1Pod } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../core/annotations.ts';
+import { DEFAULT_EBB_NAMESPACE } from '../../core/opt-in.ts';
 import type { StatusContainerRecommendation } from '../../core/recommendation.ts';
 import type { ContainerUsageSpec } from '../kwok-metrics.ts';
 
@@ -16,12 +17,12 @@ const CONTAINER = 'worker';
 const REQUESTED = { cpu: '1', memory: '1Gi' };
 const DECREASE_AFTER = '1m';
 
-/** The sandbox's policy (ConfigMap ebb-system/ebb-policy): decreases after a minute of history. */
+/** The sandbox's policy (ConfigMap ebb-policy in ebb's namespace): decreases after a minute of history. */
 export const SANDBOX_POLICY = `# The sandbox's policy: a recommendation may lower requests after a minute of history (default 1h).\nsizing:\n  decreaseAfter: ${DECREASE_AFTER}\n`;
 
 export const GREEDY_ABOUT =
   `Deployment demo/${GREEDY_APP} requests cpu ${REQUESTED.cpu} / memory ${REQUESTED.memory} and uses about 50m / 60Mi (ebb.dev/resize: in-place);\n` +
-  `the sandbox's policy (ConfigMap ebb-system/ebb-policy) sets sizing.decreaseAfter: ${DECREASE_AFTER} (default 1h), so ebb may lower its requests\n` +
+  `the sandbox's policy (ConfigMap ${DEFAULT_EBB_NAMESPACE}/ebb-policy) sets sizing.decreaseAfter: ${DECREASE_AFTER} (default 1h), so ebb may lower its requests\n` +
   `after a minute of usage history instead of an hour: the "${GREEDY_APP}" lines show them moving down in place.`;
 
 /** What its container uses, as KWOK's kubelets report it. */

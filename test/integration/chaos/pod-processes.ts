@@ -12,8 +12,7 @@
 
 import type http from 'node:http';
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { ADMIN_PORT_NAME } from '../../../src/protocol/stats.ts';
-import { APP_PORT_NAME, SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { ADMIN_PORT_NAME, APP_PORT_NAME, SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import type { LoadTarget } from '../../fixtures/load.ts';
 import { closeServer, startApp, startInterceptor, type InterceptorReady, type Started } from '../../fixtures/processes.ts';
 

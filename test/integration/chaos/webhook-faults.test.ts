@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
-import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
 import { createNamespace, serviceAccountToken } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';

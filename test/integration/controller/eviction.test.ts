@@ -21,7 +21,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
-import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';

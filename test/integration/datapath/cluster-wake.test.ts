@@ -19,8 +19,8 @@ import { AppsV1Api, AuthenticationV1Api, CoreV1Api, type V1Service } from '@kube
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { activatorSlice } from '../../../src/core/activator-slice.ts';
 import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
-import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/stats.ts';
-import { AGENT_IDENTITY, authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
+import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/sidecar.ts';
+import { authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
 import { isWakeRequest, type WakeRequest } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
@@ -58,7 +58,7 @@ describe('activator wake path on a real control plane', function () {
       req.on('data', (chunk: Buffer) => (text += chunk.toString()));
       req.on('end', () => {
         void (async () => {
-          const decision = await authorizeRequest(req, verifier, AGENT_IDENTITY);
+          const decision = await authorizeRequest(req, verifier, 'system:serviceaccount:ebb-system:ebb-agent');
           if (decision.status !== 200) return answer(decision.status, { accepted: false, reason: decision.message });
           const body: unknown = JSON.parse(text);
           if (!isWakeRequest(body)) return answer(400, { accepted: false, reason: 'not a wake request' });

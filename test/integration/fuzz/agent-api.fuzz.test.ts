@@ -7,9 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { createActivityServer } from '../../../agent/node/activity-server.ts';
 import { usageUnavailable } from '../../../agent/node/usage-collector.ts';
-import { CachingTokenVerifier, CONTROLLER_IDENTITY, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
+import { CachingTokenVerifier, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
 import { closeServer, CONTROLLER_TOKEN } from '../../fixtures/processes.ts';
 import { fuzzSurface, type Surface } from './fuzz.ts';
+
+const CONTROLLER_IDENTITY = 'system:serviceaccount:ebb-system:ebb-controller';
 
 describe('fuzz: agent /activity and /usage', function () {
   // Hundreds of cases, some of which end only at a server's own timeout: minutes on a machine with both cores busy.

@@ -7,11 +7,13 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ControllerMetrics } from '../../../src/controller/metrics.ts';
 import { createControllerServer } from '../../../src/controller/server.ts';
-import { AGENT_IDENTITY, CachingTokenVerifier, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
+import { CachingTokenVerifier, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
 import type { WakeRequest } from '../../../src/protocol/wake.ts';
 import { closeServer } from '../../fixtures/processes.ts';
 import { BOUND_MS, fuzzSurface, type Surface } from './fuzz.ts';
 import { exchange } from './raw-http.ts';
+
+const AGENT_IDENTITY = 'system:serviceaccount:ebb-system:ebb-agent';
 
 const AGENT_TOKEN = 'agent-token';
 /** The controller's cap (src/controller/server.ts). */
@@ -29,6 +31,7 @@ describe('fuzz: controller /wake', function () {
     const verifier = new CachingTokenVerifier(new StaticTokenVerifier({ [AGENT_TOKEN]: AGENT_IDENTITY, 'someone-else': 'system:serviceaccount:shop:web' }));
     server = createControllerServer({
       verifier,
+      agentIdentity: AGENT_IDENTITY,
       wake: (request) => {
         wakes.push(request);
         return Promise.resolve({ accepted: true });

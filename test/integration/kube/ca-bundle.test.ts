@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { ensureWebhookCaBundle } from '../../../src/kube/ca-bundle.ts';
-import { createCertificateAuthority } from '../../../src/localcluster/pki.ts';
+import { createCertificateAuthority } from '../../../certs/pki.ts';
 import { useControlPlane } from '../../fixtures/control-plane.ts';
 
 describe('webhook caBundle keeper on the real API server', function () {

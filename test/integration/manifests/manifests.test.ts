@@ -147,7 +147,7 @@ describe('install manifests', function () {
         expect(object.metadata.labels?.['app.kubernetes.io/part-of'], `${object.kind} ${object.metadata.name}`).to.equal('ebb');
       }
       const namespace = one<KubeObject>(objects, 'Namespace', NAMESPACE);
-      expect(namespace.metadata.labels).to.include({ 'pod-security.kubernetes.io/enforce': 'restricted', 'kubernetes.io/metadata.name': NAMESPACE });
+      expect(namespace.metadata.labels).to.include({ 'pod-security.kubernetes.io/enforce': 'restricted' });
     });
 
     it('writes out every default in the policy ConfigMap, and parsePolicy accepts it', () => {
@@ -174,7 +174,10 @@ describe('install manifests', function () {
       expect(webhook.timeoutSeconds).to.be.at.most(5);
       expect(webhook.rules).to.deep.equal([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
       expect(webhook.namespaceSelector).to.deep.equal({
-        matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', NAMESPACE] }],
+        matchExpressions: [
+          { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease'] },
+          { key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['ebb'] },
+        ],
       });
       expect(webhook.objectSelector).to.deep.equal({ matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['ebb'] }] });
       // The controller fills the caBundle; a value here would be reset by every `kubectl apply`.
@@ -281,8 +284,8 @@ describe('install manifests', function () {
       expect(controller.containers[0]!.ports).to.deep.equal([{ name: 'http', containerPort: 18093 }]);
 
       const agent = spec('DaemonSet ebb-agent');
-      const agentEnv = Object.fromEntries((agent.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value]));
-      expect(agentEnv.EBB_CONTROLLER_URL).to.equal('http://ebb-controller.ebb-system.svc:18093');
+      const agentEnv = Object.fromEntries((agent.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value ?? variable.valueFrom?.fieldRef?.fieldPath]));
+      expect(agentEnv).to.include({ POD_NAMESPACE: 'metadata.namespace', EBB_CONTROLLER_URL: 'http://ebb-controller.$(POD_NAMESPACE).svc:18093' });
 
       for (const name of ['ebb-webhook', 'ebb-controller']) {
         const deployment = one<V1Deployment>(objects, 'Deployment', name);
@@ -349,8 +352,8 @@ describe('install manifests', function () {
       const rendered = one<V1MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration', 'ebb');
       expect(stored.webhooks?.[0]?.namespaceSelector).to.deep.equal(rendered.webhooks?.[0]?.namespaceSelector);
       expect(stored.webhooks?.[0]?.objectSelector).to.deep.equal(rendered.webhooks?.[0]?.objectSelector);
-      // The label the namespaceSelector excludes ebb-system by is the API server's own.
-      expect(stored.webhooks?.[0]?.namespaceSelector?.matchExpressions?.[0]?.values).to.include(namespace.metadata?.labels?.['kubernetes.io/metadata.name']);
+      // The namespace carries the label the namespaceSelector excludes ebb's namespace by.
+      expect(stored.webhooks?.[0]?.namespaceSelector?.matchExpressions?.[1]?.values).to.include(namespace.metadata?.labels?.['app.kubernetes.io/part-of']);
 
       // The real authorizer: what each account may and may not do.
       // `can-i` exits 1 for "no" and for its own errors alike: only a printed yes or no counts.
@@ -420,10 +423,15 @@ describe('install manifests', function () {
       expect(await ensureWebhookCaBundle(controlPlane().kubeConfig, 'ebb', ca.certPem)).to.equal('unchanged');
     });
 
-    it('is enough for every program: each, under its own account, syncs and is ready; the controller leads and writes the caBundle', async () => {
+    /**
+     * Runs the webhook, the controller and the agent as ebb installed into `namespace` runs them,
+     * each under its own account's token: every one syncs and is ready, the controller leads and
+     * writes the caBundle, and nothing is refused.
+     */
+    async function runEveryProgram(namespace: string): Promise<void> {
       // A kubeconfig per account, with a token from the TokenRequest API, as a pod would have.
       const kubeconfigOf = async (account: string) => {
-        const { stdout: token } = await kubectl(['create', 'token', account, '-n', NAMESPACE, '--duration=1h'], kubeconfig());
+        const { stdout: token } = await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h'], kubeconfig());
         const cluster = controlPlane().kubeConfig.getCurrentCluster()!;
         const config = new KubeConfig();
         config.loadFromOptions({
@@ -436,7 +444,7 @@ describe('install manifests', function () {
         writeFileSync(file, config.exportConfig(), { mode: 0o600 });
         return file;
       };
-      const certificates = createWebhookCertificates({ service: 'ebb-webhook', namespace: NAMESPACE, ipAddresses: ['127.0.0.1'] });
+      const certificates = createWebhookCertificates({ service: 'ebb-webhook', namespace, ipAddresses: ['127.0.0.1'] });
       const files = { caCert: join(work, 'ca.crt'), cert: join(work, 'tls.crt'), key: join(work, 'tls.key'), token: join(work, 'ebb-token') };
       writeFileSync(files.caCert, certificates.ca.certPem);
       writeFileSync(files.cert, certificates.serving.certPem);
@@ -446,7 +454,7 @@ describe('install manifests', function () {
       const webhookPort = await freePort();
       const webhookOutput: string[] = [];
       const webhook = spawn(process.execPath, ['--import', 'tsx', 'webhook/main.ts', '--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', files.cert, '--tls-key', files.key], {
-        env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: NAMESPACE },
+        env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: namespace },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       for (const output of [webhook.stdout, webhook.stderr]) output.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
@@ -454,7 +462,7 @@ describe('install manifests', function () {
         const controller = await startProgram<{ port: number }>('src/controller/main.ts', {
           KUBECONFIG: await kubeconfigOf('ebb-controller'),
           POD_NAME: 'ebb-controller-0',
-          POD_NAMESPACE: NAMESPACE,
+          POD_NAMESPACE: namespace,
           EBB_CONTROLLER_HOST: '127.0.0.1',
           EBB_CONTROLLER_PORT: '0',
           EBB_TOKEN_FILE: files.token,
@@ -464,6 +472,7 @@ describe('install manifests', function () {
         const agent = await startProgram<{ activity: number }>('agent/main.ts', {
           KUBECONFIG: await kubeconfigOf('ebb-agent'),
           NODE_NAME: controlPlane().nodeNames[0]!,
+          POD_NAMESPACE: namespace,
           EBB_LISTEN_HOST: '127.0.0.1',
           EBB_AGENT_PORT: '0',
           EBB_TOKEN_FILE: files.token,
@@ -482,7 +491,7 @@ describe('install manifests', function () {
 
         const coordination = controlPlane().kubeConfig.makeApiClient(CoordinationV1Api);
         await eventually('the controller holding the Lease', async () =>
-          (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace: NAMESPACE })).spec?.holderIdentity === 'ebb-controller-0' ? true : undefined);
+          (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace })).spec?.holderIdentity === 'ebb-controller-0' ? true : undefined);
         const admission = controlPlane().kubeConfig.makeApiClient(AdmissionregistrationV1Api);
         const wanted = Buffer.from(certificates.ca.certPem).toString('base64');
         await eventually('the caBundle written by the controller', async () =>
@@ -494,12 +503,16 @@ describe('install manifests', function () {
           if (line === undefined) throw new Error('no ebb_controller_tick_duration_seconds_count in the controller\'s metrics');
           return Number(line.split(' ')[1]);
         };
-        const leaseVersion = async () => (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace: NAMESPACE })).metadata?.resourceVersion;
+        const leaseVersion = async () => (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace })).metadata?.resourceVersion;
         const before = { ticks: await ticks(), lease: await leaseVersion() };
         const refusedSoFar = () => [...webhookOutput, ...controller.output, ...agent.output].some((line) => /forbidden|\b403\b/i.test(line));
         await eventually('five more controller ticks and a renewal of its Lease (or a refusal)', async () =>
           (await ticks()) >= before.ticks + 5 && ((await leaseVersion()) !== before.lease || refusedSoFar()) ? true : undefined);
         expect((await fetch(`http://127.0.0.1:${agent.ready.activity}/healthz`)).status).to.equal(200);
+        // The agent answers the controller of its own namespace, whose token it checks with a TokenReview.
+        const { stdout: controllerToken } = await kubectl(['create', 'token', 'ebb-controller', '-n', namespace, '--audience', 'ebb.dev', '--duration=1h'], kubeconfig());
+        const activity = await fetch(`http://127.0.0.1:${agent.ready.activity}/activity`, { headers: { Authorization: `Bearer ${controllerToken.trim()}` } });
+        expect(activity.status, await activity.text()).to.equal(200);
         // The agent read its Node under its own account: what it lacks here is the kubelet token it reads next.
         await eventually(`the agent past reading its Node (${agent.output.join('\n')})`, () => (agent.output.some((line) => line.includes('reading the kubelet token')) ? true : undefined));
         const refused = [...webhookOutput, ...controller.output, ...agent.output].filter((line) => /forbidden|\b403\b/i.test(line));
@@ -508,7 +521,9 @@ describe('install manifests', function () {
         webhook.kill('SIGKILL');
         await killAll();
       }
-    });
+    }
+
+    it('is enough for every program: each, under its own account, syncs and is ready; the controller leads and writes the caBundle', () => runEveryProgram(NAMESPACE));
 
     // Last: it points the applied configuration, selectors untouched, at a recorder.
     it('admits ebb\'s pods under restricted in ebb-system without calling the webhook; other pods are sent to it', async () => {
@@ -565,6 +580,28 @@ describe('install manifests', function () {
         expect((JSON.parse(refused?.body ?? '{}') as { message?: string }).message).to.match(/violates PodSecurity "restricted:latest"/);
       } finally {
         await new Promise((closed) => recorder.close(closed));
+      }
+    });
+
+    // After the others: its cluster-scoped objects (the ClusterRoleBindings, the webhook
+    // configuration, which the test before pointed at its recorder) replace the base's.
+    it('installs into another namespace with kustomize\'s namespace alone, and every program runs there', async () => {
+      const elsewhere = 'ebb-elsewhere';
+      const overlay = mkdtempSync(join(tmpdir(), 'ebb-overlay-'));
+      try {
+        writeFileSync(join(overlay, 'kustomization.yaml'), ['namespace: ebb-elsewhere', 'resources:', `  - ${relative(overlay, MANIFESTS)}`, ''].join('\n'));
+        const moved = await render(overlay);
+        // Nothing still names the default namespace: not a Service URL, a binding's subject or a selector.
+        expect(JSON.stringify(moved)).to.not.include(NAMESPACE);
+        expect([...new Set(moved.flatMap((object) => object.metadata.namespace ?? []))]).to.deep.equal([elsewhere]);
+        const movedFile = join(work, 'elsewhere.yaml');
+        const kinds = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'MutatingWebhookConfiguration']);
+        writeFileSync(movedFile, toYaml(moved.filter((object) => kinds.has(object.kind))));
+        await kubectl(['delete', 'mutatingwebhookconfiguration', 'ebb'], kubeconfig());
+        await kubectl(['apply', '--server-side', '--force-conflicts', '-f', movedFile], kubeconfig());
+        await runEveryProgram(elsewhere);
+      } finally {
+        rmSync(overlay, { recursive: true, force: true });
       }
     });
   });

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
-import { APP_PORT_NAME } from '../../../src/core/patch/sidecar.ts';
+import { APP_PORT_NAME } from '../../../src/protocol/sidecar.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
 import { deployment, expectInjected, expectUntouched, injectedRecord, sidecarOf, Workloads } from './workloads.ts';

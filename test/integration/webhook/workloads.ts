@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import type { InjectedRecord } from '../../../src/core/mutation.ts';
-import { APP_PORT_NAME, SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { APP_PORT_NAME, SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { eventually } from '../../fixtures/control-plane.ts';
 
 export class Workloads {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { createCertificateAuthority, issueCertificate } from '../../../src/localcluster/pki.ts';
+import { createCertificateAuthority, issueCertificate } from '../../../certs/pki.ts';
 
 describe('local control plane PKI', () => {
   const ca = createCertificateAuthority('test-ca', 30);

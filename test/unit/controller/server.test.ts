@@ -13,7 +13,7 @@ describe('controller server: /metrics', () => {
     const metrics = new ControllerMetrics();
     metrics.leader.set(1);
     metrics.recommendation.target.set({ namespace: 'shop', deployment: 'web', container: 'app', resource: 'cpu' }, 0.25);
-    const server = createControllerServer({ verifier: new StaticTokenVerifier({}), wake: () => Promise.resolve({ accepted: true }), ready: () => true, metrics });
+    const server = createControllerServer({ verifier: new StaticTokenVerifier({}), agentIdentity: 'system:serviceaccount:ebb-system:ebb-agent', wake: () => Promise.resolve({ accepted: true }), ready: () => true, metrics });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {

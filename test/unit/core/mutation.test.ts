@@ -21,7 +21,7 @@ function mutate(pod: V1Pod, overrides: Partial<MutationInput> = {}) {
 
 const sidecarOf = (pod: V1Pod) => pod.spec!.initContainers!.find((container) => container.name === 'ebb-interceptor');
 const injectedRecord = (pod: V1Pod) => JSON.parse(pod.metadata!.annotations!['ebb.dev/injected']!) as InjectedRecord;
-const env = (container: V1Container) => Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value ?? entry.valueFrom?.fieldRef?.fieldPath]));
+const env = (container: V1Container) => Object.fromEntries((container.env ?? []).map((entry) => [entry.name, entry.value]));
 
 describe('mutatePod', () => {
   it('injects an opted-in pod: annotations, requests, the interceptor, and takes over the port name', () => {
@@ -46,10 +46,7 @@ describe('mutatePod', () => {
       { name: 'http', containerPort: 18080, protocol: 'TCP' },
       { name: 'ebb-admin', containerPort: 18090, protocol: 'TCP' },
     ]);
-    expect(env(sidecar)).to.deep.equal({
-      EBB_APP_PORT: '8080', EBB_LISTEN_PORT: '18080', EBB_ADMIN_PORT: '18090', EBB_WORKLOAD: 'shop/web',
-      EBB_POD_NAME: 'metadata.name', EBB_POD_NAMESPACE: 'metadata.namespace',
-    });
+    expect(env(sidecar)).to.deep.equal({ EBB_APP_PORT: '8080', EBB_LISTEN_PORT: '18080', EBB_ADMIN_PORT: '18090', EBB_WORKLOAD: 'shop/web' });
     expect(sidecar.readinessProbe?.httpGet).to.deep.equal({ path: '/ready', port: 'ebb-admin' });
     expect(sidecar.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
     expect(sidecar.securityContext).to.deep.equal({

@@ -147,7 +147,7 @@ describe('traffic visibility', () => {
 
     it("is under the policy's dryRun", () => {
       expect(causes({ dryRun: true, services: [service('podinfo', targeting('http'))] })).to.deep.equal([
-        "the policy's dryRun is on, so the webhook adds no interceptor to pods: set dryRun: false in ebb-system/ebb-policy",
+        "the policy's dryRun is on, so the webhook adds no interceptor to pods: set dryRun: false in ebb's policy (ConfigMap ebb-policy)",
       ]);
     });
   });

@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { chooseRepairs, INITIAL_REPAIR_STATE, REPAIR_PROBE_AFTER_MS, repairReason, type RepairPod, type RepairState } from '../../../src/core/eviction/index.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { INJECTION_VERSION } from '../../../src/core/mutation.ts';
-import { SIDECAR_NAME } from '../../../src/core/patch/sidecar.ts';
+import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { slimPod } from '../../../src/core/resize/slim-pod.ts';
 import { MINUTE_MS, SECOND_MS, T0 } from './cluster.ts';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { ResourceMetricsClient } from '../../../agent/node/kubelet/resource-metrics-client.ts';
-import { createCertificateAuthority, issueCertificate } from '../../../src/localcluster/pki.ts';
+import { createCertificateAuthority, issueCertificate } from '../../../certs/pki.ts';
 import { TokenFile } from '../../../src/protocol/token-file.ts';
 
 describe('ResourceMetricsClient', function () {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import jsonpatch from 'jsonpatch';
 import { createWebhookCertificates, writeWebhookCertificates, type WebhookCertificates } from '../../../certs/webhook-certificates.ts';
-import { issueCertificate } from '../../../src/localcluster/pki.ts';
+import { issueCertificate } from '../../../certs/pki.ts';
 import { createWebhookApp, type WebhookAppOptions } from '../../../webhook/app.ts';
 import { WebhookMetrics } from '../../../webhook/metrics.ts';
 import { startHttpsServer, type RunningServer } from '../../../webhook/server.ts';
