@@ -12,10 +12,11 @@ export interface StatusFields {
   /** ISO time of the most recent request any agent saw. */
   lastRequestAt?: string;
   /**
-   * The mean requests in flight the decision saw (stable window, one decimal). Like `message`, a
-   * change alone does not cost a write: it is as fresh as `updatedAt`.
+   * The mean requests in flight the decision saw (stable window, one decimal); null when it saw no
+   * fresh activity (so an older figure is not left standing). Like `message`, a change alone does
+   * not cost a write: it is as fresh as `updatedAt`.
    */
-  inFlight?: number;
+  inFlight?: number | null;
   updatedAt: string;
   /** The recommender's current figures; absent: whatever the annotation has is kept. */
   recommendation?: StatusRecommendation;
@@ -35,7 +36,7 @@ export function statusFields(decision: Decision, lastRequestAt: number | undefin
     reason: decision.reason.code,
     message: decision.reason.message,
     ...(lastRequestAt !== undefined ? { lastRequestAt: new Date(lastRequestAt).toISOString() } : {}),
-    ...(decision.inFlight !== undefined ? { inFlight: Math.round(decision.inFlight * 10) / 10 } : {}),
+    inFlight: decision.inFlight !== undefined ? Math.round(decision.inFlight * 10) / 10 : null,
     updatedAt: new Date(now).toISOString(),
   };
 }
@@ -96,7 +97,7 @@ export function readStatus(text: string | undefined): ReadStatus | undefined {
     ...string('lastRequestAt'),
     ...string('updatedAt'),
     ...string('traffic'),
-    ...(typeof fields.inFlight === 'number' ? { inFlight: fields.inFlight } : {}),
+    ...(typeof fields.inFlight === 'number' || fields.inFlight === null ? { inFlight: fields.inFlight } : {}),
     ...(Array.isArray(fields.pending) ? { pending: fields.pending.filter((line): line is string => typeof line === 'string') } : {}),
     ...(fields.recommendation !== undefined ? { recommendation: fields.recommendation } : {}),
   };

@@ -53,11 +53,11 @@ function statusOf(deployment: V1Deployment, namespace: V1Namespace, policy: Para
   })];
 }
 
-/** `app 1/1Gi → 56m/63Mi`, one per container; `→ ?` before the first recommendation. */
+/** `app 1/1Gi → 56m/63Mi`, one per container; `→ ?` before the first recommendation; `(raise-only)` while it may not lower. */
 function sizing(containers: readonly ContainerSizing[]): string {
-  return containers.map(({ name, requests, recommendation }) => {
+  return containers.map(({ name, requests, recommendation, raiseOnly }) => {
     const now = `${cpu(requests.cpu)}/${memory(requests.memory)}`;
-    const next = recommendation ? `${cpu(recommendation.cpu)}/${memory(recommendation.memory)}` : '?';
+    const next = recommendation ? `${cpu(recommendation.cpu)}/${memory(recommendation.memory)}${raiseOnly ? ' (raise-only)' : ''}` : '?';
     return `${name} ${now} → ${next}`;
   }).join(', ');
 }
@@ -71,13 +71,15 @@ export function renderStatus(report: StatusReport, now: number): string {
     workload.inFlight === null ? '-' : String(workload.inFlight),
     age(workload.lastRequestAt, now),
     workload.reason ?? '-',
+    age(workload.updatedAt, now),
     sizing(workload.containers),
   ]);
   const lines = [
     report.workloads.length === 0
       ? 'No opted-in workloads. Opt one in with the annotation ebb.dev/enabled: "true", or a namespace with the label ebb.dev/injection=enabled.\n'
-      : table(['NAMESPACE', 'NAME', 'RESIZE', 'REPLICAS(D/A/R)', 'IN-FLIGHT', 'LAST-REQUEST', 'REASON', 'REQUESTS → RECOMMENDED (CPU/MEMORY)'], rows),
-    `\nSaved by right-sizing, across the running pods: CPU ${cpu(report.saved.cpu)}, memory ${memory(report.saved.memory)} (requests before ebb less requests recommended)\n`,
+      : table(['NAMESPACE', 'NAME', 'RESIZE', 'REPLICAS(D/A/R)', 'IN-FLIGHT', 'LAST-REQUEST', 'REASON', 'WRITTEN', 'REQUESTS → RECOMMENDED (CPU/MEMORY)'], rows),
+    '\nREASON, IN-FLIGHT and LAST-REQUEST are as the controller WRITTEN them into ebb.dev/status (at a change of decision, else once a minute).\n',
+    `Saved by right-sizing, across the running pods: CPU ${cpu(report.saved.cpu)}, memory ${memory(report.saved.memory)} (requests before ebb less requests recommended)\n`,
     ...(report.policyErrors ?? []).map((error) => `warning: ${error}\n`),
   ];
   return lines.join('');

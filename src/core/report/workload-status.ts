@@ -32,6 +32,8 @@ export interface ContainerSizing {
   requests: Amounts;
   /** The recommender's targets; absent before the first recommendation. */
   recommendation?: Amounts;
+  /** Too little history to trust a decrease yet: the targets only raise requests. */
+  raiseOnly?: true;
 }
 
 export interface WorkloadStatus {
@@ -63,7 +65,7 @@ export function workloadStatus(facts: WorkloadFacts): WorkloadStatus {
       ...(target.cpuMillis !== undefined ? { cpu: target.cpuMillis } : {}),
       ...(target.memoryBytes !== undefined ? { memory: target.memoryBytes } : {}),
     };
-    return { name, requests, ...(recommendation ? { recommendation } : {}) };
+    return { name, requests, ...(recommendation ? { recommendation } : {}), ...(target?.raiseOnly ? { raiseOnly: true as const } : {}) };
   });
   const perPod = facts.resize === 'off' ? { cpu: 0, memory: 0 } : savedPerPod(facts, targets);
   return {

@@ -123,8 +123,8 @@ describe('kubectl ebb', function () {
       const run = await kubectlEbb(['status']);
       expect(run.code, run.stderr).to.equal(0);
       const [header, row] = run.stdout.split('\n');
-      expect(header).to.match(/^NAMESPACE\s+NAME\s+RESIZE\s+REPLICAS\(D\/A\/R\)\s+IN-FLIGHT\s+LAST-REQUEST\s+REASON\s+REQUESTS → RECOMMENDED/);
-      expect(row).to.match(/^shop\s+web\s+initial\s+2\/2\/2\s+\S+\s+\S+\s+\S+\s+app 250m\/256Mi → \?$/);
+      expect(header).to.match(/^NAMESPACE\s+NAME\s+RESIZE\s+REPLICAS\(D\/A\/R\)\s+IN-FLIGHT\s+LAST-REQUEST\s+REASON\s+WRITTEN\s+REQUESTS → RECOMMENDED/);
+      expect(row).to.match(/^shop\s+web\s+initial\s+2\/2\/2\s+\S+\s+\S+\s+\S+\s+\d+s\s+app 250m\/256Mi → \?$/);
       expect(run.stdout).to.contain('Saved by right-sizing, across the running pods: CPU 0, memory 0');
     });
 

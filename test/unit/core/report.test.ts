@@ -56,6 +56,7 @@ describe('kubectl ebb status, derived', () => {
   it('never counts a raise-only target as a decrease', () => {
     const status = readStatus(JSON.stringify({ recommendation: { containers: { app: { cpu: '250m', memory: '2Gi', raiseOnly: true } } } }));
     expect(workloadStatus(facts({ status })).saved).to.deep.equal({ cpu: 0, memory: 3 * -1024 * MI });
+    expect(workloadStatus(facts({ status })).containers[0]).to.include({ raiseOnly: true });
   });
 
   it('before any status: spec.replicas as desired, nothing known of load or reason', () => {

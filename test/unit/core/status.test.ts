@@ -21,6 +21,7 @@ describe('the ebb.dev/status annotation', () => {
       reason: 'load',
       message: '1 → 5: 42 in flight, target 10 per pod',
       lastRequestAt: '2026-11-21T09:59:59.500Z',
+      inFlight: null,
       updatedAt: '2026-11-21T10:00:00.000Z',
     });
   });
@@ -95,6 +96,8 @@ describe('the ebb.dev/status annotation', () => {
     expect(JSON.parse(first)).to.include({ inFlight: 3.1 });
     expect(nextStatus(first, statusFields(loaded(7), now - 1000, now + 2000), now + 2000)).to.equal(undefined);
     expect(JSON.parse(nextStatus(first, statusFields(loaded(7), now - 1000, now + STATUS_REFRESH_MS), now + STATUS_REFRESH_MS)!)).to.include({ inFlight: 7 });
+    // A decision without fresh data says it knows none, rather than leaving the old figure.
+    expect(JSON.parse(nextStatus(first, statusFields(decision(null, 'no-data', 'no action: no data'), now - 1000, now + 2000), now + 2000)!)).to.include({ inFlight: null });
   });
 
   describe('read back', () => {
