@@ -5,7 +5,6 @@
 
 import { ActivityWindow, decide, INITIAL_DECIDER_STATE, type ActivitySample, type DeciderState, type Decision } from '../core/decider/index.ts';
 import type { ScalingSettings } from '../core/settings.ts';
-import type { WakeResponse } from '../protocol/wake.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 
 /** A Deployment as the scaler needs it, read from the informer cache. */
@@ -24,6 +23,10 @@ export interface WorkloadView {
   unobservedTraffic: readonly string[];
   /** A surge replica the disruption manager needs while a pod is replaced (DecideInput.surge). */
   surge?: { replicas: number; why: string };
+  /** The Deployment's ebb.dev/status as last written, which a new status is compared with. */
+  status?: string;
+  /** The pod template's labels: the Services that select them are routed to the activators. */
+  podLabels?: Readonly<Record<string, string>>;
 }
 
 export interface ScaleTarget {
@@ -53,6 +56,10 @@ interface WorkloadMemory {
   /** The causes of unobserved traffic already told in an Event. */
   trafficReported: ReadonlySet<string>;
 }
+
+/** Why a wake-up is not carried out: this replica does not lead, or ebb must not scale the workload. */
+export type WakeRefusal = 'not-leader' | 'paused' | 'hpa-present';
+export type WakeOutcome = { accepted: true } | { accepted: false; refusal: WakeRefusal; reason: string };
 
 /** How long a woken workload may take to have a Ready pod before ebb says it cannot wake. */
 export const WAKE_READY_WARNING_MS = 60_000;
@@ -85,14 +92,14 @@ export class Scaler {
   }
 
   /**
-   * An agent holds a request for this workload: give it a replica now, not at the next tick.
-   * A standby answers 503, which agents retry (the next try may reach the leader); a workload ebb
-   * must not scale answers 409.
+   * An agent holds a request for this workload: give it a replica now, not at the next tick. A
+   * standby refuses (the agents retry, and the next try may reach the leader), and so does a
+   * workload ebb must not scale; the server says which in its answer's status.
    */
-  async wake(workload: WorkloadView, now: number): Promise<WakeResponse & { status?: number }> {
-    if (!this.options.isLeader()) return { accepted: false, reason: 'this controller replica is not the leader', status: 503 };
-    if (workload.settings.paused) return { accepted: false, reason: `${workload.key} is paused (ebb.dev/paused)`, status: 409 };
-    if (workload.hpa) return { accepted: false, reason: `${workload.key} is scaled by HorizontalPodAutoscaler ${workload.hpa}`, status: 409 };
+  async wake(workload: WorkloadView, now: number): Promise<WakeOutcome> {
+    if (!this.options.isLeader()) return { accepted: false, refusal: 'not-leader', reason: 'this controller replica is not the leader' };
+    if (workload.settings.paused) return { accepted: false, refusal: 'paused', reason: `${workload.key} is paused (ebb.dev/paused)` };
+    if (workload.hpa) return { accepted: false, refusal: 'hpa-present', reason: `${workload.key} is scaled by HorizontalPodAutoscaler ${workload.hpa}` };
     this.remember(workload.key).wakeRequestedAt = now;
     await this.serialized(workload.key, () => this.decideAndAct(workload, now));
     return { accepted: true };

@@ -7,6 +7,7 @@ import { createHttpServer } from '../http/server.ts';
 import { authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
 import { isWakeRequest, WAKE_PATH, type WakeRequest, type WakeResponse } from '../protocol/wake.ts';
 import type { ControllerMetrics } from './metrics.ts';
+import type { WakeOutcome, WakeRefusal } from './scaler.ts';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -14,10 +15,19 @@ export interface ControllerServerOptions {
   verifier: TokenVerifier;
   /** The identity allowed to ask for wake-ups: the agents' service account in ebb's namespace. */
   agentIdentity: string;
-  wake(request: WakeRequest): Promise<WakeResponse & { status?: number }>;
+  wake(request: WakeRequest): Promise<ControllerWakeOutcome>;
   ready(): boolean;
   metrics: ControllerMetrics;
 }
+
+/** A wake-up's outcome: the Scaler's, or a workload that is not an opted-in Deployment. */
+export type ControllerWakeOutcome = WakeOutcome | { accepted: false; refusal: 'unknown-workload'; reason: string };
+
+/**
+ * The answer's status for each refusal: a standby answers 503, which the agents retry (the next
+ * try may reach the leader); a workload ebb must not scale, 409; one it does not know, 404.
+ */
+const REFUSAL_STATUS: Record<WakeRefusal | 'unknown-workload', number> = { 'not-leader': 503, paused: 409, 'hpa-present': 409, 'unknown-workload': 404 };
 
 export function createControllerServer(options: ControllerServerOptions): http.Server {
   return createHttpServer({}, (req, res) => {
@@ -54,7 +64,7 @@ async function handleWake(req: http.IncomingMessage, options: ControllerServerOp
       body: { accepted: false, reason: body === undefined ? `body over ${MAX_BODY_BYTES} bytes` : 'expected {"workload":"namespace/name","node":"…","held":N}' },
     };
   }
-  const { status, ...answer } = await options.wake(parsed);
-  options.metrics.wakeRequests.inc({ outcome: answer.accepted ? 'accepted' : 'declined' });
-  return { status: status ?? (answer.accepted ? 200 : 409), body: answer };
+  const outcome = await options.wake(parsed);
+  options.metrics.wakeRequests.inc({ outcome: outcome.accepted ? 'accepted' : 'declined' });
+  return outcome.accepted ? { status: 200, body: { accepted: true } } : { status: REFUSAL_STATUS[outcome.refusal], body: { accepted: false, reason: outcome.reason } };
 }

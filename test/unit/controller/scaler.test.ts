@@ -125,7 +125,7 @@ describe('scaler', () => {
     const target = new FakeScale();
     const { effects } = recordingEffects();
     const scaler = new Scaler({ target, effects, isLeader: () => false });
-    expect(await scaler.wake(view(0), 1000)).to.deep.equal({ accepted: false, reason: 'this controller replica is not the leader', status: 503 });
+    expect(await scaler.wake(view(0), 1000)).to.deep.equal({ accepted: false, refusal: 'not-leader', reason: 'this controller replica is not the leader' });
     await scaler.tick([view(1)], new Map([['shop/web', { at: 1000, inFlight: 42, lastRequestAt: 1000 }]]), 1000);
     expect(target.writes).to.deep.equal([]);
     expect(target.reads).to.equal(0);
@@ -148,7 +148,7 @@ describe('scaler', () => {
   it('refuses to wake a paused workload', async () => {
     const scaler = new Scaler({ target: new FakeScale(), effects: recordingEffects().effects, isLeader: () => true });
     const answer = await scaler.wake(view(0, { settings: { ...settings, paused: true } }), 1000);
-    expect(answer).to.deep.equal({ accepted: false, reason: 'shop/web is paused (ebb.dev/paused)', status: 409 });
+    expect(answer).to.deep.equal({ accepted: false, refusal: 'paused', reason: 'shop/web is paused (ebb.dev/paused)' });
   });
 
   it('warns once when a woken workload has no Ready pod a minute later', async () => {

@@ -1,0 +1,33 @@
+// Status writes come in bursts (every workload's first decision; the refresh a minute later). They
+// run behind the tick, a few at a time: a thousand at once opened a thousand connections (the RSS
+// doubled) and held the tick, and with it every workload's next decision, for seconds. At most one
+// write per workload is pending; a newer text waits for the next tick.
+
+import { concurrencyLimit } from '../kube/concurrency-limit.ts';
+
+export class StatusWrites {
+  private readonly pending = new Set<string>();
+  private readonly limit: <T>(work: () => Promise<T>) => Promise<T>;
+
+  constructor(
+    concurrency: number,
+    private readonly onError: (key: string, error: unknown) => void,
+  ) {
+    this.limit = concurrencyLimit(concurrency);
+  }
+
+  /** Whether a write for `key` waits or runs: a newer one is not worth computing yet. */
+  isPending(key: string): boolean {
+    return this.pending.has(key);
+  }
+
+  /** Queues the write, unless one for `key` is pending; false when it was not queued. Never waits. */
+  submit(key: string, write: () => Promise<unknown>): boolean {
+    if (this.pending.has(key)) return false;
+    this.pending.add(key);
+    void this.limit(write)
+      .catch((error: unknown) => this.onError(key, error))
+      .finally(() => this.pending.delete(key));
+    return true;
+  }
+}
