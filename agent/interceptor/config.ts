@@ -1,7 +1,7 @@
 // The interceptor's settings, read once from the environment the webhook writes into the sidecar.
 
 import { fail, ok, type Result } from '../../src/core/result.ts';
-import { list, listenPort, numberAtLeast, readEnvironment, required, text, variable, wholeNumber } from '../../src/program/environment.ts';
+import { list, listenPort, numberBetween, readEnvironment, required, text, variable, wholeNumber } from '../../src/program/environment.ts';
 import { DEFAULT_ADMIN_PORT, SIDECAR_ENV } from '../../src/protocol/sidecar.ts';
 import { parseWorkloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ClientTimeouts } from '../http/hop-server.ts';
@@ -49,7 +49,7 @@ export const INTERCEPTOR_ENVIRONMENT = {
   workload: required(SIDECAR_ENV.workload, workloadKey),
   ignorePaths: variable('EBB_IGNORE_PATHS', list, []),
   ignoreUserAgents: variable('EBB_IGNORE_USER_AGENTS', list, []),
-  drainSeconds: variable('EBB_DRAIN_SECONDS', numberAtLeast(0), 25),
+  drainSeconds: variable('EBB_DRAIN_SECONDS', numberBetween(0), 25),
   headersMs: variable('EBB_HEADERS_TIMEOUT_MS', milliseconds, INTERCEPTOR_CLIENT_TIMEOUTS.headersMs),
   keepAliveMs: variable('EBB_KEEP_ALIVE_TIMEOUT_MS', milliseconds, INTERCEPTOR_CLIENT_TIMEOUTS.keepAliveMs),
 };

@@ -3,8 +3,9 @@
 
 import { hostname } from 'node:os';
 import { formatPortRange, inPortRange, parsePortRange, type PortRange } from '../core/activator-ports.ts';
+import { DEFAULT_TUNING, TUNING_RANGES, tuningProblems, type DeciderTuning, type TuningRange } from '../core/decider/index.ts';
 import { DEFAULT_EBB_NAMESPACE } from '../core/opt-in.ts';
-import { environmentProblem, list, listenPort, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
+import { environmentProblem, list, listenPort, numberBetween, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
 import { DEFAULT_ACTIVATOR_PORTS, DEFAULT_AGENT_PORT } from '../protocol/activator.ts';
 
 export interface ControllerConfig {
@@ -28,7 +29,21 @@ export interface ControllerConfig {
   webhookCaFile: string;
   webhookConfiguration: string;
   lease: { name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  /** The decider's windows and rates. */
+  tuning: DeciderTuning;
 }
+
+const inRange = (range: TuningRange) => (range.whole ? wholeNumber(range.min, range.max) : numberBetween(range.min, range.max));
+
+/** The decider's tuning, one variable per field, each with its default and range (core/decider/tuning.ts). */
+const TUNING_ENVIRONMENT = {
+  stableWindowMs: variable('EBB_STABLE_WINDOW_MS', inRange(TUNING_RANGES.stableWindowMs), DEFAULT_TUNING.stableWindowMs),
+  panicWindowMs: variable('EBB_PANIC_WINDOW_MS', inRange(TUNING_RANGES.panicWindowMs), DEFAULT_TUNING.panicWindowMs),
+  panicThreshold: variable('EBB_PANIC_THRESHOLD', inRange(TUNING_RANGES.panicThreshold), DEFAULT_TUNING.panicThreshold),
+  maxScaleUpRate: variable('EBB_MAX_SCALE_UP_RATE', inRange(TUNING_RANGES.maxScaleUpRate), DEFAULT_TUNING.maxScaleUpRate),
+  maxScaleDownRate: variable('EBB_MAX_SCALE_DOWN_RATE', inRange(TUNING_RANGES.maxScaleDownRate), DEFAULT_TUNING.maxScaleDownRate),
+  staleAfterMs: variable('EBB_STALE_AFTER_MS', inRange(TUNING_RANGES.staleAfterMs), DEFAULT_TUNING.staleAfterMs),
+};
 
 /** Every variable the controller reads. */
 export const CONTROLLER_ENVIRONMENT = {
@@ -50,14 +65,28 @@ export const CONTROLLER_ENVIRONMENT = {
   leaseDurationMs: variable('EBB_LEASE_DURATION_MS', wholeNumber(1000), 15_000),
   leaseRenewDeadlineMs: variable('EBB_LEASE_RENEW_DEADLINE_MS', wholeNumber(500), 10_000),
   leaseRetryPeriodMs: variable('EBB_LEASE_RETRY_PERIOD_MS', wholeNumber(100), 2000),
+  ...TUNING_ENVIRONMENT,
 };
 
 export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   const values = readEnvironment(CONTROLLER_ENVIRONMENT, env);
-  const { leaseDurationMs: durationMs, leaseRenewDeadlineMs: renewDeadlineMs } = values;
+  const { leaseDurationMs: durationMs, leaseRenewDeadlineMs: renewDeadlineMs, leaseRetryPeriodMs: retryPeriodMs } = values;
   if (renewDeadlineMs >= durationMs) {
     throw environmentProblem('EBB_LEASE_RENEW_DEADLINE_MS', String(renewDeadlineMs), `it must be shorter than EBB_LEASE_DURATION_MS=${durationMs}, or two leaders could overlap`);
   }
+  if (retryPeriodMs >= renewDeadlineMs) {
+    throw environmentProblem('EBB_LEASE_RETRY_PERIOD_MS', String(retryPeriodMs), `it must be shorter than EBB_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs}, or the leader could not try to renew before its deadline`);
+  }
+  const tuning: DeciderTuning = {
+    stableWindowMs: values.stableWindowMs,
+    panicWindowMs: values.panicWindowMs,
+    panicThreshold: values.panicThreshold,
+    maxScaleUpRate: values.maxScaleUpRate,
+    maxScaleDownRate: values.maxScaleDownRate,
+    staleAfterMs: values.staleAfterMs,
+  };
+  const [broken] = tuningProblems(tuning);
+  if (broken) throw environmentProblem(TUNING_ENVIRONMENT[broken.field].name, String(tuning[broken.field]), broken.problem);
   // The agents listen on these ports besides their own: the range must leave the agent's port out.
   if (inPortRange(values.activatorPorts, values.agentPort)) {
     throw environmentProblem('EBB_ACTIVATOR_PORTS', formatPortRange(values.activatorPorts), `it holds the agents' own port ${values.agentPort} (EBB_AGENT_PORT)`);
@@ -77,6 +106,7 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     agentPort: values.agentPort,
     webhookCaFile: values.webhookCaFile,
     webhookConfiguration: values.webhookConfiguration,
-    lease: { name: values.leaseName, durationMs, renewDeadlineMs, retryPeriodMs: values.leaseRetryPeriodMs },
+    lease: { name: values.leaseName, durationMs, renewDeadlineMs, retryPeriodMs },
+    tuning,
   };
 }

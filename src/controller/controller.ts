@@ -243,6 +243,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       },
     },
     effects,
+    tuning: config.tuning,
   });
 
   async function tick(): Promise<void> {

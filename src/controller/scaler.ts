@@ -3,7 +3,7 @@
 // One decision per workload at a time: ticks and wake-ups for the same workload are serialized,
 // so however many agents ask to wake a workload at once, it is scaled up once.
 
-import { ActivityWindow, decide, INITIAL_DECIDER_STATE, type ActivitySample, type DeciderState, type Decision } from '../core/decider/index.ts';
+import { activityHorizonMs, ActivityWindow, decide, DEFAULT_TUNING, INITIAL_DECIDER_STATE, type ActivitySample, type DeciderState, type DeciderTuning, type Decision } from '../core/decider/index.ts';
 import type { ScalingSettings } from '../core/settings.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 
@@ -68,15 +68,19 @@ export interface ScalerOptions {
   target: ScaleTarget;
   effects: ScalerEffects;
   isLeader: () => boolean;
-  /** The decider's activity window; must cover its stable window. */
-  horizonMs?: number;
+  /** The decider's windows and rates (checked at start: core/decider/tuning.ts); default DEFAULT_TUNING. */
+  tuning?: DeciderTuning;
 }
 
 export class Scaler {
   private readonly memory = new Map<WorkloadKey, WorkloadMemory>();
   private readonly queues = new Map<WorkloadKey, Promise<unknown>>();
 
-  constructor(private readonly options: ScalerOptions) {}
+  private readonly tuning: DeciderTuning;
+
+  constructor(private readonly options: ScalerOptions) {
+    this.tuning = options.tuning ?? DEFAULT_TUNING;
+  }
 
   /** Records this tick's samples and decides for every workload. */
   async tick(workloads: readonly WorkloadView[], samples: ReadonlyMap<WorkloadKey, ActivitySample>, now: number): Promise<void> {
@@ -108,7 +112,7 @@ export class Scaler {
   private remember(key: WorkloadKey): WorkloadMemory {
     let memory = this.memory.get(key);
     if (!memory) {
-      memory = { window: new ActivityWindow({ horizonMs: this.options.horizonMs ?? 60_000 }), state: INITIAL_DECIDER_STATE, trafficReported: new Set() };
+      memory = { window: new ActivityWindow({ horizonMs: activityHorizonMs(this.tuning) }), state: INITIAL_DECIDER_STATE, trafficReported: new Set() };
       this.memory.set(key, memory);
     }
     return memory;
@@ -201,6 +205,7 @@ export class Scaler {
       wake,
       trafficObserved: workload.unobservedTraffic.length === 0,
       surge: workload.surge,
+      tuning: this.tuning,
     });
     memory.state = decision.state;
     memory.wakeRequestedAt = undefined;

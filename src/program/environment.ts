@@ -76,10 +76,11 @@ export const listenPort = wholeNumber(0, 65535);
 /** A TCP port to connect to. */
 export const port = wholeNumber(1, 65535);
 
-/** A number ≥ minimum, fractions allowed. */
-export const numberAtLeast = (minimum: number) => (value: string): Result<number> => {
+/** A number in [minimum, maximum], fractions allowed. */
+export const numberBetween = (minimum: number, maximum = Infinity) => (value: string): Result<number> => {
   const parsed = Number(value.trim());
-  return value.trim() !== '' && Number.isFinite(parsed) && parsed >= minimum ? ok(parsed) : fail(`${JSON.stringify(value)} is not accepted: expected a number ≥ ${minimum}`);
+  if (value.trim() !== '' && Number.isFinite(parsed) && parsed >= minimum && parsed <= maximum) return ok(parsed);
+  return fail(`${JSON.stringify(value)} is not accepted: expected a number ${maximum === Infinity ? `≥ ${minimum}` : `from ${minimum} to ${maximum}`}`);
 };
 
 export const flag = (value: string): Result<boolean> =>

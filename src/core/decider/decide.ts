@@ -18,7 +18,7 @@ import { peakWanted, recordWanted, type RecentPeak } from './recent-peak.ts';
 import { describeStep, formatConcurrency, formatElapsed, type Reason, type ReasonCode } from './reason.ts';
 
 export interface DeciderTuning {
-  /** The window whose mean concurrency drives scaling; the ActivityWindow's horizon must cover it. */
+  /** The window whose mean concurrency drives scaling; the ActivityWindow's horizon covers it (activityHorizonMs). */
   stableWindowMs: number;
   /** The short window that detects a burst. */
   panicWindowMs: number;

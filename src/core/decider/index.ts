@@ -5,3 +5,5 @@ export type { ActivitySample, ActivitySnapshot, ActivityWindows } from './activi
 export { decide, DEFAULT_TUNING, INITIAL_DECIDER_STATE } from './decide.ts';
 export type { DecideInput, DeciderState, DeciderTuning, Decision } from './decide.ts';
 export type { Reason, ReasonCode } from './reason.ts';
+export { activityHorizonMs, TUNING_RANGES, tuningProblems } from './tuning.ts';
+export type { TuningProblem, TuningRange } from './tuning.ts';

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Scaler, type ScaleTarget, type ScalerEffects, type WorkloadView } from '../../../src/controller/scaler.ts';
+import { DEFAULT_TUNING } from '../../../src/core/decider/index.ts';
 import type { ScalingSettings } from '../../../src/core/settings.ts';
 
 const settings: ScalingSettings = {
@@ -227,5 +228,16 @@ describe('scaler', () => {
       await scaler.tick([view(1, { hpa: 'web', unobservedTraffic: [bypass] })], quiet(1000), 1000);
       expect(events.map((event) => event.split(':')[0])).to.deep.equal(['Warning HorizontalPodAutoscalerPresent']);
     });
+  });
+
+  it('keeps as much activity as its tuning\'s stable window reads, however long that is', async () => {
+    const target = new FakeScale();
+    target.replicas = 1;
+    const { effects } = recordingEffects();
+    const scaler = new Scaler({ target, effects, isLeader: () => true, tuning: { ...DEFAULT_TUNING, stableWindowMs: 300_000 } });
+    const sample = { at: 1_000, inFlight: 5, lastRequestAt: 1_000 };
+    // An activity window shorter than the stable window would refuse to answer (a RangeError).
+    await scaler.tick([view(1)], new Map([['shop/web', sample]]), 1_000);
+    expect(target.writes).to.deep.equal([]);
   });
 });

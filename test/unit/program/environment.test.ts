@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { agentConfigFromEnv } from '../../../agent/node/config.ts';
 import { interceptorConfigFromEnv } from '../../../agent/interceptor/config.ts';
 import { controllerConfig } from '../../../src/controller/config.ts';
+import { DEFAULT_TUNING } from '../../../src/core/decider/index.ts';
 import { EnvironmentError, listenPort, optional, readEnvironment, required, text, variable } from '../../../src/program/environment.ts';
 import { createLog } from '../../../src/program/log.ts';
 
@@ -43,6 +44,21 @@ describe('program environment', () => {
       'EBB_ACTIVATOR_PORTS: "18000-19000" is not accepted: it holds the agents\' own port 18092 (EBB_AGENT_PORT)',
     ]);
     expect(controllerConfig({ POD_NAMESPACE: '' }).namespace).to.equal('ebb-system');
+  });
+
+  it('takes the decider\'s tuning and the lease timings with their defaults, refusing what is out of range or does not fit together', () => {
+    expect(controllerConfig({}).tuning).to.deep.equal(DEFAULT_TUNING);
+    expect(controllerConfig({ EBB_STABLE_WINDOW_MS: '120000', EBB_MAX_SCALE_UP_RATE: '2.5' }).tuning).to.include({ stableWindowMs: 120_000, maxScaleUpRate: 2.5 });
+    expect(problemsOf(() => controllerConfig({ EBB_STABLE_WINDOW_MS: '1000', EBB_MAX_SCALE_DOWN_RATE: '1' }))).to.deep.equal([
+      'EBB_STABLE_WINDOW_MS: "1000" is not accepted: expected a whole number from 6000 to 3600000',
+      'EBB_MAX_SCALE_DOWN_RATE: "1" is not accepted: expected a number from 1.1 to 1000',
+    ]);
+    expect(problemsOf(() => controllerConfig({ EBB_STABLE_WINDOW_MS: '10000', EBB_PANIC_WINDOW_MS: '20000' }))).to.deep.equal([
+      'EBB_PANIC_WINDOW_MS: "20000" is not accepted: the panic window must not be longer than the stable window (10000 ms)',
+    ]);
+    expect(problemsOf(() => controllerConfig({ EBB_LEASE_RENEW_DEADLINE_MS: '2000', EBB_LEASE_RETRY_PERIOD_MS: '2000' }))).to.deep.equal([
+      'EBB_LEASE_RETRY_PERIOD_MS: "2000" is not accepted: it must be shorter than EBB_LEASE_RENEW_DEADLINE_MS=2000, or the leader could not try to renew before its deadline',
+    ]);
   });
 
   it('reads a static stand-in\'s empty list as none, an empty variable as unset', () => {
