@@ -50,6 +50,7 @@ export class SizingLoop {
   /** `workload/container` warned about OOM kills at its memory maximum, until it is no longer capped. */
   private readonly cappedWarned = new Set<string>();
   private readonly checkpointed = new Map<WorkloadKey, { at: number; newestSampleAt: number | null }>();
+  private lastRoundAt: number | undefined;
 
   constructor(private readonly options: SizingLoopOptions) {}
 
@@ -137,13 +138,24 @@ export class SizingLoop {
     void this.options.event(workload, 'Warning', 'OOMKilled', message).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
   }
 
-  /** Writes the checkpoints that have new samples and whose last write is an interval old. */
+  /**
+   * Writes the checkpoints that have new samples and whose last write is an interval old, the
+   * longest-waiting first, at most a round's share of them (checkpointBudget): every workload is
+   * new at the first rounds, and all of them due in the same round once a minute were a burst of
+   * 1,000 writes that stalled the ticks at 1,000 workloads (test/bench/controller.ts).
+   */
   private async checkpoint(now: number, intervalMs: number): Promise<void> {
-    const due = this.recommender.workloads().filter((workload) => {
-      const last = this.checkpointed.get(workload);
-      const newest = this.recommender.newestSampleAt(workload);
-      return !last || (newest !== last.newestSampleAt && now - last.at >= intervalMs);
-    });
+    const lastAt = (workload: WorkloadKey) => this.checkpointed.get(workload)?.at ?? -Infinity;
+    const due = this.recommender
+      .workloads()
+      .filter((workload) => {
+        const last = this.checkpointed.get(workload);
+        const newest = this.recommender.newestSampleAt(workload);
+        return !last || (newest !== last.newestSampleAt && now - last.at >= intervalMs);
+      })
+      .sort((a, b) => lastAt(a) - lastAt(b))
+      .slice(0, checkpointBudget(this.recommender.workloads().length, this.lastRoundAt === undefined ? 0 : now - this.lastRoundAt, intervalMs));
+    this.lastRoundAt = now;
     await Promise.all(
       due.map((workload) =>
         writes(async () => {
@@ -201,7 +213,19 @@ export class SizingLoop {
     this.checkpointed.clear();
     this.cappedWarned.clear();
     this.restored = false;
+    this.lastRoundAt = undefined;
   }
+}
+
+/** Checkpoint writes a round may make however few workloads there are: a handful are written at once. */
+const MIN_CHECKPOINT_WRITES = 16;
+
+/**
+ * The workloads' share of the interval that passed since the last round, half again for room to
+ * catch up: each workload is written about once an interval and a backlog clears in a few rounds.
+ */
+export function checkpointBudget(workloads: number, sinceLastRoundMs: number, intervalMs: number): number {
+  return Math.max(MIN_CHECKPOINT_WRITES, Math.ceil(workloads * Math.min(1, sinceLastRoundMs / intervalMs) * 1.5));
 }
 
 function describeMove(container: string, before: { cpuMillis?: number; memoryBytes?: number } | undefined, after: ContainerRecommendation): string {

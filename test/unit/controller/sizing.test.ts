@@ -157,6 +157,28 @@ describe('sizing loop', () => {
     expect(restored?.containers.app?.memory).to.equal(atCheckpoint?.containers.app?.memory);
   });
 
+  it('spreads the checkpoints of many workloads over the interval instead of writing them all in one round', async () => {
+    const store = new MemoryStore();
+    const h = harness(store);
+    const many: Workload[] = Array.from({ length: 600 }, (_, i) => ({ ...web, key: `shop/web-${i}` as WorkloadKey }));
+    h.setWorkloads(many);
+    const writesPerRound: number[] = [];
+    for (let round = 0, now = start; round < 30; round++, now += 10_000) {
+      const pods = many.map((workload) => ({ pod: `${workload.key}-1`, workload: workload.key, containers: [{ container: 'app', cpuCores: 0.5, memoryBytes: 300 * MiB, at: now }] }));
+      h.feed([{ node: 'node-a', generatedAt: now, scrapedAt: now, stale: false, pods, ooms: [] }]);
+      const before = store.writes;
+      await h.loop.round(now);
+      writesPerRound.push(store.writes - before);
+    }
+    // 600 workloads, 10-s rounds, a 60-s interval: 100 a round on average, at most 150 (16 in the first, which has no previous round).
+    expect(writesPerRound[0]).to.equal(16);
+    expect(Math.max(...writesPerRound)).to.equal(150);
+    expect(store.saved.size, 'every workload checkpointed within the first minute').to.equal(600);
+    expect(writesPerRound.slice(0, 6).reduce((a, b) => a + b)).to.be.at.least(600);
+    // Then each workload about once an interval: over the last 4 minutes, 3 or 4 times each.
+    expect(writesPerRound.slice(6).reduce((a, b) => a + b)).to.be.within(600 * 3, 600 * 4);
+  });
+
   it('does nothing while not leading, and forgets what it knew when it stops leading', async () => {
     const h = harness();
     h.setLeader(false);
