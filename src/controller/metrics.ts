@@ -25,6 +25,8 @@ export class ControllerMetrics {
     lower: new Gauge({ name: 'ebb_recommendation_lower_bound', help: 'Lower bound of the recommendation (cpu in cores, memory in bytes)', labelNames: ['namespace', 'deployment', 'container', 'resource'], registers: [this.registry] }),
     upper: new Gauge({ name: 'ebb_recommendation_upper_bound', help: 'Upper bound of the recommendation (cpu in cores, memory in bytes)', labelNames: ['namespace', 'deployment', 'container', 'resource'], registers: [this.registry] }),
     confidence: new Gauge({ name: 'ebb_recommendation_confidence', help: 'How much history stands behind the recommendation, 0 to 1', labelNames: ['namespace', 'deployment', 'container'], registers: [this.registry] }),
+    /** What the recommendation is set against on a dashboard, without kube-state-metrics. */
+    templateRequests: new Gauge({ name: 'ebb_template_requests', help: 'Requests the pod template asks for, by workload, container and resource (cpu in cores, memory in bytes): what the recommendation replaces', labelNames: ['namespace', 'deployment', 'container', 'resource'], registers: [this.registry] }),
   };
   readonly oomKills = new Counter({ name: 'ebb_oom_kills_total', help: 'OOM kills reported by the agents, by workload and container', labelNames: ['namespace', 'deployment', 'container'], registers: [this.registry] });
   readonly checkpointWrites = new Counter({ name: 'ebb_recommender_checkpoint_writes_total', help: 'Writes of the recommender checkpoints, by outcome (written, failed)', labelNames: ['outcome'], registers: [this.registry] });

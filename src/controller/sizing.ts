@@ -9,13 +9,15 @@
 import { movedContainers, statusRecommendation, targetsOf, type Recommendation, type StatusRecommendation } from '../core/recommendation.ts';
 import type { ContainerRecommendation, SizingConfig } from '../core/recommender/index.ts';
 import { WorkloadRecommender } from '../core/sizing/workload-recommender.ts';
-import { formatCpu, formatMemory } from '../core/quantity.ts';
+import { formatCpu, formatMemory, parseCpu, parseMemory } from '../core/quantity.ts';
+import type { Result } from '../core/result.ts';
 import type { StoredCheckpoint } from '../kube/sizing-checkpoints.ts';
 import type { OomKill, UsageReport } from '../protocol/usage.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 import type { Collected } from './agents.ts';
 import { concurrencyLimit } from '../kube/concurrency-limit.ts';
 import type { ControllerMetrics } from './metrics.ts';
+import type { Gauge } from 'prom-client';
 import type { Workload } from './workloads.ts';
 
 export interface CheckpointStorage {
@@ -175,12 +177,16 @@ export class SizingLoop {
   }
 
   private setGauges(workload: Workload, recommendations: ReadonlyMap<string, ContainerRecommendation>): void {
-    const { target, lower, upper, confidence } = this.options.metrics.recommendation;
+    const { target, lower, upper, confidence, templateRequests } = this.options.metrics.recommendation;
     const namespace = workload.deployment.metadata?.namespace ?? '';
     const deployment = workload.deployment.metadata?.name ?? '';
+    const templateContainers = workload.deployment.spec?.template.spec?.containers ?? [];
     for (const [container, r] of recommendations) {
       const cpu = { namespace, deployment, container, resource: 'cpu' };
       const memory = { namespace, deployment, container, resource: 'memory' };
+      const requests = templateContainers.find((candidate) => candidate.name === container)?.resources?.requests ?? {};
+      setRequest(templateRequests, cpu, requests.cpu, parseCpu, 1000);
+      setRequest(templateRequests, memory, requests.memory, parseMemory, 1);
       target.set(cpu, r.cpu.targetMillis / 1000);
       lower.set(cpu, r.cpu.lowerMillis / 1000);
       upper.set(cpu, r.cpu.upperMillis / 1000);
@@ -193,9 +199,9 @@ export class SizingLoop {
 
   private forget(workload: WorkloadKey): void {
     const [namespace, deployment] = workload.split('/');
-    const { target, lower, upper, confidence } = this.options.metrics.recommendation;
+    const { target, lower, upper, confidence, templateRequests } = this.options.metrics.recommendation;
     for (const container of Object.keys(this.published.get(workload)?.containers ?? {})) {
-      for (const resource of ['cpu', 'memory']) for (const gauge of [target, lower, upper]) gauge.remove({ namespace, deployment, container, resource });
+      for (const resource of ['cpu', 'memory']) for (const gauge of [target, lower, upper, templateRequests]) gauge.remove({ namespace, deployment, container, resource });
       confidence.remove({ namespace, deployment, container });
     }
     this.published.delete(workload);
@@ -236,4 +242,14 @@ function describeMove(container: string, before: { cpuMillis?: number; memoryByt
     `memory ${from(before?.memoryBytes, formatMemory)}${formatMemory(after.memory.targetBytes)} ` +
     `(${formatMemory(after.memory.lowerBytes)}–${formatMemory(after.memory.upperBytes)}), confidence ${after.confidence.toFixed(2)}`
   );
+}
+
+/**
+ * The template's request in base units (per `unitsPerBase` of the parsed figure); no series for a
+ * container without one or with one the API server would not have accepted.
+ */
+function setRequest(gauge: Gauge, labels: Record<string, string>, quantity: string | undefined, parse: (text: string) => Result<number>, unitsPerBase: number): void {
+  const parsed = quantity === undefined ? undefined : parse(quantity);
+  if (parsed?.ok) gauge.set(labels, parsed.value / unitsPerBase);
+  else gauge.remove(labels);
 }

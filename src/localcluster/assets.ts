@@ -116,11 +116,7 @@ function buildTargets(): BuildTarget[] {
       describe: `sigs.k8s.io/kwok ${KWOK_VERSION}`,
       binaries: ['kwok'],
       async build(moduleDir, outDir, _binaries, progress) {
-        mkdirSync(moduleDir, { recursive: true });
-        await go(['install', ...GO_BUILD_FLAGS, `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], moduleDir, progress, {
-          GOBIN: join(moduleDir, 'bin'),
-        });
-        renameSync(join(moduleDir, 'bin', 'kwok'), join(outDir, 'kwok'));
+        await goInstallInto(outDir, 'kwok', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`, moduleDir, progress);
       },
     },
   ];
@@ -171,6 +167,18 @@ export async function goBuildInto(
   const partial = join(outDir, `.${name}.partial`);
   await go(['build', ...GO_BUILD_FLAGS, '-o', partial, ...packages], moduleDir, progress, env);
   renameSync(partial, join(outDir, name));
+}
+
+/**
+ * `go install package@version` (a main module without replace directives, built as its authors
+ * pinned it) into a scratch GOBIN under `workDir`, then renamed into `outDir` as `name`.
+ */
+export async function goInstallInto(outDir: string, name: string, packageAtVersion: string, workDir: string, progress: Progress) {
+  const bin = join(workDir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  await go(['install', ...GO_BUILD_FLAGS, packageAtVersion], workDir, progress, { GOBIN: bin });
+  const built = packageAtVersion.slice(packageAtVersion.lastIndexOf('/') + 1, packageAtVersion.lastIndexOf('@'));
+  renameSync(join(bin, built), join(outDir, name));
 }
 
 export async function checkGo(

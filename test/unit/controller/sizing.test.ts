@@ -106,6 +106,16 @@ describe('sizing loop', () => {
     expect(metrics).to.match(/ebb_recommendation_target\{namespace="shop",deployment="web",container="app",resource="memory"\} \d+/);
   });
 
+  it('publishes the pod template\'s requests beside the recommendation, in cores and bytes, none where it asks none', async () => {
+    const h = harness();
+    const template = { spec: { containers: [{ name: 'app', resources: { requests: { cpu: '250m' } } }] } };
+    h.setWorkloads([{ ...web, deployment: { ...deployment, spec: { selector: {}, template } } }]);
+    await rounds(h, start, 30, 0.5, 300 * MiB);
+    const requests = await h.metrics.registry.getSingleMetricAsString('ebb_template_requests');
+    expect(requests).to.include('ebb_template_requests{namespace="shop",deployment="web",container="app",resource="cpu"} 0.25');
+    expect(requests).to.not.include('resource="memory"');
+  });
+
   it('feeds each sample once, however often the same report is pulled', async () => {
     const once = harness();
     const twice = harness();
