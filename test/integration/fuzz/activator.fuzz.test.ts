@@ -12,7 +12,8 @@ import { ActivatorListeners } from '../../../agent/node/activator/listeners.ts';
 import { DEFAULT_HOLD_LIMITS } from '../../../src/core/activity/hold-ledger.ts';
 import type { SleepingService } from '../../../src/core/activity/route.ts';
 import { closeServer } from '../../fixtures/processes.ts';
-import { BOUND_MS, eventually, fuzzSurface, heapAfterGc, startAppBehindHop, type AppBehindHop, type Surface } from './fuzz.ts';
+import { until } from '../../fixtures/wait.ts';
+import { BOUND_MS, fuzzSurface, heapAfterGc, startAppBehindHop, type AppBehindHop, type Surface } from './fuzz.ts';
 import { exchange, parseResponses, type RawResponse } from './raw-http.ts';
 
 const TARGET: SleepingService = { workload: 'shop/web', service: { namespace: 'shop', name: 'web' }, portName: 'http' };
@@ -80,7 +81,7 @@ describe('fuzz: activator port', function () {
       bodyCap: HELD_BYTES_CAP,
       acceptable5xx: notYet,
       settled: async () => {
-        await eventually('nothing held', () => activator.heldByWorkload().size === 0);
+        await until('nothing held', () => activator.heldByWorkload().size === 0, BOUND_MS, 5);
         expect(app.smuggled.splice(0), 'requests the app got that the activator did not forward').to.deep.equal([]);
       },
     };
@@ -104,7 +105,7 @@ describe('fuzz: activator port', function () {
     socket.on('data', (chunk: Buffer) => received.push(chunk));
     const closed = once(socket, 'close');
     socket.write(one.repeat(Math.floor(2 ** 20 / one.length)));
-    await eventually(`${MAX_PIPELINED} requests held`, () => activator.heldByWorkload().get(TARGET.workload) === MAX_PIPELINED);
+    await until(`${MAX_PIPELINED} requests held`, () => activator.heldByWorkload().get(TARGET.workload) === MAX_PIPELINED, BOUND_MS, 5);
     const heldHeap = heapAfterGc() - before;
     expect(heldHeap, `heap while the flood is held: ${(heldHeap / 2 ** 20).toFixed(1)} MiB`).to.be.below(32 * 2 ** 20);
     expect(activator.heldByWorkload().get(TARGET.workload), 'held after a collection').to.equal(MAX_PIPELINED);
@@ -118,6 +119,6 @@ describe('fuzz: activator port', function () {
     expect(responses.slice(0, MAX_PIPELINED).map((r) => r.status)).to.deep.equal(Array(MAX_PIPELINED).fill(200));
     expect(responses[MAX_PIPELINED]?.status).to.equal(429);
     expect(responses[MAX_PIPELINED]?.body.toString()).to.include(`at most ${MAX_PIPELINED} may wait`);
-    await eventually('nothing held', () => activator.heldByWorkload().size === 0);
+    await until('nothing held', () => activator.heldByWorkload().size === 0, BOUND_MS, 5);
   });
 });

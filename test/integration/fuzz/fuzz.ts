@@ -125,14 +125,6 @@ export async function fuzzSurface(surface: Surface, numRuns: number): Promise<vo
   expect(growth, `${surface.name}: heap grew ${(growth / 2 ** 20).toFixed(1)} MiB over ${numRuns} cases`).to.be.below(HEAP_GROWTH_BOUND);
 }
 
-/** Waits, up to BOUND_MS, until `condition` holds; says what it waited for when it never does. */
-export async function eventually(what: string, condition: () => boolean): Promise<void> {
-  const deadline = performance.now() + BOUND_MS;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${BOUND_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 export interface AppBehindHop {
   server: http.Server;

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { MAX_PIPELINED } from '../../../agent/http/hop-server.ts';
 import { startInterceptor, type RunningInterceptor } from '../../../agent/interceptor/server.ts';
 import { closeServer } from '../../fixtures/processes.ts';
-import { BOUND_MS, eventually, fuzzSurface, heapAfterGc, startAppBehindHop, type AppBehindHop, type Surface } from './fuzz.ts';
+import { until } from '../../fixtures/wait.ts';
+import { BOUND_MS, fuzzSurface, heapAfterGc, startAppBehindHop, type AppBehindHop, type Surface } from './fuzz.ts';
 import { exchange, parseResponses } from './raw-http.ts';
 
 describe('fuzz: interceptor', function () {
@@ -57,7 +58,7 @@ describe('fuzz: interceptor', function () {
       lineEnd: '\r\n',
     },
     settled: async () => {
-      await eventually('nothing in flight', () => interceptor.activity.inFlight() === 0);
+      await until('nothing in flight', () => interceptor.activity.inFlight() === 0, BOUND_MS, 5);
       expect(app.smuggled.splice(0), 'requests the app got that the interceptor did not forward').to.deep.equal([]);
     },
   });
@@ -87,7 +88,7 @@ describe('fuzz: interceptor', function () {
     socket.on('data', (chunk: Buffer) => received.push(chunk));
     const closed = once(socket, 'close');
     socket.write(flood);
-    await eventually(`${MAX_PIPELINED} requests at the app`, () => holding.length === MAX_PIPELINED);
+    await until(`${MAX_PIPELINED} requests at the app`, () => holding.length === MAX_PIPELINED, BOUND_MS, 5);
     expect(interceptor.activity.inFlight(), 'requests counted in flight').to.equal(MAX_PIPELINED);
     const heldHeap = heapAfterGc() - before;
     expect(heldHeap, `heap while the flood is held: ${(heldHeap / 2 ** 20).toFixed(1)} MiB`).to.be.below(32 * 2 ** 20);
@@ -99,7 +100,7 @@ describe('fuzz: interceptor', function () {
     expect(responses.slice(0, MAX_PIPELINED).map((r) => r.status)).to.deep.equal(Array(MAX_PIPELINED).fill(200));
     expect(responses[MAX_PIPELINED]?.status).to.equal(429);
     expect(responses[MAX_PIPELINED]?.body.toString()).to.include(`at most ${MAX_PIPELINED} may wait`);
-    await eventually('nothing in flight', () => interceptor.activity.inFlight() === 0);
+    await until('nothing in flight', () => interceptor.activity.inFlight() === 0, BOUND_MS, 5);
     const outcome = await exchange({ port: interceptor.listenPort }, { writes: [Buffer.from(one)], answers: 1, boundMs: BOUND_MS });
     expect(outcome.responses[0]?.status).to.equal(200);
   });

@@ -15,6 +15,7 @@ import type { Backend, BackendSource } from '../../../agent/node/activator/direc
 import { ActivatorListeners } from '../../../agent/node/activator/listeners.ts';
 import { closeServer, request, type Reply } from '../../fixtures/processes.ts';
 import { ManualClock } from './manual-clock.ts';
+import { until } from '../../fixtures/wait.ts';
 
 /** Backends the test makes ready by hand; records who waits for which target. */
 class HandBackends implements BackendSource {
@@ -39,15 +40,6 @@ const target = (workload: WorkloadKey, portName = 'http'): SleepingService => {
   const [namespace = '', name = ''] = workload.split('/');
   return { workload, service: { namespace, name }, portName };
 };
-
-/** Waits (bounded) for a condition that network events make true. */
-async function until(what: string, condition: () => boolean): Promise<void> {
-  const deadline = performance.now() + 5_000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 describe('activator', () => {
   let clock: ManualClock;

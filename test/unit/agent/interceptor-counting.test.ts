@@ -6,14 +6,12 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { startInterceptor, type RunningInterceptor } from '../../../agent/interceptor/server.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { until } from '../../fixtures/wait.ts';
 
 /** Waits (up to 10 s of wall time, however loaded the machine) until the interceptor counts `inFlight`. */
 async function settle(interceptor: RunningInterceptor, inFlight: number): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  while (interceptor.activity.inFlight() !== inFlight && performance.now() < deadline) await sleep(10);
-  expect(interceptor.activity.inFlight()).to.equal(inFlight);
+  await until(`${inFlight} counted in flight`, () => interceptor.activity.inFlight() === inFlight, 10_000, 10)
+    .catch((error: unknown) => expect.fail(`${String(error)}; counted ${interceptor.activity.inFlight()}`));
 }
 
 describe('interceptor counting', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { StatusWrites } from '../../../src/controller/status-writes.ts';
-import { eventually } from '../../fixtures/control-plane.ts';
+import { eventually } from '../../fixtures/wait.ts';
 
 /** A write the test finishes: it resolves (or fails) when told to. */
 function heldWrite() {

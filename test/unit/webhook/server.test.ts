@@ -14,6 +14,7 @@ import { WebhookMetrics } from '../../../webhook/metrics.ts';
 import { startHttpsServer, type RunningServer } from '../../../webhook/server.ts';
 import { deploymentPod } from '../core/pods.ts';
 import { FakeClusterView } from './fake-cluster-view.ts';
+import { eventually, until } from '../../fixtures/wait.ts';
 
 interface Reply {
   status: number;
@@ -61,8 +62,6 @@ function servedSerial(port: number, ca: string): Promise<string> {
     socket.on('error', reject);
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('webhook server', function () {
   this.timeout(10_000);
@@ -205,18 +204,12 @@ describe('webhook server', function () {
     const next = issueCertificate(certificates.ca, { commonName: 'ebb-webhook.ebb-system.svc', ipAddresses: ['127.0.0.1'], usage: 'server' });
     await writeFile(paths.key, next.keyPem);
     // Wait for the reload that sees the mismatched pair (it polls every 50 ms), then ask what is served.
-    for (let attempt = 0; attempt < 200 && reloadErrors.length === 0; attempt++) await sleep(50);
-    expect(reloadErrors.length, 'the mismatched pair was tried and refused').to.be.above(0);
+    await until('the mismatched pair tried and refused', () => reloadErrors.length > 0, 10_000, 50);
     expect(await servedSerial(server.port, ca())).to.equal(before);
 
     await writeFile(paths.cert, next.certPem);
     const expected = new X509Certificate(next.certPem).serialNumber;
-    let served = before;
-    for (let attempt = 0; attempt < 200 && served !== expected; attempt++) {
-      await sleep(50);
-      served = await servedSerial(server.port, ca());
-    }
-    expect(served).to.equal(expected);
+    await eventually(`the renewed certificate ${expected} served`, async () => ((await servedSerial(server.port, ca())) === expected ? true : undefined), 10_000, 50);
     // Restore the original pair for the other tests.
     await writeFile(paths.cert, certificates.serving.certPem);
     await writeFile(paths.key, certificates.serving.keyPem);
