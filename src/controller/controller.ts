@@ -142,63 +142,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     };
   };
 
-  const sizing = new SizingLoop({
-    isLeader,
-    collect: () => collectUsage(agentDirectory, () => token.read()),
-    workloads: () => workloads.list(),
-    exists: (key) => workloads.exists(key),
-    config: () => cache.policy().sizing,
-    store: new CheckpointStore(kubeConfig, config.namespace),
-    checkpointIntervalMs: config.checkpointIntervalMs,
-    metrics,
-    event: (workload, type, reason, message) => events.record(deploymentTarget(workload.deployment), type, reason, message),
-    log,
-  });
-
-  // The only part of ebb that evicts; the repair (and the in-place resizer) offer it pods.
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const disruptions = new DisruptionManager({
-    isLeader,
-    policy: () => cache.policy().eviction,
-    workload: (key) => {
-      const workload = workloads.find(key);
-      if (!workload) return undefined;
-      const [namespace, name] = key.split('/') as [string, string];
-      return {
-        replicas: workload.deployment.spec?.replicas ?? 1,
-        maxReplicas: workload.settings.scaling.maxReplicas,
-        paused: workload.settings.scaling.paused,
-        hpa: watch.autoscalerFor(namespace, name),
-        pods: workloadPods.podsOf(key),
-      };
-    },
-    evict: (pod) => evictPod(core, pod),
-    event: (key, type, reason, message) => {
-      const deployment = workloads.find(key)?.deployment;
-      return deployment ? events.record(deploymentTarget(deployment), type, reason, message) : Promise.resolve();
-    },
-    metrics,
-    log,
-  });
-  const repair = new Repair({ isLeader, workloads: () => workloads.list(), podsOf: (key) => workloadPods.podsOf(key), disruptions, log });
-  const podResizer = new PodResizer(kubeConfig);
-  const resizer = new Resizer({
-    isLeader,
-    workloads: () => workloads.list(),
-    podsOf: (key) => workloadPods.podsOf(key),
-    recommendation: (key) => sizing.statusRecommendation(key),
-    autoscaler: (namespace, name) => watch.autoscalerMetricsFor(namespace, name),
-    policy: () => {
-      const policy = cache.policy();
-      return { tolerance: policy.sizing.tolerance, deferredTimeoutMs: policy.resize.deferredTimeoutMs, dryRun: policy.dryRun };
-    },
-    allowsMemoryLimitDecrease: () => podResizer.allowsMemoryLimitDecrease(),
-    resize: (pod, containers) => podResizer.resize(pod, containers),
-    disruptions,
-    metrics,
-    event: (target, type, reason, message) => events.record(target, type, reason, message),
-    log,
-  });
+  const { sizing, disruptions, repair, resizer } = buildRightSizing({ config, kubeConfig, cache, watch, workloads, workloadPods, events, metrics, isLeader, agentDirectory, token, log });
 
   const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error));
   const effects: ScalerEffects = {
@@ -328,4 +272,82 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       await Promise.all([cache.stop(), watch.stop(), workloadPods.stop()]);
     },
   };
+}
+
+interface RightSizingParts {
+  config: ControllerConfig;
+  kubeConfig: KubeConfig;
+  cache: ClusterCache;
+  watch: ClusterWatch;
+  workloads: WorkloadSource;
+  workloadPods: WorkloadPods;
+  events: EventRecorder;
+  metrics: ControllerMetrics;
+  isLeader: () => boolean;
+  agentDirectory: AgentDirectory;
+  token: TokenFile;
+  log: Log;
+}
+
+/** The recommender's loop, the in-place resizer, the repair of pods that missed the webhook, and the one manager of evictions. */
+function buildRightSizing(parts: RightSizingParts) {
+  const { config, kubeConfig, cache, watch, workloads, workloadPods, events, metrics, isLeader, agentDirectory, token, log } = parts;
+  const sizing = new SizingLoop({
+    isLeader,
+    collect: () => collectUsage(agentDirectory, () => token.read()),
+    workloads: () => workloads.list(),
+    exists: (key) => workloads.exists(key),
+    config: () => cache.policy().sizing,
+    store: new CheckpointStore(kubeConfig, config.namespace),
+    checkpointIntervalMs: config.checkpointIntervalMs,
+    metrics,
+    event: (workload, type, reason, message) => events.record(deploymentTarget(workload.deployment), type, reason, message),
+    log,
+  });
+
+  // The only part of ebb that evicts; the repair (and the in-place resizer) offer it pods.
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const disruptions = new DisruptionManager({
+    isLeader,
+    policy: () => cache.policy().eviction,
+    workload: (key) => {
+      const workload = workloads.find(key);
+      if (!workload) return undefined;
+      const [namespace, name] = key.split('/') as [string, string];
+      return {
+        replicas: workload.deployment.spec?.replicas ?? 1,
+        maxReplicas: workload.settings.scaling.maxReplicas,
+        paused: workload.settings.scaling.paused,
+        hpa: watch.autoscalerFor(namespace, name),
+        pods: workloadPods.podsOf(key),
+      };
+    },
+    evict: (pod) => evictPod(core, pod),
+    event: (key, type, reason, message) => {
+      const deployment = workloads.find(key)?.deployment;
+      return deployment ? events.record(deploymentTarget(deployment), type, reason, message) : Promise.resolve();
+    },
+    metrics,
+    log,
+  });
+  const repair = new Repair({ isLeader, workloads: () => workloads.list(), podsOf: (key) => workloadPods.podsOf(key), disruptions, log });
+  const podResizer = new PodResizer(kubeConfig);
+  const resizer = new Resizer({
+    isLeader,
+    workloads: () => workloads.list(),
+    podsOf: (key) => workloadPods.podsOf(key),
+    recommendation: (key) => sizing.statusRecommendation(key),
+    autoscaler: (namespace, name) => watch.autoscalerMetricsFor(namespace, name),
+    policy: () => {
+      const policy = cache.policy();
+      return { tolerance: policy.sizing.tolerance, deferredTimeoutMs: policy.resize.deferredTimeoutMs, dryRun: policy.dryRun };
+    },
+    allowsMemoryLimitDecrease: () => podResizer.allowsMemoryLimitDecrease(),
+    resize: (pod, containers) => podResizer.resize(pod, containers),
+    disruptions,
+    metrics,
+    event: (target, type, reason, message) => events.record(target, type, reason, message),
+    log,
+  });
+  return { sizing, disruptions, repair, resizer };
 }

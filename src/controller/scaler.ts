@@ -29,9 +29,14 @@ export interface WorkloadView {
   podLabels?: Readonly<Record<string, string>>;
 }
 
+/** A fresh read (not the cache): the count and the resourceVersion a write must match. */
+export interface ScaleRead {
+  replicas: number;
+  resourceVersion: string;
+}
+
 export interface ScaleTarget {
-  /** A fresh read (not the cache): the count and the resourceVersion a write must match. */
-  read(namespace: string, name: string): Promise<{ replicas: number; resourceVersion: string }>;
+  read(namespace: string, name: string): Promise<ScaleRead>;
   write(namespace: string, name: string, replicas: number, resourceVersion: string): Promise<'written' | 'conflict'>;
 }
 
@@ -174,27 +179,22 @@ export class Scaler {
     }
   }
 
-  private async decideAndAct(workload: WorkloadView, now: number): Promise<void> {
-    const { effects, target } = this.options;
-    const memory = this.remember(workload.key);
-    if (workload.hpa) {
-      // Two autoscalers on one Deployment fight; ebb steps back and says so once.
-      if (memory.hpaReported !== workload.hpa) {
-        memory.hpaReported = workload.hpa;
-        await effects.event(workload, 'Warning', 'HorizontalPodAutoscalerPresent',
-          `HorizontalPodAutoscaler ${workload.hpa} scales this Deployment; ebb leaves its replicas alone while it exists`);
-      }
-      return;
+  /** Two autoscalers on one Deployment fight: with an HPA present ebb steps back, and says so once. */
+  private async steppedBackForHpa(workload: WorkloadView, memory: WorkloadMemory): Promise<boolean> {
+    if (!workload.hpa) {
+      memory.hpaReported = undefined;
+      return false;
     }
-    memory.hpaReported = undefined;
-    if (!this.options.isLeader()) return;
-    await this.reportUnobservedTraffic(workload, memory);
+    if (memory.hpaReported !== workload.hpa) {
+      memory.hpaReported = workload.hpa;
+      await this.options.effects.event(workload, 'Warning', 'HorizontalPodAutoscalerPresent',
+        `HorizontalPodAutoscaler ${workload.hpa} scales this Deployment; ebb leaves its replicas alone while it exists`);
+    }
+    return true;
+  }
 
+  private decideNow(workload: WorkloadView, memory: WorkloadMemory, current: number, now: number): Decision {
     const started = performance.now();
-    // A wake-up decides from a fresh read: the cache may not show a scale-up made a moment ago.
-    const wake = memory.wakeRequestedAt !== undefined;
-    const fresh = wake ? await target.read(workload.namespace, workload.name) : undefined;
-    const current = fresh?.replicas ?? workload.replicas;
     const decision = decide({
       settings: workload.settings,
       currentReplicas: current,
@@ -202,29 +202,48 @@ export class Scaler {
       activity: memory.window,
       now,
       state: memory.state,
-      wake,
+      wake: memory.wakeRequestedAt !== undefined,
       trafficObserved: workload.unobservedTraffic.length === 0,
       surge: workload.surge,
       tuning: this.tuning,
     });
     memory.state = decision.state;
     memory.wakeRequestedAt = undefined;
-    effects.decided?.(workload, decision, performance.now() - started);
+    this.options.effects.decided?.(workload, decision, performance.now() - started);
+    return decision;
+  }
 
+  /**
+   * Writes `desired` through the scale subresource, guarded by a fresh read; false when someone
+   * else moved the count since the cache saw it, or the write conflicted: decide again next tick.
+   */
+  private async scaled(workload: WorkloadView, memory: WorkloadMemory, scale: { current: number; desired: number; fresh?: ScaleRead }, decision: Decision, now: number): Promise<boolean> {
+    const { current, desired } = scale;
+    const read = scale.fresh ?? (await this.options.target.read(workload.namespace, workload.name));
+    if (read.replicas !== current) return false;
+    const outcome = await this.options.target.write(workload.namespace, workload.name, desired, read.resourceVersion);
+    if (outcome === 'conflict') return false;
+    await this.options.effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
+    if (current === 0 && desired > 0) memory.wokenAt = now;
+    return true;
+  }
+
+  private async decideAndAct(workload: WorkloadView, now: number): Promise<void> {
+    const { effects, target } = this.options;
+    const memory = this.remember(workload.key);
+    if ((await this.steppedBackForHpa(workload, memory)) || !this.options.isLeader()) return;
+    await this.reportUnobservedTraffic(workload, memory);
+
+    // A wake-up decides from a fresh read: the cache may not show a scale-up made a moment ago.
+    const fresh = memory.wakeRequestedAt !== undefined ? await target.read(workload.namespace, workload.name) : undefined;
+    const current = fresh?.replicas ?? workload.replicas;
+    const decision = this.decideNow(workload, memory, current, now);
     const desired = decision.desiredReplicas;
     if (desired === 0 && current > 0 && !(await this.activatorReady(workload, current))) {
       await effects.status(workload, decision, memory.window.lastRequestAt);
       return;
     }
-    if (desired !== null && desired !== current) {
-      const read = fresh ?? (await target.read(workload.namespace, workload.name));
-      // Someone else moved the count since the cache saw it: decide again on the next tick.
-      if (read.replicas !== current) return;
-      const outcome = await target.write(workload.namespace, workload.name, desired, read.resourceVersion);
-      if (outcome === 'conflict') return;
-      await effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
-      if (current === 0 && desired > 0) memory.wokenAt = now;
-    }
+    if (desired !== null && desired !== current && !(await this.scaled(workload, memory, { current, desired, fresh }, decision, now))) return;
     const replicas = desired ?? current;
     await this.reportWakeNotReady(workload, replicas, memory, now);
     // Traffic goes to the activators while nothing can serve it: at zero, and after a wake-up

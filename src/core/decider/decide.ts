@@ -135,7 +135,7 @@ export function decide(input: DecideInput): Decision {
     return { ...conclude(current, { replicas: 0, code: 'idle', detail }, afresh), ...inFlight };
   }
 
-  return { ...decideOnLoad(input, tuning, activity, floor, idle, state), ...inFlight };
+  return { ...decideOnLoad(input, tuning, { activity, floor, idle }, state), ...inFlight };
 }
 
 /** A step's outcome: the count so far and the constraint that set it. */
@@ -145,14 +145,14 @@ interface Verdict {
   detail: string;
 }
 
-function decideOnLoad(
-  input: DecideInput,
-  tuning: DeciderTuning,
-  activity: ActivitySnapshot,
-  floor: Floor,
-  idle: boolean,
-  state: DeciderState,
-): Decision {
+/** What decide() found before deciding on load: the activity, the floor, and whether the workload is idle. */
+interface Findings {
+  activity: ActivitySnapshot;
+  floor: Floor;
+  idle: boolean;
+}
+
+function decideOnLoad(input: DecideInput, tuning: DeciderTuning, { activity, floor, idle }: Findings, state: DeciderState): Decision {
   const { settings, currentReplicas: current, now } = input;
   const target = settings.targetConcurrency;
   // Rates and the panic threshold are relative to pods that serve; a workload at zero counts as one.

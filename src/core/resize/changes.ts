@@ -34,12 +34,13 @@ export interface ChangeRules {
   memoryLimitDecrease: boolean;
 }
 
-function reasonToChange(request: number | undefined, wanted: number, wantedName: string, bounds: ResourceTarget, tolerance: number, format: (n: number) => string): string | undefined {
+/** `wanted`: the amount the request should have, and what it is (the target, or the upper bound). */
+function reasonToChange(request: number | undefined, wanted: { amount: number; name: string }, bounds: ResourceTarget, tolerance: number, format: (n: number) => string): string | undefined {
   if (request === undefined) return 'no request';
   if (request < bounds.lower) return `below the lower bound ${format(bounds.lower)}`;
   if (request > bounds.upper) return `above the upper bound ${format(bounds.upper)}`;
-  const off = Math.abs(wanted - request) / Math.max(request, 1);
-  return off > tolerance ? `${Math.round(off * 100)} % off the ${wantedName} ${format(wanted)}` : undefined;
+  const off = Math.abs(wanted.amount - request) / Math.max(request, 1);
+  return off > tolerance ? `${Math.round(off * 100)} % off the ${wanted.name} ${format(wanted.amount)}` : undefined;
 }
 
 function newLimit(resource: ResourceName, container: SlimContainer, to: number, bounds: ResourceTarget, rules: ChangeRules): Change | undefined {
@@ -59,7 +60,7 @@ function resourceChange(container: SlimContainer, resource: ResourceName, target
   const request = container.requests[resource];
   const guaranteedMemory = rules.qos === 'Guaranteed' && resource === 'memory';
   const wanted = guaranteedMemory ? bounds.upper : bounds.target;
-  const why = reasonToChange(request, wanted, guaranteedMemory ? 'upper bound' : 'target', bounds, rules.tolerance, format);
+  const why = reasonToChange(request, { amount: wanted, name: guaranteedMemory ? 'upper bound' : 'target' }, bounds, rules.tolerance, format);
   const lowering = request !== undefined && wanted < request;
   if (why !== undefined && !(lowering && targets.raiseOnly)) {
     const limit = newLimit(resource, container, wanted, bounds, rules);
