@@ -48,13 +48,7 @@ export function statusFields(decision: Decision, lastRequestAt: number | undefin
  * drifting within the tolerance does not cost an API write per workload per tick.
  */
 export function nextStatus(current: string | undefined, fields: StatusFields, now: number, tolerance = 0.1): string | undefined {
-  let previous: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = current ? JSON.parse(current) : {};
-    if (typeof parsed === 'object' && parsed !== null) previous = parsed as Record<string, unknown>;
-  } catch {
-    // An unreadable annotation is replaced.
-  }
+  const previous = parsedStatus(current);
   const updatedAt = typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN;
   const written = () => JSON.stringify({ ...previous, ...fields });
   // Every workload, every tick: the quantities are parsed only when the recommendation changed.
@@ -71,7 +65,41 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
   return written();
 }
 
+/**
+ * Annotations parsed, by text. nextStatus runs for every workload every tick, and a workload's
+ * text changes only when it is written: parsing them all again was a tenth of a tick at 1,000
+ * workloads (bench:controller profile). Bounded: emptied when full. Read only: never mutated.
+ */
+const parsedTexts = new Map<string, Readonly<Record<string, unknown>>>();
+const PARSED_TEXTS_MAX = 20_000;
+
+function parsedStatus(text: string | undefined): Readonly<Record<string, unknown>> {
+  if (!text) return {};
+  let parsed = parsedTexts.get(text);
+  if (parsed === undefined) {
+    parsed = {};
+    try {
+      const value: unknown = JSON.parse(text);
+      if (typeof value === 'object' && value !== null) parsed = value as Record<string, unknown>;
+    } catch {
+      // An unreadable annotation is replaced.
+    }
+    if (parsedTexts.size >= PARSED_TEXTS_MAX) parsedTexts.clear();
+    parsedTexts.set(text, parsed);
+  }
+  return parsed;
+}
+
+/** The same target texts, container for container: then no target moved, and nothing is parsed (targets are written by formatCpu/formatMemory, one text per figure). */
+function sameTargetTexts(previous: unknown, next: StatusRecommendation): boolean {
+  const before = (previous as { containers?: Record<string, { cpu?: unknown; memory?: unknown } | undefined> } | undefined)?.containers;
+  if (typeof before !== 'object' || before === null) return false;
+  const names = Object.keys(next.containers);
+  return names.length === Object.keys(before).length && names.every((name) => before[name]?.cpu === next.containers[name]!.cpu && before[name]?.memory === next.containers[name]!.memory);
+}
+
 function recommendationMoved(previous: unknown, next: StatusRecommendation, tolerance: number): boolean {
+  if (sameTargetTexts(previous, next)) return false;
   const before = targetsOf((previous as { containers?: unknown } | undefined)?.containers);
   return movedContainers(before, targetsOf(next.containers) ?? {}, tolerance).length > 0;
 }

@@ -17,10 +17,11 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** Resident set size (VmRSS) and its peak (VmHWM) in MB. */
-export function rssMB(pid: number): { rss: number; peak: number } {
+/** A process's resident memory in MB: now, its high-water mark, and now's anonymous (heaps) and file-backed (the binary) parts. */
+export function rssMB(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

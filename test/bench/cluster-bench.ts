@@ -7,10 +7,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { INJECTION_LABEL } from '../../src/core/annotations.ts';
 import { ACTIVITY_PATH, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
@@ -205,7 +206,7 @@ export async function startBundledController(controlPlane: ControlPlane, agentUr
     ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ...(process.env.BENCH_HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_HEAP_SNAPSHOT}`] : []),
   ];
-  const child = spawn(process.execPath, [...profile, bundle], {
+  const child = spawn(process.execPath, [...manifestNodeOptions(), ...profile, bundle], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -235,6 +236,13 @@ export async function startBundledController(controlPlane: ControlPlane, agentUr
     });
   });
   return { child, port, output };
+}
+
+/** The controller's NODE_OPTIONS in manifests/controller/deployment.yaml: the bench runs it as it is installed. */
+function manifestNodeOptions(): string[] {
+  const deployment = parse(readFileSync('manifests/controller/deployment.yaml', 'utf8')) as V1Deployment;
+  const env = deployment.spec?.template.spec?.containers.find((container) => container.name === 'controller')?.env ?? [];
+  return env.find((variable) => variable.name === 'NODE_OPTIONS')?.value?.split(/\s+/).filter(Boolean) ?? [];
 }
 
 /** SIGTERM (the controller exits cleanly, writing a CPU profile if asked), SIGKILL after 5 s. */
@@ -310,6 +318,9 @@ export async function controllerLeads(port: number): Promise<void> {
 export class ControllerSampler {
   readonly ticksMs: number[] = [];
   peakRssMB = 0;
+  /** At the RSS peak: its anonymous and file-backed parts (MB), and when (s after the sampler started). */
+  peakParts = { anon: 0, file: 0, atS: 0 };
+  private readonly startedAt = Date.now();
   private lastCount = NaN;
   private recording = false;
   private stopped = false;
@@ -331,13 +342,16 @@ export class ControllerSampler {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      let rss: number;
+      let rss: ReturnType<typeof rssMB>;
       try {
-        rss = rssMB(this.pid).rss;
+        rss = rssMB(this.pid);
       } catch {
         return; // the controller has exited: nothing more to sample
       }
-      this.peakRssMB = Math.max(this.peakRssMB, rss);
+      if (rss.rss > this.peakRssMB) {
+        this.peakRssMB = rss.rss;
+        this.peakParts = { anon: rss.anon, file: rss.file, atS: (Date.now() - this.startedAt) / 1000 };
+      }
       const text = await scrape(this.port, 'ebb_controller_tick_duration_seconds', 'ebb_controller_last_tick_duration_seconds').catch(() => '');
       const count = metricValue(text, 'ebb_controller_tick_duration_seconds_count');
       // Exactly one tick since the last poll: the gauge is that tick's duration.

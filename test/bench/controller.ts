@@ -162,6 +162,9 @@ async function main(): Promise<void> {
       ticks_sampled: ticks.length,
       rss_peak_mb: Math.max(sampler.peakRssMB, rss.rss),
       rss_hwm_mb: rss.peak,
+      rss_peak_anon_mb: sampler.peakParts.anon,
+      rss_peak_file_mb: sampler.peakParts.file,
+      rss_peak_at_s: sampler.peakParts.atS,
       reaction_p50_ms: percentile(sortedReactions, 50),
       reaction_max_ms: sortedReactions.at(-1) ?? NaN,
       reactions_seen: sortedReactions.length,
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
 | tick mean (histogram, ${String(steadyTicks).padStart(3)} ticks)     | ${`${fixed(figures.tick_mean_ms)} ms`.padEnd(20)} | ≤ ${TARGETS.tickMs} ms | ${verdict(figures.tick_mean_ms, TARGETS.tickMs)} |
 | tick p50 / p99 / max (${String(ticks.length).padStart(3)} sampled)   | ${`${fixed(figures.tick_p50_ms)} / ${fixed(figures.tick_p99_ms)} / ${fixed(figures.tick_max_ms)} ms`.padEnd(20)} | ≤ ${TARGETS.tickMs} ms | ${verdict(figures.tick_p99_ms, TARGETS.tickMs)} |
 | controller RSS peak (VmRSS / VmHWM)   | ${`${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`.padEnd(20)} | ≤ ${TARGETS.rssMB} MB | ${verdict(figures.rss_peak_mb, TARGETS.rssMB)} |
+| at the peak: anon + file, when        | ${`${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`.padEnd(20)} |          |      |
 | reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)        | ${`${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`.padEnd(20)} | ≤ ${TARGETS.reactionMs} ms | ${verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs)} |
 | usage reports, recommendations, checkpoint writes | ${`${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`.padEnd(20)} |          |      |
 load average ${loadAverage()}; the agents are the one stand-in (one report for every workload from this process)

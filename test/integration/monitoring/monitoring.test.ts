@@ -177,6 +177,21 @@ describe('monitoring (manifests/monitoring)', function () {
     expect(unknown(uses)).to.deep.equal([]);
   });
 
+  it('lays the dashboard out on Grafana\'s grid: unique ids, 24 columns, no overlap, every panel on the data source variable', () => {
+    type Laid = Panel & { id: number; type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string } };
+    const { panels, templating } = dashboard() as unknown as { panels: Laid[]; templating: { list: { name: string }[] } };
+    expect(new Set(panels.map((panel) => panel.id)).size).to.equal(panels.length);
+    const overlaps = (a: Laid['gridPos'], b: Laid['gridPos']) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    for (const [i, panel] of panels.entries()) {
+      expect(panel.gridPos.x + panel.gridPos.w, panel.title).to.be.at.most(24);
+      for (const other of panels.slice(i + 1)) expect(overlaps(panel.gridPos, other.gridPos), `${panel.title} / ${other.title}`).to.equal(false);
+      if (panel.type !== 'row') expect(panel.datasource?.uid, panel.title).to.equal('${datasource}');
+    }
+    const variables = templating.list.map((variable) => variable.name);
+    const used = new Set(JSON.stringify(panels).match(/\$(?!__)\w+/g));
+    for (const name of used) expect(variables, `${name} is used`).to.include(name.slice(1));
+  });
+
   it('alerts on webhook errors and latency, no controller leader, an agent down, failing wake-ups and blocked evictions', () => {
     const alerts = rules().map((rule) => rule.alert);
     expect(alerts).to.include.members(['EbbWebhookErrors', 'EbbWebhookSlow', 'EbbNoControllerLeader', 'EbbAgentDown', 'EbbWakeUpsFailing', 'EbbEvictionsBlocked']);
