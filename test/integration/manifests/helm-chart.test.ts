@@ -1,8 +1,9 @@
 // charts/ebb against manifests/: with its defaults, `helm template` renders the same objects as
 // `kubectl kustomize manifests` (with monitoring.enabled, the same as manifests/monitoring/ too),
 // so the chart and the base never drift: a change to either fails here, naming the object. The
-// values do what values.yaml says, and both renders are accepted by a real API server as a
-// server-side dry run. helm is built from its Go module by `npm run cluster:build`.
+// values do what values.yaml says; `helm install` installs it for real, and both renders are
+// accepted by a real API server as a server-side dry run. helm is built from its Go module by
+// `npm run cluster:build`.
 //
 // The one difference allowed is the policy's text: the chart writes values.yaml's policy with
 // toYaml (keys sorted, no comments), so the ConfigMap's policy.yaml is compared as the YAML it holds.
@@ -17,7 +18,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { parsePolicy } from '../../../src/core/policy.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { locateTool } from '../../../src/localcluster/tools.ts';
-import { useControlPlane } from '../../fixtures/control-plane.ts';
+import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CHART = join(ROOT, 'charts/ebb');
@@ -148,10 +149,22 @@ describe('Helm chart (charts/ebb)', function () {
 
   describe('against a real API server', () => {
     const controlPlane = useControlPlane({ nodes: 1 });
+    const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
+
+    // First, and gone when it ends: the chart's namespace is its own, so nothing may exist before.
+    it('installs with the README\'s `helm install ebb charts/ebb` (the namespace with its labels, every program) and uninstalls', async () => {
+      const asUser = ['--kubeconfig', controlPlane().kubeconfigPath];
+      expect(await helm(['install', 'ebb', CHART, ...asUser])).to.match(/STATUS: deployed/);
+      const namespace = JSON.parse((await kubectl(['get', 'namespace', 'ebb-system', '-o', 'json'])).stdout) as KubeObject;
+      expect(namespace.metadata.labels).to.include({ 'app.kubernetes.io/part-of': 'ebb', 'pod-security.kubernetes.io/enforce': 'restricted' });
+      const workloads = (await kubectl(['get', 'deployments,daemonsets', '-n', 'ebb-system', '-o', 'name'])).stdout.trim().split('\n');
+      expect(workloads).to.have.members(['deployment.apps/ebb-controller', 'deployment.apps/ebb-webhook', 'daemonset.apps/ebb-agent']);
+      await helm(['uninstall', 'ebb', ...asUser]);
+      await eventually('the namespace ebb-system deleted', () => kubectl(['get', 'namespace', 'ebb-system']).then(() => undefined, () => true), 60_000);
+    });
 
     // The namespace for real first: a dry run creates nothing, and the objects in it need it.
     it('accepts both renders, the chart\'s and kustomize\'s, as a server-side dry run', async () => {
-      const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
       const dir = mkdtempSync(join(tmpdir(), 'ebb-renders-'));
       try {
         const renders = { chart: await helm(['template', 'ebb', CHART]), kustomize: await kustomize('manifests') };
