@@ -3,6 +3,7 @@
 // Retry-After; anything else → 502 with a body that says what failed.
 
 import type { ServerResponse } from 'node:http';
+import { answerText } from '../../src/http/answer.ts';
 
 export interface UpstreamFailure {
   status: 502 | 503;
@@ -36,8 +37,5 @@ export function answerUpstreamFailure(res: ServerResponse, failure: UpstreamFail
     res.destroy();
     return;
   }
-  const headers: Record<string, string | number> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(failure.message) + 1 };
-  if (failure.status === 503) headers['Retry-After'] = retryAfterSeconds;
-  res.writeHead(failure.status, headers);
-  res.end(`${failure.message}\n`);
+  answerText(res, failure.status, failure.message, failure.status === 503 ? { 'Retry-After': retryAfterSeconds } : {});
 }

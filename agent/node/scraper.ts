@@ -10,6 +10,7 @@ import { INTERCEPTOR_STATS_PATH, isInterceptorStats, type InterceptorStats } fro
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ScrapeTarget, TargetDiscovery } from './discovery.ts';
+import { repeatRounds } from './rounds.ts';
 
 interface PodState {
   workload: WorkloadKey | undefined;
@@ -53,7 +54,7 @@ function fetchStats(target: ScrapeTarget, timeoutMs: number): Promise<Intercepto
 
 export class Scraper {
   private readonly pods = new Map<string, PodState>();
-  private timer: NodeJS.Timeout | undefined;
+  private stopRounds: (() => void) | undefined;
   private readonly clock: Clock;
 
   constructor(
@@ -64,17 +65,12 @@ export class Scraper {
   }
 
   start(): void {
-    const tick = () => {
-      void this.scrapeAll().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.stopRounds = repeatRounds(() => this.scrapeAll(), this.options.intervalMs);
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stopRounds?.();
+    this.stopRounds = undefined;
   }
 
   async scrapeAll(): Promise<void> {

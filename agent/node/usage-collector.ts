@@ -13,6 +13,7 @@ import { parsePrometheusText } from '../../src/core/usage/prometheus-text.ts';
 import type { OomKill, PodUsage, UsageReport } from '../../src/protocol/usage.ts';
 import type { Log } from '../../src/program/log.ts';
 import type { Clock } from './clock.ts';
+import { repeatRounds } from './rounds.ts';
 
 export interface UsageSources {
   /** The pods bound to this node (the agent's pod informer). */
@@ -35,7 +36,7 @@ export class UsageCollector {
   private ooms: ReadonlyMap<string, OomKill> = new Map();
   private scrapedAt: number | null = null;
   private error: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private stopRounds: (() => void) | undefined;
 
   constructor(
     private readonly sources: UsageSources,
@@ -43,17 +44,12 @@ export class UsageCollector {
   ) {}
 
   start(): void {
-    const tick = () => {
-      void this.collect().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.stopRounds = repeatRounds(() => this.collect(), this.options.intervalMs);
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stopRounds?.();
+    this.stopRounds = undefined;
   }
 
   /** One round: the OOM kills in the pods' statuses, then the kubelet's figures. */
