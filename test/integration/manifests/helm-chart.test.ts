@@ -1,9 +1,9 @@
 // charts/ebb against manifests/: with its defaults, `helm template` renders the same objects as
 // `kubectl kustomize manifests` (with monitoring.enabled, the same as manifests/monitoring/ too),
 // so the chart and the base never drift: a change to either fails here, naming the object. The
-// values do what values.yaml says; `helm install` installs it for real, and both renders are
-// accepted by a real API server as a server-side dry run. helm is built from its Go module by
-// `npm run cluster:build`.
+// values do what values.yaml says; `helm install` installs it for real, and every render (with
+// cert-manager's and the Prometheus Operator's CRDs, vendored) is accepted by a real API server as a
+// strict server-side dry run. helm is built from its Go module by `npm run cluster:build`.
 //
 // The one difference allowed is the policy's text: the chart writes values.yaml's policy with
 // toYaml (keys sorted, no comments), so the ConfigMap's policy.yaml is compared as the YAML it holds.
@@ -163,17 +163,27 @@ describe('Helm chart (charts/ebb)', function () {
       await eventually('the namespace ebb-system deleted', () => kubectl(['get', 'namespace', 'ebb-system']).then(() => undefined, () => true), 60_000);
     });
 
-    // The namespace for real first: a dry run creates nothing, and the objects in it need it.
-    it('accepts both renders, the chart\'s and kustomize\'s, as a server-side dry run', async () => {
+    // The namespace and the CRDs of cert-manager and the Prometheus Operator (vendored: crds/ here and
+    // in ../monitoring/) for real first: a dry run creates nothing, and the objects need them.
+    it('accepts every render, kustomize\'s and the chart\'s (defaults, cert-manager, monitoring), as a strict server-side dry run', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'ebb-renders-'));
       try {
-        const renders = { chart: await helm(['template', 'ebb', CHART]), kustomize: await kustomize('manifests') };
+        const renders = {
+          kustomize: await kustomize('manifests'),
+          chart: await helm(['template', 'ebb', CHART]),
+          'chart with cert-manager': await helm(['template', 'ebb', CHART, '--set', 'certificates.mode=cert-manager']),
+          'chart with monitoring': await helm(['template', 'ebb', CHART, '--set', 'monitoring.enabled=true']),
+        };
         const namespace = documents(renders.kustomize).find((object) => object.kind === 'Namespace')!;
         writeFileSync(join(dir, 'namespace.json'), JSON.stringify(namespace));
+        for (const crds of [join(import.meta.dirname, 'crds'), join(import.meta.dirname, '../monitoring/crds')]) await kubectl(['apply', '--server-side', '-f', crds]);
+        await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
         await kubectl(['apply', '--server-side', '-f', join(dir, 'namespace.json')]);
         for (const [name, text] of Object.entries(renders)) {
-          writeFileSync(join(dir, `${name}.yaml`), text);
-          const { stdout } = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', join(dir, `${name}.yaml`)]);
+          const file = join(dir, `${name.replaceAll(' ', '-')}.yaml`);
+          writeFileSync(file, text);
+          // Strict: a field a schema does not know is an error, not silently dropped.
+          const { stdout } = await kubectl(['apply', '--server-side', '--dry-run=server', '--validate=strict', '-f', file]);
           const applied = stdout.split('\n').filter((line) => line.endsWith('(server dry run)'));
           expect(applied, name).to.have.length(documents(text).length);
         }

@@ -209,6 +209,19 @@ describe('monitoring (manifests/monitoring)', function () {
     expect(`${tested.stdout ?? ''}${tested.stderr ?? ''}`).to.match(/SUCCESS/).and.not.match(/FAILED/);
   });
 
+  it('is accepted by a real API server with the Prometheus Operator\'s CRDs (v0.93.0, in crds/), every field known', async () => {
+    const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
+    await kubectl(['apply', '--server-side', '-f', join(import.meta.dirname, 'crds')]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+    const file = join(controlPlane().workDir, 'monitoring.yaml');
+    writeFileSync(file, (await runFile(locateAssets().kubectl, ['kustomize', MONITORING], { maxBuffer: 16 * 2 ** 20 })).stdout);
+    // Strict field validation: a field the CRD's schema does not know is an error, not dropped.
+    const { stdout } = await kubectl(['apply', '--server-side', '--validate=strict', '-f', file]);
+    expect(stdout.trim().split('\n')).to.have.length(objects.length);
+    const webhookMonitor = JSON.parse((await kubectl(['get', 'servicemonitor', 'ebb-webhook', '-n', 'ebb-system', '-o', 'json'])).stdout) as KubeObject;
+    expect(webhookMonitor.spec).to.deep.equal(one('ServiceMonitor', 'ebb-webhook').spec);
+  });
+
   it('monitors each program on a port it serves /metrics on: the base\'s Services, and the sidecar\'s admin port', () => {
     const base = (file: string) => parseAllDocuments(readFileSync(resolve(MONITORING, '..', file), 'utf8')).map((document) => document.toJS() as KubeObject & { metadata: { labels: Record<string, string> } });
     for (const program of ['controller', 'webhook', 'agent']) {
