@@ -131,7 +131,10 @@ export class Resizer {
     // The pods that need more go first; the rest wait for the resizes in flight to land.
     resizes.sort((a, b) => b.decision.priority - a.decision.priority);
     const room = Math.max(0, (options.maxInFlight ?? MAX_IN_FLIGHT) - inFlight);
-    for (const entry of resizes.slice(room)) waiting.note(entry, 'queued', `queued behind ${inFlight} resizes in flight: ${entry.decision.why}`);
+    // No count in the line: it goes into the workload's status, which a changing figure would
+    // rewrite every round for every queued workload (bench:resize: 25 status writes per workload).
+    const limit = options.maxInFlight ?? MAX_IN_FLIGHT;
+    for (const entry of resizes.slice(room)) waiting.note(entry, 'queued', `queued: at most ${limit} resizes in flight at a time: ${entry.decision.why}`);
     const writable = resizes.slice(0, room);
     if (policy.dryRun) {
       for (const entry of writable) {

@@ -172,7 +172,7 @@ describe('Resizer', () => {
     const h = harness({ pods, maxInFlight: 3 });
     await h.resizer.round(NOW);
     expect(h.state.writes.map((w) => w.pod)).to.deep.equal(['web-a', 'web-b']);
-    expect(h.resizer.pendingFor('shop/web').find((line) => line.startsWith('web-c'))).to.match(/^web-c: queued behind 1 resizes in flight/);
+    expect(h.resizer.pendingFor('shop/web').find((line) => line.startsWith('web-c'))).to.match(/^web-c: queued: at most 3 resizes in flight at a time: /);
     expect((await h.metrics.resizeWaiting.get()).values.find((v) => v.labels.state === 'queued')?.value).to.equal(1);
     expect(MAX_IN_FLIGHT).to.be.greaterThan(1);
   });
