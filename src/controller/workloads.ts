@@ -8,6 +8,8 @@ import { toWorkloadSettings, type ConfigError, type ResolvedSettings } from '../
 import type { WorkloadSettings } from '../core/settings.ts';
 import { resolveDeployment } from '../core/workload-settings.ts';
 import type { ClusterCache } from '../kube/cluster-cache.ts';
+import type { ObjectInfo } from '../core/mutation.ts';
+import type { Policy } from '../core/policy.ts';
 import { workloadKey, type WorkloadKey } from '../protocol/workload.ts';
 
 export interface Workload {
@@ -26,6 +28,12 @@ export interface WorkloadSourceOptions {
 export class WorkloadSource {
   private readonly lastGood = new Map<WorkloadKey, ResolvedSettings>();
   private readonly reportedErrors = new Map<WorkloadKey, string>();
+  /**
+   * Each Deployment object's resolution, with the Namespace and policy objects it came from. The
+   * informers replace an object when it changes, so the same three objects resolve the same way:
+   * resolving 1,000 Deployments' annotations again every tick was most of a tick's own work.
+   */
+  private readonly resolved = new WeakMap<V1Deployment, { namespace: ObjectInfo; policy: Policy; workload: Workload | undefined }>();
 
   constructor(private readonly options: WorkloadSourceOptions) {}
 
@@ -46,7 +54,8 @@ export class WorkloadSource {
         this.reportedErrors.delete(key);
       }
     }
-    return workloads.sort((a, b) => a.key.localeCompare(b.key));
+    // Code-unit order: stable, and far cheaper than localeCompare over 1,000 keys every tick.
+    return workloads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   find(key: WorkloadKey): Workload | undefined {
@@ -62,11 +71,20 @@ export class WorkloadSource {
   }
 
   private resolve(deployment: V1Deployment): Workload | undefined {
+    const namespace = this.options.cache.namespace(deployment.metadata?.namespace ?? '');
+    if (!namespace) return undefined;
+    const policy = this.options.cache.policy();
+    const last = this.resolved.get(deployment);
+    if (last && sameObject(last.namespace, namespace) && last.policy === policy) return last.workload;
+    const workload = this.resolveAgain(deployment, namespace, policy);
+    this.resolved.set(deployment, { namespace, policy, workload });
+    return workload;
+  }
+
+  private resolveAgain(deployment: V1Deployment, namespace: ObjectInfo, policy: Policy): Workload | undefined {
     const namespaceName = deployment.metadata?.namespace ?? '';
     const name = deployment.metadata?.name ?? '';
-    const namespace = this.options.cache.namespace(namespaceName);
-    if (!namespace) return undefined;
-    const { resolution } = resolveDeployment(deployment, namespace, this.options.cache.policy(), this.options.ebbNamespace);
+    const { resolution } = resolveDeployment(deployment, namespace, policy, this.options.ebbNamespace);
     if (!resolution) return undefined;
     const key = workloadKey(namespaceName, name);
     const settings = keepLastGood(resolution.settings, resolution.errors, this.lastGood.get(key));
@@ -79,3 +97,6 @@ export class WorkloadSource {
     return { key, deployment, settings: toWorkloadSettings({ ...settings, enabled: true }) };
   }
 }
+
+/** The cache hands out a new ObjectInfo each time, over the informer's own label and annotation maps. */
+const sameObject = (a: ObjectInfo, b: ObjectInfo) => a.name === b.name && a.labels === b.labels && a.annotations === b.annotations;
