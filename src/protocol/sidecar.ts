@@ -29,3 +29,10 @@ export const SIDECAR_ENV = {
   adminPort: 'EBB_ADMIN_PORT',
   workload: 'EBB_WORKLOAD',
 } as const;
+
+/**
+ * How node runs the interceptor (the sidecar's NODE_OPTIONS): a young generation of 1 MiB
+ * semi-spaces. V8's default is sized for a server's throughput, not for a proxy multiplied by every
+ * pod; bench:proxy measures the interceptor with exactly these options.
+ */
+export const INTERCEPTOR_NODE_OPTIONS = '--max-semi-space-size=1';

@@ -14,14 +14,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { INTERCEPTOR_NODE_OPTIONS } from '../../src/protocol/sidecar.ts';
 import { bundleInterceptor, cpuSeconds, loadAverage, percentile, rssMB, writeResult } from './bench-support.ts';
 
 const ROUNDS = Number(process.env.EBB_BENCH_ROUNDS ?? 3);
-/**
- * How the interceptor's node runs in the pod: a small young generation keeps RSS down (V8's
- * default semi-space is sized for throughput, not for a sidecar) at a small cost in scavenges.
- */
-const INTERCEPTOR_NODE_FLAGS = (process.env.EBB_BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
+/** How the interceptor's node runs in the pod (the NODE_OPTIONS the webhook gives the sidecar), unless the bench is told otherwise. */
+const INTERCEPTOR_NODE_FLAGS = (process.env.EBB_BENCH_NODE_FLAGS ?? INTERCEPTOR_NODE_OPTIONS).split(' ').filter(Boolean);
 const EFFICIENCY_MS = 2_000;
 const LATENCY_MS = 3_000;
 const RATE = 1_000;

@@ -6,7 +6,7 @@ import type { V1Container, V1ContainerPort, V1Pod, V1ResourceRequirements } from
 import { formatAmounts, type Amounts, type ContainerAmounts, type ResourceName } from '../pod-resources.ts';
 import type { SidecarPolicy } from '../policy.ts';
 import type { QosClass } from '../qos.ts';
-import { ADMIN_PORT_NAME, APP_PORT_NAME, INTERCEPTOR_READY_PATH, LISTEN_PORT_NAME, SIDECAR_ENV, SIDECAR_NAME } from '../../protocol/sidecar.ts';
+import { ADMIN_PORT_NAME, APP_PORT_NAME, INTERCEPTOR_NODE_OPTIONS, INTERCEPTOR_READY_PATH, LISTEN_PORT_NAME, SIDECAR_ENV, SIDECAR_NAME } from '../../protocol/sidecar.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
 import { within, type ContainerBounds } from './limit-range.ts';
 
@@ -132,6 +132,7 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
       { name: SIDECAR_ENV.listenPort, value: String(listenPort) },
       { name: SIDECAR_ENV.adminPort, value: String(adminPort) },
       { name: SIDECAR_ENV.workload, value: plan.workload },
+      { name: 'NODE_OPTIONS', value: INTERCEPTOR_NODE_OPTIONS },
     ],
     ...(resources ? { resources } : {}),
     // The interceptor answers /ready only while the app behind it is ready, so the pod is not

@@ -56,7 +56,7 @@ describe('webhook: QoS class and ResourceQuotas through the API server', functio
     await cluster.namespace('burstable', { [INJECTION_LABEL]: 'enabled' });
     const [pod] = await cluster.deploy(deployment('burstable', 'web', { container: { resources: { requests: { memory: '64Mi' } } } }));
     expect(pod!.spec!.containers[0]!.resources).to.deep.equal({ requests: { memory: '64Mi', cpu: '100m' } });
-    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } });
     expect(pod!.status?.qosClass).to.equal('Burstable');
   });
 
@@ -77,14 +77,14 @@ describe('webhook: QoS class and ResourceQuotas through the API server', functio
 
     const [pod] = await cluster.deploy(deployment(namespace, 'web'));
     expect(injectedRecord(pod!)?.sidecar).to.equal('injected');
-    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(sidecarOf(pod!)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
     expect(pod!.status?.qosClass).to.equal('Burstable');
     // The quota counts the sidecar: the app's defaults (500m, 256Mi) and the sidecar's limits.
     const counted = await eventually('the quota counting the pod', async () => {
       const quota = await cluster.core.readNamespacedResourceQuota({ name: 'compute', namespace });
       return quota.status?.used?.['limits.cpu'] === '1' ? quota.status.used : undefined;
     });
-    expect(counted).to.deep.include({ 'limits.cpu': '1', 'limits.memory': '384Mi', 'requests.cpu': '110m', 'requests.memory': '160Mi' });
+    expect(counted).to.deep.include({ 'limits.cpu': '1', 'limits.memory': '384Mi', 'requests.cpu': '110m', 'requests.memory': '192Mi' });
   });
 
   it('admits the pod without the sidecar when the quota has no room for it, and says which quota, resource and how much', async () => {

@@ -46,9 +46,9 @@ describe('mutatePod', () => {
       { name: 'http', containerPort: 18080, protocol: 'TCP' },
       { name: 'ebb-admin', containerPort: 18090, protocol: 'TCP' },
     ]);
-    expect(env(sidecar)).to.deep.equal({ EBB_APP_PORT: '8080', EBB_LISTEN_PORT: '18080', EBB_ADMIN_PORT: '18090', EBB_WORKLOAD: 'shop/web' });
+    expect(env(sidecar)).to.deep.equal({ EBB_APP_PORT: '8080', EBB_LISTEN_PORT: '18080', EBB_ADMIN_PORT: '18090', EBB_WORKLOAD: 'shop/web', NODE_OPTIONS: '--max-semi-space-size=1' });
     expect(sidecar.readinessProbe?.httpGet).to.deep.equal({ path: '/ready', port: 'ebb-admin' });
-    expect(sidecar.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+    expect(sidecar.resources).to.deep.equal({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } });
     expect(sidecar.securityContext).to.deep.equal({
       runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
@@ -203,7 +203,7 @@ describe('mutatePod', () => {
       const guaranteed = { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
       const { patched } = mutate(web(guaranteed), { recommendation: { app: { cpuMillis: 300, memoryBytes: 1024 * MiB } } });
       expect(patched.spec!.containers[0]!.resources).to.deep.equal(guaranteed);
-      // Memory at the policy's limit (128Mi), not its request (32Mi): the interceptor's RSS is above 32Mi.
+      // Memory at the policy's limit (128Mi), not its request (64Mi): the interceptor's RSS is close to 64Mi.
       expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '128Mi' }, limits: { cpu: '10m', memory: '128Mi' } });
       expect(qosClass(patched.spec)).to.equal('Guaranteed');
     });
@@ -245,7 +245,7 @@ describe('mutatePod', () => {
 
     it('gives the sidecar every limit a quota tracks: the CPU limit at its request when nothing else gives one', () => {
       const { patched } = mutate(limitedApp(), { resourceQuotas: [quota('compute', { 'limits.cpu': '4', 'limits.memory': '8Gi' })] });
-      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '10m', memory: '128Mi' } });
+      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '10m', memory: '128Mi' } });
       expect(qosClass(patched.spec)).to.equal('Burstable');
     });
 
@@ -280,7 +280,7 @@ describe('mutatePod', () => {
         quota('best-effort', { pods: '0' }, { pods: '0' }, { scopes: ['BestEffort'] }),
       ];
       const { patched } = mutate(limitedApp(), { resourceQuotas });
-      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+      expect(sidecarOf(patched)!.resources).to.deep.equal({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } });
     });
   });
 

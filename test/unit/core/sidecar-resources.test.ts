@@ -7,14 +7,14 @@ import { sidecarResources } from '../../../src/core/patch/sidecar.ts';
 import { DEFAULT_POLICY } from '../../../src/core/policy.ts';
 
 const MiB = 2 ** 20;
-const policy = DEFAULT_POLICY.sidecar; // requests 10m / 32Mi, memory limit 128Mi
+const policy = DEFAULT_POLICY.sidecar; // requests 10m / 64Mi, memory limit 128Mi
 const NONE = { cpu: false, memory: false };
 const resources = (qos: 'Guaranteed' | 'Burstable' | 'BestEffort', bounds: ContainerBounds = UNBOUNDED, limitsTracked = NONE) =>
   sidecarResources(policy, { qos, bounds, limitsTracked });
 
 describe('sidecarResources', () => {
   it('Burstable: the policy requests and memory limit, no CPU limit', () => {
-    expect(resources('Burstable')).to.deep.equal({ requests: { cpu: 10, memory: 32 * MiB }, limits: { memory: 128 * MiB } });
+    expect(resources('Burstable')).to.deep.equal({ requests: { cpu: 10, memory: 64 * MiB }, limits: { memory: 128 * MiB } });
   });
 
   it('Burstable with a quota on limits.cpu: a CPU limit at the request', () => {
