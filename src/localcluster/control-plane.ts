@@ -195,16 +195,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const nodeNames = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
     await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name, options.maxPodsPerNode ?? 110, kwokPort) })));
-    await waitFor('KWOK nodes Ready', deadline, processes, async () => {
-      const nodes = await core.listNode();
-      return nodes.items.filter(isReady).length === nodeCount;
-    });
-    // The controller-manager's service-account controller gives each namespace its `default`
-    // account; until it has, no pod can be admitted. Its existence shows the controllers run.
-    await waitFor('controller-manager (default service account)', deadline, processes, async () => {
-      const accounts = await core.listNamespacedServiceAccount({ namespace: 'default' });
-      return accounts.items.some((account) => account.metadata?.name === 'default');
-    });
+    await clusterReady(core, nodeNames, deadline, processes);
 
     const restart = async (name: string) => {
       const index = processes.findIndex((child) => child.name === name);
@@ -221,6 +212,37 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/** The nodes Ready, the controllers running, and KWOK's IP pool made: from here tests may create pods. */
+async function clusterReady(core: CoreV1Api, nodeNames: readonly string[], deadline: number, processes: ManagedProcess[]): Promise<void> {
+  await waitFor('KWOK nodes Ready', deadline, processes, async () => {
+    const nodes = await core.listNode();
+    return nodes.items.filter(isReady).length === nodeNames.length;
+  });
+  // The controller-manager's service-account controller gives each namespace its `default`
+  // account; until it has, no pod can be admitted. Its existence shows the controllers run.
+  await waitFor('controller-manager (default service account)', deadline, processes, async () => {
+    const accounts = await core.listNamespacedServiceAccount({ namespace: 'default' });
+    return accounts.items.some((account) => account.metadata?.name === 'default');
+  });
+  await warmKwokIpPool(core, nodeNames[0]!, deadline, processes);
+}
+
+/**
+ * Runs one pod, alone, before any test creates pods. KWOK v0.8.0 makes its pod IP pool on the first
+ * pod's IP without a lock (ipPool: Load, then Store): two pods started at once on a fresh KWOK can
+ * each make a pool and get the same IP (seen once: two of three pods of a Deployment on one IP).
+ * Once one pod has had its IP, the pool exists and every later pod draws from it. The pod is then
+ * deleted, and its IP returns to the pool.
+ */
+async function warmKwokIpPool(core: CoreV1Api, nodeName: string, deadline: number, processes: ManagedProcess[]): Promise<void> {
+  const name = 'ebb-kwok-ip-pool';
+  const namespace = 'default';
+  await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName, containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }] } } });
+  await waitFor('KWOK to give its first pod an IP', deadline, processes, async () => Boolean((await core.readNamespacedPod({ name, namespace })).status?.podIP));
+  await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+  await waitFor('the first pod to go', deadline, processes, async () => !(await core.listNamespacedPod({ namespace })).items.some((pod) => pod.metadata?.name === name));
 }
 
 function adminKubeconfig(server: string, ca: KeyPair, admin: KeyPair): string {
