@@ -156,15 +156,15 @@ export class SizingLoop {
    */
   private async checkpoint(now: number, intervalMs: number): Promise<void> {
     const lastAt = (workload: WorkloadKey) => this.checkpointed.get(workload)?.at ?? -Infinity;
-    const due = this.recommender
-      .workloads()
+    const workloads = this.recommender.workloads();
+    const due = workloads
       .filter((workload) => {
         const last = this.checkpointed.get(workload);
         const newest = this.recommender.newestSampleAt(workload);
         return !last || (newest !== last.newestSampleAt && now - last.at >= intervalMs);
       })
       .sort((a, b) => lastAt(a) - lastAt(b))
-      .slice(0, checkpointBudget(this.recommender.workloads().length, this.lastRoundAt === undefined ? 0 : now - this.lastRoundAt, intervalMs));
+      .slice(0, checkpointBudget(workloads.length, this.lastRoundAt === undefined ? 0 : now - this.lastRoundAt, intervalMs));
     this.lastRoundAt = now;
     await Promise.all(
       due.map((workload) =>

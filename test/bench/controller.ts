@@ -24,7 +24,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Watch, type V1Deployment } from '@kubernetes/client-node';
 import { workloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
-import { cpuMs, loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
+import { cpuSeconds, loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
   ControllerSampler, controllerLeads, createWorkloads, fixed, metricCount, metricValue, printControllerWarnings, scrape, seconds, seriesValue, setting,
   startBenchControlPlane, startBundledController, StandInAgents, stopController, tickHistogram,
@@ -124,12 +124,12 @@ async function main(): Promise<void> {
     // them and covers the status refresh a minute later.
     await sleep(3 * TICK_MS);
     const before = tickHistogram(await scrape(port));
-    const cpuBefore = cpuMs(controller.pid!);
+    const cpuBefore = cpuSeconds(controller.pid!);
     sampler.record();
     console.log(`controller leading; measuring ticks for ${seconds(STEADY_MS)} s`);
     await sleep(STEADY_MS);
     const after = tickHistogram(await scrape(port));
-    const cpuAfter = cpuMs(controller.pid!);
+    const cpuAfter = cpuSeconds(controller.pid!);
 
     const reactions: number[] = [];
     for (let trial = 0; trial < REACTION_TRIALS; trial++) {
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       tick_mean_ms: ((after.sum - before.sum) / steadyTicks) * 1000,
       // What the machine's load does not change: the controller's own CPU for a tick's worth of
       // work (the tick, the sizing rounds and everything else it did in the window, per tick).
-      cpu_per_tick_ms: (cpuAfter - cpuBefore) / steadyTicks,
+      cpu_per_tick_ms: ((cpuAfter - cpuBefore) * 1000) / steadyTicks,
       tick_p50_ms: percentile(ticks, 50),
       tick_p99_ms: percentile(ticks, 99),
       tick_max_ms: ticks.at(-1) ?? NaN,
