@@ -73,6 +73,15 @@ export function workloadStatus(facts: WorkloadFacts): WorkloadStatus {
     name: facts.name,
     resize: facts.resize,
     replicas: { desired: status?.desiredReplicas ?? facts.replicas.spec, actual: facts.replicas.actual, ready: facts.replicas.ready },
+    ...statusFields(status),
+    containers,
+    saved: { cpu: perPod.cpu * facts.replicas.actual, memory: perPod.memory * facts.replicas.actual },
+  };
+}
+
+/** What the controller's status says, or nothing yet where it has not written one. */
+function statusFields(status: ReadStatus | undefined): Pick<WorkloadStatus, 'inFlight' | 'lastRequestAt' | 'reason' | 'message' | 'traffic' | 'pending' | 'updatedAt'> {
+  return {
     inFlight: status?.inFlight ?? null,
     lastRequestAt: status?.lastRequestAt ?? null,
     reason: status?.reason ?? null,
@@ -80,8 +89,6 @@ export function workloadStatus(facts: WorkloadFacts): WorkloadStatus {
     traffic: status?.traffic ?? null,
     pending: status?.pending ?? [],
     updatedAt: status?.updatedAt ?? null,
-    containers,
-    saved: { cpu: perPod.cpu * facts.replicas.actual, memory: perPod.memory * facts.replicas.actual },
   };
 }
 
