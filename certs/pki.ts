@@ -17,8 +17,25 @@ export interface CertificateRequest {
   dnsNames?: string[];
   ipAddresses?: string[];
   usage: 'server' | 'client' | 'server+client';
-  validDays?: number;
+  /** Default: a year from now. */
+  lifetime?: Lifetime;
 }
+
+/** How long a certificate is valid, from when (default: now, in ms since the epoch). */
+export interface Lifetime {
+  validMs: number;
+  issuedAt?: number;
+}
+
+const DAY_MS = 86_400_000;
+export const days = (count: number): Lifetime => ({ validMs: count * DAY_MS });
+
+/**
+ * How far notBefore is set back, so that an API server whose clock lags a little still accepts a
+ * fresh certificate: five minutes, or a tenth of a short life (a minute-long test certificate
+ * would otherwise be mostly in the past).
+ */
+export const backdateMs = (validMs: number) => Math.min(5 * 60_000, Math.floor(validMs / 10));
 
 function rsaKey(): { keyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -28,22 +45,21 @@ function rsaKey(): { keyPem: string; publicKeyPem: string } {
   };
 }
 
-function baseCertificate(publicKeyPem: string, validDays: number): forge.pki.Certificate {
+function baseCertificate(publicKeyPem: string, { validMs, issuedAt = Date.now() }: Lifetime): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   // A positive serial: the high bit cleared keeps the DER integer from reading as negative.
   const serial = randomBytes(16);
   serial[0] = serial[0]! & 0x7f;
   cert.serialNumber = serial.toString('hex');
-  // Backdated a little so clocks that disagree by a minute do not reject a fresh certificate.
-  cert.validity.notBefore = new Date(Date.now() - 5 * 60_000);
-  cert.validity.notAfter = new Date(Date.now() + validDays * 86_400_000);
+  cert.validity.notBefore = new Date(issuedAt - backdateMs(validMs));
+  cert.validity.notAfter = new Date(issuedAt + validMs);
   return cert;
 }
 
-export function createCertificateAuthority(commonName: string, validDays = 3650): KeyPair {
+export function createCertificateAuthority(commonName: string, lifetime: Lifetime = days(3650)): KeyPair {
   const { keyPem, publicKeyPem } = rsaKey();
-  const cert = baseCertificate(publicKeyPem, validDays);
+  const cert = baseCertificate(publicKeyPem, lifetime);
   const subject = [{ name: 'commonName', value: commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
@@ -59,7 +75,7 @@ export function createCertificateAuthority(commonName: string, validDays = 3650)
 export function issueCertificate(ca: KeyPair, request: CertificateRequest): KeyPair {
   const { keyPem, publicKeyPem } = rsaKey();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const cert = baseCertificate(publicKeyPem, request.validDays ?? 365);
+  const cert = baseCertificate(publicKeyPem, request.lifetime ?? days(365));
   cert.setSubject([
     { name: 'commonName', value: request.commonName },
     ...(request.organizations ?? []).map((value) => ({ name: 'organizationName', value })),

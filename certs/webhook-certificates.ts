@@ -3,7 +3,7 @@
 // API server of a local control plane can call a webhook on loopback. Signing is the shared PKI's.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate, type KeyPair } from './pki.ts';
+import { createCertificateAuthority, days, issueCertificate, type KeyPair, type Lifetime } from './pki.ts';
 
 export interface WebhookCertificateOptions {
   service: string;
@@ -26,15 +26,24 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 
 export function createWebhookCertificates(options: WebhookCertificateOptions): WebhookCertificates {
   const validDays = options.validDays ?? 365;
-  const ca = createCertificateAuthority(`ebb webhook CA (${options.namespace})`, validDays * 10);
-  const serving = issueCertificate(ca, {
+  const ca = createWebhookCa(options.namespace, days(validDays * 10));
+  const serving = issueServingCertificate(ca, { ...options, lifetime: days(validDays) });
+  return { ca, serving };
+}
+
+export function createWebhookCa(namespace: string, lifetime: Lifetime): KeyPair {
+  return createCertificateAuthority(`ebb webhook CA (${namespace})`, lifetime);
+}
+
+/** The webhook Service's serving certificate, signed by `ca`. */
+export function issueServingCertificate(ca: KeyPair, options: Omit<WebhookCertificateOptions, 'validDays'> & { lifetime: Lifetime }): KeyPair {
+  return issueCertificate(ca, {
     commonName: `${options.service}.${options.namespace}.svc`,
     dnsNames: serviceDnsNames(options.service, options.namespace),
     ipAddresses: [...(options.ipAddresses ?? ['127.0.0.1'])],
     usage: 'server',
-    validDays,
+    lifetime: options.lifetime,
   });
-  return { ca, serving };
 }
 
 /** Writes ca.crt, tls.crt and tls.key (readable by the owner only) into dir; returns their paths. */

@@ -22,6 +22,8 @@ export interface WebhookAppOptions {
   containerBounds?: ContainerBoundsOf;
   /** The namespace's ResourceQuotas, which the pod as ebb leaves it must pass. */
   resourceQuotas?: ResourceQuotasOf;
+  /** False while the server has no serving certificate of its own (server.ts): not ready. Default: it has. */
+  hasCertificate?: () => boolean;
 }
 
 /** A client error: the caller sent something that is not an AdmissionReview we can read. */
@@ -66,7 +68,10 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
   // The admission path is the one route the API server waits on for every pod created in the
   // cluster: it is matched first, with no router in front (Express, the benchmark measured, cost
   // ~40 % of the CPU of a review: about 50 µs of ~125 µs).
-  const ready = () => view.ready() || 'caches not synced or policy not loaded yet';
+  const ready = () => {
+    if (options.hasCertificate?.() === false) return 'no serving certificate yet (its files do not exist)';
+    return view.ready() || 'caches not synced or policy not loaded yet';
+  };
   return (req, res) => {
     const url = req.url ?? '/';
     // The API server calls `/mutate?timeout=5s`.

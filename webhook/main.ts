@@ -54,6 +54,8 @@ const cache = new ClusterCache(kubeConfig, {
 
 const limitRanges = new LimitRangeCache(kubeConfig, { log: (msg) => log('warn', msg) });
 
+// The server serves a placeholder until the certificate files exist (server.ts): not ready until then.
+let hasCertificate = () => false;
 const app = createWebhookApp({
   view: cache,
   containerBounds: (namespace) => limitRanges.containerBounds(namespace),
@@ -62,6 +64,7 @@ const app = createWebhookApp({
   metrics,
   maxBodyBytes: config.maxBodyBytes,
   log,
+  hasCertificate: () => hasCertificate(),
 });
 const server = await startHttpsServer(app, {
   host: config.host,
@@ -70,7 +73,9 @@ const server = await startHttpsServer(app, {
   onReload: () => log('info', 'serving certificate reloaded'),
   onError: (error) => log('warn', `serving certificate not reloaded (kept the previous one): ${String(error)}`),
 });
+hasCertificate = () => server.hasCertificate();
 log('info', 'webhook listening', { url: `https://${config.host}:${server.port}`, port: server.port });
+if (!server.hasCertificate()) log('warn', `no serving certificate yet: waiting for ${config.tlsCert} and ${config.tlsKey} (not ready until then)`);
 // Serving starts before the caches sync: /healthz answers at once, /readyz once they have
 // (the LimitRanges first: /readyz follows the ClusterView).
 await limitRanges.start();

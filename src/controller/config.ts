@@ -4,9 +4,11 @@
 import { hostname } from 'node:os';
 import { formatPortRange, inPortRange, parsePortRange, type PortRange } from '../core/activator-ports.ts';
 import { DEFAULT_TUNING, TUNING_RANGES, tuningProblems, type DeciderTuning, type TuningRange } from '../core/decider/index.ts';
+import { formatDuration } from '../core/duration.ts';
 import { DEFAULT_EBB_NAMESPACE } from '../core/opt-in.ts';
-import { environmentProblem, list, listenPort, numberBetween, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
+import { durationAtLeast, environmentProblem, list, listenPort, numberBetween, oneOf, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
 import { DEFAULT_ACTIVATOR_PORTS, DEFAULT_AGENT_PORT } from '../protocol/activator.ts';
+import { CERTIFICATE_MODES, type CertificateSettings } from './webhook-certificates.ts';
 
 export interface ControllerConfig {
   namespace: string;
@@ -26,8 +28,8 @@ export interface ControllerConfig {
   /** Where each sleeping Service port gets its own port on the agents (EBB_ACTIVATOR_PORTS). */
   activatorPorts: PortRange;
   agentPort: number;
-  webhookCaFile: string;
-  webhookConfiguration: string;
+  /** The webhook's certificates and caBundle (webhook-certificates.ts). */
+  certificates: CertificateSettings;
   lease: { name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** The decider's windows and rates. */
   tuning: DeciderTuning;
@@ -45,6 +47,21 @@ const TUNING_ENVIRONMENT = {
   staleAfterMs: variable('EBB_STALE_AFTER_MS', inRange(TUNING_RANGES.staleAfterMs), DEFAULT_TUNING.staleAfterMs),
 };
 
+/** The webhook's Service (manifests/webhook/service.yaml): its serving certificate is for this name. */
+const WEBHOOK_SERVICE = 'ebb-webhook';
+const HOUR_MS = 3_600_000;
+/**
+ * A year: the usual life of a webhook's serving certificate. It is renewed with a third left
+ * (four months), time enough for a failing renewal to be noticed (`kubectl ebb check` warns 14
+ * days before expiry).
+ */
+const SERVING_VALIDITY_MS = 8760 * HOUR_MS;
+/**
+ * Ten years: the CA's key never leaves the cluster, and a CA renewal is the one step that needs
+ * two CAs trusted at once, so it should be rare. Renewed with a third left, as the serving one.
+ */
+const CA_VALIDITY_MS = 10 * SERVING_VALIDITY_MS;
+
 /** Every variable the controller reads. */
 export const CONTROLLER_ENVIRONMENT = {
   namespace: variable('POD_NAMESPACE', text, DEFAULT_EBB_NAMESPACE),
@@ -59,7 +76,12 @@ export const CONTROLLER_ENVIRONMENT = {
   activatorAddresses: optional('EBB_ACTIVATOR_ADDRESSES', list),
   activatorPorts: variable('EBB_ACTIVATOR_PORTS', parsePortRange, DEFAULT_ACTIVATOR_PORTS),
   agentPort: variable('EBB_AGENT_PORT', port, DEFAULT_AGENT_PORT),
+  // external, not self-managed, when unset: a controller run outside the manifests (the local
+  // sandbox, the tests) is handed its certificates as files; the manifests set self-managed.
+  certificateMode: variable('EBB_WEBHOOK_CERTIFICATES', oneOf(...CERTIFICATE_MODES), 'external'),
   webhookCaFile: variable('EBB_WEBHOOK_CA_FILE', text, '/etc/ebb/tls/ca.crt'),
+  servingValidityMs: variable('EBB_WEBHOOK_SERVING_VALIDITY', durationAtLeast(10_000, '10s'), SERVING_VALIDITY_MS),
+  caValidityMs: variable('EBB_WEBHOOK_CA_VALIDITY', durationAtLeast(30_000, '30s'), CA_VALIDITY_MS),
   webhookConfiguration: variable('EBB_WEBHOOK_CONFIGURATION', text, 'ebb'),
   leaseName: variable('EBB_LEASE_NAME', text, 'ebb-controller'),
   leaseDurationMs: variable('EBB_LEASE_DURATION_MS', wholeNumber(1000), 15_000),
@@ -76,6 +98,11 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   }
   if (retryPeriodMs >= renewDeadlineMs) {
     throw environmentProblem('EBB_LEASE_RETRY_PERIOD_MS', String(retryPeriodMs), `it must be shorter than EBB_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs}, or the leader could not try to renew before its deadline`);
+  }
+  // The CA outlives every serving certificate it signs: it is renewed with a third of its life
+  // left, and a serving certificate lives a third of the CA's at most.
+  if (values.caValidityMs < 3 * values.servingValidityMs) {
+    throw environmentProblem('EBB_WEBHOOK_CA_VALIDITY', formatDuration(values.caValidityMs), `it must be at least three times EBB_WEBHOOK_SERVING_VALIDITY=${formatDuration(values.servingValidityMs)}`);
   }
   const tuning: DeciderTuning = {
     stableWindowMs: values.stableWindowMs,
@@ -104,8 +131,15 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     activatorAddresses: values.activatorAddresses,
     activatorPorts: values.activatorPorts,
     agentPort: values.agentPort,
-    webhookCaFile: values.webhookCaFile,
-    webhookConfiguration: values.webhookConfiguration,
+    certificates: {
+      mode: values.certificateMode,
+      webhookCaFile: values.webhookCaFile,
+      webhookConfiguration: values.webhookConfiguration,
+      namespace: values.namespace,
+      webhookService: WEBHOOK_SERVICE,
+      servingValidityMs: values.servingValidityMs,
+      caValidityMs: values.caValidityMs,
+    },
     lease: { name: values.leaseName, durationMs, renewDeadlineMs, retryPeriodMs },
     tuning,
   };

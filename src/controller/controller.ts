@@ -1,10 +1,9 @@
 // The controller, assembled: leader election, informer caches, a tick that pulls activity from the
 // agents and scales every opted-in Deployment, the right-sizing round, the wake-up API for the
-// agents, and the webhook's caBundle kept current. Built from its configuration and the cluster's
-// KubeConfig by one function, which a test can call without a process (main.ts only reads the
-// configuration, builds and starts).
+// agents, and the webhook's certificates and caBundle kept current. Built from its configuration
+// and the cluster's KubeConfig by one function, which a test can call without a process (main.ts
+// only reads the configuration, builds and starts).
 
-import { existsSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
@@ -12,7 +11,6 @@ import { mergeReports } from '../core/activity/merge-reports.ts';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import { nextStatus, statusFields } from '../core/status.ts';
 import { trafficStatus, unobservedTraffic } from '../core/traffic-visibility.ts';
-import { ensureWebhookCaBundle } from '../kube/ca-bundle.ts';
 import { ClusterCache } from '../kube/cluster-cache.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { evictPod } from '../kube/eviction.ts';
@@ -37,11 +35,11 @@ import { Scaler, type ScalerEffects, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { SizingLoop } from './sizing.ts';
 import { StatusWrites } from './status-writes.ts';
+import { CertificateKeeper, certificateRound } from './webhook-certificates.ts';
 import { WorkloadSource, type Workload } from './workloads.ts';
 
 /** Status writes at once (status-writes.ts). */
 const STATUS_WRITE_CONCURRENCY = 16;
-const CA_BUNDLE_INTERVAL_MS = 60_000;
 
 export interface ControllerDependencies {
   /** The API server, for every cache, write and watch. */
@@ -100,12 +98,13 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     retryPeriodMs: config.lease.retryPeriodMs,
     onStartedLeading: () => {
       metrics.leader.set(1);
-      void keepCaBundle();
+      void certificates.kick();
     },
     onStoppedLeading: () => metrics.leader.set(0),
     log: (msg) => log('info', msg),
   });
   const isLeader = () => elector.isLeader();
+  const certificates = new CertificateKeeper(certificateRound(kubeConfig, config.certificates, log), isLeader, report('webhook certificates'));
   const workloadPods = new WorkloadPods(kubeConfig, { replicaSet: (namespace, name) => cache.replicaSet(namespace, name), log: (msg) => log('warn', msg) });
 
   const agentsForActivator = () => config.activatorAddresses?.map((ip) => ({ ip })) ?? watch.agents();
@@ -209,16 +208,6 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     }
   }
 
-  async function keepCaBundle(): Promise<void> {
-    if (!isLeader() || !existsSync(config.webhookCaFile)) return;
-    try {
-      const result = await ensureWebhookCaBundle(kubeConfig, config.webhookConfiguration, readFileSync(config.webhookCaFile, 'utf8'));
-      if (result === 'updated') log('info', `caBundle of MutatingWebhookConfiguration ${config.webhookConfiguration} set to the current CA`);
-    } catch (error) {
-      report(`caBundle of MutatingWebhookConfiguration ${config.webhookConfiguration}`)(error);
-    }
-  }
-
   let ready = false;
   const server = createControllerServer({
     verifier,
@@ -261,11 +250,12 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       await Promise.all([cache.start(), watch.start(), routing.load(), workloadPods.start()]);
       ready = true;
       elector.start();
-      timers.push(setInterval(() => void tick(), config.tickMs), setInterval(sizingAndDisruptions, config.usageIntervalMs), setInterval(() => void keepCaBundle(), CA_BUNDLE_INTERVAL_MS));
+      timers.push(setInterval(() => void tick(), config.tickMs), setInterval(sizingAndDisruptions, config.usageIntervalMs));
       return port;
     },
     async stop() {
       for (const timer of timers) clearInterval(timer);
+      certificates.stop();
       disruptions.stop();
       server.close();
       await elector.stop();

@@ -5,6 +5,7 @@
 // program stops. An empty variable is unset, in every program: a manifest's `value: ""` and an
 // absent variable mean the same.
 
+import { parseDuration } from '../core/duration.ts';
 import { parseWholeNumber } from '../core/setting-schema.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 
@@ -88,3 +89,14 @@ export const flag = (value: string): Result<boolean> =>
 
 /** Comma-separated items, blanks dropped. */
 export const list = (value: string): Result<string[]> => ok(value.split(',').map((item) => item.trim()).filter(Boolean));
+
+/** One of the given words. */
+export const oneOf = <T extends string>(...accepted: readonly T[]) => (value: string): Result<T> =>
+  (accepted as readonly string[]).includes(value) ? ok(value as T) : fail(`${JSON.stringify(value)} is not accepted: expected ${accepted.join(' or ')}`);
+
+/** A duration as the core writes them (`30s`, `8760h`), in milliseconds, at least `minimumMs`. */
+export const durationAtLeast = (minimumMs: number, minimumText: string) => (value: string): Result<number> => {
+  const parsed = parseDuration(value);
+  if (parsed.ok && parsed.value < minimumMs) return fail(`${JSON.stringify(value)} is not accepted: expected at least ${minimumText}`);
+  return parsed;
+};

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { createCertificateAuthority, issueCertificate } from '../../../certs/pki.ts';
+import { backdateMs, createCertificateAuthority, days, issueCertificate } from '../../../certs/pki.ts';
 
 describe('local control plane PKI', () => {
-  const ca = createCertificateAuthority('test-ca', 30);
+  const ca = createCertificateAuthority('test-ca', days(30));
   const caCert = new X509Certificate(ca.certPem);
 
   it('makes a self-signed CA', () => {
@@ -31,8 +31,17 @@ describe('local control plane PKI', () => {
   });
 
   it('honours the validity in days', () => {
-    const cert = new X509Certificate(issueCertificate(ca, { commonName: 'short', usage: 'server', validDays: 2 }).certPem);
-    const days = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
-    expect(days).to.be.within(1.9, 2.01);
+    const cert = new X509Certificate(issueCertificate(ca, { commonName: 'short', usage: 'server', lifetime: days(2) }).certPem);
+    const left = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
+    expect(left).to.be.within(1.9, 2.01);
+  });
+
+  it('is valid from its issue time less a clock-skew allowance of 5 minutes, or a tenth of a short life', () => {
+    const issuedAt = Date.parse('2030-01-01T00:00:00Z');
+    const long = new X509Certificate(issueCertificate(ca, { commonName: 'long', usage: 'server', lifetime: { validMs: 86_400_000, issuedAt } }).certPem);
+    expect([Date.parse(long.validFrom), Date.parse(long.validTo)]).to.deep.equal([issuedAt - 5 * 60_000, issuedAt + 86_400_000]);
+    const short = new X509Certificate(issueCertificate(ca, { commonName: 'short', usage: 'server', lifetime: { validMs: 60_000, issuedAt } }).certPem);
+    expect([Date.parse(short.validFrom), Date.parse(short.validTo)]).to.deep.equal([issuedAt - 6_000, issuedAt + 60_000]);
+    expect(backdateMs(60_000)).to.equal(6_000);
   });
 });

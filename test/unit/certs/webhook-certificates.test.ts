@@ -1,10 +1,5 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createWebhookCertificates } from '../../../certs/webhook-certificates.ts';
 
 describe('webhook certificates', function () {
@@ -24,17 +19,4 @@ describe('webhook certificates', function () {
     expect(cert.checkPrivateKey(createPrivateKey(serving.keyPem))).to.equal(true);
   });
 
-  it('the CLI writes ca.crt, tls.crt and an owner-only tls.key', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ebb-certs-test-'));
-    try {
-      const out = join(dir, 'out');
-      await promisify(execFile)('npx', ['tsx', 'certs/main.ts', '--out', out, '--service', 'hook', '--namespace', 'tools', '--days', '7']);
-      const cert = new X509Certificate(await readFile(join(out, 'tls.crt')));
-      expect(cert.subjectAltName).to.include('DNS:hook.tools.svc');
-      expect(cert.verify(new X509Certificate(await readFile(join(out, 'ca.crt'))).publicKey)).to.equal(true);
-      expect((await stat(join(out, 'tls.key'))).mode & 0o777).to.equal(0o600);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
 });
