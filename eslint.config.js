@@ -49,15 +49,10 @@ export default tseslint.config(
   },
   // Over budget today, capped where each stands so it can only shrink; to be split.
   ...[
-    [['src/core/resize/slim-pod.ts'], { complexity: ['error', 46] }],
     [['agent/http/headers.ts'], { complexity: ['error', 30], 'max-statements': ['error', 33] }],
-    [['src/core/resize/plan.ts', 'src/localcluster/demo/greedy.ts'], { complexity: ['error', 29] }],
-    [['src/core/status.ts'], { complexity: ['error', 23] }],
-    [['src/core/time-window.ts'], { complexity: ['error', 21] }],
-    [['src/localcluster/control-plane.ts'], { 'max-statements': ['error', 38] }],
+    [['src/localcluster/demo/greedy.ts'], { complexity: ['error', 29] }],
     [['src/localcluster/ebb.ts'], { 'max-statements': ['error', 31] }],
-    [['src/core/recommender/sizing.ts'], { 'max-params': ['error', 7] }],
-    [['src/core/recommender/estimators.ts', 'src/localcluster/assets.ts', 'src/localcluster/demo/service-router.ts'], { 'max-params': ['error', 6] }],
+    [['src/localcluster/demo/service-router.ts'], { 'max-params': ['error', 6] }],
   ].map(([files, rules]) => ({ files, rules })),
   {
     files: ['**/*.js', '**/*.cjs'],

@@ -75,6 +75,19 @@ function canonicalTimeZone(name: string): string | undefined {
   return zoneNames.get(name);
 }
 
+/** A day list (`Mon-Fri`, `Mon,Wed`) rather than a zone: zones have a `/`, or are UTC or GMT. */
+function isDayList(token: string): boolean {
+  return DAY_TOKEN.test(token) && !token.includes('/') && token.toUpperCase() !== 'UTC' && token.toUpperCase() !== 'GMT';
+}
+
+/** The token as a zone; one without a `/` may have been meant as something else. */
+function parseTimeZone(token: string): Result<string> {
+  const timeZone = canonicalTimeZone(token);
+  if (timeZone) return ok(timeZone);
+  if (token.includes('/')) return fail(`${JSON.stringify(token)} is not a time zone: expected an IANA name such as Europe/Berlin or UTC`);
+  return fail(`${JSON.stringify(token)} is not a day list, time range or time zone: expected a window such as "Mon-Fri 08:00-19:00 Europe/Berlin"`);
+}
+
 /**
  * One window from its whitespace-separated tokens; `extra` is offered every token that is not a
  * day list, a time range or a zone (keep-warm uses it for `replicas=N`) and says whether it took it.
@@ -92,16 +105,16 @@ export function parseTimeWindow(text: string, extra: (token: string) => Result<b
       const parsed = parseTimes(token);
       if (!parsed.ok) return parsed;
       times = parsed.value;
-    } else if (DAY_TOKEN.test(token) && !token.includes('/') && token.toUpperCase() !== 'UTC' && token.toUpperCase() !== 'GMT') {
+    } else if (isDayList(token)) {
       if (days) return fail(`${JSON.stringify(text)} has two day lists: expected one, such as Mon-Fri or Mon,Wed,Fri`);
       const parsed = parseDays(token);
       if (!parsed.ok) return parsed;
       days = parsed.value;
     } else {
       if (timeZone) return fail(`${JSON.stringify(text)} has two time zones (${timeZone}, ${token}): expected one`);
-      timeZone = canonicalTimeZone(token);
-      if (!timeZone && token.includes('/')) return fail(`${JSON.stringify(token)} is not a time zone: expected an IANA name such as Europe/Berlin or UTC`);
-      if (!timeZone) return fail(`${JSON.stringify(token)} is not a day list, time range or time zone: expected a window such as "Mon-Fri 08:00-19:00 Europe/Berlin"`);
+      const parsed = parseTimeZone(token);
+      if (!parsed.ok) return parsed;
+      timeZone = parsed.value;
     }
   }
   if (!times) return fail(`${JSON.stringify(text)} has no time range: expected HH:MM-HH:MM such as 08:00-19:00`);

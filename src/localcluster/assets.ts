@@ -108,7 +108,7 @@ function buildTargets(): BuildTarget[] {
         });
         await go(['get', `go.etcd.io/etcd/server/v3@${ETCD_VERSION}`], moduleDir, progress);
         await go(['mod', 'tidy'], moduleDir, progress);
-        await goBuildInto(outDir, 'etcd', ['.'], moduleDir, progress);
+        await goBuildInto(outDir, 'etcd', { packages: ['.'], moduleDir }, progress);
       },
     },
     {
@@ -144,7 +144,7 @@ async function buildKubernetes(moduleDir: string, outDir: string, binaries: Cont
   await go(['get', ...packages.map((pkg) => `${pkg}@${KUBERNETES_VERSION}`)], moduleDir, progress);
   for (const [index, name] of binaries.entries()) {
     progress(`  [${index + 1}/${binaries.length}] ${name}`);
-    await goBuildInto(outDir, name, [`k8s.io/kubernetes/cmd/${name}`], moduleDir, progress);
+    await goBuildInto(outDir, name, { packages: [`k8s.io/kubernetes/cmd/${name}`], moduleDir }, progress);
   }
 }
 
@@ -155,15 +155,15 @@ function initModule(moduleDir: string, name: string, files: Record<string, strin
   for (const [file, text] of Object.entries(files)) writeFileSync(join(moduleDir, file), text);
 }
 
+/** What `go build` builds: these packages, in the main module at `moduleDir`, with these extra variables. */
+export interface GoBuild {
+  packages: string[];
+  moduleDir: string;
+  env?: Record<string, string>;
+}
+
 /** Builds to a temporary name and renames, so an interrupted build never leaves a half binary. */
-export async function goBuildInto(
-  outDir: string,
-  name: string,
-  packages: string[],
-  moduleDir: string,
-  progress: Progress,
-  env: Record<string, string> = {},
-) {
+export async function goBuildInto(outDir: string, name: string, { packages, moduleDir, env = {} }: GoBuild, progress: Progress) {
   const partial = join(outDir, `.${name}.partial`);
   await go(['build', ...GO_BUILD_FLAGS, '-o', partial, ...packages], moduleDir, progress, env);
   renameSync(partial, join(outDir, name));

@@ -60,17 +60,71 @@ const NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 const SERVICE_CIDR = '10.96.0.0/16';
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const assets = options.assets ?? locateAssets();
-  const nodeCount = options.nodes ?? 2;
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
+  const deadline = Date.now() + readyTimeoutMs;
   sweepAbandonedWorkDirs();
   const workDir = createWorkDir();
+  const components = superviseComponents(workDir);
+  try {
+    const { kwokPort, ...access } = await launchComponents(components, workDir, options, deadline);
+    const core = access.kubeConfig.makeApiClient(CoreV1Api);
+    const nodeNames = Array.from({ length: options.nodes ?? 2 }, (_, i) => `kwok-node-${i}`);
+    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name, options.maxPodsPerNode ?? 110, kwokPort) })));
+    await clusterReady(core, nodeNames, deadline, components.processes);
+
+    const restart = async (name: string) => {
+      const started = await components.restart(name);
+      if (name !== 'kube-apiserver') return;
+      await waitFor('kube-apiserver /readyz after a restart', Date.now() + readyTimeoutMs, [started], () => apiServerReady(access.kubeConfig));
+    };
+    return { ...access, nodeNames, workDir, processes: components.processes, restart, stop: components.stop };
+  } catch (error) {
+    await components.stop();
+    throw error;
+  }
+}
+
+/**
+ * Each component in the order it needs the one before: etcd, the API server (waited for), the
+ * controller-manager and the scheduler, then kwok once the kinds it watches exist.
+ */
+async function launchComponents(components: Components, workDir: string, options: ControlPlaneOptions, deadline: number) {
+  const assets = options.assets ?? locateAssets();
+  const file = (name: string, text: string) => writePrivateFile(workDir, name, text);
+  const pki = controlPlanePki();
+  const [etcdClientPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfigPath = file('admin.kubeconfig', adminKubeconfig(server, pki.ca, pki.admin));
+  const caFile = file('ca.crt', pki.ca.certPem);
+
+  components.launch('etcd', assets.etcd, etcdFlags(join(workDir, 'etcd'), etcdClientPort, etcdPeerPort));
+  components.launch('kube-apiserver', assets['kube-apiserver'], [...apiServerFlags(file, pki, caFile, { etcdClientPort, apiPort }), ...(options.apiServerArgs ?? [])]);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  await waitFor('kube-apiserver /readyz', deadline, components.processes, () => apiServerReady(kubeConfig));
+
+  const serviceAccountKeyFile = file('sa-controller.key', pki.serviceAccountKey.keyPem);
+  components.launch('kube-controller-manager', assets['kube-controller-manager'], [
+    ...(await controllerManagerFlags(kubeconfigPath, caFile, serviceAccountKeyFile)),
+    ...(options.controllerManagerArgs ?? []),
+  ]);
+  components.launch('kube-scheduler', assets['kube-scheduler'], [...(await clientFlags(kubeconfigPath)), ...(options.schedulerArgs ?? [])]);
+  // While those start: what kwok watches from its start must exist before it.
+  await installKwokUsageCrds(kubeConfig, deadline);
+  components.launch('kwok', assets.kwok, kwokFlags(file, pki, { kubeconfigPath, kwokPort, podCidr: options.podCidr ?? '127.10.0.0/16' }));
+  return { kubeconfigPath, kubeConfig, server, ca: pki.ca, kwokPort };
+}
+
+type Components = ReturnType<typeof superviseComponents>;
+
+/**
+ * The components' processes, in the order they started: each can start again with the binary and
+ * flags it had (its log in `<workDir>/<name>.log`); stop() stops them in reverse order and removes
+ * the work directory.
+ */
+function superviseComponents(workDir: string) {
   const processes: ManagedProcess[] = [];
   const starters = new Map<string, () => ManagedProcess>();
-  const launch = (name: string, binary: string, args: string[], logFile: string) => {
-    starters.set(name, () => startProcess(name, binary, args, logFile));
-    return starters.get(name)!();
-  };
   // If the owner exits without stop() (an uncaught error, a signal turned into exit), nothing
   // asynchronous runs any more: kill and remove synchronously.
   const stopNow = () => {
@@ -79,139 +133,134 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
   process.on('exit', stopNow);
   let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    // Reverse order: the nodes and controllers go before the API server, the API server before etcd.
-    for (const child of [...processes].reverse()) await child.stop();
-    rmSync(workDir, { recursive: true, force: true });
-    process.off('exit', stopNow);
-  };
-
-  try {
-    const file = (name: string, text: string) => {
-      const path = join(workDir, name);
-      writeFileSync(path, text, { mode: 0o600 });
-      return path;
-    };
-    const ca = createCertificateAuthority('ebb-local-ca');
-    const serving = issueCertificate(ca, {
-      commonName: 'kube-apiserver',
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-      ipAddresses: ['127.0.0.1', '10.96.0.1'],
-      usage: 'server',
-    });
-    const admin = issueCertificate(ca, { commonName: 'ebb-admin', organizations: ['system:masters'], usage: 'client' });
-    const serviceAccountKey = serviceAccountSigningKey();
-
-    const [etcdClientPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const server = `https://127.0.0.1:${apiPort}`;
-    const caFile = file('ca.crt', ca.certPem);
-    const kubeconfigPath = file('admin.kubeconfig', adminKubeconfig(server, ca, admin));
-
-    processes.push(
-      launch('etcd', assets.etcd, [
-        `--data-dir=${join(workDir, 'etcd')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
-        // A throw-away cluster: durability is worth nothing, fsync latency is worth a lot.
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-      ], join(workDir, 'etcd.log')),
-    );
-    processes.push(
-      launch('kube-apiserver', assets['kube-apiserver'], [
-        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiPort}`,
-        `--tls-cert-file=${file('apiserver.crt', serving.certPem)}`,
-        `--tls-private-key-file=${file('apiserver.key', serving.keyPem)}`,
-        `--client-ca-file=${caFile}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${file('sa.pub', serviceAccountKey.publicKeyPem)}`,
-        `--service-account-signing-key-file=${file('sa.key', serviceAccountKey.keyPem)}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        '--authorization-mode=RBAC',
-        '--allow-privileged=true',
-        '--profiling=false',
-        ...(options.apiServerArgs ?? []),
-      ], join(workDir, 'kube-apiserver.log')),
-    );
-
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfigPath);
-    await waitFor('kube-apiserver /readyz', deadline, processes, () => apiServerReady(kubeConfig));
-
-    processes.push(
-      launch('kube-controller-manager', assets['kube-controller-manager'], [
-        `--kubeconfig=${kubeconfigPath}`,
-        `--authentication-kubeconfig=${kubeconfigPath}`,
-        `--authorization-kubeconfig=${kubeconfigPath}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${await freePort()}`,
-        `--service-account-private-key-file=${file('sa-controller.key', serviceAccountKey.keyPem)}`,
-        `--root-ca-file=${caFile}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        '--use-service-account-credentials=false',
-        '--leader-elect=false',
-        ...(options.controllerManagerArgs ?? []),
-      ], join(workDir, 'kube-controller-manager.log')),
-      launch('kube-scheduler', assets['kube-scheduler'], [
-        `--kubeconfig=${kubeconfigPath}`,
-        `--authentication-kubeconfig=${kubeconfigPath}`,
-        `--authorization-kubeconfig=${kubeconfigPath}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${await freePort()}`,
-        '--leader-elect=false',
-        ...(options.schedulerArgs ?? []),
-      ], join(workDir, 'kube-scheduler.log')),
-    );
-    // While those start: what kwok watches from its start must exist before it.
-    await installKwokUsageCrds(kubeConfig, deadline);
-    processes.push(
-      launch('kwok', assets.kwok, [
-        `--kubeconfig=${kubeconfigPath}`,
-        `--config=${file('kwok-config.yaml', `${KWOK_STAGES}---\n${KWOK_RESOURCE_METRICS_CONFIG}`)}`,
-        `--manage-nodes-with-annotation-selector=${NODE_ANNOTATION}=fake`,
-        `--cidr=${options.podCidr ?? '127.10.0.0/16'}`,
-        '--node-ip=127.0.0.1',
-        // Heartbeats through node Leases, as kubelets send them: without them the node lifecycle
-        // controller finds the nodes silent after its grace period and marks their pods not ready.
-        '--node-lease-duration-seconds=40',
-        `--server-address=127.0.0.1:${kwokPort}`,
-        // The kubelets' /metrics/resource (kwok-metrics.ts), over TLS; kwok answers plain HTTP on the same port too.
-        `--enable-crds=${KWOK_USAGE_KINDS.join(',')}`,
-        // The kubelets' serving pair: any from the cluster CA for 127.0.0.1 (where kubelets get theirs
-        // through serverTLSBootstrap); the API server's saves generating a key on every start.
-        `--tls-cert-file=${file('kubelet.crt', serving.certPem)}`,
-        `--tls-private-key-file=${file('kubelet.key', serving.keyPem)}`,
-      ], join(workDir, 'kwok.log')),
-    );
-
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const nodeNames = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
-    await Promise.all(nodeNames.map((name) => core.createNode({ body: kwokNode(name, options.maxPodsPerNode ?? 110, kwokPort) })));
-    await clusterReady(core, nodeNames, deadline, processes);
-
-    const restart = async (name: string) => {
+  return {
+    processes,
+    launch: (name: string, binary: string, args: string[]): void => {
+      const start = () => startProcess(name, binary, args, join(workDir, `${name}.log`));
+      starters.set(name, start);
+      processes.push(start());
+    },
+    restart: async (name: string): Promise<ManagedProcess> => {
       const index = processes.findIndex((child) => child.name === name);
       const start = starters.get(name);
       if (index < 0 || !start) throw new Error(`no control-plane component named ${name}`);
       await processes[index]!.stop();
-      const started = start();
-      processes[index] = started;
-      if (name !== 'kube-apiserver') return;
-      await waitFor('kube-apiserver /readyz after a restart', Date.now() + (options.readyTimeoutMs ?? 90_000), [started], () => apiServerReady(kubeConfig));
-    };
-    return { kubeconfigPath, kubeConfig, server, ca, nodeNames, workDir, processes, restart, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+      processes[index] = start();
+      return processes[index];
+    },
+    stop: async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      // Reverse order: the nodes and controllers go before the API server, the API server before etcd.
+      for (const child of [...processes].reverse()) await child.stop();
+      rmSync(workDir, { recursive: true, force: true });
+      process.off('exit', stopNow);
+    },
+  };
+}
+
+function writePrivateFile(workDir: string, name: string, text: string): string {
+  const path = join(workDir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+/** Writes a file into the work directory and returns its path. */
+type WriteFile = (name: string, text: string) => string;
+
+interface ControlPlanePki {
+  ca: KeyPair;
+  /** The API server's serving pair (the kubelets' too). */
+  serving: KeyPair;
+  admin: KeyPair;
+  serviceAccountKey: ReturnType<typeof serviceAccountSigningKey>;
+}
+
+function controlPlanePki(): ControlPlanePki {
+  const ca = createCertificateAuthority('ebb-local-ca');
+  const serving = issueCertificate(ca, {
+    commonName: 'kube-apiserver',
+    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+    ipAddresses: ['127.0.0.1', '10.96.0.1'],
+    usage: 'server',
+  });
+  const admin = issueCertificate(ca, { commonName: 'ebb-admin', organizations: ['system:masters'], usage: 'client' });
+  return { ca, serving, admin, serviceAccountKey: serviceAccountSigningKey() };
+}
+
+function etcdFlags(dataDir: string, clientPort: number, peerPort: number): string[] {
+  return [
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+    `--advertise-client-urls=http://127.0.0.1:${clientPort}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+    // A throw-away cluster: durability is worth nothing, fsync latency is worth a lot.
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+function apiServerFlags(file: WriteFile, pki: ControlPlanePki, caFile: string, { etcdClientPort, apiPort }: { etcdClientPort: number; apiPort: number }): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${apiPort}`,
+    `--tls-cert-file=${file('apiserver.crt', pki.serving.certPem)}`,
+    `--tls-private-key-file=${file('apiserver.key', pki.serving.keyPem)}`,
+    `--client-ca-file=${caFile}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${file('sa.pub', pki.serviceAccountKey.publicKeyPem)}`,
+    `--service-account-signing-key-file=${file('sa.key', pki.serviceAccountKey.keyPem)}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    '--authorization-mode=RBAC',
+    '--allow-privileged=true',
+    '--profiling=false',
+  ];
+}
+
+/** The controller-manager's and the scheduler's: the admin's kubeconfig for all, a port of their own, no leader election. */
+async function clientFlags(kubeconfigPath: string): Promise<string[]> {
+  return [
+    `--kubeconfig=${kubeconfigPath}`,
+    `--authentication-kubeconfig=${kubeconfigPath}`,
+    `--authorization-kubeconfig=${kubeconfigPath}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${await freePort()}`,
+    '--leader-elect=false',
+  ];
+}
+
+async function controllerManagerFlags(kubeconfigPath: string, caFile: string, serviceAccountKeyFile: string): Promise<string[]> {
+  return [
+    ...(await clientFlags(kubeconfigPath)),
+    `--service-account-private-key-file=${serviceAccountKeyFile}`,
+    `--root-ca-file=${caFile}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    '--use-service-account-credentials=false',
+  ];
+}
+
+function kwokFlags(file: WriteFile, pki: ControlPlanePki, { kubeconfigPath, kwokPort, podCidr }: { kubeconfigPath: string; kwokPort: number; podCidr: string }): string[] {
+  return [
+    `--kubeconfig=${kubeconfigPath}`,
+    `--config=${file('kwok-config.yaml', `${KWOK_STAGES}---\n${KWOK_RESOURCE_METRICS_CONFIG}`)}`,
+    `--manage-nodes-with-annotation-selector=${NODE_ANNOTATION}=fake`,
+    `--cidr=${podCidr}`,
+    '--node-ip=127.0.0.1',
+    // Heartbeats through node Leases, as kubelets send them: without them the node lifecycle
+    // controller finds the nodes silent after its grace period and marks their pods not ready.
+    '--node-lease-duration-seconds=40',
+    `--server-address=127.0.0.1:${kwokPort}`,
+    // The kubelets' /metrics/resource (kwok-metrics.ts), over TLS; kwok answers plain HTTP on the same port too.
+    `--enable-crds=${KWOK_USAGE_KINDS.join(',')}`,
+    // The kubelets' serving pair: any from the cluster CA for 127.0.0.1 (where kubelets get theirs
+    // through serverTLSBootstrap); the API server's saves generating a key on every start.
+    `--tls-cert-file=${file('kubelet.crt', pki.serving.certPem)}`,
+    `--tls-private-key-file=${file('kubelet.key', pki.serving.keyPem)}`,
+  ];
 }
 
 /** The nodes Ready, the controllers running, and KWOK's IP pool made: from here tests may create pods. */

@@ -20,7 +20,7 @@ export async function ensureGoPeer(moduleDir: string, name: string, progress: Pr
   const started = Date.now();
   // -mod=readonly: a go.sum that does not cover the build is an error to fix in the checkout,
   // never something the build rewrites there.
-  await goBuildInto(dir, binary, ['.'], moduleDir, progress, { GOFLAGS: '-mod=readonly' });
+  await goBuildInto(dir, binary, { packages: ['.'], moduleDir, env: { GOFLAGS: '-mod=readonly' } }, progress);
   progress(`built ${name} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   for (const stale of readdirSync(dir)) if (stale.startsWith(`${name}-`) && stale !== binary) rmSync(join(dir, stale), { force: true });
   return path;

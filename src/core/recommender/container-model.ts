@@ -180,10 +180,11 @@ export class ContainerModel {
     const memoryTypical = mibToBytes(this.memoryPeaks.quantile(0.5) ?? 0);
 
     const cpuFloor = Math.max(config.cpuFloorMillis, bounds.cpuMinMillis ?? 0);
-    const cpu = requestRange({ lower: cpuLevel, target: cpuTarget, upper: cpuHigh }, config.cpuMargin, confidence, toMillicores, cpuFloor, bounds.cpuMaxMillis ?? Infinity);
+    const cpuCap = bounds.cpuMaxMillis ?? Infinity;
+    const cpu = requestRange({ lower: cpuLevel, target: cpuTarget, upper: cpuHigh }, config.cpuMargin, confidence, (cores) => toMillicores(cores, cpuFloor, cpuCap));
     const memoryFloor = Math.max(config.memoryFloorBytes, bounds.memoryMinBytes ?? 0);
     const memoryCap = bounds.memoryMaxBytes ?? Infinity;
-    const memory = requestRange({ lower: memoryTypical, target: memoryBase, upper: memoryBase }, config.memoryMargin, confidence, toRequestBytes, memoryFloor, memoryCap);
+    const memory = requestRange({ lower: memoryTypical, target: memoryBase, upper: memoryBase }, config.memoryMargin, confidence, (bytes) => toRequestBytes(bytes, memoryFloor, memoryCap));
     const capped = withMargin(widenedByDoubt(memoryBase, confidence), config.memoryMargin) > memoryCap;
     const oomAtCap = oomNeeded > 0 && (this.oom?.killedAtBytes ?? memoryCap) >= memoryCap;
     return {

@@ -41,15 +41,13 @@ export interface RequestRange {
 
 /**
  * Estimates (cores or bytes) → requests: each gets the margin, the target and upper bound also
- * the doubt of a short history, then `toRequest` rounds and bounds them; lower ≤ target ≤ upper.
+ * the doubt of a short history, then `toRequest` rounds and bounds them (toMillicores or
+ * toRequestBytes with the floor and cap in place); lower ≤ target ≤ upper.
  */
-export function requestRange(
-  estimates: RequestRange, margin: number, confidence: number,
-  toRequest: (value: number, floor: number, cap: number) => number, floor: number, cap: number,
-): RequestRange {
-  const lower = toRequest(withMargin(estimates.lower, margin), floor, cap);
-  const target = toRequest(withMargin(widenedByDoubt(estimates.target, confidence), margin), floor, cap);
-  const upper = toRequest(withMargin(widenedByDoubt(estimates.upper, confidence), margin), floor, cap);
+export function requestRange(estimates: RequestRange, margin: number, confidence: number, toRequest: (value: number) => number): RequestRange {
+  const lower = toRequest(withMargin(estimates.lower, margin));
+  const target = toRequest(withMargin(widenedByDoubt(estimates.target, confidence), margin));
+  const upper = toRequest(withMargin(widenedByDoubt(estimates.upper, confidence), margin));
   return { lower: Math.min(lower, target), target, upper: Math.max(upper, target) };
 }
 

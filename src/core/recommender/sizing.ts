@@ -129,8 +129,19 @@ function wholeNumber(key: keyof SizingConfig, minimum: number, maximum: number):
   };
 }
 
+/** A kind of quantity as policy.yaml writes it: its form in words, its parser and its formatter. */
+interface Units {
+  form: string;
+  parse: (text: string) => Result<number>;
+  format: (value: number) => string;
+}
+
+const DURATIONS: Units = { form: DURATION_FORM, parse: parseDuration, format: formatDuration };
+const CPU: Units = { form: CPU_FORM, parse: parseCpu, format: formatCpu };
+const MEMORY: Units = { form: MEMORY_FORM, parse: parseMemory, format: formatMemory };
+
 /** A parsed quantity or duration within [minimum, maximum] (in its own units), said in its own form. */
-function ranged(key: keyof SizingConfig, form: string, parse: (text: string) => Result<number>, format: (value: number) => string, minimum: number, maximum: number, step = 1): FieldSpec {
+function ranged(key: keyof SizingConfig, { form, parse, format }: Units, minimum: number, maximum: number, step = 1): FieldSpec {
   const accepted = `${form}, from ${format(minimum)} to ${format(maximum)}${step > 1 ? ` in whole ${format(step)}` : ''}`;
   return {
     key,
@@ -145,7 +156,7 @@ function ranged(key: keyof SizingConfig, form: string, parse: (text: string) => 
 }
 
 const duration = (key: keyof SizingConfig, minimum: number, maximum: number, step?: number) =>
-  ranged(key, DURATION_FORM, parseDuration, formatDuration, minimum, maximum, step);
+  ranged(key, DURATIONS, minimum, maximum, step);
 
 /**
  * The policy fields of `sizing:`, by their names in policy.yaml. The upper limits of the window
@@ -159,13 +170,13 @@ export const SIZING_FIELDS: Readonly<Record<string, FieldSpec>> = {
   cpuRecentPercentile: fraction('cpuRecentPercentile', 0.1, 1),
   cpuDecreaseDelay: duration('cpuDecreaseDelayMs', 0, 2 * HOUR_MS, 5 * MINUTE_MS),
   cpuMargin: fraction('cpuMargin', 0, 1),
-  cpuFloor: ranged('cpuFloorMillis', CPU_FORM, parseCpu, formatCpu, 1, 1000),
+  cpuFloor: ranged('cpuFloorMillis', CPU, 1, 1000),
   memoryPeakInterval: duration('memoryPeakIntervalMs', MINUTE_MS, 24 * HOUR_MS),
   memoryPeakIntervals: wholeNumber('memoryPeakIntervals', 1, 24),
   memoryMargin: fraction('memoryMargin', 0, 1),
-  memoryFloor: ranged('memoryFloorBytes', MEMORY_FORM, parseMemory, formatMemory, MIB, 1024 * MIB),
+  memoryFloor: ranged('memoryFloorBytes', MEMORY, MIB, 1024 * MIB),
   oomBumpRatio: fraction('oomBumpRatio', 1, 4),
-  oomMinBump: ranged('oomMinBumpBytes', MEMORY_FORM, parseMemory, formatMemory, 0, 1024 * MIB),
+  oomMinBump: ranged('oomMinBumpBytes', MEMORY, 0, 1024 * MIB),
   decreaseAfter: duration('decreaseAfterMs', 0, 7 * 24 * HOUR_MS),
   maxSampleGap: duration('maxSampleGapMs', 10_000, HOUR_MS),
   tolerance: fraction('tolerance', 0.01, 1),

@@ -12,7 +12,7 @@
 import { RESOURCES, type Amounts, type PodContainers, type ResourceName } from '../pod-resources.ts';
 import { qosOf, type QosClass } from '../qos.ts';
 import { containerChanges, describeChanges, type ResourceChange } from './changes.ts';
-import { resizable, resizeState } from './resize-state.ts';
+import { resizable, resizeState, type ResizeState } from './resize-state.ts';
 import type { SlimContainer, SlimPod } from './slim-pod.ts';
 import type { ContainerTargets } from './targets.ts';
 
@@ -149,48 +149,73 @@ function inPlace(pod: SlimPod, changes: ResourceChange[], qos: QosClass, input: 
 }
 
 export function planResize(input: ResizeInput): ResizeDecision {
-  const { pod, mode, now } = input;
-  if (pod.phase !== 'Running' || pod.deleting) return none(`the pod is ${pod.deleting ? 'terminating' : pod.phase}`);
-  if (pod.podLevelResources) return none('pod-level resources: Kubernetes 1.35 resizes them only behind an alpha feature gate');
+  const { pod } = input;
+  const leftAlone = notResizable(pod);
+  if (leftAlone) return none(leftAlone);
   const qos = pod.qosClass ?? qosOf(amountsOfPod(pod.containers));
   if (qos === 'BestEffort') return none('a BestEffort pod is left alone: it may not gain requests in place, and it chose to have none');
   const changes = wantedChanges(pod, input, qos);
-  // The node's verdict on a resize already written: a replacement starts again from the template.
-  const evict = (why: string, reason: NodeVerdict): ResizeDecision => ({ action: 'evict', priority: priorityOf(changes), why, reason });
-  const state = resizeState(pod);
-  if (mode === 'evict') {
-    if (changes.length === 0) return none('within the recommendation');
-    const replaced = byReplacement(pod, changes);
-    return replaced.length > 0 ? { action: 'evict', priority: priorityOf(replaced), why: describeChanges(replaced) } : none(`${describeChanges(changes)}; ${NOT_BY_REPLACEMENT}: only an in-place resize changes it`);
-  }
+  if (input.mode === 'evict') return byEvictionOnly(pod, changes);
+  const decided = afterLastResize(resizeState(pod), input, changes);
+  if (decided) return decided;
+  if (changes.length === 0) return none('within the recommendation');
+  return inPlace(pod, changes, qos, input);
+}
 
-  const heldBack = input.retryAt !== undefined && now < input.retryAt;
+/** Why the pod is not resized at all, or undefined. */
+function notResizable(pod: SlimPod): string | undefined {
+  if (pod.phase !== 'Running' || pod.deleting) return `the pod is ${pod.deleting ? 'terminating' : pod.phase}`;
+  if (pod.podLevelResources) return 'pod-level resources: Kubernetes 1.35 resizes them only behind an alpha feature gate';
+  return undefined;
+}
+
+/** Mode `evict`: the pod is offered for eviction when its replacement would be sized differently. */
+function byEvictionOnly(pod: SlimPod, changes: readonly ResourceChange[]): ResizeDecision {
+  if (changes.length === 0) return none('within the recommendation');
+  const replaced = byReplacement(pod, changes);
+  return replaced.length > 0 ? { action: 'evict', priority: priorityOf(replaced), why: describeChanges(replaced) } : none(`${describeChanges(changes)}; ${NOT_BY_REPLACEMENT}: only an in-place resize changes it`);
+}
+
+/**
+ * What the node made of the resize written last decides on its own (wait, evict, report), or
+ * undefined: a new resize may be planned.
+ */
+function afterLastResize(state: ResizeState, input: ResizeInput, changes: readonly ResourceChange[]): ResizeDecision | undefined {
+  const heldBack = input.retryAt !== undefined && input.now < input.retryAt;
   switch (state.kind) {
-    case 'unreported': {
-      const replaced = mode === 'auto' ? byReplacement(pod, changes) : [];
-      if (replaced.length > 0) return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: the node reports no applied resources (no in-place resize)` };
-      return none(changes.length === 0 ? 'within the recommendation' : 'the node reports no applied resources: the API server refuses to resize this pod');
-    }
+    case 'unreported':
+      return unreported(input, changes);
     case 'in-flight':
       return wait('in-flight', 'a resize is being applied');
-    case 'infeasible': {
-      const why = `the node cannot fit the resize: ${state.message}`;
-      return mode === 'auto' ? evict(why, 'ResizeInfeasible') : { action: 'report', reason: 'ResizeInfeasible', why };
-    }
-    case 'deferred': {
-      const waited = state.since === undefined ? 0 : now - state.since;
-      if (waited < input.deferredTimeoutMs) return wait('deferred', `the node defers the resize: ${state.message}`);
-      const why = `the node has deferred the resize for ${Math.round(waited / 1000)} s: ${state.message}`;
-      return mode === 'auto' ? evict(why, 'ResizeDeferred') : { action: 'report', reason: 'ResizeDeferred', why };
-    }
+    case 'infeasible':
+      return nodeVerdict(input.mode, changes, 'ResizeInfeasible', `the node cannot fit the resize: ${state.message}`);
+    case 'deferred':
+      return afterDeferral(state, input, changes);
     case 'error':
       if (heldBack) return wait('backoff', `the kubelet failed to apply the resize (${state.message}); ebb tries again later`);
       if (changes.length === 0) return wait('error', `the kubelet failed to apply the resize and retries: ${state.message}`);
-      break;
+      return undefined;
     case 'settled':
       if (heldBack && changes.length > 0) return wait('backoff', 'the last resize was refused; ebb tries again later');
-      break;
+      return undefined;
   }
-  if (changes.length === 0) return none('within the recommendation');
-  return inPlace(pod, changes, qos, input);
+}
+
+/** The node reports no applied resources: no in-place resize; in `auto`, eviction for what a replacement would get. */
+function unreported(input: ResizeInput, changes: readonly ResourceChange[]): ResizeDecision {
+  const replaced = input.mode === 'auto' ? byReplacement(input.pod, changes) : [];
+  if (replaced.length > 0) return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: the node reports no applied resources (no in-place resize)` };
+  return none(changes.length === 0 ? 'within the recommendation' : 'the node reports no applied resources: the API server refuses to resize this pod');
+}
+
+/** A resize the node defers is waited for up to the policy's timeout, then treated as refused. */
+function afterDeferral(state: Extract<ResizeState, { kind: 'deferred' }>, input: ResizeInput, changes: readonly ResourceChange[]): ResizeDecision {
+  const waited = state.since === undefined ? 0 : input.now - state.since;
+  if (waited < input.deferredTimeoutMs) return wait('deferred', `the node defers the resize: ${state.message}`);
+  return nodeVerdict(input.mode, changes, 'ResizeDeferred', `the node has deferred the resize for ${Math.round(waited / 1000)} s: ${state.message}`);
+}
+
+/** The node's verdict on a resize already written: in `auto` a replacement starts again from the template; in `in-place` it is reported. */
+function nodeVerdict(mode: RunningPodMode, changes: readonly ResourceChange[], reason: NodeVerdict, why: string): ResizeDecision {
+  return mode === 'auto' ? { action: 'evict', priority: priorityOf(changes), why, reason } : { action: 'report', reason, why };
 }

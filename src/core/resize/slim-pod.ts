@@ -109,34 +109,50 @@ function slimContainer(container: V1Container, kind: SlimContainer['kind'], stat
 
 /** The pod as the controller keeps it; `workload` says which Deployment owns it. */
 export function slimPod(pod: V1Pod, workload: WorkloadKey | undefined): SlimPod {
-  const { metadata, spec, status } = pod;
+  const { spec, status } = pod;
   const containers = [
     ...(spec?.containers ?? []).map((c) => slimContainer(c, 'app', status?.containerStatuses)),
     ...(spec?.initContainers ?? []).map((c) => slimContainer(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init', status?.initContainerStatuses)),
   ];
-  const pending = condition(status?.conditions, RESIZE_PENDING);
-  const inProgress = condition(status?.conditions, RESIZE_IN_PROGRESS);
-  const createdAt = epochMs(metadata?.creationTimestamp);
-  const version = injectionVersion(metadata?.annotations);
   return {
-    namespace: metadata?.namespace ?? '',
-    name: metadata?.name ?? '',
-    uid: metadata?.uid ?? '',
-    resourceVersion: metadata?.resourceVersion ?? '',
+    ...slimMetadata(pod.metadata ?? {}),
     ...(workload ? { workload } : {}),
-    labels: metadata?.labels ?? {},
-    injected: metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined,
-    ...(version !== undefined ? { injectionVersion: version } : {}),
-    phase: status?.phase ?? 'Pending',
-    deleting: metadata?.deletionTimestamp !== undefined,
-    ready: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     ...(spec?.nodeName ? { nodeName: spec.nodeName } : {}),
-    ...(createdAt !== undefined ? { createdAt } : {}),
-    generation: Number(metadata?.generation ?? 1),
-    ...(status?.observedGeneration !== undefined ? { observedGeneration: Number(status.observedGeneration) } : {}),
-    ...(status?.qosClass ? { qosClass: status.qosClass as QosClass } : {}),
     podLevelResources: Object.keys(spec?.resources?.requests ?? {}).length + Object.keys(spec?.resources?.limits ?? {}).length > 0,
+    ...slimStatus(status ?? {}),
     containers,
+  };
+}
+
+type SlimMetadata = Pick<SlimPod, 'namespace' | 'name' | 'uid' | 'resourceVersion' | 'labels' | 'injected' | 'injectionVersion' | 'deleting' | 'createdAt' | 'generation'>;
+
+function slimMetadata(metadata: NonNullable<V1Pod['metadata']>): SlimMetadata {
+  const createdAt = epochMs(metadata.creationTimestamp);
+  const version = injectionVersion(metadata.annotations);
+  return {
+    namespace: metadata.namespace ?? '',
+    name: metadata.name ?? '',
+    uid: metadata.uid ?? '',
+    resourceVersion: metadata.resourceVersion ?? '',
+    labels: metadata.labels ?? {},
+    injected: metadata.annotations?.[INJECTED_ANNOTATION] !== undefined,
+    ...(version !== undefined ? { injectionVersion: version } : {}),
+    deleting: metadata.deletionTimestamp !== undefined,
+    ...(createdAt !== undefined ? { createdAt } : {}),
+    generation: Number(metadata.generation ?? 1),
+  };
+}
+
+type SlimStatus = Pick<SlimPod, 'phase' | 'ready' | 'observedGeneration' | 'qosClass' | 'resizePending' | 'resizeInProgress'>;
+
+function slimStatus(status: NonNullable<V1Pod['status']>): SlimStatus {
+  const pending = condition(status.conditions, RESIZE_PENDING);
+  const inProgress = condition(status.conditions, RESIZE_IN_PROGRESS);
+  return {
+    phase: status.phase ?? 'Pending',
+    ready: status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    ...(status.observedGeneration !== undefined ? { observedGeneration: Number(status.observedGeneration) } : {}),
+    ...(status.qosClass ? { qosClass: status.qosClass as QosClass } : {}),
     ...(pending ? { resizePending: pending } : {}),
     ...(inProgress ? { resizeInProgress: inProgress } : {}),
   };

@@ -37,6 +37,7 @@ describe('parseKeepWarm', () => {
     ['Mon 8-19', 'is not a time range'],
     ['Mon 09:00-09:00', 'start and end are equal'],
     ['Mon 08:00-19:00 Mars/Olympus', '"Mars/Olympus" is not a time zone'],
+    ['Mon 08:00-19:00 weekdays', '"weekdays" is not a day list, time range or time zone'],
     ['Mon 08:00-19:00 replicas=0', 'replicas=N with N a whole number ≥ 1'],
     ['Mon 08:00-19:00 replicas=two', 'replicas=N'],
     ['Mon Europe/Berlin', 'has no time range'],
