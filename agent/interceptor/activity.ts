@@ -36,7 +36,7 @@ export class InterceptorActivity {
     const meter = this.meter;
     new Gauge({
       name: 'ebb_interceptor_in_flight_requests',
-      help: 'Counted requests (and open upgraded connections) being served.',
+      help: 'Counted requests (and HTTP/2 streams, and open upgraded connections) being served.',
       registers: [this.registry],
       collect() {
         this.set(meter.snapshot(performance.now()).inFlight);
@@ -53,8 +53,11 @@ export class InterceptorActivity {
     });
   }
 
-  /** Whether a request is activity: kubelet probes and configured paths/agents are not. */
-  counts(request: IncomingMessage): boolean {
+  /**
+   * Whether a request is activity: kubelet probes and configured paths/agents are not. An HTTP/2
+   * stream is asked with its :path as `url`.
+   */
+  counts(request: Pick<IncomingMessage, 'headers' | 'url'>): boolean {
     const userAgent = request.headers['user-agent'];
     if (userAgent !== undefined && this.filter.ignoreUserAgents.some((prefix) => userAgent.startsWith(prefix))) return false;
     if (this.filter.ignorePaths.size === 0) return true;

@@ -1,13 +1,17 @@
 // The interceptor's data path: node:http in, node:http out over a keep-alive pool to the app on
 // loopback, bodies streamed both ways, upgrades (WebSocket) spliced as raw sockets. Each counted
 // request is counted out on its response's 'close', which Node emits exactly once whether the
-// response finished or the client went away.
+// response finished or the client went away. An HTTP/2 stream goes to the app as an HTTP/2 stream
+// over one session (h2-forward.ts) and is counted the same way, from its headers to its 'close':
+// N streams open on one connection are N requests in flight.
 
 import http, { type IncomingMessage } from 'node:http';
+import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { endUpgraded, rawAnswer, rawResponseHead } from '../../src/http/raw-response.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from '../http/headers.ts';
 import { forward } from '../http/forward.ts';
+import { forwardStream, Http2Sessions } from '../http/h2-forward.ts';
 import { describeUpstreamFailure } from '../http/upstream-errors.ts';
 import type { InterceptorActivity } from './activity.ts';
 
@@ -19,7 +23,15 @@ export interface ProxyOptions {
   isDraining: () => boolean;
 }
 
-export function createProxy(options: ProxyOptions): { onRequest: http.RequestListener; onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void; close: () => void } {
+export interface Proxy {
+  onRequest: http.RequestListener;
+  onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** An HTTP/2 server's 'stream' listener. */
+  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
+  close: () => void;
+}
+
+export function createProxy(options: ProxyOptions): Proxy {
   const { appHost, appPort, activity, isDraining } = options;
   const address = `${appHost}:${appPort}`;
   // One pool to one app: enough sockets for any realistic concurrency of one pod, reused
@@ -83,5 +95,21 @@ export function createProxy(options: ProxyOptions): { onRequest: http.RequestLis
     upstream.end();
   };
 
-  return { onRequest, onUpgrade, close: () => pool.destroy() };
+  const sessions = new Http2Sessions();
+  const h2App = { host: appHost, port: appPort, sessions };
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
+    if (activity.counts({ headers, url: headers[':path'] })) stream.once('close', activity.begin());
+    const ended = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    forwardStream(stream, rawHeaders, { rest: ended ? undefined : stream }, h2App);
+  };
+
+  return {
+    onRequest,
+    onUpgrade,
+    onStream,
+    close: () => {
+      pool.destroy();
+      sessions.close();
+    },
+  };
 }

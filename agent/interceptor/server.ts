@@ -2,9 +2,11 @@
 // drain that SIGTERM starts.
 
 import http from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { acceptHttp2 } from '../http/h2-front.ts';
 import { createHopServer } from '../http/hop-server.ts';
 import { InterceptorActivity } from './activity.ts';
 import { createAdminServer } from './admin.ts';
@@ -30,19 +32,29 @@ export async function startInterceptor(config: InterceptorConfig): Promise<Runni
   const isDraining = () => draining;
   const proxy = createProxy({ appHost: config.appHost, appPort: config.appPort, activity, isDraining });
 
-  // Every request and upgraded socket, counted or not (probes too), so the drain waits for all.
+  // Every request, HTTP/2 stream and upgraded socket, counted or not (probes too), so the drain waits for all.
   let active = 0;
   const upgraded = new Set<Duplex>();
-  const server = createHopServer(config.clientTimeouts ?? INTERCEPTOR_CLIENT_TIMEOUTS, (req, res) => {
+  const clientTimeouts = config.clientTimeouts ?? INTERCEPTOR_CLIENT_TIMEOUTS;
+  const server = createHopServer(clientTimeouts, (req, res) => {
     active += 1;
     res.once('close', () => (active -= 1));
     proxy.onRequest(req, res);
   });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
-    proxy.onUpgrade(req, socket, head);
+  const h2 = acceptHttp2(server, clientTimeouts);
+  h2.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+    active += 1;
+    stream.once('close', () => (active -= 1));
+    proxy.onStream(stream, headers, flags, rawHeaders);
   });
+  server.on(
+    'upgrade',
+    h2.upgrades((req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
+      proxy.onUpgrade(req, socket, head);
+    }),
+  );
   const admin = createAdminServer(activity, appReadiness, isDraining);
 
   server.listen(config.listenPort, config.listenHost);
@@ -54,8 +66,10 @@ export async function startInterceptor(config: InterceptorConfig): Promise<Runni
     draining = true;
     // net.Server's close only stops the listener. http.Server#close (Node ≥ 19) would also drop
     // idle keep-alive connections at once, racing a client that is sending its next request on
-    // one; instead each connection is closed after its next response (Connection: close).
+    // one; instead each connection is closed after its next response (Connection: close). An
+    // HTTP/2 session gets GOAWAY: its open streams may finish, and its client opens no new one.
     net.Server.prototype.close.call(server);
+    h2.goAway();
     const deadline = performance.now() + config.drainMs;
     let quietSince: number | undefined;
     while (performance.now() < deadline) {
@@ -70,6 +84,7 @@ export async function startInterceptor(config: InterceptorConfig): Promise<Runni
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     server.closeAllConnections();
+    h2.destroy();
     for (const socket of upgraded) socket.destroy();
     proxy.close();
     admin.closeAllConnections();

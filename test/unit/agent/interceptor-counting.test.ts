@@ -5,14 +5,8 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { startInterceptor, type RunningInterceptor } from '../../../agent/interceptor/server.ts';
-import { until } from '../../fixtures/wait.ts';
-
-/** Waits (up to 10 s of wall time, however loaded the machine) until the interceptor counts `inFlight`. */
-async function settle(interceptor: RunningInterceptor, inFlight: number): Promise<void> {
-  await until(`${inFlight} counted in flight`, () => interceptor.activity.inFlight() === inFlight, 10_000, 10)
-    .catch((error: unknown) => expect.fail(`${String(error)}; counted ${interceptor.activity.inFlight()}`));
-}
+import type { RunningInterceptor } from '../../../agent/interceptor/server.ts';
+import { settle, startTestInterceptor } from './interceptor-support.ts';
 
 describe('interceptor counting', () => {
   let app: http.Server;
@@ -49,17 +43,7 @@ describe('interceptor counting', () => {
     app.listen(0, '127.0.0.1');
     await once(app, 'listening');
     const appPort = (app.address() as net.AddressInfo).port;
-    interceptor = await startInterceptor({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      appHost: '127.0.0.1',
-      appPort,
-      adminPort: 0,
-      workload: 'shop/app',
-      ignorePaths: new Set(['/healthz']),
-      ignoreUserAgents: ['kube-probe/', 'monitor/'],
-      drainMs: 1_000,
-    });
+    interceptor = await startTestInterceptor(appPort);
   });
 
   afterEach(async () => {
