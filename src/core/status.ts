@@ -51,9 +51,8 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
   const previous = parsedStatus(current);
   const updatedAt = typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN;
   const written = () => JSON.stringify({ ...previous, ...fields });
-  // Every workload, every tick: the quantities are parsed only when the recommendation changed.
-  const sameRecommendation = fields.recommendation === undefined || JSON.stringify(previous.recommendation) === JSON.stringify(fields.recommendation);
-  if (!sameRecommendation && recommendationMoved(previous.recommendation, fields.recommendation!, tolerance)) return written();
+  const { same: sameRecommendation, moved } = compareRecommendation(previous, fields.recommendation, tolerance);
+  if (moved) return written();
   // Whether ebb sees the traffic is said at once, as it changes: it explains the decisions.
   if (fields.traffic !== undefined && previous.traffic !== fields.traffic) return written();
   // So is what waits for its pods: it changes when something happens, not every tick.
@@ -88,6 +87,32 @@ function parsedStatus(text: string | undefined): Readonly<Record<string, unknown
     parsedTexts.set(text, parsed);
   }
   return parsed;
+}
+
+interface RecommendationComparison {
+  /** The status already says exactly this recommendation. */
+  same: boolean;
+  /** A target moved by more than the tolerance: worth a write now. */
+  moved: boolean;
+}
+
+/**
+ * Comparisons, by the recommendation compared: the sizing round publishes one object per workload
+ * every 10 s, and every tick (2 s) compares it with the same parsed annotation. Comparing them
+ * again each tick (two JSON texts, and quantities parsed when the figures drift within the
+ * tolerance) was two thirds of a tick at 1,000 workloads (bench:controller profile). Weak: a
+ * recommendation replaced by the next round's takes its comparison with it.
+ */
+const comparisons = new WeakMap<StatusRecommendation, { previous: object; tolerance: number; result: RecommendationComparison }>();
+
+function compareRecommendation(previous: Readonly<Record<string, unknown>>, next: StatusRecommendation | undefined, tolerance: number): RecommendationComparison {
+  if (next === undefined) return { same: true, moved: false };
+  const known = comparisons.get(next);
+  if (known?.previous === previous && known.tolerance === tolerance) return known.result;
+  const same = JSON.stringify(previous.recommendation) === JSON.stringify(next);
+  const result = { same, moved: !same && recommendationMoved(previous.recommendation, next, tolerance) };
+  comparisons.set(next, { previous, tolerance, result });
+  return result;
 }
 
 /** The same target texts, container for container: then no target moved, and nothing is parsed (targets are written by formatCpu/formatMemory, one text per figure). */

@@ -78,6 +78,18 @@ describe('the ebb.dev/status annotation', () => {
       const next = nextStatus(first, statusFields(decision(4, 'load', '2 → 4'), undefined, now + 10, undefined), now + 10)!;
       expect(recommendationFromStatus(next)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
+
+    it('compares one recommendation, tick after tick, against whichever annotation is current (its comparison is remembered, never reused for another)', () => {
+      const published = recommendation('300m', '300Mi');
+      const at250 = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      const at290 = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('290m', '300Mi')), now)!;
+      for (let tick = 1; tick <= 3; tick++) {
+        const at = now + tick * 2000;
+        expect(nextStatus(at250, statusFields(steady, undefined, at, published), at, 0.1), `moved, tick ${tick}`).to.be.a('string');
+        expect(nextStatus(at290, statusFields(steady, undefined, at, published), at, 0.1), `within the tolerance, tick ${tick}`).to.equal(undefined);
+        expect(nextStatus(at250, statusFields(steady, undefined, at, published), at, 0.5), `within a wider tolerance, tick ${tick}`).to.equal(undefined);
+      }
+    });
   });
 
   it('says at once what waits for the workload\'s pods, and when nothing does any more', () => {
