@@ -18,6 +18,7 @@ import type { Collected } from './agents.ts';
 import { concurrencyLimit } from '../kube/concurrency-limit.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Gauge } from 'prom-client';
+import { TimeSlices } from './time-slices.ts';
 import type { Workload } from './workloads.ts';
 
 export interface CheckpointStorage {
@@ -82,12 +83,11 @@ export class SizingLoop {
     for (const kill of kills) this.reportKill(workloads.get(kill.workload)!, kill);
 
     for (const gone of this.recommender.retain((key) => options.exists(key))) this.forget(gone);
-    let published = 0;
+    // A round for 1,000 workloads is about 100 ms of work: the ticks must not wait behind all of it.
+    const slices = new TimeSlices();
     for (const workload of workloads.values()) {
       this.publish(workload, now, config.tolerance);
-      // The ticks run on the same event loop: a round for 1,000 workloads held it for about 100 ms
-      // at once, and the ticks waiting behind it were the slowest (bench:controller, tick p99).
-      if (++published % PUBLISH_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
+      await slices.next();
     }
     await this.checkpoint(now, options.checkpointIntervalMs);
   }
@@ -236,9 +236,6 @@ export class SizingLoop {
     this.lastRoundAt = undefined;
   }
 }
-
-/** Workloads published between two turns of the event loop. */
-const PUBLISH_BATCH = 100;
 
 /** Checkpoint writes a round may make however few workloads there are: a handful are written at once. */
 const MIN_CHECKPOINT_WRITES = 16;
