@@ -1,5 +1,6 @@
 // charts/ebb against manifests/: with its defaults, `helm template` renders the same objects as
-// `kubectl kustomize manifests` (with monitoring.enabled, the same as manifests/monitoring/ too),
+// `kubectl kustomize manifests` (with monitoring.enabled, the same as manifests/monitoring/ too;
+// with certificates.mode cert-manager, the same as manifests/overlays/cert-manager),
 // so the chart and the base never drift: a change to either fails here, naming the object. The
 // values do what values.yaml says; `helm install` installs it for real, and every render (with
 // cert-manager's and the Prometheus Operator's CRDs, vendored) is accepted by a real API server as a
@@ -127,17 +128,22 @@ describe('Helm chart (charts/ebb)', function () {
     expect(policy.policy.sidecar.image).to.equal('registry.example/ebb:1.2.3');
   });
 
-  it('with certificates.mode cert-manager, has cert-manager issue the Secret and inject the CA; any other mode is refused', async () => {
+  it('with certificates.mode cert-manager, renders exactly manifests/overlays/cert-manager: cert-manager issues the Secret and injects the CA; any other mode is refused', async () => {
     const chart = await template('certificates.mode=cert-manager');
+    expect(differences(chart, documents(await kustomize('manifests/overlays/cert-manager')))).to.deep.equal([]);
     const certificate = chart.find((object) => object.kind === 'Certificate' && object.metadata.name === 'ebb-webhook');
     expect(certificate?.spec).to.deep.include({ secretName: 'ebb-webhook-tls', dnsNames: ['ebb-webhook.ebb-system.svc', 'ebb-webhook.ebb-system.svc.cluster.local'] });
     expect(certificate?.spec?.issuerRef).to.deep.equal({ kind: 'Issuer', name: 'ebb-ca' });
+    // cert-manager's CA injector writes the caBundle; the controller leaves it and the Secrets alone.
     const configuration = chart.find((object) => object.kind === 'MutatingWebhookConfiguration')!;
     expect(configuration.metadata.annotations).to.deep.equal({ 'cert-manager.io/inject-ca-from': 'ebb-system/ebb-webhook' });
-    // Everything else is the base's.
-    const rest = chart.filter((object) => object.apiVersion !== 'cert-manager.io/v1')
-      .map((object) => (object.kind === 'MutatingWebhookConfiguration' ? { ...object, metadata: { name: object.metadata.name, labels: object.metadata.labels! } } : object));
-    expect(differences(rest, documents(await kustomize('manifests')))).to.deep.equal([]);
+    type Controller = KubeObject & { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
+    const controller = chart.find((object): object is Controller => object.kind === 'Deployment' && object.metadata.name === 'ebb-controller')!;
+    expect(controller.spec.template.spec.containers[0]!.env.find((variable) => variable.name === 'EBB_WEBHOOK_CERTIFICATES')?.value).to.equal('external');
+    const role = chart.find((object) => object.kind === 'Role' && object.metadata.name === 'ebb-controller') as KubeObject & { rules: { resources: string[] }[] };
+    expect(role.rules.flatMap((rule) => rule.resources)).to.not.include('secrets');
+    const base = documents(await kustomize('manifests')).find((object) => object.kind === 'Role' && object.metadata.name === 'ebb-controller') as KubeObject & { rules: { resources: string[] }[] };
+    expect(base.rules.flatMap((rule) => rule.resources)).to.include('secrets');
 
     const ownIssuer = await template('certificates.mode=cert-manager', 'certificates.certManager.issuerRef.kind=ClusterIssuer', 'certificates.certManager.issuerRef.name=corp-ca');
     expect(ownIssuer.filter((object) => object.apiVersion === 'cert-manager.io/v1').map(key)).to.deep.equal(['Certificate ebb-system/ebb-webhook']);
@@ -172,6 +178,7 @@ describe('Helm chart (charts/ebb)', function () {
           kustomize: await kustomize('manifests'),
           chart: await helm(['template', 'ebb', CHART]),
           'chart with cert-manager': await helm(['template', 'ebb', CHART, '--set', 'certificates.mode=cert-manager']),
+          'kustomize cert-manager overlay': await kustomize('manifests/overlays/cert-manager'),
           'chart with monitoring': await helm(['template', 'ebb', CHART, '--set', 'monitoring.enabled=true']),
         };
         const namespace = documents(renders.kustomize).find((object) => object.kind === 'Namespace')!;

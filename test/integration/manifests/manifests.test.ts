@@ -7,6 +7,7 @@
 // is enough, and the applied webhook selectors exercised by the API server itself.
 
 import { execFile, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +39,7 @@ import { ensureWebhookCaBundle } from '../../../src/kube/ca-bundle.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { freePort, killAll, startProgram } from '../../fixtures/processes.ts';
+import { playSecretVolume } from './secret-volume.ts';
 
 const MANIFESTS = resolve(import.meta.dirname, '../../../manifests');
 const NAMESPACE = 'ebb-system';
@@ -66,6 +68,18 @@ function one<T>(objects: readonly KubeObject[], kind: string, name: string): T {
   const found = objects.filter((object) => object.kind === kind && object.metadata.name === name);
   expect(found, `${kind} ${name}`).to.have.length(1);
   return found[0] as T;
+}
+
+/** The status of GET https://127.0.0.1:port{path} without verifying the certificate, as the kubelet probes; 0 when nothing answers. */
+function probe(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
 }
 
 /** The wire form (client-node's type names the field `_from`). */
@@ -186,7 +200,7 @@ describe('install manifests', function () {
       expect(service.spec.ports).to.deep.equal([{ name: 'https', port: 443, targetPort: 'https' }]);
     });
 
-    it('grants no wildcard, no Secrets, and exactly the rules each program uses', () => {
+    it('grants no wildcard, no Secrets but the webhook\'s two to the controller, and exactly the rules each program uses', () => {
       const roles = objects.filter((object): object is KubeObject & V1Role => object.kind === 'ClusterRole' || object.kind === 'Role');
       expect(roles.map((role) => `${role.kind} ${role.metadata.name}`)).to.have.members([
         'ClusterRole ebb-webhook', 'Role ebb-webhook', 'ClusterRole ebb-controller', 'Role ebb-controller', 'ClusterRole ebb-agent',
@@ -195,7 +209,7 @@ describe('install manifests', function () {
         for (const rule of role.rules ?? []) {
           const fields = [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs, ...(rule.resourceNames ?? []), ...(rule.nonResourceURLs ?? [])];
           expect(fields.filter((field) => field.includes('*')), `${role.kind} ${role.metadata.name}`).to.deep.equal([]);
-          expect(rule.resources ?? [], `${role.kind} ${role.metadata.name}`).to.not.include('secrets');
+          if (`${role.kind} ${role.metadata.name}` !== 'Role ebb-controller') expect(rule.resources ?? [], `${role.kind} ${role.metadata.name}`).to.not.include('secrets');
         }
       }
       const rules = (kind: string, name: string) => ruleLines(one<V1Role>(objects, kind, name).rules);
@@ -227,6 +241,8 @@ describe('install manifests', function () {
         '/configmaps create,delete,update',
         '/configmaps list,watch',
         '/configmaps[ebb-policy] get',
+        '/secrets create',
+        '/secrets[ebb-webhook-tls,ebb-webhook-ca] get,update',
         'coordination.k8s.io/leases create',
         'coordination.k8s.io/leases[ebb-controller] get,patch,update',
       ]);
@@ -262,11 +278,11 @@ describe('install manifests', function () {
       });
     });
 
-    it('gives each program its files and no more: the webhook its key pair, the controller the CA and an ebb.dev token', () => {
+    it('gives each program its files and no more: the webhook its key pair (optional: the controller creates it), the controller an ebb.dev token', () => {
       const spec = (name: string) => workloads.find((workload) => workload.name === name)!.spec;
       const webhook = spec('Deployment ebb-webhook');
       expect(webhook.volumes).to.deep.equal([
-        { name: 'tls', secret: { secretName: 'ebb-webhook-tls', items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } },
+        { name: 'tls', secret: { secretName: 'ebb-webhook-tls', optional: true, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } },
       ]);
       expect(webhook.containers[0]!.volumeMounts).to.deep.equal([{ name: 'tls', mountPath: '/etc/ebb/tls', readOnly: true }]);
       expect(webhook.containers[0]!.readinessProbe?.httpGet).to.deep.include({ scheme: 'HTTPS', path: '/readyz', port: 'https' });
@@ -274,13 +290,14 @@ describe('install manifests', function () {
 
       const controller = spec('Deployment ebb-controller');
       expect(controller.serviceAccountName).to.equal('ebb-controller');
-      expect(controller.volumes).to.deep.include({ name: 'webhook-ca', secret: { secretName: 'ebb-webhook-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
-      expect(controller.volumes).to.deep.include({
+      // No Secret mounted: the controller creates the webhook's and reads them through the API
+      // (a mount of a Secret that does not exist yet would keep its pod from starting).
+      expect(controller.volumes).to.deep.equal([{
         name: 'ebb-token',
         projected: { sources: [{ serviceAccountToken: { path: 'token', audience: 'ebb.dev', expirationSeconds: 3600 } }] },
-      });
-      const env = Object.fromEntries((controller.containers[0]!.env ?? []).map((variable) => [variable.name, variable.valueFrom?.fieldRef?.fieldPath]));
-      expect(env).to.include({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+      }]);
+      const env = Object.fromEntries((controller.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value ?? variable.valueFrom?.fieldRef?.fieldPath]));
+      expect(env).to.include({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', EBB_WEBHOOK_CERTIFICATES: 'self-managed' });
       expect(controller.containers[0]!.ports).to.deep.equal([{ name: 'http', containerPort: 18093 }]);
 
       const agent = spec('DaemonSet ebb-agent');
@@ -378,6 +395,15 @@ describe('install manifests', function () {
         ['ebb-controller', ['update', 'leases/ebb-controller', '-n', NAMESPACE], true],
         ['ebb-controller', ['update', 'leases/kube-scheduler', '-n', 'kube-system'], false],
         ['ebb-controller', ['get', 'secrets', '-n', NAMESPACE], false],
+        ['ebb-controller', ['list', 'secrets', '-n', NAMESPACE], false],
+        ['ebb-controller', ['get', 'secrets/ebb-webhook-tls', '-n', NAMESPACE], true],
+        ['ebb-controller', ['update', 'secrets/ebb-webhook-ca', '-n', NAMESPACE], true],
+        ['ebb-controller', ['get', 'secrets/someone-elses', '-n', NAMESPACE], false],
+        ['ebb-controller', ['delete', 'secrets/ebb-webhook-tls', '-n', NAMESPACE], false],
+        ['ebb-controller', ['patch', 'secrets/ebb-webhook-tls', '-n', NAMESPACE], false],
+        ['ebb-controller', ['create', 'secrets', '-n', NAMESPACE], true],
+        ['ebb-controller', ['create', 'secrets', '-n', 'shop'], false],
+        ['ebb-controller', ['get', 'secrets/ebb-webhook-tls', '-n', 'shop'], false],
         ['ebb-controller', ['create', 'configmaps', '-n', NAMESPACE], true],
         ['ebb-controller', ['update', 'configmaps', '-n', 'shop'], false],
         ['ebb-controller', ['delete', 'pods', '-n', 'shop'], false],
@@ -425,8 +451,9 @@ describe('install manifests', function () {
 
     /**
      * Runs the webhook, the controller and the agent as ebb installed into `namespace` runs them,
-     * each under its own account's token: every one syncs and is ready, the controller leads and
-     * writes the caBundle, and nothing is refused.
+     * each under its own account's token: every one syncs and is ready, the controller leads,
+     * creates the webhook's Secret (self-managed, as the manifests set it) and writes the caBundle,
+     * and nothing is refused. The test plays the kubelet's Secret volume for the webhook.
      */
     async function runEveryProgram(namespace: string): Promise<void> {
       // A kubeconfig per account, with a token from the TokenRequest API, as a pod would have.
@@ -444,11 +471,12 @@ describe('install manifests', function () {
         writeFileSync(file, config.exportConfig(), { mode: 0o600 });
         return file;
       };
-      const certificates = createWebhookCertificates({ service: 'ebb-webhook', namespace, ipAddresses: ['127.0.0.1'] });
-      const files = { caCert: join(work, 'ca.crt'), cert: join(work, 'tls.crt'), key: join(work, 'tls.key'), token: join(work, 'ebb-token') };
-      writeFileSync(files.caCert, certificates.ca.certPem);
-      writeFileSync(files.cert, certificates.serving.certPem);
-      writeFileSync(files.key, certificates.serving.keyPem, { mode: 0o600 });
+      // The controller's certificate mode as the manifests set it (self-managed): it creates the
+      // webhook's Secret, which this test copies into the webhook's files as the kubelet would.
+      const controllerEnv = one<V1Deployment>(objects, 'Deployment', 'ebb-controller').spec!.template.spec!.containers[0]!.env ?? [];
+      const mode = controllerEnv.find((variable) => variable.name === 'EBB_WEBHOOK_CERTIFICATES')?.value;
+      const tlsDir = join(work, `tls-${namespace}`);
+      const files = { cert: join(tlsDir, 'tls.crt'), key: join(tlsDir, 'tls.key'), token: join(work, 'ebb-token') };
       writeFileSync(files.token, 'unused: no agents here');
 
       const webhookPort = await freePort();
@@ -458,7 +486,11 @@ describe('install manifests', function () {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       for (const output of [webhook.stdout, webhook.stderr]) output.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
+      const volume = playSecretVolume(controlPlane().kubeConfig, namespace, 'ebb-webhook-tls', tlsDir);
       try {
+        // Before any certificate exists, the webhook serves (a placeholder) and is not ready.
+        await eventually(`the webhook waiting for its certificate (${webhookOutput.join('')})`, async () => ((await probe(webhookPort, '/healthz')) === 200 ? true : undefined));
+        expect(await probe(webhookPort, '/readyz')).to.equal(503);
         const controller = await startProgram<{ port: number }>('src/controller/main.ts', {
           KUBECONFIG: await kubeconfigOf('ebb-controller'),
           POD_NAME: 'ebb-controller-0',
@@ -466,7 +498,7 @@ describe('install manifests', function () {
           EBB_CONTROLLER_HOST: '127.0.0.1',
           EBB_CONTROLLER_PORT: '0',
           EBB_TOKEN_FILE: files.token,
-          EBB_WEBHOOK_CA_FILE: files.caCert,
+          EBB_WEBHOOK_CERTIFICATES: mode ?? 'unset in the manifests',
           EBB_TICK_MS: '200',
         }, 'controller listening', 30_000);
         const agent = await startProgram<{ activity: number }>('agent/main.ts', {
@@ -477,8 +509,14 @@ describe('install manifests', function () {
           EBB_AGENT_PORT: '0',
           EBB_TOKEN_FILE: files.token,
         }, 'agent listening', 30_000);
+        const core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
+        const secret = await eventually(`Secret ${namespace}/ebb-webhook-tls created by the controller (${controller.output.join('\n')})`, () =>
+          core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace }).catch(() => undefined));
+        const caPem = Buffer.from(secret.data!['ca.crt']!, 'base64').toString();
+        const serving = new X509Certificate(Buffer.from(secret.data!['tls.crt']!, 'base64'));
+        expect(serving.subjectAltName).to.include(`DNS:ebb-webhook.${namespace}.svc`);
         const status = (url: string) => new Promise<number>((done) => {
-          const req = request(url, { ca: certificates.ca.certPem, agent: false }, (res) => {
+          const req = request(url, { ca: caPem, agent: false }, (res) => {
             res.resume();
             done(res.statusCode ?? 0);
           });
@@ -493,8 +531,8 @@ describe('install manifests', function () {
         await eventually('the controller holding the Lease', async () =>
           (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace })).spec?.holderIdentity === 'ebb-controller-0' ? true : undefined);
         const admission = controlPlane().kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-        const wanted = Buffer.from(certificates.ca.certPem).toString('base64');
-        await eventually('the caBundle written by the controller', async () =>
+        const wanted = Buffer.from(caPem).toString('base64');
+        await eventually('the caBundle written by the controller from its Secret', async () =>
           String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === wanted ? true : undefined);
         // A few ticks later (five more counted by the controller, and a renewal of its Lease), still
         // nothing refused.
@@ -519,11 +557,12 @@ describe('install manifests', function () {
         expect(refused).to.deep.equal([]);
       } finally {
         webhook.kill('SIGKILL');
+        await volume.stop();
         await killAll();
       }
     }
 
-    it('is enough for every program: each, under its own account, syncs and is ready; the controller leads and writes the caBundle', () => runEveryProgram(NAMESPACE));
+    it('is enough for every program: each, under its own account, syncs and is ready; the controller leads, creates the webhook\'s certificates and writes the caBundle', () => runEveryProgram(NAMESPACE));
 
     // Last: it points the applied configuration, selectors untouched, at a recorder.
     it('admits ebb\'s pods under restricted in ebb-system without calling the webhook; other pods are sent to it', async () => {

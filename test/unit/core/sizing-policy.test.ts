@@ -104,8 +104,8 @@ sizing:
     expect(config).to.deep.equal({ ...DEFAULT_SIZING, cpuMargin: 0.2 });
   });
 
-  it('is written out with every default and a comment each in manifests/policy.yaml', () => {
-    const configMap = parseYaml(readFileSync('manifests/policy.yaml', 'utf8')) as { data: { 'policy.yaml': string } };
+  it('is written out with every default and a comment each in manifests/namespace/policy.yaml', () => {
+    const configMap = parseYaml(readFileSync('manifests/namespace/policy.yaml', 'utf8')) as { data: { 'policy.yaml': string } };
     const text = configMap.data['policy.yaml'];
     expect(sizingOf(text)).to.deep.equal(DEFAULT_SIZING);
     const section = (parseYaml(text) as { sizing: Record<string, unknown> }).sizing;
