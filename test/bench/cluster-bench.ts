@@ -59,71 +59,92 @@ export type StandInUsage = Omit<ContainerUsage, 'at'>;
 export interface StandInOptions {
   /** Pods per workload, in both reports. */
   replicas: number;
+  /** Agents (one per node), each reporting its share of the pods. */
+  nodes: number;
   /** Requests in flight per pod, until changed in `perPodInFlight`. */
   perPodInFlight: number;
   /** Every pod's containers at the kubelet sample taken at `at`. */
   usage(at: number): StandInUsage[];
 }
 
-/** The stand-in for every agent: one report covering every workload, built per request. */
+/**
+ * The stand-in for the agents of a cluster: one HTTP server per node, as the DaemonSet has one agent
+ * per node, each reporting the pods placed on its node (a workload's pods spread round robin over
+ * the nodes, as the scheduler spreads them here) — so the controller pulls, parses and merges one
+ * report per node, as it does in a cluster. Reports are built per request.
+ */
 export class StandInAgents {
   readonly perPodInFlight = new Map<WorkloadKey, number>();
   activityRequests = 0;
   usageRequests = 0;
-  private readonly server = http.createServer((req, res) => this.answer(req, res));
+  private readonly servers: http.Server[];
 
   constructor(private readonly workloads: readonly WorkloadKey[], private readonly options: StandInOptions) {
     for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
+    this.servers = Array.from({ length: options.nodes }, (_, node) => http.createServer((req, res) => this.answer(node, req, res)));
   }
 
+  /** The agents' URLs, as a comma-separated list (EBB_AGENT_URLS). */
   async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    const urls = await Promise.all(
+      this.servers.map(async (server) => {
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      }),
+    );
+    return urls.join(',');
   }
 
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map((server) => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+      }),
+    );
   }
 
-  private answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private answer(node: number, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.url !== ACTIVITY_PATH && req.url !== USAGE_PATH) return void res.writeHead(404).end();
     if (req.headers.authorization !== `Bearer ${CONTROLLER_TOKEN}`) return void res.writeHead(401).end('unauthenticated');
     if (req.url === USAGE_PATH) this.usageRequests++;
     else this.activityRequests++;
-    const body = JSON.stringify(req.url === USAGE_PATH ? this.usage(Date.now()) : this.report(Date.now()));
+    const body = JSON.stringify(req.url === USAGE_PATH ? this.usage(node, Date.now()) : this.report(node, Date.now()));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 
-  private podNames(workload: WorkloadKey): { namespace: string; name: string; pods: string[] } {
+  /** The workload's pods on `node`: pod i of workload w runs on node (w × replicas + i) mod nodes. */
+  private podsOn(node: number, index: number, workload: WorkloadKey): string[] {
     const [namespace = '', name = ''] = workload.split('/');
-    return { namespace, name, pods: Array.from({ length: this.options.replicas }, (_, i) => `${namespace}/${name}-${i}`) };
+    const { replicas, nodes } = this.options;
+    return Array.from({ length: replicas }, (_, i) => i).filter((i) => (index * replicas + i) % nodes === node).map((i) => `${namespace}/${name}-${i}`);
   }
 
-  /** The kubelet's newest sample of every pod, taken on the last 10-s boundary. */
-  private usage(now: number): UsageReport {
+  /** The kubelet's newest sample of every pod on the node, taken on the last 10-s boundary. */
+  private usage(node: number, now: number): UsageReport {
     const at = Math.floor(now / USAGE_SAMPLE_MS) * USAGE_SAMPLE_MS;
     const containers = this.options.usage(at).map((container) => ({ ...container, at }));
-    const pods = this.workloads.flatMap((workload): PodUsage[] => this.podNames(workload).pods.map((pod) => ({ pod, workload, containers })));
-    return { node: 'kwok-node-0', generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
+    const pods = this.workloads.flatMap((workload, index): PodUsage[] => this.podsOn(node, index, workload).map((pod) => ({ pod, workload, containers })));
+    return { node: `kwok-node-${node}`, generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
   }
 
-  private report(now: number): ActivityReport {
-    const { replicas } = this.options;
-    const workloads = this.workloads.map((workload): WorkloadActivity => {
+  private report(node: number, now: number): ActivityReport {
+    const workloads = this.workloads.flatMap((workload, index): WorkloadActivity[] => {
+      const pods = this.podsOn(node, index, workload);
+      if (pods.length === 0) return [];
       const perPod = this.perPodInFlight.get(workload) ?? 0;
-      return {
+      return [{
         workload,
-        inFlight: perPod * replicas,
-        meanInFlight: perPod * replicas,
-        requestRate: perPod * replicas * 20,
+        inFlight: perPod * pods.length,
+        meanInFlight: perPod * pods.length,
+        requestRate: perPod * pods.length * 20,
         lastRequestAt: now - 10,
         held: 0,
         stalePods: 0,
-        pods: this.podNames(workload).pods.map((pod) => ({ pod, inFlight: perPod, stale: false, scrapedAt: now - 500 })),
-      };
+        pods: pods.map((pod) => ({ pod, inFlight: perPod, stale: false, scrapedAt: now - 500 })),
+      }];
     });
-    return { node: 'kwok-node-0', generatedAt: now, windowMs: 10_000, workloads };
+    return { node: `kwok-node-${node}`, generatedAt: now, windowMs: 10_000, workloads };
   }
 }
 

@@ -3,10 +3,11 @@
 // scheduler to 20 KWOK nodes and run by KWOK), and the controller (src/controller/main.ts) as a
 // real child process with its real informers, decisions and scale writes, run from an esbuild
 // bundle as the image runs it (through tsx its RSS is ~110 MB higher: the loader and TypeScript).
-// The one stand-in is the agents: an HTTP server in this process answers GET /activity with a
-// valid ActivityReport for every workload (10 pods each, 10 per pod in flight against the default
-// target of 10, so every workload holds at 10 replicas), and GET /usage with a UsageReport of every
-// pod's two containers (a new kubelet sample every 10 s, as the agents scrape), checking the
+// The one stand-in is the agents: one HTTP server per node in this process (the DaemonSet runs one
+// agent per node) answers GET /activity with a valid ActivityReport for the pods on its node (10
+// pods per workload spread over the nodes, 10 per pod in flight against the default target of
+// 10, so every workload holds at 10 replicas), and GET /usage with a UsageReport of those pods'
+// two containers (a new kubelet sample every 10 s, as the agents scrape), checking the
 // controller's bearer token. So the recommender, its status writes and its checkpoints run too.
 // Measured:
 //   - time per tick: the controller's ebb_controller_tick_duration_seconds histogram (mean over the
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
   // Every pod's app at 0.25 cores and 200 MiB, varying ±20 % over 20 minutes, and ebb's sidecar.
   const agent = new StandInAgents(Array.from({ length: WORKLOADS }, (_, i) => keyOf(i)), {
     replicas: REPLICAS,
+    nodes: NODES,
     perPodInFlight: PER_POD_IN_FLIGHT,
     usage: (at) => {
       const wobble = 1 + 0.2 * Math.sin(at / 600_000);

@@ -276,7 +276,7 @@ async function main(): Promise<void> {
   const controlPlane = await startBenchControlPlane(NODES, maxPodsPerNode);
   const inPlaceKeys = Array.from({ length: WORKLOADS }, (_, i) => workloadKey(namespaceOf(i), `app-${i}`));
   const evictKeys = Array.from({ length: EVICT_WORKLOADS }, (_, i) => workloadKey(EVICT_NAMESPACE, `evict-${i}`));
-  const agent = new StandInAgents([...inPlaceKeys, ...evictKeys], { replicas: REPLICAS, perPodInFlight: PER_POD_IN_FLIGHT, usage: () => [{ container: 'app', ...USAGE }] });
+  const agent = new StandInAgents([...inPlaceKeys, ...evictKeys], { replicas: REPLICAS, nodes: NODES, perPodInFlight: PER_POD_IN_FLIGHT, usage: () => [{ container: 'app', ...USAGE }] });
   let controller: ChildProcess | undefined;
   try {
     const namespaces = [...Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i)), EVICT_NAMESPACE];
