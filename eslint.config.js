@@ -52,7 +52,6 @@ export default tseslint.config(
     [['agent/http/headers.ts'], { complexity: ['error', 30], 'max-statements': ['error', 33] }],
     [['src/localcluster/demo/greedy.ts'], { complexity: ['error', 29] }],
     [['src/localcluster/ebb.ts'], { 'max-statements': ['error', 31] }],
-    [['src/localcluster/demo/service-router.ts'], { 'max-params': ['error', 6] }],
   ].map(([files, rules]) => ({ files, rules })),
   {
     files: ['**/*.js', '**/*.cjs'],

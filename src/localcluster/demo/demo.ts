@@ -8,16 +8,12 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { AppsV1Api, CoreV1Api, type V1Container, type V1Deployment } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../core/annotations.ts';
-import { DEFAULT_EBB_NAMESPACE } from '../../core/opt-in.ts';
-import { POLICY_CONFIGMAP, POLICY_KEY } from '../../kube/cluster-cache.ts';
 import type { ActivityReport } from '../../protocol/activity.ts';
 import type { ControlPlane } from '../control-plane.ts';
 import { clusterResourceUsage, createKwokObject } from '../kwok-metrics.ts';
 import type { RunningEbb } from '../ebb.ts';
-import { freePort } from '../ports.ts';
-import { GREEDY_ANNOTATIONS, GREEDY_APP, GREEDY_CONTAINER, GREEDY_USAGE, GreedyView, SANDBOX_POLICY } from './greedy.ts';
-import { PodRunner } from './pod-runner.ts';
-import { ServiceRouter } from './service-router.ts';
+import type { SandboxWorkloads } from '../sandbox/workloads.ts';
+import { GREEDY_ANNOTATIONS, GREEDY_APP, GREEDY_CONTAINER, GREEDY_USAGE, GreedyView } from './greedy.ts';
 
 export const DEMO_NAMESPACE = 'demo';
 const DEMO_APP = 'hello';
@@ -48,15 +44,19 @@ const DEMO_USAGE = clusterResourceUsage('ebb-demo', { matchNamespaces: [DEMO_NAM
 
 export interface Demo {
   servicePort: number;
-  stop(): Promise<void>;
+  stop(): void;
 }
 
-export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, print: (line: string) => void): Promise<Demo> {
+/**
+ * The demo runs on the sandbox's stand-ins like any workload: its pods run in `sandbox.pods`, and
+ * its Service gets its local port from `sandbox.proxy` once its first pod serves.
+ */
+export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, sandbox: SandboxWorkloads, print: (line: string) => void): Promise<Demo> {
   const { kubeConfig } = controlPlane;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
+  sandbox.usage.leaveOut(DEMO_NAMESPACE);
   await core.createNamespace({ body: { metadata: { name: DEMO_NAMESPACE, labels: { 'ebb.dev/injection': 'enabled' } } } });
-  await core.createNamespacedConfigMap({ namespace: DEFAULT_EBB_NAMESPACE, body: { metadata: { name: POLICY_CONFIGMAP }, data: { [POLICY_KEY]: SANDBOX_POLICY } } });
   await createKwokObject(kubeConfig, DEMO_USAGE);
   const labels = { app: DEMO_APP };
   await core.createNamespacedService({
@@ -74,11 +74,7 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
   await apps.createNamespacedDeployment({ namespace: DEMO_NAMESPACE, body: demoDeployment(GREEDY_APP, GREEDY_ANNOTATIONS, GREEDY_CONTAINER) });
   const greedy = new GreedyView(core, apps, DEMO_NAMESPACE);
 
-  const pods = new PodRunner(kubeConfig, DEMO_NAMESPACE, controlPlane.workDir, 200);
-  await pods.start();
-  const router = new ServiceRouter(kubeConfig, DEMO_NAMESPACE, DEMO_APP, labels, pods, ebb.agents.map((agent) => agent.activatorHost));
-  const servicePort = await freePort();
-  await router.listen(servicePort);
+  const servicePort = await localPort(sandbox, DEMO_APP);
 
   const traffic = new Traffic(servicePort);
   const started = Date.now();
@@ -110,7 +106,7 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
     const replicas = `${deployment.spec?.replicas ?? 0} (ready ${deployment.status?.readyReplicas ?? 0})`;
     print(
       `${time}  ${phase.name.padEnd(6)} ${String(phase.clients).padStart(2)} clients | replicas ${replicas.padEnd(11)} | in flight ${inFlight.toFixed(1).padStart(5)} | ` +
-        `${router.routesToActivator ? 'via activator' : 'via pods     '} | ${traffic.summary()} | ${status.message ?? '(no decision yet)'}`,
+        `${sandbox.proxy.routesToActivator(DEMO_NAMESPACE, DEMO_APP) ? 'via activator' : 'via pods     '} | ${traffic.summary()} | ${status.message ?? '(no decision yet)'}`,
     );
     const greedyLine = await greedy.changedLine();
     if (greedyLine) print(`${time}  ${greedyLine}`);
@@ -121,18 +117,27 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, pri
 
   return {
     servicePort,
-    async stop() {
+    stop() {
       stopped = true;
       clearInterval(timer);
       traffic.stop();
-      await router.close();
-      await pods.stop();
     },
   };
 }
 
-/** One replica of `container` serving on the port named http, as a non-root user, labelled app=<name>. */
-function demoDeployment(name: string, annotations: Record<string, string>, container: V1Container): V1Deployment {
+/** The loopback port the sandbox's kube-proxy gives the demo Service's one port, once its first pod serves. */
+async function localPort(sandbox: SandboxWorkloads, service: string, timeoutMs = 90_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const port = sandbox.proxy.localPorts(DEMO_NAMESPACE, service)[0]?.localPort;
+    if (port !== undefined) return port;
+    if (Date.now() > deadline) throw new Error(`the demo Service ${DEMO_NAMESPACE}/${service} got no local port in ${timeoutMs / 1000} s: is its pod running? (see interceptor-${DEMO_NAMESPACE}-*.log)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** One replica of `container` serving on the port named http (8080), as a non-root user, labelled app=<name>. */
+export function demoDeployment(name: string, annotations: Record<string, string>, container: V1Container): V1Deployment {
   const labels = { app: name };
   return {
     metadata: { name, annotations },

@@ -11,14 +11,11 @@ import { STATUS_ANNOTATION } from '../../core/annotations.ts';
 import { DEFAULT_EBB_NAMESPACE } from '../../core/opt-in.ts';
 import type { StatusContainerRecommendation } from '../../core/recommendation.ts';
 import type { ContainerUsageSpec } from '../kwok-metrics.ts';
+import { DECREASE_AFTER } from '../sandbox/workloads.ts';
 
 export const GREEDY_APP = 'greedy';
 const CONTAINER = 'worker';
 const REQUESTED = { cpu: '1', memory: '1Gi' };
-const DECREASE_AFTER = '1m';
-
-/** The sandbox's policy (ConfigMap ebb-policy in ebb's namespace): decreases after a minute of history. */
-export const SANDBOX_POLICY = `# The sandbox's policy: a recommendation may lower requests after a minute of history (default 1h).\nsizing:\n  decreaseAfter: ${DECREASE_AFTER}\n`;
 
 export const GREEDY_ABOUT =
   `Deployment demo/${GREEDY_APP} requests cpu ${REQUESTED.cpu} / memory ${REQUESTED.memory} and uses about 50m / 60Mi (ebb.dev/resize: in-place);\n` +
