@@ -65,6 +65,12 @@ export interface StreamBody {
 export interface Http2ForwardOptions {
   /** Retry-After of a 503. */
   retryAfterSeconds?: number;
+  /**
+   * Where the upstream's trailers go; default: sent on the stream when its body ends. A stream
+   * with Node's compatibility response (the activator's) must hand them to it (addTrailers): the
+   * response sends the stream's trailers itself.
+   */
+  trailers?: (fields: http2.OutgoingHttpHeaders) => void;
 }
 
 /** Why an upstream failed before it answered. */
@@ -74,17 +80,18 @@ function upstreamFailure(address: string, session: http2.ClientHttp2Session, err
   return error ? describeUpstreamFailure(address, error) : { status: 502, message: `upstream ${address} reset the stream` };
 }
 
-function answerFailure(stream: http2.ServerHttp2Stream, failure: UpstreamFailure, retryAfterSeconds: number): void {
-  if (stream.closed || stream.destroyed) return;
-  if (stream.headersSent) return void stream.close(NGHTTP2_INTERNAL_ERROR);
-  const body = `${failure.message}\n`;
-  stream.respond({
-    ':status': failure.status,
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    ...(failure.status === 503 ? { 'retry-after': String(retryAfterSeconds) } : {}),
-  });
+/** A one-line text answer on a stream, as answerText gives over HTTP/1.1; `headers` in lower case. */
+export function answerStreamText(stream: http2.ServerHttp2Stream, status: number, line: string, headers: http2.OutgoingHttpHeaders = {}): void {
+  if (stream.closed || stream.destroyed || stream.headersSent) return;
+  const body = `${line}\n`;
+  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
   stream.end(body);
+}
+
+function answerFailure(stream: http2.ServerHttp2Stream, failure: UpstreamFailure, retryAfterSeconds: number): void {
+  // A truncated answer must not look complete.
+  if (stream.headersSent && !stream.closed) return void stream.close(NGHTTP2_INTERNAL_ERROR);
+  answerStreamText(stream, failure.status, failure.message, failure.status === 503 ? { 'retry-after': String(retryAfterSeconds) } : {});
 }
 
 function sendBody(upstream: http2.ClientHttp2Stream, body: StreamBody): void {
@@ -94,8 +101,7 @@ function sendBody(upstream: http2.ClientHttp2Stream, body: StreamBody): void {
 }
 
 /** Relays the upstream's answer to the client: headers, body, trailers; or its failure. */
-function relayAnswer(stream: http2.ServerHttp2Stream, upstream: http2.ClientHttp2Stream, fail: (error?: NodeJS.ErrnoException) => void): void {
-  let trailers: http2.IncomingHttpHeaders | undefined;
+function relayAnswer(stream: http2.ServerHttp2Stream, upstream: http2.ClientHttp2Stream, fail: (error?: NodeJS.ErrnoException) => void, relayTrailers: Http2ForwardOptions['trailers']): void {
   upstream.once('response', (headers, flags) => {
     if (stream.closed || stream.destroyed) return;
     // A trailers-only answer (gRPC's error without messages) ends with its headers.
@@ -103,10 +109,15 @@ function relayAnswer(stream: http2.ServerHttp2Stream, upstream: http2.ClientHttp
     stream.respond(forwardH2ResponseHeaders(headers), { waitForTrailers: true });
     upstream.pipe(stream);
   });
-  upstream.once('trailers', (fields: http2.IncomingHttpHeaders) => {
-    trailers = fields;
-  });
-  stream.once('wantTrailers', () => stream.sendTrailers(trailers ? forwardH2ResponseHeaders(trailers) : {}));
+  if (relayTrailers) {
+    upstream.once('trailers', (fields: http2.IncomingHttpHeaders) => relayTrailers(forwardH2ResponseHeaders(fields)));
+  } else {
+    let trailers: http2.OutgoingHttpHeaders = {};
+    upstream.once('trailers', (fields: http2.IncomingHttpHeaders) => {
+      trailers = forwardH2ResponseHeaders(fields);
+    });
+    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+  }
   upstream.on('error', (error: NodeJS.ErrnoException) => fail(error));
   upstream.once('close', () => {
     if (!stream.headersSent) return fail();
@@ -134,7 +145,7 @@ export function forwardStream(stream: http2.ServerHttp2Stream, rawHeaders: reado
     // The session closed or went away between the lookup and the request.
     return fail(error as NodeJS.ErrnoException);
   }
-  relayAnswer(stream, upstream, fail);
+  relayAnswer(stream, upstream, fail, options.trailers);
   // The client reset its stream, or went away: so does the upstream's.
   stream.once('close', () => {
     if (!upstream.closed) upstream.close(stream.rstCode !== undefined && stream.rstCode !== 0 ? stream.rstCode : NGHTTP2_CANCEL);

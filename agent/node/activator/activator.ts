@@ -4,9 +4,12 @@
 // with a 503 and Retry-After (cap, deadline, shutdown), or dropped because its client went away
 // (never forwarded). Which Service a request is for is decided by the caller, from the port it
 // arrived on (listeners.ts), never from the request. The decisions are the pure HoldLedger's and
-// WakeSchedule's; this file owns the sockets; time is the clock's.
+// WakeSchedule's; this file owns the sockets; time is the clock's. An HTTP/2 stream (h2c on the same
+// port, as Node's compatibility request and response) is held exactly as a request is, counted one
+// per stream, and forwarded as an HTTP/2 stream to the backend's interceptor.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { HoldLimits } from '../../../src/core/activity/hold-ledger.ts';
 import { HoldLedger } from '../../../src/core/activity/hold-ledger.ts';
@@ -17,6 +20,7 @@ import { endUpgraded, rawAnswer } from '../../../src/http/raw-response.ts';
 import type { Log } from '../../../src/program/log.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { forward } from '../../http/forward.ts';
+import { answerStreamText, forwardStream, Http2Sessions } from '../../http/h2-forward.ts';
 import type { WakeOutcome } from '../metrics.ts';
 import { systemTimerClock, type TimerClock } from './clock.ts';
 import type { Backend, BackendSource } from './directory.ts';
@@ -39,10 +43,14 @@ export interface ActivatorOptions {
   onWakeOutcome?: (outcome: WakeOutcome) => void;
 }
 
+/** A request to hold: HTTP/1.1, or an HTTP/2 stream. */
+export type HeldMessage = IncomingMessage | http2.Http2ServerRequest;
+export type HeldAnswer = ServerResponse | http2.Http2ServerResponse;
+
 interface HeldRequest {
   id: number;
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: HeldMessage;
+  res: HeldAnswer;
   target: SleepingService;
   /** The ledger queue: one per Service port (targetKey). */
   queue: string;
@@ -58,7 +66,7 @@ interface Drain {
   holdOver: boolean;
 }
 
-function headBytes(req: IncomingMessage): number {
+function headBytes(req: HeldMessage): number {
   let bytes = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
   for (const field of req.rawHeaders) bytes += field.length + 2;
   return bytes;
@@ -80,6 +88,8 @@ export class Activator {
   // A released burst goes to a pod that has just started: 64 connections per backend carry it
   // (measured as fast as 256 in test/bench/activator.ts) without a connection storm.
   private readonly pool = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  /** HTTP/2 streams go to a backend over one session each. */
+  private readonly sessions = new Http2Sessions();
   private readonly retryAfter: number;
   /** The activator's time; its listeners pace their retries by it too. */
   readonly clock: TimerClock;
@@ -97,7 +107,7 @@ export class Activator {
   }
 
   /** The request handler for the port that carries `target`'s traffic. */
-  serve(target: SleepingService): (req: IncomingMessage, res: ServerResponse) => void {
+  serve(target: SleepingService): (req: HeldMessage, res: HeldAnswer) => void {
     const queue = targetKey(target);
     return (req, res) => this.hold(target, queue, req, res);
   }
@@ -142,9 +152,10 @@ export class Activator {
     for (const cancel of this.wakeRetries.values()) cancel();
     this.drainState?.finish();
     this.pool.destroy();
+    this.sessions.close();
   }
 
-  private hold(target: SleepingService, queue: string, req: IncomingMessage, res: ServerResponse): void {
+  private hold(target: SleepingService, queue: string, req: HeldMessage, res: HeldAnswer): void {
     if (this.drainState?.holdOver) return this.refuse(res, 503, 'activator: the agent is shutting down');
     const admission = this.ledger.admit(target.workload, headBytes(req), this.clock.monotonicMs(), queue);
     if (!admission.admitted) return this.refuse(res, 503, `activator: not holding the request: ${admission.reason}`);
@@ -166,7 +177,9 @@ export class Activator {
     this.awaitBackend(target, queue);
   }
 
-  private refuse(res: ServerResponse, status: 503, message: string): void {
+  private refuse(res: HeldAnswer, status: 503, message: string): void {
+    // HTTP/2 has no Connection header: its session closes with GOAWAY (listeners.ts).
+    if (res instanceof http2.Http2ServerResponse) return answerStreamText(res.stream, status, message, { 'retry-after': String(this.retryAfter) });
     if (res.headersSent || res.destroyed) return;
     answerText(res, status, message, { Connection: 'close', 'Retry-After': this.retryAfter });
   }
@@ -252,15 +265,12 @@ export class Activator {
 
   private forward(entry: HeldRequest, backend: Backend): void {
     const { req, res } = entry;
+    if (req instanceof http2.Http2ServerRequest) return this.forwardStream(entry, req, backend);
     // Its client's connection closed while it was held (a pipelined request read after the close):
     // nobody is there for the answer, and the forwarding headers could no longer name the client.
     if (req.socket.remoteAddress === undefined) return void res.destroy();
-    this.forwarding += 1;
-    res.once('close', () => {
-      this.forwarding -= 1;
-      this.finishDrainIfIdle();
-    });
-    forward(req, res, { host: backend.host, port: backend.port, agent: this.pool }, {
+    this.countForwarding(res);
+    forward(req, res as ServerResponse, { host: backend.host, port: backend.port, agent: this.pool }, {
       retryAfterSeconds: this.retryAfter,
       // What arrived of the body while held goes first; the rest streams through.
       sendBody: (upstream) => {
@@ -270,6 +280,27 @@ export class Activator {
         if (entry.bodyEnded) upstream.end();
         else req.pipe(upstream);
       },
+    });
+  }
+
+  /** Counts an answer being forwarded until it closes: a drain waits for it. */
+  private countForwarding(res: HeldAnswer): void {
+    this.forwarding += 1;
+    res.once('close', () => {
+      this.forwarding -= 1;
+      this.finishDrainIfIdle();
+    });
+  }
+
+  /** A held HTTP/2 stream: what arrived of its body while held goes first; the rest streams through. */
+  private forwardStream(entry: HeldRequest, req: http2.Http2ServerRequest, backend: Backend): void {
+    this.countForwarding(entry.res);
+    req.off('data', entry.onData);
+    const buffered = entry.chunks;
+    entry.chunks = [];
+    forwardStream(req.stream, req.rawHeaders, { buffered, rest: entry.bodyEnded ? undefined : req }, { host: backend.host, port: backend.port, sessions: this.sessions }, {
+      retryAfterSeconds: this.retryAfter,
+      trailers: (fields) => (entry.res as http2.Http2ServerResponse).addTrailers(fields),
     });
   }
 

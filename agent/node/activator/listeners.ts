@@ -4,11 +4,14 @@
 // requests held or being forwarded on that port's connections still finish (Node's server.close()
 // ends idle connections and leaves active ones), and their answers say Connection: close. A port
 // that cannot be opened (another process has it) is tried again until its route goes away.
+// Each port serves HTTP/1.1 and h2c alike (h2-front.ts); on close its HTTP/2 sessions get GOAWAY,
+// their held and forwarded streams still finish.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { targetKey, type ActivatorRoute, type SleepingService } from '../../../src/core/activity/route.ts';
 import type { Log } from '../../../src/program/log.ts';
+import { acceptHttp2, type Http2Front } from '../../http/h2-front.ts';
 import { createHopServer, type ClientTimeouts } from '../../http/hop-server.ts';
 import { ACTIVATOR_CLIENT_TIMEOUTS } from '../config.ts';
 import type { Activator } from './activator.ts';
@@ -18,6 +21,7 @@ const RETRY_LISTEN_MS = 2_000;
 interface Listener {
   route: ActivatorRoute;
   server: http.Server;
+  h2: Http2Front;
   /** Answers not yet finished (held, or being forwarded). */
   active: Set<http.ServerResponse>;
   closing: boolean;
@@ -86,8 +90,10 @@ export class ActivatorListeners {
       if (listener.closing) res.shouldKeepAlive = false;
       serve(req, res);
     });
-    const listener: Listener = { route, server, active: new Set(), closing: false, cancelRetry: undefined };
-    server.on('upgrade', this.activator.upgrade(route.target));
+    const h2 = acceptHttp2(server, this.clientTimeouts);
+    h2.server.on('request', serve);
+    const listener: Listener = { route, server, h2, active: new Set(), closing: false, cancelRetry: undefined };
+    server.on('upgrade', h2.upgrades(this.activator.upgrade(route.target)));
     return listener;
   }
 
@@ -124,6 +130,7 @@ export class ActivatorListeners {
     // The server ends each connection after its answer: the answer must say so.
     for (const res of listener.active) if (!res.headersSent) res.shouldKeepAlive = false;
     listener.cancelRetry?.();
+    listener.h2.goAway();
     if (listener.server.listening) listener.server.close();
   }
 }

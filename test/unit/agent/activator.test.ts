@@ -11,35 +11,12 @@ import { targetKey, type ActivatorRoute, type SleepingService } from '../../../s
 import type { WakeRequest, WakeResponse } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { Activator } from '../../../agent/node/activator/activator.ts';
-import type { Backend, BackendSource } from '../../../agent/node/activator/directory.ts';
+import type { Backend } from '../../../agent/node/activator/directory.ts';
 import { ActivatorListeners } from '../../../agent/node/activator/listeners.ts';
 import { closeServer, request, type Reply } from '../../fixtures/processes.ts';
+import { HandBackends, target } from './activator-support.ts';
 import { ManualClock } from './manual-clock.ts';
 import { until } from '../../fixtures/wait.ts';
-
-/** Backends the test makes ready by hand; records who waits for which target. */
-class HandBackends implements BackendSource {
-  readonly waits: string[] = [];
-  private readonly callbacks = new Map<string, (backend: Backend) => void>();
-
-  whenReady(target: SleepingService, callback: (backend: Backend) => void): () => void {
-    const key = targetKey(target);
-    this.waits.push(key);
-    this.callbacks.set(key, callback);
-    return () => this.callbacks.delete(key);
-  }
-
-  markReady(target: SleepingService, backend: Backend): void {
-    const callback = this.callbacks.get(targetKey(target));
-    this.callbacks.delete(targetKey(target));
-    callback?.(backend);
-  }
-}
-
-const target = (workload: WorkloadKey, portName = 'http'): SleepingService => {
-  const [namespace = '', name = ''] = workload.split('/');
-  return { workload, service: { namespace, name }, portName };
-};
 
 describe('activator', () => {
   let clock: ManualClock;
