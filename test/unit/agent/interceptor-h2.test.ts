@@ -71,6 +71,7 @@ describe('interceptor over HTTP/2 (h2c)', () => {
     expect(headers?.['x-forwarded-proto']).to.equal('http');
     expect(headers?.['x-forwarded-host']).to.equal(`127.0.0.1:${interceptor.listenPort}`);
     expect(headers?.te, 'TE: trailers is the one TE an h2 request keeps').to.equal('trailers');
+    await settle(interceptor, 0);
     expect(interceptor.activity.stats(true, false).requests).to.equal(1);
   });
 
@@ -134,6 +135,7 @@ describe('interceptor over HTTP/2 (h2c)', () => {
     await h2Request(client, '/', { 'user-agent': 'kube-probe/1.31' });
     await h2Request(client, '/healthz');
     await h2Request(client, '/counted');
+    await settle(interceptor, 0);
     expect(interceptor.activity.stats(true, false).requests).to.equal(1);
   });
 
