@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { mergeReports } from '../core/activity/merge-reports.ts';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
-import { nextStatus, statusFields } from '../core/status.ts';
+import { nextStatus, statusFields, statusRefreshMs } from '../core/status.ts';
 import { trafficStatus, unobservedTraffic } from '../core/traffic-visibility.ts';
 import { ClusterCache } from '../kube/cluster-cache.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -157,7 +157,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
         traffic: trafficStatus(workload.unobservedTraffic),
         pending: [...resizer.pendingFor(workload.key), ...disruptions.pendingFor(workload.key)],
       };
-      const text = nextStatus(workload.status, fields, now, cache.policy().sizing.tolerance);
+      const text = nextStatus(workload.status, fields, now, cache.policy().sizing.tolerance, statusRefreshMs(workload.key));
       if (text === undefined) return Promise.resolve();
       statusWrites.submit(workload.key, () =>
         apps.patchNamespacedDeployment(

@@ -26,8 +26,25 @@ export interface StatusFields {
   pending?: string[];
 }
 
-/** How often a status whose decision did not change is refreshed (for lastRequestAt). */
+/** How often, at the least, a status whose decision did not change is refreshed (for lastRequestAt). */
 export const STATUS_REFRESH_MS = 60_000;
+/** How much later than STATUS_REFRESH_MS a workload's refresh may come (see statusRefreshMs). */
+export const STATUS_REFRESH_SPREAD_MS = 30_000;
+
+/**
+ * The refresh interval of one workload: STATUS_REFRESH_MS plus a share of the spread fixed by its
+ * key. Workloads decided at the same tick (every one, when a controller starts leading) were all
+ * refreshed at the same tick a minute later, and every minute after: a burst of a write per
+ * workload, and of as many watch events coming back, that slowed the ticks around it
+ * (bench:controller, 1,000 workloads). With an interval of its own, each workload's refreshes
+ * drift apart from the others'.
+ */
+export function statusRefreshMs(workload: string): number {
+  // FNV-1a: any fixed, evenly spread hash of the key does.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < workload.length; i++) hash = Math.imul(hash ^ workload.charCodeAt(i), 0x01000193);
+  return STATUS_REFRESH_MS + Math.round(((hash >>> 0) / 2 ** 32) * STATUS_REFRESH_SPREAD_MS);
+}
 
 export function statusFields(decision: Decision, lastRequestAt: number | undefined, now: number, recommendation?: StatusRecommendation): StatusFields {
   return {
@@ -44,10 +61,10 @@ export function statusFields(decision: Decision, lastRequestAt: number | undefin
 /**
  * The new annotation text, or undefined when writing is not worth it: the decision and its reason
  * code are unchanged, no recommended target moved by more than `tolerance`, and the last write is
- * recent. A changing message alone (the in-flight figure moves every tick) or a recommendation
+ * recent (within `refreshMs`). A changing message alone (the in-flight figure moves every tick) or a recommendation
  * drifting within the tolerance does not cost an API write per workload per tick.
  */
-export function nextStatus(current: string | undefined, fields: StatusFields, now: number, tolerance = 0.1): string | undefined {
+export function nextStatus(current: string | undefined, fields: StatusFields, now: number, tolerance = 0.1, refreshMs = STATUS_REFRESH_MS): string | undefined {
   const previous = parsedStatus(current);
   const updatedAt = typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN;
   const written = () => JSON.stringify({ ...previous, ...fields });
@@ -58,7 +75,7 @@ export function nextStatus(current: string | undefined, fields: StatusFields, no
   // So is what waits for its pods: it changes when something happens, not every tick.
   if (fields.pending !== undefined && JSON.stringify(previous.pending ?? []) !== JSON.stringify(fields.pending)) return written();
   const sameDecision = previous.desiredReplicas === fields.desiredReplicas && previous.reason === fields.reason;
-  if (sameDecision && now - updatedAt < STATUS_REFRESH_MS) return undefined;
+  if (sameDecision && now - updatedAt < refreshMs) return undefined;
   const sameLoad = previous.message === fields.message && previous.inFlight === fields.inFlight;
   if (sameDecision && sameRecommendation && previous.lastRequestAt === fields.lastRequestAt && sameLoad) return undefined;
   return written();

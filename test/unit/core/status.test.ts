@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { nextStatus, readStatus, statusFields, STATUS_REFRESH_MS } from '../../../src/core/status.ts';
+import { nextStatus, readStatus, statusFields, statusRefreshMs, STATUS_REFRESH_MS, STATUS_REFRESH_SPREAD_MS } from '../../../src/core/status.ts';
 import { recommendationFromStatus, type StatusRecommendation } from '../../../src/core/recommendation.ts';
 import type { Decision } from '../../../src/core/decider/index.ts';
 
@@ -45,6 +45,25 @@ describe('the ebb.dev/status annotation', () => {
     expect(JSON.parse(warned!)).to.include({ traffic: unobserved, reason: 'steady' });
     expect(nextStatus(warned, withTraffic(unobserved, now + 4000), now + 4000)).to.equal(undefined);
     expect(JSON.parse(nextStatus(warned, withTraffic('observed', now + 6000), now + 6000)!)).to.include({ traffic: 'observed' });
+  });
+
+  it('refreshes an unchanged decision after the interval it is given: each workload its own, within the spread', () => {
+    const first = nextStatus(undefined, statusFields(decision(5, 'steady', 'holding 5: 41 in flight'), now, now), now)!;
+    const at = (ms: number) => nextStatus(first, statusFields(decision(5, 'steady', 'holding 5: 44 in flight'), now, now + ms), now + ms, 0.1, 75_000);
+    expect(at(74_999)).to.equal(undefined);
+    expect(at(75_000)).to.be.a('string');
+    const intervals = Array.from({ length: 1000 }, (_, i) => statusRefreshMs(`bench-${i % 10}/app-${i}`));
+    expect(Math.min(...intervals)).to.be.at.least(STATUS_REFRESH_MS);
+    expect(Math.max(...intervals)).to.be.at.most(STATUS_REFRESH_MS + STATUS_REFRESH_SPREAD_MS);
+    expect(statusRefreshMs('shop/web'), 'fixed per workload').to.equal(statusRefreshMs('shop/web'));
+    // Spread: every tenth of the spread holds some of 1,000 workloads, none more than a fifth.
+    const tenths = new Map<number, number>();
+    for (const interval of intervals) {
+      const tenth = Math.min(9, Math.floor(((interval - STATUS_REFRESH_MS) / STATUS_REFRESH_SPREAD_MS) * 10));
+      tenths.set(tenth, (tenths.get(tenth) ?? 0) + 1);
+    }
+    expect(tenths.size).to.equal(10);
+    expect(Math.max(...tenths.values())).to.be.below(200);
   });
 
   describe('with a recommendation', () => {
