@@ -13,9 +13,11 @@ import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { activatorSliceName, readActivatorSlice } from '../../../src/core/activator-slice.ts';
 import { LOCAL_URL_ANNOTATION } from '../../../src/core/report/local-urls.ts';
+import { parseMemory } from '../../../src/core/quantity.ts';
 import { readStatus } from '../../../src/core/status.ts';
 import { demoDeployment } from '../../../src/localcluster/demo/demo.ts';
 import { startEbb, type RunningEbb } from '../../../src/localcluster/ebb.ts';
+import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
 import { DEFAULT_USAGE_NAME } from '../../../src/localcluster/sandbox/default-usage.ts';
 import { startSandboxWorkloads, type SandboxWorkloads } from '../../../src/localcluster/sandbox/workloads.ts';
 import { createNamespace } from '../../fixtures/cluster-support.ts';
@@ -23,6 +25,7 @@ import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const runFile = promisify(execFile);
+const MI = 2 ** 20;
 
 /** One answer through a local port: status and body, or the connection's error code. */
 function get(url: string, timeoutMs = 30_000): Promise<{ status: number; body: string } | { error: string }> {
@@ -118,15 +121,22 @@ describe('the local sandbox serves the user\'s own workloads', function () {
     expect((await apps.readNamespacedDeployment({ name: 'web', namespace })).spec?.replicas).to.be.at.least(1);
   });
 
-  it('gives the app containers KWOK usage, so ebb recommends requests from it', async () => {
-    const usage = await controlPlane().kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterresourceusages', name: DEFAULT_USAGE_NAME }) as { spec: { selector: { matchNamespaces: string[] } } };
+  it('gives the app containers KWOK usage, so ebb recommends requests from it; a ResourceUsage of the pod\'s own overrides it', async () => {
+    const { kubeConfig } = controlPlane();
+    const usage = await kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterresourceusages', name: DEFAULT_USAGE_NAME }) as { spec: { selector: { matchNamespaces: string[] } } };
     expect(usage.spec.selector.matchNamespaces).to.include(namespace);
-    const recommendation = await eventually('a recommendation for worker\'s app container', async () => {
+    const recommendedMemory = async () => {
       const current = await apps.readNamespacedDeployment({ name: 'worker', namespace });
       const status = readStatus(current.metadata?.annotations?.['ebb.dev/status']);
-      return (status?.recommendation as { containers?: Record<string, { memory?: string }> } | undefined)?.containers?.app;
-    }, 90_000);
-    expect(recommendation.memory).to.be.a('string');
+      const memory = (status?.recommendation as { containers?: Record<string, { memory?: string }> } | undefined)?.containers?.app?.memory;
+      const bytes = memory === undefined ? undefined : parseMemory(memory);
+      return bytes?.ok ? bytes.value : undefined;
+    };
+    // The default: 48-52Mi, and the recommendation's margins over it.
+    expect(await eventually('a recommendation for worker\'s app container', recommendedMemory, 90_000)).to.be.below(200 * MI);
+    const pod = (await core.listNamespacedPod({ namespace, labelSelector: 'app=worker' })).items[0]!;
+    await createKwokObject(kubeConfig, resourceUsage(namespace, pod.metadata!.name!, [{ containers: ['app'], usage: { cpu: { value: '30m' }, memory: { value: '400Mi' } } }]));
+    await eventually('a recommendation raised to the pod\'s own usage', async () => ((await recommendedMemory()) ?? 0) >= 400 * MI ? true : undefined, 90_000);
   });
 
   it('kubectl ebb status shows the local URLs', async () => {
@@ -135,9 +145,10 @@ describe('the local sandbox serves the user\'s own workloads', function () {
     });
     const [header, ...rows] = stdout.split('\n');
     expect(header).to.match(/\sLOCAL-URL$/);
-    const web = rows.find((row) => row.startsWith(`${namespace}  web `));
+    const row = (name: string) => rows.find((line) => new RegExp(`^${namespace}\\s+${name}\\s`).test(line));
+    const web = row('web');
     expect(web).to.contain(`web:80 ${localUrl('web', 80)}, web:8080 ${localUrl('web', 8080)}`);
-    expect(rows.find((row) => row.startsWith(`${namespace}  worker `))).to.match(/\s-$/);
+    expect(row('worker')).to.match(/\s-$/);
   });
 
   it('closes a Service\'s ports when the Service goes', async () => {
