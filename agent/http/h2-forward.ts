@@ -34,7 +34,8 @@ export class Http2Sessions {
     const key = `${to.host}:${to.port}`;
     const present = this.sessions.get(key);
     if (present && !present.closed && !present.destroyed) return present;
-    const session = http2.connect(`http://${key}`, { createConnection: () => net.connect(to.port, to.host) });
+    // No server push: a pushed stream would have no client to go to.
+    const session = http2.connect(`http://${key}`, { createConnection: () => net.connect(to.port, to.host), settings: { enablePush: false } });
     const forget = () => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };

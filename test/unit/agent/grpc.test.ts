@@ -33,17 +33,19 @@ const method = (name: string, requestStream: boolean, responseStream: boolean) =
   responseDeserialize: json.deserialize,
 });
 
-/** Double (unary), CountTo (server streaming), Sum (client streaming). */
+/** Double (unary), CountTo (server streaming), Sum (client streaming), DoubleEach (bidirectional). */
 const NUMBERS: grpc.ServiceDefinition = {
   Double: method('Double', false, false),
   CountTo: method('CountTo', false, true),
   Sum: method('Sum', true, false),
+  DoubleEach: method('DoubleEach', true, true),
 };
 
 interface NumbersClient extends grpc.Client {
   Double(request: Numbers, callback: (error: grpc.ServiceError | null, reply?: Numbers) => void): grpc.ClientUnaryCall;
   CountTo(request: Numbers): grpc.ClientReadableStream<Numbers>;
   Sum(callback: (error: grpc.ServiceError | null, reply?: Numbers) => void): grpc.ClientWritableStream<Numbers>;
+  DoubleEach(): grpc.ClientDuplexStream<Numbers, Numbers>;
 }
 
 const NumbersClient = grpc.makeGenericClientConstructor(NUMBERS, 'Numbers') as unknown as new (address: string, credentials: grpc.ChannelCredentials) => NumbersClient;
@@ -78,6 +80,10 @@ async function startNumbers(): Promise<NumbersServer> {
       let sum = 0;
       call.on('data', (message: Numbers) => (sum += message.n));
       call.on('end', () => callback(null, { n: sum }));
+    },
+    DoubleEach: (call: grpc.ServerDuplexStream<Numbers, Numbers>) => {
+      call.on('data', (message: Numbers) => call.write({ n: message.n * 2 }));
+      call.on('end', () => call.end());
     },
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
@@ -145,6 +151,25 @@ describe('gRPC through the interceptor', () => {
     expect(await sum).to.deep.equal({ n: 10 });
     await settle(interceptor, 0);
     expect(interceptor.activity.stats(true, false).requests).to.equal(1);
+  });
+
+  it('relays a bidirectional stream, each answer before the next message is sent', async () => {
+    const call = client.DoubleEach();
+    const answers: number[] = [];
+    call.on('data', (message: Numbers) => answers.push(message.n));
+    const ended = new Promise((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    for (const n of [1, 2, 3]) {
+      call.write({ n });
+      await until(`the answer to ${n}`, () => answers.length === n);
+    }
+    expect(interceptor.activity.inFlight(), 'the open call').to.equal(1);
+    call.end();
+    await ended;
+    expect(answers).to.deep.equal([2, 4, 6]);
+    await settle(interceptor, 0);
   });
 
   it('counts concurrent calls on the client’s one connection each in flight', async () => {

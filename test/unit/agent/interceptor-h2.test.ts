@@ -155,6 +155,67 @@ describe('interceptor over HTTP/2 (h2c)', () => {
   });
 });
 
+describe('interceptor: HTTP/2 guards', () => {
+  let app: http2.Http2Server;
+  let interceptor: RunningInterceptor;
+  let held: http2.ServerHttp2Stream[];
+
+  beforeEach(async () => {
+    held = [];
+    app = http2.createServer();
+    app.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      held.push(stream);
+    });
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    interceptor = await startTestInterceptor((app.address() as net.AddressInfo).port, { headersMs: 1_000, keepAliveMs: 200 });
+  });
+
+  afterEach(async () => {
+    for (const stream of held) stream.destroy();
+    await interceptor.drain();
+    await new Promise((resolve) => app.close(resolve));
+  });
+
+  it('sends GOAWAY to a connection idle for keepAliveMs, never to one with a quiet stream open', async () => {
+    const busy = await h2Connect(interceptor.listenPort);
+    const idle = await h2Connect(interceptor.listenPort);
+    let busyWentAway = false;
+    busy.once('goaway', () => (busyWentAway = true));
+    try {
+      const answer = h2Request(busy, '/quiet');
+      await until('the app has the stream', () => held.length === 1);
+      // The idle connection's GOAWAY says keepAliveMs has passed; the busy one's quiet stream is still open.
+      await once(idle, 'goaway');
+      expect(busyWentAway).to.equal(false);
+      expect(interceptor.activity.inFlight()).to.equal(1);
+      held[0]!.respond({ ':status': 200 });
+      held[0]!.end('late');
+      expect((await answer).body).to.equal('late');
+      await once(busy, 'goaway');
+    } finally {
+      busy.destroy();
+      idle.destroy();
+    }
+  });
+
+  it('offers at most 100 concurrent streams, and resets a stream with more than 100 header fields (100 pass)', async () => {
+    const client = await h2Connect(interceptor.listenPort);
+    try {
+      expect(client.remoteSettings.maxConcurrentStreams).to.equal(100);
+      const fields = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-field-${i}`, 'v']));
+      const tooMany = await h2Request(client, '/too-many', fields(101));
+      expect(tooMany.status).to.equal(0);
+      expect(tooMany.rstCode).to.equal(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      void h2Request(client, '/as-many-as-allowed', fields(100)).catch(() => undefined);
+      await until('the stream with 100 fields reached the app', () => held.length === 1);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
 describe('interceptor: HTTP/2 to an app that speaks only HTTP/1.1, and the h2c Upgrade', () => {
   let app: http.Server;
   let interceptor: RunningInterceptor;

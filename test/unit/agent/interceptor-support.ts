@@ -2,11 +2,12 @@
 // bounded wait for its in-flight figure.
 
 import { expect } from 'chai';
+import type { ClientTimeouts } from '../../../agent/http/hop-server.ts';
 import { startInterceptor, type RunningInterceptor } from '../../../agent/interceptor/server.ts';
 import { until } from '../../fixtures/wait.ts';
 
 /** An interceptor for workload shop/app on 127.0.0.1 that ignores /healthz, kube-probe/ and monitor/. */
-export function startTestInterceptor(appPort: number): Promise<RunningInterceptor> {
+export function startTestInterceptor(appPort: number, clientTimeouts?: ClientTimeouts): Promise<RunningInterceptor> {
   return startInterceptor({
     listenHost: '127.0.0.1',
     listenPort: 0,
@@ -17,6 +18,7 @@ export function startTestInterceptor(appPort: number): Promise<RunningIntercepto
     ignorePaths: new Set(['/healthz']),
     ignoreUserAgents: ['kube-probe/', 'monitor/'],
     drainMs: 1_000,
+    ...(clientTimeouts ? { clientTimeouts } : {}),
   });
 }
 
