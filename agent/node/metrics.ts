@@ -34,22 +34,11 @@ export class AgentMetrics {
         for (const [workload, held] of state.heldByWorkload()) this.set({ workload }, held);
       },
     });
-    new Gauge({
-      name: 'ebb_agent_scrape_targets',
-      help: 'Interceptors on this node the agent scrapes.',
-      registers: [this.registry],
-      collect() {
-        this.set(state.targets());
-      },
-    });
-    new Gauge({
-      name: 'ebb_agent_sleeping_services',
-      help: 'Services at zero whose traffic this agent’s activator serves.',
-      registers: [this.registry],
-      collect() {
-        this.set(state.sleepingServices());
-      },
-    });
+    // Gauges read from the agent's state when Prometheus scrapes.
+    const stateGauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    stateGauge('ebb_agent_scrape_targets', 'Interceptors on this node the agent scrapes.', () => state.targets());
+    stateGauge('ebb_agent_sleeping_services', 'Services at zero whose traffic this agent’s activator serves.', () => state.sleepingServices());
     this.scrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Scrapes of an interceptor that failed (its figures are then stale).', registers: [this.registry] });
     this.wakeRequests = new Counter({ name: 'ebb_agent_wake_requests_total', help: 'Wake requests sent to the controller, by outcome.', labelNames: ['outcome'], registers: [this.registry] });
     for (const outcome of ['accepted', 'declined', 'failed'] as const) this.wakeRequests.inc({ outcome }, 0);

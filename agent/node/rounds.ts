@@ -1,8 +1,27 @@
 // The agent's periodic work (scraping the interceptors, reading the kubelet): a round runs at once,
 // then again `intervalMs` after the previous one ended, so a slow round never overlaps the next.
 
+/** One periodic job's rounds, started and stopped by its owner (the scraper, the usage collector). */
+export class Rounds {
+  private stopRounds: (() => void) | undefined;
+
+  constructor(
+    private readonly round: () => Promise<unknown>,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.stopRounds = repeatRounds(this.round, this.intervalMs);
+  }
+
+  stop(): void {
+    this.stopRounds?.();
+    this.stopRounds = undefined;
+  }
+}
+
 /** Starts the rounds; returns the function that stops them. */
-export function repeatRounds(round: () => Promise<unknown>, intervalMs: number): () => void {
+function repeatRounds(round: () => Promise<unknown>, intervalMs: number): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const next = () => {

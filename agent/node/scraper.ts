@@ -10,7 +10,7 @@ import { INTERCEPTOR_STATS_PATH, isInterceptorStats, type InterceptorStats } fro
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ScrapeTarget, TargetDiscovery } from './discovery.ts';
-import { repeatRounds } from './rounds.ts';
+import { Rounds } from './rounds.ts';
 
 interface PodState {
   workload: WorkloadKey | undefined;
@@ -54,7 +54,7 @@ function fetchStats(target: ScrapeTarget, timeoutMs: number): Promise<Intercepto
 
 export class Scraper {
   private readonly pods = new Map<string, PodState>();
-  private stopRounds: (() => void) | undefined;
+  private readonly rounds: Rounds;
   private readonly clock: Clock;
 
   constructor(
@@ -62,15 +62,15 @@ export class Scraper {
     private readonly options: ScraperOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.rounds = new Rounds(() => this.scrapeAll(), options.intervalMs);
   }
 
   start(): void {
-    this.stopRounds = repeatRounds(() => this.scrapeAll(), this.options.intervalMs);
+    this.rounds.start();
   }
 
   stop(): void {
-    this.stopRounds?.();
-    this.stopRounds = undefined;
+    this.rounds.stop();
   }
 
   async scrapeAll(): Promise<void> {

@@ -13,7 +13,7 @@ import { parsePrometheusText } from '../../src/core/usage/prometheus-text.ts';
 import type { OomKill, PodUsage, UsageReport } from '../../src/protocol/usage.ts';
 import type { Log } from '../../src/program/log.ts';
 import type { Clock } from './clock.ts';
-import { repeatRounds } from './rounds.ts';
+import { Rounds } from './rounds.ts';
 
 export interface UsageSources {
   /** The pods bound to this node (the agent's pod informer). */
@@ -36,20 +36,21 @@ export class UsageCollector {
   private ooms: ReadonlyMap<string, OomKill> = new Map();
   private scrapedAt: number | null = null;
   private error: string | undefined;
-  private stopRounds: (() => void) | undefined;
+  private readonly rounds: Rounds;
 
   constructor(
     private readonly sources: UsageSources,
     private readonly options: UsageCollectorOptions,
-  ) {}
+  ) {
+    this.rounds = new Rounds(() => this.collect(), options.intervalMs);
+  }
 
   start(): void {
-    this.stopRounds = repeatRounds(() => this.collect(), this.options.intervalMs);
+    this.rounds.start();
   }
 
   stop(): void {
-    this.stopRounds?.();
-    this.stopRounds = undefined;
+    this.rounds.stop();
   }
 
   /** One round: the OOM kills in the pods' statuses, then the kubelet's figures. */
