@@ -6,6 +6,38 @@
 // is applied, or held back as Infeasible or (on a test's request) Deferred. Written as KWOK Stage
 // resources, passed to kwok with --config.
 
+/** A KWOK Stage: the objects of `kind` its match expressions select, and what comes `next` (YAML under `next:`). */
+function stage(name: string, kind: 'Node' | 'Pod', selector: readonly string[], next: string): string {
+  return `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ${name}
+spec:
+  resourceRef: { apiGroup: v1, kind: ${kind} }
+  selector:
+    matchExpressions:
+${selector.map((expression) => `    - ${expression}`).join('\n')}
+  next:
+${next}`;
+}
+
+// Match expressions: a jq key over the object, and what its value must be.
+const quoted = (values: readonly string[]) => `[${values.map((value) => `'${value}'`).join(', ')}]`;
+const isIn = (key: string, ...values: string[]) => `{ key: '${key}', operator: In, values: ${quoted(values)} }`;
+const notIn = (key: string, ...values: string[]) => `{ key: '${key}', operator: NotIn, values: ${quoted(values)} }`;
+const exists = (key: string) => `{ key: '${key}', operator: Exists }`;
+const absent = (key: string) => `{ key: '${key}', operator: DoesNotExist }`;
+
+const NOT_DELETED = absent('.metadata.deletionTimestamp');
+const RUNNING = isIn('.status.phase', 'Running');
+const READY = '.status.conditions.[] | select( .type == "Ready" ) | .status';
+
+/** The status as a template (KWOK's Go templates, `$now` defined), replaced whole. */
+const statusTemplate = (template: string) => `    statusTemplate: |
+      {{ $now := Now }}
+${template}`;
+
 /** A ready pod's conditions, in a status template where `$now` is defined. */
 const readyConditions = `      conditions:
       - { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }
@@ -14,20 +46,7 @@ const readyConditions = `      conditions:
       - { type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }} }
 `;
 
-const nodeReady = `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ebb-node-ready
-spec:
-  resourceRef: { apiGroup: v1, kind: Node }
-  selector:
-    matchExpressions:
-    - { key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: NotIn, values: ['True'] }
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
+const nodeReady = stage('ebb-node-ready', 'Node', [notIn(READY, 'True')], statusTemplate(`      conditions:
       - { type: Ready, status: "True", reason: KubeletReady, message: "kwok node", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }} }
       - { type: MemoryPressure, status: "False", reason: KubeletHasSufficientMemory, message: "", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }} }
       - { type: DiskPressure, status: "False", reason: KubeletHasNoDiskPressure, message: "", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }} }
@@ -37,23 +56,9 @@ spec:
       - { type: Hostname, address: {{ .metadata.name | Quote }} }
       nodeInfo: { architecture: amd64, operatingSystem: linux, kubeletVersion: {{ printf "kwok-%s" Version | Quote }} }
       phase: Running
-`;
+`));
 
-const podRunning = `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ebb-pod-running
-spec:
-  resourceRef: { apiGroup: v1, kind: Pod }
-  selector:
-    matchExpressions:
-    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
-    - { key: '.status.phase', operator: In, values: [Pending] }
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-${readyConditions}      containerStatuses:
+const podRunning = stage('ebb-pod-running', 'Pod', [NOT_DELETED, isIn('.status.phase', 'Pending')], statusTemplate(`${readyConditions}      containerStatuses:
       {{ range .spec.containers }}
       - name: {{ .name | Quote }}
         image: {{ .image | Quote }}
@@ -92,40 +97,13 @@ ${readyConditions}      containerStatuses:
       phase: Running
       startTime: {{ $now | Quote }}
       observedGeneration: {{ .metadata.generation }}
-`;
+`));
 
 // The node lifecycle controller marks a node's pods not ready when the node misses heartbeats; a
 // kubelet marks them ready again once its node is back. KWOK is that kubelet here.
-const podReadyAgain = `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ebb-pod-ready-again
-spec:
-  resourceRef: { apiGroup: v1, kind: Pod }
-  selector:
-    matchExpressions:
-    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
-    - { key: '.status.phase', operator: In, values: [Running] }
-    - { key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: NotIn, values: ['True'] }
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-${readyConditions}`;
+const podReadyAgain = stage('ebb-pod-ready-again', 'Pod', [NOT_DELETED, RUNNING, notIn(READY, 'True')], statusTemplate(readyConditions));
 
-const podDeleted = `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ebb-pod-deleted
-spec:
-  resourceRef: { apiGroup: v1, kind: Pod }
-  selector:
-    matchExpressions:
-    - { key: '.metadata.deletionTimestamp', operator: Exists }
-  next:
-    delete: true
-`;
+const podDeleted = stage('ebb-pod-deleted', 'Pod', [exists('.metadata.deletionTimestamp')], '    delete: true\n');
 
 /** Test hook: the pod annotation that makes KWOK emulate an OOM kill of the container it names. */
 export const TEST_OOM_KILL_ANNOTATION = 'ebb.dev/test-oom-kill';
@@ -136,20 +114,7 @@ export const TEST_OOM_KILL_ANNOTATION = 'ebb.dev/test-oom-kill';
 // after the annotation is gone does not select the pod again: once). The status lists are
 // replaced whole (a strategic merge of containerStatuses does not merge by name), so the others
 // are copied as they are.
-const testOomKill = `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ebb-test-oom-kill
-spec:
-  resourceRef: { apiGroup: v1, kind: Pod }
-  selector:
-    matchExpressions:
-    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
-    - { key: '.status.phase', operator: In, values: [Running] }
-    - { key: '.metadata.annotations["${TEST_OOM_KILL_ANNOTATION}"]', operator: Exists }
-  next:
-    patches:
+const testOomKill = stage('ebb-test-oom-kill', 'Pod', [NOT_DELETED, RUNNING, exists(`.metadata.annotations["${TEST_OOM_KILL_ANNOTATION}"]`)], `    patches:
     - root: metadata
       template: |
         annotations: { ${TEST_OOM_KILL_ANNOTATION}: null }
@@ -169,7 +134,7 @@ spec:
         {{ end }}
         {{ $list }}: {{ toJson $statuses }}
         {{ end }}
-`;
+`);
 
 /** Test hook: the pod annotation that makes KWOK hold the pod's resizes back (PodResizePending, reason Deferred) while it is there. */
 export const TEST_RESIZE_DEFERRED_ANNOTATION = 'ebb.dev/test-resize-deferred';
@@ -202,53 +167,28 @@ const conditionsKept = `
         {{ end }}
         {{ end }}`;
 
-const resizePending = (name: string, selector: string, reason: 'Deferred' | 'Infeasible', message: string) => `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ${name}
-spec:
-  resourceRef: { apiGroup: v1, kind: Pod }
-  selector:
-    matchExpressions:
-    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
-    - { key: '.status.phase', operator: In, values: [Running] }
-${selector}
-  next:
-    patches:
+/** A merge patch of the pod's status, whose template starts from conditionsKept. */
+const judgedStatusPatch = (template: string) => `    patches:
     - subresource: status
       root: status
       type: merge
       template: |${conditionsKept}
-        {{ $conditions = append $conditions (dict "type" "PodResizePending" "status" "True" "reason" "${reason}" "message" "${message}" "observedGeneration" $generation "lastTransitionTime" Now) }}
+${template}`;
+
+/** The resize held back: PodResizePending with the reason and message, the generation acknowledged. */
+const resizePending = (name: string, selector: readonly string[], reason: 'Deferred' | 'Infeasible', message: string) =>
+  stage(name, 'Pod', [NOT_DELETED, RUNNING, ...selector], judgedStatusPatch(`        {{ $conditions = append $conditions (dict "type" "PodResizePending" "status" "True" "reason" "${reason}" "message" "${message}" "observedGeneration" $generation "lastTransitionTime" Now) }}
         observedGeneration: {{ $generation }}
         conditions: {{ toJson $conditions }}
-`;
+`));
+
+const RESIZE_TO_JUDGE = isIn(resizeToJudge, 'true');
+const DEFERRED_BY_TEST = `.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]`;
 
 // The kubelet with in-place resize (KEP-1287): what the spec asks becomes what is allocated
 // (containerStatuses[].allocatedResources) and applied (.resources), the generation is
 // acknowledged and no resize condition is left. Container statuses are a list replaced whole.
-const podResized = `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ebb-pod-resized
-spec:
-  resourceRef: { apiGroup: v1, kind: Pod }
-  selector:
-    matchExpressions:
-    - { key: '.metadata.deletionTimestamp', operator: DoesNotExist }
-    - { key: '.status.phase', operator: In, values: [Running] }
-    - { key: '${resizeToJudge}', operator: In, values: ['true'] }
-    - { key: '.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]', operator: DoesNotExist }
-    - { key: '${exceedsNode}', operator: NotIn, values: ['true'] }
-  next:
-    patches:
-    - subresource: status
-      root: status
-      type: merge
-      template: |${conditionsKept}
-        observedGeneration: {{ $generation }}
+const podResized = stage('ebb-pod-resized', 'Pod', [NOT_DELETED, RUNNING, RESIZE_TO_JUDGE, absent(DEFERRED_BY_TEST), notIn(exceedsNode, 'true')], judgedStatusPatch(`        observedGeneration: {{ $generation }}
         conditions: {{ toJson $conditions }}
         {{ range $list, $specList := dict "containerStatuses" "containers" "initContainerStatuses" "initContainers" }}
         {{ with index $.status $list }}
@@ -264,13 +204,11 @@ spec:
         {{ $list }}: {{ toJson $statuses }}
         {{ end }}
         {{ end }}
-`;
+`));
 
 const podResizeInfeasible = resizePending(
   'ebb-pod-resize-infeasible',
-  `    - { key: '${resizeToJudge}', operator: In, values: ['true'] }
-    - { key: '.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]', operator: DoesNotExist }
-    - { key: '${exceedsNode}', operator: In, values: ['true'] }`,
+  [RESIZE_TO_JUDGE, absent(DEFERRED_BY_TEST), isIn(exceedsNode, 'true')],
   'Infeasible',
   `Node didn't have enough capacity: the pod's requests exceed the node's allocatable (cpu ${NODE_ALLOCATABLE.cpuCores}, memory ${NODE_ALLOCATABLE.memoryBytes / 2 ** 30}Gi)`,
 );
@@ -279,8 +217,7 @@ const podResizeInfeasible = resizePending(
 // the annotation is removed (the resized stage above then matches the Deferred pod).
 const testResizeDeferred = resizePending(
   'ebb-test-resize-deferred',
-  `    - { key: '.metadata.generation != .status.observedGeneration', operator: In, values: ['true'] }
-    - { key: '.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]', operator: Exists }`,
+  [isIn('.metadata.generation != .status.observedGeneration', 'true'), exists(DEFERRED_BY_TEST)],
   'Deferred',
   `Node didn't have enough resources (held by ${TEST_RESIZE_DEFERRED_ANNOTATION})`,
 );
