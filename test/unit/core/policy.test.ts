@@ -1,17 +1,6 @@
 import { expect } from 'chai';
-import { DEFAULT_POLICY, parsePolicy, type Policy } from '../../../src/core/policy.ts';
-
-function accepted(text: string): Policy {
-  const parsed = parsePolicy(text);
-  if (!parsed.ok) throw new Error(parsed.errors.map((error) => error.message).join('\n'));
-  return parsed.policy;
-}
-
-function rejected(text: string) {
-  const parsed = parsePolicy(text);
-  if (parsed.ok) throw new Error('expected the policy to be rejected');
-  return parsed.errors;
-}
+import { DEFAULT_POLICY } from '../../../src/core/policy.ts';
+import { accepted, rejected } from './policy-texts.ts';
 
 describe('parsePolicy', () => {
   it('gives the default policy for an empty document', () => {

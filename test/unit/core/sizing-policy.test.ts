@@ -1,23 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_POLICY, parsePolicy } from '../../../src/core/policy.ts';
+import { DEFAULT_POLICY } from '../../../src/core/policy.ts';
 import { DEFAULT_SIZING, parseSizing, type SizingConfig } from '../../../src/core/recommender/index.ts';
 import { SIZING_FIELDS } from '../../../src/core/recommender/sizing.ts';
+import { accepted, rejected } from './policy-texts.ts';
 
 const MiB = 2 ** 20;
 
-function sizingOf(text: string): SizingConfig {
-  const parsed = parsePolicy(text);
-  if (!parsed.ok) throw new Error(parsed.errors.map((error) => error.message).join('\n'));
-  return parsed.policy.sizing;
-}
-
-function messagesOf(text: string): string[] {
-  const parsed = parsePolicy(text);
-  if (parsed.ok) throw new Error('expected the policy to be rejected');
-  return parsed.errors.map((error) => error.message);
-}
+const sizingOf = (text: string): SizingConfig => accepted(text).sizing;
+const messagesOf = (text: string): string[] => rejected(text).map((error) => error.message);
 
 describe('policy sizing:', () => {
   it('is every default when absent or empty', () => {
