@@ -25,6 +25,11 @@ export const setting = (name: string, fallback: number) => Number(process.env[na
 export const seconds = (ms: number) => (ms / 1000).toFixed(1);
 export const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
+// The results table both benches print: measure, value, target, and whether the value met it.
+export const verdict = (value: number, target: number) => (value <= target ? 'ok' : 'MISS');
+export const row = (measure: string, value: string, target = '', mark = '') => `| ${measure.padEnd(52)} | ${value.padEnd(28)} | ${target.padEnd(10)} | ${mark.padEnd(4)} |`;
+export const tableHeader = `${row('measure', 'value', 'target')}\n|${'-'.repeat(54)}|${'-'.repeat(30)}|${'-'.repeat(12)}|------|`;
+
 /** How often the stand-in kubelets have a new sample (the agents' default scrape interval). */
 const USAGE_SAMPLE_MS = 10_000;
 /** Deployments created at once. */
@@ -267,6 +272,24 @@ function manifestNodeOptions(): string[] {
 }
 
 /** SIGTERM (the controller exits cleanly, writing a CPU profile if asked), SIGKILL after 5 s. */
+/**
+ * The stand-in agents listening and the bundled controller started against them, its ticks and
+ * RSS sampled from its start (`startedAt`, epoch ms).
+ */
+export async function startSampledController(controlPlane: ControlPlane, agent: StandInAgents, env: Record<string, string>): Promise<{ started: BundledController; startedAt: number; sampler: ControllerSampler }> {
+  const agentUrl = await agent.listen();
+  const startedAt = Date.now();
+  const started = await startBundledController(controlPlane, agentUrl, env);
+  return { started, startedAt, sampler: new ControllerSampler(started.child.pid!, started.port) };
+}
+
+/** A bench's end, whatever happened: the controller, the stand-in agents, then the control plane. */
+export async function stopClusterBench(controller: ChildProcess | undefined, agent: StandInAgents, controlPlane: ControlPlane): Promise<void> {
+  await stopController(controller);
+  await agent.close();
+  await controlPlane.stop();
+}
+
 export async function stopController(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshot(child, process.env.BENCH_HEAP_SNAPSHOT);

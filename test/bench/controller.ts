@@ -27,8 +27,8 @@ import { workloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { cpuSeconds, loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
-  ControllerSampler, controllerLeads, createWorkloads, fixed, metricCount, metricValue, printControllerWarnings, scrape, seconds, seriesValue, setting,
-  startBenchControlPlane, startBundledController, StandInAgents, stopController, tickHistogram,
+  controllerLeads, createWorkloads, fixed, metricCount, metricValue, printControllerWarnings, row, scrape, seconds, seriesValue, setting,
+  StandInAgents, startBenchControlPlane, startSampledController, stopClusterBench, stopController, tableHeader, tickHistogram, verdict,
 } from './cluster-bench.ts';
 
 const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
@@ -114,12 +114,9 @@ async function main(): Promise<void> {
     const namespaces = Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i));
     const deployments = Array.from({ length: WORKLOADS }, (_, i) => deployment(i));
     const pods = await createWorkloads(controlPlane, namespaces, deployments, totalPods, PODS_DEADLINE_MS);
-    const agentUrl = await agent.listen();
-    const controllerStarted = Date.now();
-    const started = await startBundledController(controlPlane, agentUrl, { EBB_TICK_MS: String(TICK_MS) });
+    const { started, startedAt: controllerStarted, sampler } = await startSampledController(controlPlane, agent, { EBB_TICK_MS: String(TICK_MS) });
     controller = started.child;
     const { port } = started;
-    const sampler = new ControllerSampler(controller.pid!, port);
     await controllerLeads(port);
     const leaderAfterMs = Date.now() - controllerStarted;
     // The first ticks write every workload's status annotation; the steady window starts after
@@ -183,26 +180,22 @@ async function main(): Promise<void> {
       bench_s: (Date.now() - benchStarted) / 1000,
       load: loadAverage(),
     };
-    const verdict = (value: number, target: number) => (value <= target ? 'ok' : 'MISS');
     console.log(`
-| measure                               | value                | target   |      |
-|---------------------------------------|----------------------|----------|------|
-| pods ready / wanted                   | ${`${pods.readyReplicas} / ${totalPods}`.padEnd(20)} |          |      |
-| Deployments created, pods running     | ${`${seconds(pods.createdMs)} s, ${seconds(pods.runningMs)} s`.padEnd(20)} |          |      |
-| tick mean (histogram, ${String(steadyTicks).padStart(3)} ticks)     | ${`${fixed(figures.tick_mean_ms)} ms`.padEnd(20)} | ≤ ${TARGETS.tickMs} ms | ${verdict(figures.tick_mean_ms, TARGETS.tickMs)} |
-| controller CPU per tick (all its work) | ${`${fixed(figures.cpu_per_tick_ms)} ms`.padEnd(20)} |          |      |
-| tick p50 / p99 / max (${String(ticks.length).padStart(3)} sampled)   | ${`${fixed(figures.tick_p50_ms)} / ${fixed(figures.tick_p99_ms)} / ${fixed(figures.tick_max_ms)} ms`.padEnd(20)} | ≤ ${TARGETS.tickMs} ms | ${verdict(figures.tick_p99_ms, TARGETS.tickMs)} |
-| controller RSS peak (VmRSS / VmHWM)   | ${`${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`.padEnd(20)} | ≤ ${TARGETS.rssMB} MB | ${verdict(figures.rss_peak_mb, TARGETS.rssMB)} |
-| at the peak: anon + file, when        | ${`${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`.padEnd(20)} |          |      |
-| reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)        | ${`${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`.padEnd(20)} | ≤ ${TARGETS.reactionMs} ms | ${verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs)} |
-| usage reports, recommendations, checkpoint writes | ${`${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`.padEnd(20)} |          |      |
+${tableHeader}
+${row('pods ready / wanted', `${pods.readyReplicas} / ${totalPods}`)}
+${row('Deployments created, pods running', `${seconds(pods.createdMs)} s, ${seconds(pods.runningMs)} s`)}
+${row(`tick mean (histogram, ${steadyTicks} ticks)`, `${fixed(figures.tick_mean_ms)} ms`, `≤ ${TARGETS.tickMs} ms`, verdict(figures.tick_mean_ms, TARGETS.tickMs))}
+${row('controller CPU per tick (all its work)', `${fixed(figures.cpu_per_tick_ms)} ms`)}
+${row(`tick p50 / p99 / max (${ticks.length} sampled)`, `${fixed(figures.tick_p50_ms)} / ${fixed(figures.tick_p99_ms)} / ${fixed(figures.tick_max_ms)} ms`, `≤ ${TARGETS.tickMs} ms`, verdict(figures.tick_p99_ms, TARGETS.tickMs))}
+${row('controller RSS peak (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`, `≤ ${TARGETS.rssMB} MB`, verdict(figures.rss_peak_mb, TARGETS.rssMB))}
+${row('at the peak: anon + file, when', `${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`)}
+${row(`reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)`, `${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`, `≤ ${TARGETS.reactionMs} ms`, verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs))}
+${row('usage reports, recommendations, checkpoint writes', `${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`)}
 load average ${loadAverage()}; the agents are the one stand-in (one report for every workload from this process)
 `);
     writeResult('controller', figures);
   } finally {
-    await stopController(controller);
-    await agent.close();
-    await controlPlane.stop();
+    await stopClusterBench(controller, agent, controlPlane);
   }
 }
 

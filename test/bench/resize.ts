@@ -39,8 +39,8 @@ import { workloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
-  ControllerSampler, controllerLeads, createWorkloads, fixed, printControllerWarnings, scrape, seconds, seriesValue, setting, startBenchControlPlane,
-  startBundledController, StandInAgents, stopController,
+  controllerLeads, createWorkloads, fixed, printControllerWarnings, row, scrape, seconds, seriesValue, setting, StandInAgents,
+  startBenchControlPlane, startSampledController, stopClusterBench, stopController, tableHeader, verdict,
 } from './cluster-bench.ts';
 
 const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
@@ -288,12 +288,9 @@ async function main(): Promise<void> {
     const pods = await createWorkloads(controlPlane, namespaces, deployments, totalPods, PODS_DEADLINE_MS);
     const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': POLICY } } });
-    const agentUrl = await agent.listen();
-    const controllerStarted = Date.now();
-    const started = await startBundledController(controlPlane, agentUrl, { EBB_USAGE_INTERVAL_MS: String(USAGE_INTERVAL_MS) });
+    const { started, startedAt: controllerStarted, sampler } = await startSampledController(controlPlane, agent, { EBB_USAGE_INTERVAL_MS: String(USAGE_INTERVAL_MS) });
     controller = started.child;
     const { port } = started;
-    const sampler = new ControllerSampler(controller.pid!, port);
     sampler.record();
     await controllerLeads(port);
     console.log(`phase A: controller leading after ${seconds(Date.now() - controllerStarted)} s; waiting until every pod is right-sized in place (at most ${seconds(RESIZE_DEADLINE_MS)} s)`);
@@ -349,12 +346,9 @@ async function main(): Promise<void> {
       bench_s: (Date.now() - benchStarted) / 1000,
       load: loadAverage(),
     };
-    const verdict = (value: number, target: number) => (value <= target ? 'ok' : 'MISS');
     const reached = (threshold: (typeof THRESHOLDS)[number]) => (Number.isNaN(a.reachedMs[threshold]) ? 'not reached' : `${seconds(a.reachedMs[threshold])} s`);
-    const row = (measure: string, value: string, target = '', mark = '') => `| ${measure.padEnd(52)} | ${value.padEnd(28)} | ${target.padEnd(10)} | ${mark.padEnd(4)} |`;
     console.log(`
-${row('measure', 'value', 'target')}
-|${'-'.repeat(54)}|${'-'.repeat(30)}|${'-'.repeat(12)}|------|
+${tableHeader}
 ${row('pods ready / wanted (in place + evict)', `${pods.readyReplicas} / ${totalPods}`)}
 ${row('A: recommendations published, raise-only', `${a.recommendations.published}, ${a.recommendations.raiseOnly}`)}
 ${row('A: status writes (Deployment updates seen), per workload', `${a.deploymentUpdates}, ${fixed(a.deploymentUpdates / WORKLOADS)}`)}
@@ -372,9 +366,7 @@ load average ${loadAverage()}; the agents are the one stand-in (every pod at 400
 `);
     writeResult('resize', figures);
   } finally {
-    await stopController(controller);
-    await agent.close();
-    await controlPlane.stop();
+    await stopClusterBench(controller, agent, controlPlane);
   }
 }
 

@@ -76,6 +76,20 @@ function leakingMemory() {
   };
 }
 
+/** The load ×3 (`up`) or ÷3 (`down`) at STEP_AT: CPU 300m ↔ 900m, working set 200 ↔ 600 MiB (±10 % / ±2 %). */
+function steppedLoad(direction: 'up' | 'down', seed: number, description: string): Shape {
+  return {
+    name: `step-${direction}`,
+    description,
+    seed,
+    step: { at: STEP_AT, direction },
+    usage: (at, { normal }) => {
+      const level = (at < STEP_AT) === (direction === 'up') ? 1 : 3;
+      return { cpuCores: 0.3 * level * (1 + 0.1 * normal()), memoryBytes: 200 * MIB * level * (1 + 0.02 * normal()) };
+    },
+  };
+}
+
 const SHAPES: readonly (() => Shape)[] = [
   () => ({
     name: 'steady',
@@ -121,26 +135,8 @@ const SHAPES: readonly (() => Shape)[] = [
       },
     };
   },
-  () => ({
-    name: 'step-up',
-    description: 'A release triples the load 3.5 days in: CPU 300m → 900m and working set 200 → 600 MiB at once (±10 % / ±2 %).',
-    seed: 5,
-    step: { at: STEP_AT, direction: 'up' },
-    usage: (at, { normal }) => {
-      const level = at < STEP_AT ? 1 : 3;
-      return { cpuCores: 0.3 * level * (1 + 0.1 * normal()), memoryBytes: 200 * MIB * level * (1 + 0.02 * normal()) };
-    },
-  }),
-  () => ({
-    name: 'step-down',
-    description: 'Traffic moves elsewhere 3.5 days in: CPU 900m → 300m and working set 600 → 200 MiB at once (±10 % / ±2 %).',
-    seed: 6,
-    step: { at: STEP_AT, direction: 'down' },
-    usage: (at, { normal }) => {
-      const level = at < STEP_AT ? 3 : 1;
-      return { cpuCores: 0.3 * level * (1 + 0.1 * normal()), memoryBytes: 200 * MIB * level * (1 + 0.02 * normal()) };
-    },
-  }),
+  () => steppedLoad('up', 5, 'A release triples the load 3.5 days in: CPU 300m → 900m and working set 200 → 600 MiB at once (±10 % / ±2 %).'),
+  () => steppedLoad('down', 6, 'Traffic moves elsewhere 3.5 days in: CPU 900m → 300m and working set 600 → 200 MiB at once (±10 % / ±2 %).'),
   () => {
     const memory = leakingMemory();
     return {
