@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import { CoreV1Api, makeInformer, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { restartOnError } from '../../kube/restart-on-error.ts';
 import { SIDECAR_ENV, SIDECAR_NAME } from '../../protocol/sidecar.ts';
 import { startProcess, type ManagedProcess } from '../processes.ts';
 
@@ -33,6 +34,7 @@ export class PodRunner {
   private readonly starting = new Set<string>();
   private readonly informer;
   private readonly listeners: (() => void)[] = [];
+  private stopped = false;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -47,6 +49,7 @@ export class PodRunner {
     this.informer.on('add', sync);
     this.informer.on('update', sync);
     this.informer.on('delete', (pod) => void this.remove(keyOf(pod)));
+    restartOnError(this.informer, { what: 'the sandbox kubelet\'s pod informer', isStopped: () => this.stopped, log });
   }
 
   start(): Promise<void> {
@@ -54,6 +57,7 @@ export class PodRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.informer.stop();
     await Promise.all([...this.pods.keys()].map((key) => this.remove(key)));
   }
