@@ -37,6 +37,17 @@ export const days = (count: number): Lifetime => ({ validMs: count * DAY_MS });
  */
 export const backdateMs = (validMs: number) => Math.min(5 * 60_000, Math.floor(validMs / 10));
 
+/**
+ * When a certificate was issued, from its validity, undoing backdateMs: its notBefore is set back
+ * 5 minutes when it lives 50 minutes or more (notBefore to notAfter: 55 minutes or more), else a
+ * tenth of its life (an eleventh of notBefore to notAfter). For a certificate not set back at all
+ * this is up to 5 minutes late, so an overlap counted from it only lasts longer.
+ */
+export function issuedAt(notBefore: number, notAfter: number): number {
+  const span = notAfter - notBefore;
+  return notBefore + (span >= 55 * 60_000 ? 5 * 60_000 : Math.floor(span / 11));
+}
+
 function rsaKey(): { keyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {

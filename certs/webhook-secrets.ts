@@ -13,7 +13,7 @@
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { StoredCertificatesView, RenewalPlan, Validity } from '../src/core/certificate-renewal.ts';
-import type { KeyPair, Lifetime } from './pki.ts';
+import { issuedAt, type KeyPair, type Lifetime } from './pki.ts';
 import { createWebhookCa, issueServingCertificate, serviceDnsNames } from './webhook-certificates.ts';
 
 export const WEBHOOK_TLS_SECRET = 'ebb-webhook-tls';
@@ -43,7 +43,10 @@ export interface WebhookService {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-const validity = (cert: X509Certificate): Validity => ({ notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) });
+function validity(cert: X509Certificate): Validity {
+  const notAfter = Date.parse(cert.validTo);
+  return { issuedAt: issuedAt(Date.parse(cert.validFrom), notAfter), notAfter };
+}
 const signs = (ca: X509Certificate, cert: X509Certificate) => cert.checkIssued(ca) && cert.verify(ca.publicKey);
 
 /** The certificate and its matching key, or why not. */

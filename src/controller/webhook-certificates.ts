@@ -85,7 +85,9 @@ function selfManaged(kubeConfig: KubeConfig, settings: CertificateSettings, log:
     if (bundle === 'updated') log('info', `caBundle of MutatingWebhookConfiguration ${settings.webhookConfiguration} set from Secret ${namespace}/${WEBHOOK_TLS_SECRET}`);
     if (!(await write(WEBHOOK_TLS_SECRET, texts.tls, tls))) return now + MIN_DELAY_MS;
     if (plan.acts) log('info', `webhook certificates renewed: ${plan.reasons.join('; ')}`, { ca: plan.newCa, serving: plan.newServing, trusted: plan.alsoTrust ? 2 : 1 });
-    return planRenewal(readStoredCertificates(texts.tls, texts.ca, where).view, now, policy).nextCheckAt;
+    // The next step on what was written: its time, or at once if it is due already.
+    const next = planRenewal(readStoredCertificates(texts.tls, texts.ca, where).view, now, policy);
+    return next.acts ? now : next.nextCheckAt;
   };
 }
 

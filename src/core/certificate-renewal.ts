@@ -15,9 +15,13 @@
 /** Renew a certificate once less than this share of its life is left. */
 export const RENEW_SHARE = 1 / 3;
 
-/** When a certificate is valid, in ms since the epoch. */
+/**
+ * When a certificate was issued and until when it is valid, in ms since the epoch. Issued, not
+ * notBefore: notBefore is set back to allow for clock skew (certs/pki.ts), and an overlap counted
+ * from it would be shorter by that much (all of it, for a short test certificate).
+ */
 export interface Validity {
-  notBefore: number;
+  issuedAt: number;
   notAfter: number;
 }
 
@@ -56,13 +60,13 @@ export interface RenewalPlan {
   nextCheckAt: number;
 }
 
-/** The policy for the given lifetimes: the overlap is an hour, or a tenth of a short serving life. */
+/** The policy for the given lifetimes: the overlap is an hour, or a fifth of a short serving life (less than the third left when a serving certificate falls due, so one that waits for the switch stays valid). */
 export function renewalPolicy(servingValidityMs: number, caValidityMs: number): RenewalPolicy {
-  return { servingValidityMs, caValidityMs, overlapMs: Math.min(3_600_000, servingValidityMs / 10) };
+  return { servingValidityMs, caValidityMs, overlapMs: Math.min(3_600_000, servingValidityMs / 5) };
 }
 
 /** When a certificate is due: RENEW_SHARE of its life before it expires. */
-export const dueAt = (validity: Validity) => validity.notAfter - (validity.notAfter - validity.notBefore) * RENEW_SHARE;
+export const dueAt = (validity: Validity) => validity.notAfter - (validity.notAfter - validity.issuedAt) * RENEW_SHARE;
 
 const usable = (validity: Validity | undefined, now: number): validity is Validity => validity !== undefined && now < validity.notAfter;
 
@@ -94,7 +98,7 @@ function trustedBesides(view: StoredCertificatesView, now: number, policy: Renew
   }
   if (!usable(view.previousCa, now)) return undefined;
   // Dropped once the serving certificate from the new CA has been out for the overlap.
-  const switched = view.serving?.signedBy === 'ca' && now >= view.serving.notBefore + policy.overlapMs;
+  const switched = view.serving?.signedBy === 'ca' && now >= view.serving.issuedAt + policy.overlapMs;
   return switched ? undefined : 'previous-ca';
 }
 
@@ -107,7 +111,7 @@ function servingRenewal(view: StoredCertificatesView, now: number, policy: Renew
   if (signer === 'untrusted') return { renew: true, reason: 'the serving certificate is not signed by a CA the caBundle keeps' };
   if (signer === 'trusted') {
     // Switched to the new CA once the caBundle has trusted it for the overlap.
-    const switchable = !newCa && now >= view.ca!.notBefore + policy.overlapMs;
+    const switchable = !newCa && now >= view.ca!.issuedAt + policy.overlapMs;
     return switchable ? { renew: true, reason: 'the serving certificate moves to the new CA' } : { renew: false };
   }
   return now >= dueAt(serving) ? { renew: true, reason: 'the serving certificate is due for renewal' } : { renew: false };
@@ -118,8 +122,8 @@ function pendingTimes(view: StoredCertificatesView, policy: RenewalPolicy): numb
   const times = [dueAt(view.ca!), view.ca!.notAfter];
   if (view.serving) times.push(dueAt(view.serving), view.serving.notAfter);
   if (view.previousCa) {
-    times.push(view.previousCa.notAfter, view.ca!.notBefore + policy.overlapMs);
-    if (view.serving) times.push(view.serving.notBefore + policy.overlapMs);
+    times.push(view.previousCa.notAfter, view.ca!.issuedAt + policy.overlapMs);
+    if (view.serving) times.push(view.serving.issuedAt + policy.overlapMs);
   }
   return times;
 }

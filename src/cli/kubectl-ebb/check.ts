@@ -158,7 +158,7 @@ function certificates(pem: string): X509Certificate[] {
   });
 }
 
-const EXPIRY_FIX = 'the controller renews it before expiry; if it did not, see its log (or renew the Secret as the README\'s install says)';
+const EXPIRY_FIX = 'the controller (self-managed) or cert-manager renews it with a third of its life left; if it did not, see the controller\'s log or the Certificate ebb-webhook';
 
 /** In a cluster: the serving certificate in the Secret the webhook mounts, and the Service's ready endpoints. */
 async function serviceWebhookLines(cluster: Cluster, caBundle: string, service: { namespace: string; name: string }, now: number): Promise<CheckLine[]> {
@@ -167,9 +167,9 @@ async function serviceWebhookLines(cluster: Cluster, caBundle: string, service: 
   lines.push(...await orFailures(cluster, `Secret ${where}`, async () => {
     const secret = await readOptional(cluster, `Secret ${where}`, () => cluster.core.readNamespacedSecret({ name: WEBHOOK_SECRET, namespace: cluster.ebbNamespace }));
     const crt = secret?.data?.['tls.crt'];
-    if (!crt) return [failure(`serving certificate: no Secret ${where} with tls.crt, so the webhook cannot serve`, 'create it as the README\'s install says')];
+    if (!crt) return [failure(`serving certificate: no Secret ${where} with tls.crt, so the webhook cannot serve`, 'the controller creates it (EBB_WEBHOOK_CERTIFICATES=self-managed, the manifests\' default), or cert-manager\'s Certificate ebb-webhook: see the controller\'s log')];
     const [serving] = certificates(Buffer.from(crt, 'base64').toString('utf8'));
-    if (!serving) return [failure(`serving certificate: tls.crt in Secret ${where} is not a PEM certificate`, 'recreate the Secret as the README\'s install says')];
+    if (!serving) return [failure(`serving certificate: tls.crt in Secret ${where} is not a PEM certificate`, 'the controller replaces it (self-managed): see its log; or delete the Secret, and the controller or cert-manager makes a new one')];
     const trusted = certificates(caBundle).some((ca) => serving.checkIssued(ca) && serving.verify(ca.publicKey));
     return [
       trusted

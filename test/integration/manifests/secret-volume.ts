@@ -1,5 +1,7 @@
 // What the kubelet does for a pod's Secret volume, played for a program run as a local process:
-// the Secret read through the API (as the kubelet's cache does, here polled every intervalMs) and
+// the Secret read through the API (as the kubelet's cache does, here polled every intervalMs),
+// a change applied delayMs after it is seen (the kubelet's sync period and cache make that up to
+// a minute or two; a test passes a few seconds so that what depends on it is exercised), and
 // its keys written as files the way the kubelet's atomic writer does it: a new timestamped
 // directory with every file, then the `..data` symlink swapped to it in one rename, the files
 // themselves symlinks through `..data`. A reader sees the old pair or the new one, never half.
@@ -15,10 +17,10 @@ export interface SecretVolume {
   stop(): Promise<void>;
 }
 
-export function playSecretVolume(kubeConfig: KubeConfig, namespace: string, name: string, dir: string, intervalMs = 500): SecretVolume {
+export function playSecretVolume(kubeConfig: KubeConfig, namespace: string, name: string, dir: string, options: { intervalMs?: number; delayMs?: number } = {}): SecretVolume {
+  const { intervalMs = 500, delayMs = 0 } = options;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   mkdirSync(dir, { recursive: true });
-  let written = '';
   let updates = 0;
   let stopped = false;
 
@@ -34,14 +36,17 @@ export function playSecretVolume(kubeConfig: KubeConfig, namespace: string, name
     updates++;
   };
 
+  let seen = '';
+  const pending: { data: Record<string, string>; at: number }[] = [];
   const poll = (async () => {
     while (!stopped) {
       const secret = await core.readNamespacedSecret({ name, namespace }).catch(() => undefined);
       const text = JSON.stringify(secret?.data ?? null);
-      if (secret?.data && text !== written) {
-        write(secret.data);
-        written = text;
+      if (secret?.data && text !== seen) {
+        pending.push({ data: secret.data, at: Date.now() + delayMs });
+        seen = text;
       }
+      while (pending[0] && pending[0].at <= Date.now()) write(pending.shift()!.data);
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();

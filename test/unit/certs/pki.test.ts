@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { backdateMs, createCertificateAuthority, days, issueCertificate } from '../../../certs/pki.ts';
+import { backdateMs, createCertificateAuthority, days, issuedAt as issuedFrom, issueCertificate } from '../../../certs/pki.ts';
 
 describe('local control plane PKI', () => {
   const ca = createCertificateAuthority('test-ca', days(30));
@@ -43,5 +43,8 @@ describe('local control plane PKI', () => {
     const short = new X509Certificate(issueCertificate(ca, { commonName: 'short', usage: 'server', lifetime: { validMs: 60_000, issuedAt } }).certPem);
     expect([Date.parse(short.validFrom), Date.parse(short.validTo)]).to.deep.equal([issuedAt - 6_000, issuedAt + 60_000]);
     expect(backdateMs(60_000)).to.equal(6_000);
+    // …which issuedAt undoes, from the certificate alone.
+    expect(issuedFrom(Date.parse(long.validFrom), Date.parse(long.validTo))).to.equal(issuedAt);
+    expect(issuedFrom(Date.parse(short.validFrom), Date.parse(short.validTo))).to.equal(issuedAt);
   });
 });

