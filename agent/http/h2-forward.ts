@@ -35,7 +35,7 @@ export class Http2Sessions {
     const present = this.sessions.get(key);
     if (present && !present.closed && !present.destroyed) return present;
     // No server push: a pushed stream would have no client to go to.
-    const session = http2.connect(`http://${key}`, { createConnection: () => net.connect(to.port, to.host), settings: { enablePush: false } });
+    const session = http2.connect(`http://${key}`, { createConnection: () => net.connect({ port: to.port, host: to.host, noDelay: true }), settings: { enablePush: false } });
     const forget = () => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
