@@ -241,5 +241,19 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
     // The webhook took every renewed pair: at least the first, the move and the one after.
     expect(reloads).to.be.at.least(3);
   });
-});
 
+  it('replaces a Secret whose data is corrupt, with a warning, and goes on', async () => {
+    const warnedBefore = controller.output.filter((line) => line.includes('it is replaced')).length;
+    await core.patchNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE, body: { data: { 'tls.crt': Buffer.from('garbage').toString('base64') } } }, MERGE_PATCH);
+    const repaired = await eventually('a readable serving certificate again', async () => {
+      const secret = await core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE });
+      const pem = Buffer.from(secret.data!['tls.crt']!, 'base64').toString();
+      return pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem) : undefined;
+    }, 70_000);
+    expect(repaired.subjectAltName).to.include('DNS:ebb-webhook.ebb-system.svc');
+    const warnings = controller.output.filter((line) => line.includes('it is replaced')).slice(warnedBefore).map((line) => JSON.parse(line) as { level: string; msg: string });
+    expect(warnings.map((warning) => warning.level)).to.include('warn');
+    expect(warnings[0]!.msg).to.match(/^Secret ebb-webhook-tls: tls.crt and tls.key are not a PEM certificate and key/);
+    expect(controller.child.exitCode).to.equal(null);
+  });
+});
