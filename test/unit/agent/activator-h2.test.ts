@@ -98,20 +98,22 @@ describe('activator over HTTP/2 (h2c)', () => {
     expect(refused.body).to.match(/shop\/a did not become ready within the hold deadline/);
   });
 
-  it('drops a held stream its client cancels, and never forwards it', async () => {
-    const stream = client!.request({ ':path': '/gone' });
-    stream.on('error', () => undefined);
-    await until('the stream held', () => held() === 1);
-    stream.close(http2.constants.NGHTTP2_CANCEL);
-    await until('the stream dropped', () => held() === 0);
-    const forwarded: string[] = [];
-    pod.on('stream', (_stream, headers) => forwarded.push(String(headers[':path'])));
-    const after = h2Request(client!, '/after');
-    await until('the next stream held', () => held() === 1);
-    backends.markReady(a, podBackend);
-    expect((await after).body).to.equal('GET /after ');
-    expect(forwarded).to.deep.equal(['/after']);
-  });
+  for (const [reset, code] of [['cancels', http2.constants.NGHTTP2_CANCEL], ['resets with an error', http2.constants.NGHTTP2_INTERNAL_ERROR]] as const) {
+    it(`drops a held stream its client ${reset}, and never forwards it`, async () => {
+      const stream = client!.request({ ':path': '/gone' });
+      stream.on('error', () => undefined);
+      await until('the stream held', () => held() === 1);
+      stream.close(code);
+      await until('the stream dropped', () => held() === 0);
+      const forwarded: string[] = [];
+      pod.on('stream', (_stream, headers) => forwarded.push(String(headers[':path'])));
+      const after = h2Request(client!, '/after');
+      await until('the next stream held', () => held() === 1);
+      backends.markReady(a, podBackend);
+      expect((await after).body).to.equal('GET /after ');
+      expect(forwarded).to.deep.equal(['/after']);
+    });
+  }
 
   it('holds an h2c Upgrade as an HTTP/1.1 request (the upgrade declined) and forwards it as one', async () => {
     const app = http.createServer((req, res) => res.end(`http/1.1 ${req.url} ${req.headers.upgrade ?? 'no upgrade'}`));
