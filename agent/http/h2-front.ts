@@ -24,7 +24,7 @@ import type { Duplex } from 'node:stream';
 import { MAX_HEADER_FIELDS, type ClientTimeouts } from './hop-server.ts';
 
 /** What nginx (128) and most servers offer; RFC 9113 §6.5.2 recommends no fewer than 100. */
-export const MAX_CONCURRENT_STREAMS = 100;
+const MAX_CONCURRENT_STREAMS = 100;
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** The preface, then a frame header: 3 octets of length, then the type. */
@@ -37,7 +37,7 @@ const PSEUDO_HEADER_FIELDS = 4;
 type Protocol = 'h2' | 'http/1.1' | undefined;
 
 /** Which protocol the connection's first bytes are; undefined while they could still be either. */
-export function sniffProtocol(seen: Buffer): Protocol {
+function sniffProtocol(seen: Buffer): Protocol {
   const magic = Math.min(seen.length, PREFACE.length);
   if (!seen.subarray(0, magic).equals(PREFACE.subarray(0, magic))) return 'http/1.1';
   if (seen.length < PREFACE_AND_FRAME_HEADER) return undefined;
@@ -103,13 +103,13 @@ function sniff(socket: Socket, to: Sniffing): void {
 }
 
 /** Whether an upgrade request offers h2c and nothing else (RFC 9113 §3.2 was RFC 7540's Upgrade: h2c). */
-export function upgradesToH2cOnly(req: http.IncomingMessage): boolean {
+function upgradesToH2cOnly(req: http.IncomingMessage): boolean {
   const offered = (req.headers.upgrade ?? '').split(',').map((token) => token.trim().toLowerCase());
   return offered.length > 0 && offered.every((token) => token === 'h2c');
 }
 
 /** The request's head as HTTP/1.1 bytes, without Upgrade, HTTP2-Settings and their tokens in Connection. */
-export function headWithoutUpgrade(req: http.IncomingMessage): Buffer {
+function headWithoutUpgrade(req: http.IncomingMessage): Buffer {
   let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] ?? '';
