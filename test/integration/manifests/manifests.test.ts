@@ -19,7 +19,6 @@ import {
   AdmissionregistrationV1Api,
   CoordinationV1Api,
   CoreV1Api,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1ConfigMap,
@@ -39,6 +38,7 @@ import { ensureWebhookCaBundle } from '../../../src/kube/ca-bundle.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { freePort, killAll, startProgram } from '../../fixtures/processes.ts';
+import { accountKubeconfig, probe } from './accounts.ts';
 import { playSecretVolume } from './secret-volume.ts';
 
 const MANIFESTS = resolve(import.meta.dirname, '../../../manifests');
@@ -68,18 +68,6 @@ function one<T>(objects: readonly KubeObject[], kind: string, name: string): T {
   const found = objects.filter((object) => object.kind === kind && object.metadata.name === name);
   expect(found, `${kind} ${name}`).to.have.length(1);
   return found[0] as T;
-}
-
-/** The status of GET https://127.0.0.1:port{path} without verifying the certificate, as the kubelet probes; 0 when nothing answers. */
-function probe(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
 }
 
 /** The wire form (client-node's type names the field `_from`). */
@@ -456,21 +444,7 @@ describe('install manifests', function () {
      * and nothing is refused. The test plays the kubelet's Secret volume for the webhook.
      */
     async function runEveryProgram(namespace: string): Promise<void> {
-      // A kubeconfig per account, with a token from the TokenRequest API, as a pod would have.
-      const kubeconfigOf = async (account: string) => {
-        const { stdout: token } = await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h'], kubeconfig());
-        const cluster = controlPlane().kubeConfig.getCurrentCluster()!;
-        const config = new KubeConfig();
-        config.loadFromOptions({
-          clusters: [cluster],
-          users: [{ name: account, token: token.trim() }],
-          contexts: [{ name: account, cluster: cluster.name, user: account }],
-          currentContext: account,
-        });
-        const file = join(work, `${account}.kubeconfig`);
-        writeFileSync(file, config.exportConfig(), { mode: 0o600 });
-        return file;
-      };
+      const kubeconfigOf = (account: string) => accountKubeconfig(controlPlane().kubeConfig, namespace, account, work);
       // The controller's certificate mode as the manifests set it (self-managed): it creates the
       // webhook's Secret, which this test copies into the webhook's files as the kubelet would.
       const controllerEnv = one<V1Deployment>(objects, 'Deployment', 'ebb-controller').spec!.template.spec!.containers[0]!.env ?? [];

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment, type V1MutatingWebhookConfiguration, type V1Pod } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1MutatingWebhookConfiguration, type V1Pod } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
@@ -30,6 +30,7 @@ import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { freePort, killAll, startProgram, type Started } from '../../fixtures/processes.ts';
 import { dryRunCreate, replicaSetPod } from '../../fixtures/webhook.ts';
+import { accountKubeconfig } from './accounts.ts';
 import { playSecretVolume, type SecretVolume } from './secret-volume.ts';
 
 const MANIFESTS = resolve(import.meta.dirname, '../../../manifests');
@@ -74,16 +75,7 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
   let controller: Started<{ port: number }>;
   const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
 
-  /** A kubeconfig for one of ebb's accounts, with a token from the TokenRequest API, as its pod would have. */
-  async function kubeconfigOf(account: string): Promise<string> {
-    const { stdout: token } = await kubectl(['create', 'token', account, '-n', NAMESPACE, '--duration=1h']);
-    const cluster = controlPlane().kubeConfig.getCurrentCluster()!;
-    const config = new KubeConfig();
-    config.loadFromOptions({ clusters: [cluster], users: [{ name: account, token: token.trim() }], contexts: [{ name: account, cluster: cluster.name, user: account }], currentContext: account });
-    const file = join(work, `${account}.kubeconfig`);
-    writeFileSync(file, config.exportConfig(), { mode: 0o600 });
-    return file;
-  }
+  const kubeconfigOf = (account: string) => accountKubeconfig(controlPlane().kubeConfig, NAMESPACE, account, work);
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'ebb-one-command-'));
