@@ -18,6 +18,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+# The webhook's certificates: the controller issues them (self-managed), the webhook serves a
+# placeholder until they exist.
+COPY certs ./certs
 COPY webhook ./webhook
 COPY agent ./agent
 # ESM output (the programs use top-level await) as .mjs, so no package.json is needed beside it.
