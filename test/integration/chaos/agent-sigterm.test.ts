@@ -12,12 +12,10 @@
 
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { DiscoveryV1Api, type AppsV1Api, type CoreV1Api } from '@kubernetes/client-node';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import { agentMetric, agentTokenFile, injectedPodTemplate, optedInNamespace, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type LoadTarget, type RunningLoad } from '../../fixtures/load.ts';
@@ -72,7 +70,7 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
   let core: CoreV1Api;
   let apps: AppsV1Api;
   let controller: Started<ControllerReady>;
-  let agentTokenFile = '';
+  let agentToken = '';
   let controllerUrl = '';
   /** The agent on node 0 (replaced after each SIGTERM, on the same activity port) and the one on node 1. */
   let nodeAgent: Agent;
@@ -87,7 +85,7 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     const host = uniqueLoopbackHost();
     const started = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[node]!, {
       EBB_ACTIVATOR_HOST: host,
-      EBB_TOKEN_FILE: agentTokenFile,
+      EBB_TOKEN_FILE: agentToken,
       EBB_CONTROLLER_URL: controllerUrl,
       ...env,
     });
@@ -110,14 +108,9 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
   before(async function () {
     this.timeout(120_000);
     const kubeConfig = controlPlane().kubeConfig;
-    core = kubeConfig.makeApiClient(CoreV1Api);
-    apps = kubeConfig.makeApiClient(AppsV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, namespace);
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
     const controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
-    agentTokenFile = join(controlPlane().workDir, 'agent.token');
-    writeFileSync(agentTokenFile, await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-agent'));
+    agentToken = await agentTokenFile(controlPlane());
     await sleepingWorkload('sleepy');
     await sleepingWorkload('drowsy');
 
@@ -179,6 +172,23 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     return { exited };
   }
 
+  /**
+   * Once the clients' next requests are answered through the other agent: the load stopped, and
+   * the scenario recorded with the scale writes since `writesBefore` (both expect the one wake-up).
+   */
+  async function finishScenario(
+    scenario: string,
+    run: { route: ActivatorRoute; running: RunningLoad; startedAt: number; writesBefore: number },
+    details: () => Record<string, number | string>,
+  ) {
+    await eventually(`${AFTERWARDS} answers through ${otherAgent.name}`, () => (run.route.answered(otherAgent.name, '200') >= AFTERWARDS ? true : undefined), 30_000);
+    run.running.stop();
+    const result = await run.running.done;
+    const writes = (await scaleWrites(controller.ready.port)) - run.writesBefore;
+    const figures = recordScenario({ scenario, loads: [result], scaleWrites: writes, expectedWrites: '1: the wake-up 0 → 1', startedAt: run.startedAt, details: details() });
+    return { result, figures, writes };
+  }
+
   // Fails if: the agent drops held requests or exits before answering them (a reset or hang-up
   // counts as failed), answers a held request twice or not at all, does not forward once the pod
   // serves, does not exit 0; the workload is scaled more than once.
@@ -196,25 +206,12 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     const drainMs = Date.now() - drainStarted;
     expect(clientFigures(running.live).failed, `the held requests: ${describeFailures(running.live)}`).to.equal(0);
     // The clients went on, to the other agent, which forwards to the pod.
-    await eventually(`${AFTERWARDS} answers through ${otherAgent.name}`, () => (route.answered(otherAgent.name, '200') >= AFTERWARDS ? true : undefined), 30_000);
-    running.stop();
-    const result = await running.done;
-
-    const writes = (await scaleWrites(controller.ready.port)) - writesBefore;
-    const figures = clientFigures(result);
-    recordScenario({
-      scenario: '(c) agent SIGTERM, pod ready within the drain',
-      ...figures,
-      scaleWrites: writes,
-      expectedWrites: '1: the wake-up 0 → 1',
-      durationS: Math.round((Date.now() - startedAt) / 1000),
-      details: {
-        'held at SIGTERM': heldAtSigterm,
-        'forwarded by the draining agent': route.answered(nodeAgent.name, '200'),
-        'agent exited after': `${(drainMs / 1000).toFixed(1)} s (drain 15 s)`,
-        'then through the other agent': route.answered(otherAgent.name, '200'),
-      },
-    });
+    const { result, figures, writes } = await finishScenario('(c) agent SIGTERM, pod ready within the drain', { route, running, startedAt, writesBefore }, () => ({
+      'held at SIGTERM': heldAtSigterm,
+      'forwarded by the draining agent': route.answered(nodeAgent.name, '200'),
+      'agent exited after': `${(drainMs / 1000).toFixed(1)} s (drain 15 s)`,
+      'then through the other agent': route.answered(otherAgent.name, '200'),
+    }));
     expect(figures.failed, describeFailures(result)).to.equal(0);
     expect(figures.ok).to.equal(result.sent);
     expect(Object.fromEntries(route.answers.get(nodeAgent.name) ?? []), 'the held requests, each answered once').to.deep.equal({ 200: heldAtSigterm });
@@ -239,24 +236,11 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     expect(clientFigures(running.live).failed, `the held requests: ${describeFailures(running.live)}`).to.equal(0);
     await eventually(`the clients' next requests held by ${otherAgent.name}`, async () => ((await held(otherAgent, 'drowsy')) >= 1 ? true : undefined), 10_000);
     servers.push((await startPodProcesses(podIP, ports.get('drowsy')!, `${namespace}/drowsy`, undefined, 50)).app);
-    await eventually(`${AFTERWARDS} answers through ${otherAgent.name}`, () => (route.answered(otherAgent.name, '200') >= AFTERWARDS ? true : undefined), 30_000);
-    running.stop();
-    const result = await running.done;
-
-    const writes = (await scaleWrites(controller.ready.port)) - writesBefore;
-    const figures = clientFigures(result);
-    recordScenario({
-      scenario: '(c) agent SIGTERM, drain ends first',
-      ...figures,
-      scaleWrites: writes,
-      expectedWrites: '1: the wake-up 0 → 1',
-      durationS: Math.round((Date.now() - startedAt) / 1000),
-      details: {
-        'held at SIGTERM': heldAtSigterm,
-        'answered 503 + Retry-After by the draining agent': route.answered(nodeAgent.name, '503'),
-        'then through the other agent': route.answered(otherAgent.name, '200'),
-      },
-    });
+    const { result, figures, writes } = await finishScenario('(c) agent SIGTERM, drain ends first', { route, running, startedAt, writesBefore }, () => ({
+      'held at SIGTERM': heldAtSigterm,
+      'answered 503 + Retry-After by the draining agent': route.answered(nodeAgent.name, '503'),
+      'then through the other agent': route.answered(otherAgent.name, '200'),
+    }));
     expect(figures.failed, describeFailures(result)).to.equal(0);
     expect(figures.unavailableWithRetryAfter, '503 with Retry-After').to.equal(heldAtSigterm);
     expect(figures.ok + figures.unavailableWithRetryAfter).to.equal(result.sent);

@@ -131,9 +131,26 @@ export interface ChaosRow extends ClientFigures {
 
 const rows: ChaosRow[] = [];
 
-export function recordScenario(row: ChaosRow): void {
+/** What a scenario ran: its loads, and how ebb and the fault behaved. */
+export interface ScenarioRun extends Pick<ChaosRow, 'scenario' | 'scaleWrites' | 'expectedWrites' | 'details'> {
+  /** The clients' loads, their figures summed. */
+  loads: readonly LoadResult[];
+  /** Epoch ms: the scenario lasted until it is recorded. */
+  startedAt: number;
+}
+
+/** Records the scenario's row for the table; returns the clients' figures, summed over its loads, for its assertions. */
+export function recordScenario({ loads, startedAt, ...run }: ScenarioRun): ClientFigures {
+  const figures = loads.map(clientFigures).reduce((sum, next) => ({
+    sent: sum.sent + next.sent,
+    ok: sum.ok + next.ok,
+    unavailableWithRetryAfter: sum.unavailableWithRetryAfter + next.unavailableWithRetryAfter,
+    failed: sum.failed + next.failed,
+  }));
+  const row = { ...run, ...figures, durationS: Math.round((Date.now() - startedAt) / 1000) };
   rows.push(row);
   console.log(`      ${row.scenario}: ${JSON.stringify({ ...row, scenario: undefined })}`);
+  return figures;
 }
 
 /** The rows in scenario order ((a) … (e)), whatever order the files ran in. */

@@ -11,17 +11,15 @@
 // burst is a flap, and keeping 4 depends on what a leader remembers, not on the cluster.
 
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { agentTokenFile, injectedPodTemplate, optedInNamespace, podPorts, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
 import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { metricOf } from '../../fixtures/metrics.ts';
-import { clientFigures, decisionsByReason, describeFailures, followReplicas, freshDecisions, isLeader, recordScenario, scaleWrites } from './chaos-support.ts';
+import { decisionsByReason, describeFailures, followReplicas, freshDecisions, isLeader, recordScenario, scaleWrites } from './chaos-support.ts';
 import { PodProcesses } from './pod-processes.ts';
 
 const namespace = 'shop';
@@ -58,14 +56,9 @@ describe('chaos: the leader killed and the API server down, under load', functio
   before(async function () {
     this.timeout(120_000);
     const kubeConfig = controlPlane().kubeConfig;
-    core = kubeConfig.makeApiClient(CoreV1Api);
-    apps = kubeConfig.makeApiClient(AppsV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, namespace);
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
     controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
-    const agentTokenFile = join(controlPlane().workDir, 'agent.token');
-    writeFileSync(agentTokenFile, await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-agent'));
+    const agentToken = await agentTokenFile(controlPlane());
 
     const labels = { app: 'steady' };
     await core.createNamespacedService({ namespace, body: { metadata: { name: 'steady' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
@@ -82,7 +75,7 @@ describe('chaos: the leader killed and the API server down, under load', functio
     await eventually('both pods serving', () => (pods.routable().length === 2 ? true : undefined));
 
     agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
-      EBB_TOKEN_FILE: agentTokenFile,
+      EBB_TOKEN_FILE: agentToken,
       EBB_ACTIVATOR_HOST: uniqueLoopbackHost(),
     });
     controllers.push(await startReplica('controller-a'));
@@ -148,18 +141,12 @@ describe('chaos: the leader killed and the API server down, under load', functio
       await afterKill.stop();
 
       const standbyWrites = (await scaleWrites(standby.ready.port)) - writesBefore.standby;
-      const figures = [clientFigures(burst), clientFigures(result)].reduce((sum, next) => ({
-        sent: sum.sent + next.sent,
-        ok: sum.ok + next.ok,
-        unavailableWithRetryAfter: sum.unavailableWithRetryAfter + next.unavailableWithRetryAfter,
-        failed: sum.failed + next.failed,
-      }));
-      recordScenario({
+      const figures = recordScenario({
         scenario: '(a) leader SIGKILLed',
-        ...figures,
+        loads: [burst, result],
         scaleWrites: leaderWrites + standbyWrites,
         expectedWrites: 'the burst up to 4 before the kill (1 or 2); 0 after',
-        durationS: Math.round((Date.now() - startedAt) / 1000),
+        startedAt,
         details: {
           'standby leading after': `${(takeoverMs / 1000).toFixed(1)} s (lease 15 s)`,
           'replicas seen': [...followed.seen].join(' → '),
@@ -252,13 +239,12 @@ describe('chaos: the leader killed and the API server down, under load', functio
 
     let writes = 0;
     for (const [c, before] of writesBefore) writes += (await scaleWrites(c.ready.port)) - before;
-    const figures = clientFigures(result);
-    recordScenario({
+    const figures = recordScenario({
       scenario: '(b) kube-apiserver down 20 s',
-      ...figures,
+      loads: [result],
       scaleWrites: writes,
       expectedWrites: "1: the new Deployment's keep-warm 0 → 1; 0 for steady (held at 4)",
-      durationS: Math.round((Date.now() - startedAt) / 1000),
+      startedAt,
       details: {
         'API server stopped for': `${((restartingAt - stoppedAt) / 1000).toFixed(1)} s, ready ${((restartedAt - restartingAt) / 1000).toFixed(1)} s after its start`,
         'leader stepped down after': `${(steppedDownMs / 1000).toFixed(1)} s (renew deadline 10 s)`,

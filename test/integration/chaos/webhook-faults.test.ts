@@ -10,20 +10,18 @@
 // the load wants the 2 it has, so any scale write is a flap.
 
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
+import { PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { createNamespace, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { agentTokenFile, optedInNamespace, serviceAccountToken } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
 import { freePort, killAll, startClusterAgent, type Started } from '../../fixtures/processes.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
 import { apiServerMetric, metricOf } from '../../fixtures/metrics.ts';
-import { clientFigures, describeFailures, followConnections, followReplicas, isLeader, recordScenario, scaleWrites } from './chaos-support.ts';
+import { describeFailures, followConnections, followReplicas, isLeader, recordScenario, scaleWrites } from './chaos-support.ts';
 import { PodProcesses } from './pod-processes.ts';
 
 const namespace = 'shop';
@@ -65,11 +63,7 @@ describe('chaos: the webhook rotated and down, under load', function () {
   before(async function () {
     this.timeout(120_000);
     const kubeConfig = controlPlane().kubeConfig;
-    core = kubeConfig.makeApiClient(CoreV1Api);
-    apps = kubeConfig.makeApiClient(AppsV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, namespace);
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { [INJECTION_LABEL]: 'enabled' } } } }, MERGE_PATCH);
+    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
     // The sidecar's ports: free ones (another run on this machine may use the same pod IPs), and
     // evictions at most one a second (the default, 5 a minute, would make the repair take long).
     const policyLoads = () => webhook().output().filter((line) => line.includes('"policy loaded"')).length;
@@ -81,9 +75,7 @@ describe('chaos: the webhook rotated and down, under load', function () {
     await eventually('the webhook loading the policy', () => (policyLoads() > loadsBefore ? true : undefined));
 
     const controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
-    const agentTokenFile = join(controlPlane().workDir, 'agent.token');
-    writeFileSync(agentTokenFile, await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-agent'));
-    const agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, { EBB_TOKEN_FILE: agentTokenFile, EBB_ACTIVATOR_HOST: uniqueLoopbackHost() });
+    const agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, { EBB_TOKEN_FILE: await agentTokenFile(controlPlane()), EBB_ACTIVATOR_HOST: uniqueLoopbackHost() });
     controller = await startController(controlPlane(), 'controller-a', controllerToken, {
       EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
       EBB_ACTIVATOR_ADDRESSES: '192.0.2.10', // the API server refuses loopback in EndpointSlices; no traffic goes there
@@ -194,13 +186,12 @@ describe('chaos: the webhook rotated and down, under load', function () {
     const withSidecar = created.filter(injected).length;
     const dryRunWithSidecar = dryRun.filter(injected).length;
     const writes = (await scaleWrites(controller.ready.port)) - writesBefore;
-    const figures = clientFigures(result);
-    recordScenario({
+    const figures = recordScenario({
       scenario: '(d) webhook certificate rotated ×3 during pod creation',
-      ...figures,
+      loads: [result],
       scaleWrites: writes,
       expectedWrites: '0: no flapping',
-      durationS: Math.round((Date.now() - startedAt) / 1000),
+      startedAt,
       details: {
         'pods created': created.length,
         'with the sidecar': withSidecar,
@@ -279,13 +270,12 @@ describe('chaos: the webhook rotated and down, under load', function () {
     const repairs = (await metricOf(controller.ready.port, 'ebb_repairs_total')) - repairsBefore;
     const repairedEvents = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=web,reason=Repaired' })).items;
     const writes = (await scaleWrites(controller.ready.port)) - writesBefore;
-    const figures = clientFigures(result);
-    recordScenario({
+    const figures = recordScenario({
       scenario: '(e) webhook down during a rollout',
-      ...figures,
+      loads: [result],
       scaleWrites: writes,
       expectedWrites: '0: no flapping',
-      durationS: Math.round((Date.now() - startedAt) / 1000),
+      startedAt,
       details: {
         'pods admitted without the sidecar': missed.size,
         'failed open': failedOpen,

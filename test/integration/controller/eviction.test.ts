@@ -20,13 +20,13 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
+import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
-import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { agentMetric, createNamespace, optedInNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
-import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { startSizingController, type ControllerReady } from '../../fixtures/controller.ts';
+import { killAll, type Started } from '../../fixtures/processes.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 
@@ -68,7 +68,6 @@ describe('disruptions on the real control plane', function () {
   const webhook = useWebhook(controlPlane);
   let apps: AppsV1Api;
   let core: CoreV1Api;
-  let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;
 
   const pods = async (namespace: string, app: string) => (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
@@ -111,25 +110,15 @@ describe('disruptions on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, SHOP);
+    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, SHOP));
     await createNamespace(core, LATE);
-    await core.patchNamespace({ name: SHOP, body: { metadata: { labels: { [INJECTION_LABEL]: 'enabled' } } } }, MERGE_PATCH);
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(false) } } });
     const controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
     // Every app container in shop uses 400m and 300Mi: pods that request 100m and 64Mi are out of range.
     await createKwokObject(controlPlane().kubeConfig, clusterResourceUsage('shop-usage', { matchNamespaces: [SHOP] }, [
       { containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } },
     ]));
-    const [node] = controlPlane().nodeNames;
-    agent = await startUsageAgent(controlPlane(), node!);
-    controller = await startController(controlPlane(), 'controller-a', controllerToken, {
-      EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
-      EBB_ACTIVATOR_ADDRESSES: '192.0.2.10',
-      EBB_USAGE_INTERVAL_MS: '1000',
-    });
+    controller = await startSizingController(controlPlane(), controllerToken);
     await eventually('the controller leading', async () => ((await controllerMetric('ebb_controller_leader')) === 1 ? true : undefined));
   });
   after(async () => {

@@ -11,10 +11,10 @@ import { parseCpu, parseMemory } from '../../../src/core/quantity.ts';
 import { PodResizer } from '../../../src/kube/pod-resize.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_RESIZE_DEFERRED_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { createNamespace, optedInNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
-import { startController, type ControllerReady } from '../../fixtures/controller.ts';
-import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
+import { startSizingController, type ControllerReady } from '../../fixtures/controller.ts';
+import { killAll, type Started } from '../../fixtures/processes.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
 
 const namespace = 'shop';
@@ -28,7 +28,6 @@ describe('in-place resize on the real control plane', function () {
   useWebhook(controlPlane);
   let apps: AppsV1Api;
   let core: CoreV1Api;
-  let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;
 
   const createDeployment = (name: string, mode: string, container: V1Container) =>
@@ -68,11 +67,7 @@ describe('in-place resize on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, namespace);
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
     // A short deferral timeout, so the Deferred scenario does not wait the default 5 minutes.
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': 'resize: { deferredTimeout: 2s }\n' } } });
     const controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
@@ -107,13 +102,7 @@ describe('in-place resize on the real control plane', function () {
     const held = await podOf('held');
     await core.patchNamespacedPod({ name: held.metadata!.name!, namespace, body: { metadata: { annotations: { [TEST_RESIZE_DEFERRED_ANNOTATION]: 'test' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 
-    const [node] = controlPlane().nodeNames;
-    agent = await startUsageAgent(controlPlane(), node!);
-    controller = await startController(controlPlane(), 'controller-a', controllerToken, {
-      EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
-      EBB_ACTIVATOR_ADDRESSES: '192.0.2.10',
-      EBB_USAGE_INTERVAL_MS: '1000',
-    });
+    controller = await startSizingController(controlPlane(), controllerToken);
   });
   after(async () => {
     await killAll();

@@ -11,7 +11,7 @@ import { recommendationFromStatus, type ContainerRequests } from '../../../src/c
 import { CHECKPOINT_KEY, checkpointName } from '../../../src/kube/sizing-checkpoints.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_OOM_KILL_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { agentMetric, optedInNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
@@ -54,11 +54,7 @@ describe('right-sizing on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, namespace);
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
 
     // Every app container in the namespace uses 400m and 300Mi, from its first scrape on.

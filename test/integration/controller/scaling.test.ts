@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
+import { optedInNamespace } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad } from '../../fixtures/load.ts';
@@ -46,11 +47,7 @@ describe('controller: scaling on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: 'ebb-system' } } });
-    await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'ebb.dev/injection': 'enabled' } } } });
-    await eventually('default service account', async () => ((await core.listNamespacedServiceAccount({ namespace })).items.length > 0 ? true : undefined));
+    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
 
     // A real app and interceptor per workload that has pods; the agent scrapes their admin ports.
     const targets: string[] = [];

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1ContainerPort } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { STATUS_ANNOTATION } from '../../../src/core/annotations.ts';
+import { optedInNamespace } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, startInterceptor, type Started } from '../../fixtures/processes.ts';
@@ -55,6 +56,12 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
     JSON.parse((await apps.readNamespacedDeployment({ name, namespace })).metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as Status;
   const eventsOf = async (name: string): Promise<CoreV1Event[]> =>
     (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items;
+  /** The TrafficNotObserved warning on the Deployment, once it is there: its message. */
+  const trafficWarning = async (name: string): Promise<string | undefined> => {
+    const warning = await eventually('the TrafficNotObserved event', async () => (await eventsOf(name)).find((e) => e.reason === 'TrafficNotObserved'));
+    expect(warning.type).to.equal('Warning');
+    return warning.message;
+  };
   const decisions = async (reason: string): Promise<number> => {
     const series = `ebb_decisions_total{reason="${reason}"} `;
     const line = (await request(controller!.ready.port, '/metrics')).body.split('\n').find((l) => l.startsWith(series));
@@ -63,11 +70,7 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
 
   before(async function () {
     this.timeout(120_000);
-    apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: 'ebb-system' } } });
-    await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'ebb.dev/injection': 'enabled' } } } });
-    await eventually('default service account', async () => ((await core.listNamespacedServiceAccount({ namespace })).items.length > 0 ? true : undefined));
+    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
 
     // podinfo's pod has the interceptor (its port has a name to take over): the agent reports the
     // workload, with nothing in flight, so without the warning it would look idle and ebb to zero.
@@ -97,9 +100,7 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
   });
 
   it('warns about a Service that targets the port by number, says so in the status, and keeps the workload up past idle-after', async () => {
-    const warning = await eventually('the TrafficNotObserved event', async () => (await eventsOf('podinfo')).find((e) => e.reason === 'TrafficNotObserved'));
-    expect(warning.type).to.equal('Warning');
-    expect(warning.message).to.equal(BYPASS + KEPT_UP);
+    expect(await trafficWarning('podinfo')).to.equal(BYPASS + KEPT_UP);
 
     // The decider holds it for the traffic it cannot see once idle-after has passed: the status says so.
     const held = await eventually('the unobserved decision in the status', async () => {
@@ -129,9 +130,7 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
   });
 
   it('warns about a Deployment with no container port, and says so in the status', async () => {
-    const warning = await eventually('the TrafficNotObserved event', async () => (await eventsOf('portless')).find((e) => e.reason === 'TrafficNotObserved'));
-    expect(warning.type).to.equal('Warning');
-    expect(warning.message).to.equal(NO_PORT + KEPT_UP);
+    expect(await trafficWarning('portless')).to.equal(NO_PORT + KEPT_UP);
     const status = await eventually('the status', async () => {
       const written = await statusOf('portless');
       return written.traffic === undefined ? undefined : written;

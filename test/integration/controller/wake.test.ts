@@ -8,11 +8,9 @@
 import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import type http from 'node:http';
-import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import { agentMetric, agentTokenFile, injectedPodTemplate, optedInNamespace, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { metricOf } from '../../fixtures/metrics.ts';
@@ -48,16 +46,9 @@ describe('controller: ebb to zero and wake on the first request, on the real con
 
   before(async () => {
     const kubeConfig = controlPlane().kubeConfig;
-    core = kubeConfig.makeApiClient(CoreV1Api);
-    apps = kubeConfig.makeApiClient(AppsV1Api);
-    await createNamespace(core, 'ebb-system');
-    await createNamespace(core, namespace);
-    await core.patchNamespace(
-      { name: namespace, body: [{ op: 'add', path: '/metadata/labels/ebb.dev~1injection', value: 'enabled' }] },
-    );
+    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
     controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
-    const agentTokenFile = join(controlPlane().workDir, 'agent.token');
-    writeFileSync(agentTokenFile, await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-agent'));
+    const agentToken = await agentTokenFile(controlPlane());
 
     ports = await podPorts();
     const labels = { app: 'web' };
@@ -77,7 +68,7 @@ describe('controller: ebb to zero and wake on the first request, on the real con
     agentActivatorHost = uniqueLoopbackHost();
     agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
       EBB_ACTIVATOR_HOST: agentActivatorHost,
-      EBB_TOKEN_FILE: agentTokenFile,
+      EBB_TOKEN_FILE: agentToken,
       EBB_CONTROLLER_URL: `http://127.0.0.1:${controllerPort}`,
     });
     controllers.push(

@@ -5,10 +5,10 @@
 
 import { expect } from 'chai';
 import { once } from 'node:events';
-import type http from 'node:http';
 import type { ActivityReport } from '../../../src/protocol/activity.ts';
 import { eventually } from '../../fixtures/control-plane.ts';
-import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, type AgentReady, type Reply, type Started } from '../../fixtures/processes.ts';
+import { CONTROLLER_TOKEN, freePort, request, startAgent, startApp, type AgentReady, type Reply, type Started } from '../../fixtures/processes.ts';
+import { useServers } from '../../fixtures/suite.ts';
 
 const HELD = 12;
 
@@ -37,11 +37,7 @@ async function terminate(agent: Started<AgentReady>): Promise<{ exited: Promise<
 
 describe('agent SIGTERM with held requests (real process)', function () {
   this.timeout(60_000);
-  const servers: http.Server[] = [];
-  afterEach(async () => {
-    await killAll();
-    await Promise.all(servers.splice(0).map(closeServer));
-  });
+  const servers = useServers('each');
 
   it('forwards every held request whose backend becomes ready during the drain, each exactly once, then exits', async () => {
     const appPort = await freePort();

@@ -4,32 +4,26 @@
 // controller. Pods on another node are not its business, however busy they are.
 
 import { expect } from 'chai';
-import type http from 'node:http';
-import { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
-import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import { agentMetric, ebbNamespaces, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
-import { closeServer, killAll, request, startClusterAgent } from '../../fixtures/processes.ts';
+import { request, startClusterAgent } from '../../fixtures/processes.ts';
+import { useServers } from '../../fixtures/suite.ts';
 
 const namespace = 'shop';
 
 describe('agent scraping on a real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 2 });
-  const servers: http.Server[] = [];
+  const servers = useServers('all');
   let core: CoreV1Api;
   let controllerToken: string;
 
   before(async () => {
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await createNamespace(core, namespace);
-    await createNamespace(core, 'ebb-system');
+    ({ core } = await ebbNamespaces(controlPlane().kubeConfig, namespace));
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
-  });
-  after(async () => {
-    await killAll();
-    await Promise.all(servers.splice(0).map(closeServer));
   });
 
   const createPod = (name: string, nodeName: string, ports: PodPorts) => {

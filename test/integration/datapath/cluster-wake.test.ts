@@ -11,11 +11,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AppsV1Api, AuthenticationV1Api, CoreV1Api, type V1Service } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type AppsV1Api, type CoreV1Api, type V1Service } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { activatorSlice } from '../../../src/core/activator-slice.ts';
 import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
@@ -23,19 +20,20 @@ import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/sidecar.ts';
 import { authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
 import { isWakeRequest, type WakeRequest } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
-import { agentMetric, createNamespace, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import { agentMetric, agentTokenFile, ebbNamespaces, injectedPodTemplate, podPorts, runningPods, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { closeServer, killAll, request, startClusterAgent, type Reply } from '../../fixtures/processes.ts';
+import { closeServer, request, startClusterAgent, type Reply } from '../../fixtures/processes.ts';
+import { useServers } from '../../fixtures/suite.ts';
 
 const namespace = 'shop';
 
 describe('activator wake path on a real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 2 });
-  const servers: http.Server[] = [];
+  const servers = useServers('all');
   let core: CoreV1Api;
   let apps: AppsV1Api;
-  let tokenDir: string;
+  let agentToken: string;
   /** Wake requests the stand-in controller accepted as authentic, in arrival order. */
   const wakes: WakeRequest[] = [];
   /** The workloads the stand-in controller scales up; any other is declined (as if paused). */
@@ -44,12 +42,8 @@ describe('activator wake path on a real control plane', function () {
 
   before(async () => {
     const kubeConfig = controlPlane().kubeConfig;
-    core = kubeConfig.makeApiClient(CoreV1Api);
-    apps = kubeConfig.makeApiClient(AppsV1Api);
-    await createNamespace(core, namespace);
-    await createNamespace(core, 'ebb-system');
-    tokenDir = mkdtempSync(join(tmpdir(), 'ebb-agent-token-'));
-    writeFileSync(join(tokenDir, 'token'), await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-agent'));
+    ({ core, apps } = await ebbNamespaces(kubeConfig, namespace));
+    agentToken = await agentTokenFile(controlPlane());
 
     const verifier = new TokenReviewVerifier(kubeConfig.makeApiClient(AuthenticationV1Api));
     const controller = http.createServer((req, res) => {
@@ -74,11 +68,6 @@ describe('activator wake path on a real control plane', function () {
     await once(controller, 'listening');
     servers.push(controller);
     controllerUrl = `http://127.0.0.1:${(controller.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    await killAll();
-    await Promise.all(servers.splice(0).map(closeServer));
-    rmSync(tokenDir, { recursive: true, force: true });
   });
 
   /**
@@ -107,7 +96,7 @@ describe('activator wake path on a real control plane', function () {
     const host = uniqueLoopbackHost();
     const agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
       EBB_CONTROLLER_URL: controllerUrl,
-      EBB_TOKEN_FILE: join(tokenDir, 'token'),
+      EBB_TOKEN_FILE: agentToken,
       EBB_ACTIVATOR_HOST: host,
       ...env,
     });

@@ -12,7 +12,8 @@ import type { ActivityReport } from '../../../src/protocol/activity.ts';
 import type { WakeRequest } from '../../../src/protocol/wake.ts';
 import { eventually } from '../../fixtures/control-plane.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
-import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, startInterceptor } from '../../fixtures/processes.ts';
+import { CONTROLLER_TOKEN, freePort, request, startAgent, startApp, startInterceptor } from '../../fixtures/processes.ts';
+import { useServers } from '../../fixtures/suite.ts';
 
 async function activity(agentPort: number): Promise<ActivityReport> {
   const reply = await request(agentPort, '/activity', { Authorization: `Bearer ${CONTROLLER_TOKEN}` });
@@ -22,11 +23,7 @@ async function activity(agentPort: number): Promise<ActivityReport> {
 
 describe('data path (real processes on loopback)', function () {
   this.timeout(60_000);
-  const servers: http.Server[] = [];
-  afterEach(async () => {
-    await killAll();
-    await Promise.all(servers.splice(0).map(closeServer));
-  });
+  const servers = useServers('each');
 
   it('the agent reports the mean in-flight that Little’s law predicts from the client’s view (±10 %)', async () => {
     const appPort = await freePort();

@@ -6,9 +6,9 @@
 // the kubelet restarting an OOM-killed container; stopping KWOK makes the kubelet unreachable.
 
 import { expect } from 'chai';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
-import { agentMetric, createNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { agentMetric, ebbNamespaces, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
 import { killAll, request, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
@@ -44,9 +44,7 @@ describe('usage from the kubelet on a real control plane', function () {
   });
 
   before(async () => {
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    await createNamespace(core, namespace);
-    await createNamespace(core, 'ebb-system');
+    ({ core } = await ebbNamespaces(controlPlane().kubeConfig, namespace));
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
 
     const [here, there] = controlPlane().nodeNames;
