@@ -65,7 +65,7 @@ function selfManaged(kubeConfig: KubeConfig, settings: CertificateSettings, log:
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const { namespace } = settings;
   const where: WebhookService = { service: settings.webhookService, namespace };
-  const policy = renewalPolicy(settings.servingValidityMs, settings.caValidityMs);
+  const policy = renewalPolicy(settings.servingValidityMs);
   /** Writes the Secret if its text differs; false when another writer came first. */
   const write = async (name: string, text: Record<string, string>, read: StoredSecret | undefined) =>
     sameText(text, read?.text) || (await writeSecret(core, namespace, name, text, read)) === 'written';

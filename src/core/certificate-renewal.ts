@@ -36,8 +36,6 @@ export interface StoredCertificatesView {
 }
 
 export interface RenewalPolicy {
-  servingValidityMs: number;
-  caValidityMs: number;
   /** How long both CAs are trusted on each side of the switch of the serving certificate. */
   overlapMs: number;
 }
@@ -60,9 +58,13 @@ export interface RenewalPlan {
   nextCheckAt: number;
 }
 
-/** The policy for the given lifetimes: the overlap is an hour, or a fifth of a short serving life (less than the third left when a serving certificate falls due, so one that waits for the switch stays valid). */
-export function renewalPolicy(servingValidityMs: number, caValidityMs: number): RenewalPolicy {
-  return { servingValidityMs, caValidityMs, overlapMs: Math.min(3_600_000, servingValidityMs / 5) };
+/**
+ * The policy for serving certificates of this life: an overlap of an hour (the kubelet's copy of a
+ * Secret lags by a minute or two), or a fifth of a short life, less than the third left when a
+ * serving certificate falls due, so that one waiting for the switch stays valid.
+ */
+export function renewalPolicy(servingValidityMs: number): RenewalPolicy {
+  return { overlapMs: Math.min(3_600_000, servingValidityMs / 5) };
 }
 
 /** When a certificate is due: RENEW_SHARE of its life before it expires. */

@@ -11,7 +11,7 @@ import { planRenewal, renewalPolicy } from '../../../src/core/certificate-renewa
 const DAY = 86_400_000;
 const where = { service: 'ebb-webhook', namespace: 'ebb-system' };
 const lifetimes = (issuedAt: number) => ({ serving: { validMs: 365 * DAY, issuedAt }, ca: { validMs: 3650 * DAY, issuedAt } });
-const policy = renewalPolicy(365 * DAY, 3650 * DAY);
+const policy = renewalPolicy(365 * DAY);
 
 describe('webhook certificate Secrets', function () {
   this.timeout(20_000);
