@@ -83,10 +83,13 @@ export class StandInAgents {
   activityRequests = 0;
   usageRequests = 0;
   private readonly servers: http.Server[];
+  /** Per node, the workloads with pods on it and those pods' names: placed once, read per report. */
+  private readonly placements: { workload: WorkloadKey; pods: string[] }[][];
 
-  constructor(private readonly workloads: readonly WorkloadKey[], private readonly options: StandInOptions) {
+  constructor(workloads: readonly WorkloadKey[], private readonly options: StandInOptions) {
     for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
-    this.servers = Array.from({ length: options.nodes }, (_, node) => http.createServer((req, res) => this.answer(node, req, res)));
+    this.placements = placePods(workloads, options.replicas, options.nodes);
+    this.servers = this.placements.map((_, node) => http.createServer((req, res) => this.answer(node, req, res)));
   }
 
   /** The agents' URLs, as a comma-separated list (EBB_AGENT_URLS). */
@@ -118,27 +121,18 @@ export class StandInAgents {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 
-  /** The workload's pods on `node`: pod i of workload w runs on node (w × replicas + i) mod nodes. */
-  private podsOn(node: number, index: number, workload: WorkloadKey): string[] {
-    const [namespace = '', name = ''] = workload.split('/');
-    const { replicas, nodes } = this.options;
-    return Array.from({ length: replicas }, (_, i) => i).filter((i) => (index * replicas + i) % nodes === node).map((i) => `${namespace}/${name}-${i}`);
-  }
-
   /** The kubelet's newest sample of every pod on the node, taken on the last 10-s boundary. */
   private usage(node: number, now: number): UsageReport {
     const at = Math.floor(now / USAGE_SAMPLE_MS) * USAGE_SAMPLE_MS;
     const containers = this.options.usage(at).map((container) => ({ ...container, at }));
-    const pods = this.workloads.flatMap((workload, index): PodUsage[] => this.podsOn(node, index, workload).map((pod) => ({ pod, workload, containers })));
+    const pods = this.placements[node]!.flatMap(({ workload, pods }): PodUsage[] => pods.map((pod) => ({ pod, workload, containers })));
     return { node: `kwok-node-${node}`, generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
   }
 
   private report(node: number, now: number): ActivityReport {
-    const workloads = this.workloads.flatMap((workload, index): WorkloadActivity[] => {
-      const pods = this.podsOn(node, index, workload);
-      if (pods.length === 0) return [];
+    const workloads = this.placements[node]!.map(({ workload, pods }): WorkloadActivity => {
       const perPod = this.perPodInFlight.get(workload) ?? 0;
-      return [{
+      return {
         workload,
         inFlight: perPod * pods.length,
         meanInFlight: perPod * pods.length,
@@ -147,10 +141,23 @@ export class StandInAgents {
         held: 0,
         stalePods: 0,
         pods: pods.map((pod) => ({ pod, inFlight: perPod, stale: false, scrapedAt: now - 500 })),
-      }];
+      };
     });
     return { node: `kwok-node-${node}`, generatedAt: now, windowMs: 10_000, workloads };
   }
+}
+
+/** Pod i of the w-th workload runs on node (w × replicas + i) mod nodes: per node, its workloads and their pods there. */
+function placePods(workloads: readonly WorkloadKey[], replicas: number, nodes: number): { workload: WorkloadKey; pods: string[] }[][] {
+  const placements = Array.from({ length: nodes }, () => new Map<WorkloadKey, string[]>());
+  workloads.forEach((workload, index) => {
+    const [namespace = '', name = ''] = workload.split('/');
+    for (let i = 0; i < replicas; i++) {
+      const onNode = placements[(index * replicas + i) % nodes]!;
+      onNode.set(workload, [...(onNode.get(workload) ?? []), `${namespace}/${name}-${i}`]);
+    }
+  });
+  return placements.map((onNode) => [...onNode].map(([workload, pods]) => ({ workload, pods })));
 }
 
 export async function mapConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -191,7 +191,7 @@ ${row('controller RSS peak (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${
 ${row('at the peak: anon + file, when', `${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`)}
 ${row(`reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)`, `${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`, `≤ ${TARGETS.reactionMs} ms`, verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs))}
 ${row('usage reports, recommendations, checkpoint writes', `${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`)}
-load average ${loadAverage()}; the agents are the one stand-in (one report for every workload from this process)
+load average ${loadAverage()}; the agents are the one stand-in (one server per node in this process, each reporting its node's pods)
 `);
     writeResult('controller', figures);
   } finally {
