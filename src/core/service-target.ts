@@ -2,8 +2,8 @@
 // podutil.FindPort): a numeric targetPort is that number, a named one is the container port of
 // that name and protocol — in the containers, then in the native sidecars (init containers that
 // restart Always), which is where the webhook's takeover moves the name to the interceptor.
-// Pure: the local sandbox's kube-proxy resolves each request's pod port with it.
-// (agent/node/activator/pod-backends.ts resolves the same way for the activator's backends.)
+// Pure: the activator resolves its backends with it (agent/node/activator/pod-backends.ts), and
+// the local sandbox's kube-proxy each request's pod port.
 
 import type { V1Pod, V1ServicePort } from '@kubernetes/client-node';
 

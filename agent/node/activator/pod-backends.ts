@@ -5,6 +5,7 @@
 // Pure: pods and Services in, candidates out.
 
 import type { V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { podPortFor } from '../../../src/core/service-target.ts';
 import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/sidecar.ts';
 import { interceptorTarget } from '../discovery.ts';
 import type { Backend } from './directory.ts';
@@ -32,24 +33,6 @@ export function selects(service: V1Service, pod: V1Pod): boolean {
 }
 
 /**
- * The pod port a Service port's traffic goes to, as Kubernetes resolves it (podutil.FindPort): a
- * number is that number; a name is the container port of that name and protocol, looked up in
- * the containers and then in the native sidecars (init containers that restart Always). After
- * the webhook's takeover the name lives on the interceptor sidecar, which is where traffic must go.
- */
-export function resolveTargetPort(pod: V1Pod, servicePort: V1ServicePort): number | undefined {
-  const target = servicePort.targetPort ?? servicePort.port;
-  if (typeof target === 'number') return target;
-  const protocol = servicePort.protocol ?? 'TCP';
-  const sidecars = (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always');
-  for (const container of [...(pod.spec?.containers ?? []), ...sidecars]) {
-    const port = container.ports?.find((p) => p.name === target && (p.protocol ?? 'TCP') === protocol);
-    if (port) return port.containerPort;
-  }
-  return undefined;
-}
-
-/**
  * The Service port a request came for, by the name its activator port stands for; none when the
  * Service no longer has it (its traffic must not go to another port's pods).
  */
@@ -63,7 +46,7 @@ export function backendCandidates(service: V1Service, portName: string, pods: re
   if (!servicePort) return [];
   return pods.flatMap((pod) => {
     if (pod.metadata?.namespace !== service.metadata?.namespace || !selects(service, pod) || !isServingPod(pod)) return [];
-    const port = resolveTargetPort(pod, servicePort);
+    const port = podPortFor(pod, servicePort);
     if (port === undefined) return [];
     const adminUrl = interceptorTarget(pod)?.adminUrl;
     return [{ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, backend: { host: pod.status!.podIP!, port }, readyUrl: adminUrl && `${adminUrl}${INTERCEPTOR_READY_PATH}` }];

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
-import { backendCandidates, isServingPod, resolveTargetPort, selects, servicePortNamed } from '../../../agent/node/activator/pod-backends.ts';
+import { backendCandidates, isServingPod, selects, servicePortNamed } from '../../../agent/node/activator/pod-backends.ts';
+import { podPortFor } from '../../../src/core/service-target.ts';
 
 /** A pod as the webhook leaves it: the app's `http` renamed to `ebb-app`, the sidecar owning `http`. */
 function injectedPod(name: string, overrides: { ip?: string; ready?: boolean; terminating?: boolean; labels?: Record<string, string>; namespace?: string } = {}): V1Pod {
@@ -50,31 +51,31 @@ describe('activator backends from pods', () => {
     });
   });
 
-  describe('resolveTargetPort', () => {
+  describe('the pod port of a Service port (podPortFor, which the activator resolves its backends with)', () => {
     const port = (targetPort: number | string | undefined, protocol?: string) => ({ name: 'http', port: 80, protocol, ...(targetPort === undefined ? {} : { targetPort }) });
 
     it('resolves a name taken over by the webhook to the sidecar’s port, not the app’s', () => {
-      expect(resolveTargetPort(injectedPod('a'), port('http'))).to.equal(8081);
+      expect(podPortFor(injectedPod('a'), port('http'))).to.equal(8081);
     });
 
     it('resolves a name on a plain container, and prefers containers over sidecars like Kubernetes does', () => {
       const pod = injectedPod('a');
       pod.spec!.containers[0]!.ports!.push({ name: 'http', containerPort: 9000 });
-      expect(resolveTargetPort(pod, port('http'))).to.equal(9000);
-      expect(resolveTargetPort(pod, port('ebb-app'))).to.equal(8080);
+      expect(podPortFor(pod, port('http'))).to.equal(9000);
+      expect(podPortFor(pod, port('ebb-app'))).to.equal(8080);
     });
 
     it('takes a number as it is, and an unset targetPort as the Service port', () => {
-      expect(resolveTargetPort(injectedPod('a'), port(8080))).to.equal(8080);
-      expect(resolveTargetPort(injectedPod('a'), port(undefined))).to.equal(80);
+      expect(podPortFor(injectedPod('a'), port(8080))).to.equal(8080);
+      expect(podPortFor(injectedPod('a'), port(undefined))).to.equal(80);
     });
 
     it('finds nothing for an unknown name, another protocol, or a name on a plain init container', () => {
-      expect(resolveTargetPort(injectedPod('a'), port('grpc'))).to.equal(undefined);
-      expect(resolveTargetPort(injectedPod('a'), port('http', 'UDP'))).to.equal(undefined);
+      expect(podPortFor(injectedPod('a'), port('grpc'))).to.equal(undefined);
+      expect(podPortFor(injectedPod('a'), port('http', 'UDP'))).to.equal(undefined);
       const pod = injectedPod('a');
       delete pod.spec!.initContainers![0]!.restartPolicy;
-      expect(resolveTargetPort(pod, port('http'))).to.equal(undefined);
+      expect(podPortFor(pod, port('http'))).to.equal(undefined);
     });
   });
 
