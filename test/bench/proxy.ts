@@ -3,7 +3,8 @@
 // rounds, each proxy pinned to core 1 (the upstream and this load generator run on core 0).
 //   efficiency: requests per CPU-second of the proxy under closed-loop load (16 connections)
 //   latency:    p50/p99 added over direct at a fixed 1,000 requests per second (open loop)
-//   memory:     RSS of the proxy process after the load (nginx: its worker)
+//   memory:     RSS of the proxy process after the load (nginx: its worker), and of an empty Node
+//               process with the same flags in the same run (the interceptor's RSS above it is its own)
 // Targets: ≥ 0.6× nginx requests per CPU-second, added p99 ≤ 1 ms, RSS ≤ 45 MB.
 // Then the same for HTTP/2 (result proxy-h2): h2c with prior knowledge to the proxy, which forwards
 // each stream as an h2 stream to an h2c upstream (node:http2). nginx fronts it with
@@ -323,14 +324,28 @@ function figures(rows: readonly Row[]): Record<string, number | string> {
   };
 }
 
+/**
+ * An empty Node process with the interceptor's flags, idle beside the load: what any Node program
+ * costs before it does anything. The interceptor's RSS above it is what the proxy itself costs.
+ */
+function startEmptyNode(): { pid: number | undefined; stop(): void } {
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...INTERCEPTOR_NODE_FLAGS, '-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore' });
+  return { pid: child.pid, stop: () => child.kill('SIGKILL') };
+}
+
 async function benchHttp1(nginxPath: string, bundle: string): Promise<void> {
   const { server: upstream, port: upstreamPort } = await startUpstream();
   const proxies = [await startNginx(nginxPath, upstreamPort), await startInterceptor(bundle, upstreamPort)];
+  const emptyNode = startEmptyNode();
   try {
     const rows = await measure([{ name: 'direct', port: upstreamPort, pid: undefined }, ...proxies], { closed: (port) => http1Client(port, CONCURRENCY), open: (port) => http1Client(port, 64) });
     printRows(rows);
-    writeResult('proxy', figures(rows));
+    const baseline = rssMB(emptyNode.pid!).rss;
+    const interceptorRss = rows.find((r) => r.name.startsWith('interceptor'))?.rss?.rss ?? NaN;
+    console.log(`empty node   RSS ${baseline.toFixed(1)} MB (same flags, same run): the interceptor is ${(interceptorRss - baseline).toFixed(1)} MB above it`);
+    writeResult('proxy', { ...figures(rows), empty_node_rss_mb: baseline, interceptor_rss_above_empty_node_mb: interceptorRss - baseline });
   } finally {
+    emptyNode.stop();
     for (const proxy of proxies) proxy.stop();
     upstream.closeAllConnections();
     upstream.close();
