@@ -28,12 +28,15 @@ export default tseslint.config(
     // The core decides from data with time passed in: no I/O, no adapters.
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*'], message: 'src/core does no I/O: pass what it needs in.' },
-          { group: ['**/kube/**'], message: 'src/core does not call the API server: src/kube adapts it.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'src/core does no I/O: pass what it needs in.' },
+            { group: ['**/kube/**'], message: 'src/core does not call the API server: src/kube adapts it.' },
+          ],
+        },
+      ],
     },
   },
   {

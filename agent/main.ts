@@ -36,14 +36,26 @@ const cluster = (): KubeConfig => {
 
 const podDiscovery = config.staticTargets === undefined ? new KubePodDiscovery(cluster(), config.nodeName, log) : undefined;
 const discovery: TargetDiscovery = podDiscovery ?? new StaticDiscovery((config.staticTargets ?? '').split(',').filter(Boolean));
-const directory: WorkloadDirectory = config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster(), log);
+const directory: WorkloadDirectory =
+  config.staticBackends !== undefined ? new StaticDirectory(StaticDirectory.parse(config.staticBackends)) : new KubeDirectory(cluster(), log);
 const verifier: TokenVerifier = new CachingTokenVerifier(
-  config.staticTokens !== undefined ? StaticTokenVerifier.parse(config.staticTokens) : new TokenReviewVerifier(cluster().makeApiClient(AuthenticationV1Api), config.audience),
+  config.staticTokens !== undefined
+    ? StaticTokenVerifier.parse(config.staticTokens)
+    : new TokenReviewVerifier(cluster().makeApiClient(AuthenticationV1Api), config.audience),
 );
 
 // The gauges are read when /metrics is scraped, by then the activator exists.
-const metrics = new AgentMetrics({ heldByWorkload: () => activator.heldByWorkload(), targets: () => discovery.targets().length, sleepingServices: () => servicesRouted(directory.routes()) });
-const scraper = new Scraper(discovery, { intervalMs: config.scrapeIntervalMs, timeoutMs: config.scrapeTimeoutMs, windowMs: config.windowMs, onScrapeFailure: metrics.scrapeFailed });
+const metrics = new AgentMetrics({
+  heldByWorkload: () => activator.heldByWorkload(),
+  targets: () => discovery.targets().length,
+  sleepingServices: () => servicesRouted(directory.routes()),
+});
+const scraper = new Scraper(discovery, {
+  intervalMs: config.scrapeIntervalMs,
+  timeoutMs: config.scrapeTimeoutMs,
+  windowMs: config.windowMs,
+  onScrapeFailure: metrics.scrapeFailed,
+});
 const activator: Activator = new Activator({
   directory,
   wake: config.controllerUrl ? wakeClient(config.controllerUrl, new TokenFile(config.tokenFile)) : undefined,
@@ -57,18 +69,27 @@ const listeners = new ActivatorListeners(activator, config.activatorHost, log, c
 directory.onRoutesChanged(() => void listeners.apply(directory.routes()));
 
 // The kubelet's figures need the Node and the pods from the API server: none in static mode.
-const usage = podDiscovery && new UsageCollector(
-  { pods: () => podDiscovery.pods(), scrape: kubeletMetricsReader(cluster(), config.nodeName, config.kubelet) },
-  { node: config.nodeName, intervalMs: config.kubelet.intervalMs, clock: systemClock, onScrapeFailure: metrics.kubeletScrapeFailed, log },
-);
-if (config.kubelet.insecureTls) log('warn', 'EBB_KUBELET_INSECURE_TLS=true: the kubelet\'s certificate is not verified');
+const usage =
+  podDiscovery &&
+  new UsageCollector(
+    { pods: () => podDiscovery.pods(), scrape: kubeletMetricsReader(cluster(), config.nodeName, config.kubelet) },
+    { node: config.nodeName, intervalMs: config.kubelet.intervalMs, clock: systemClock, onScrapeFailure: metrics.kubeletScrapeFailed, log },
+  );
+if (config.kubelet.insecureTls) log('warn', "EBB_KUBELET_INSECURE_TLS=true: the kubelet's certificate is not verified");
 
 await Promise.all([discovery.start(), directory.start()]);
 scraper.start();
 usage?.start();
-const usageReport = () => usage?.report() ?? usageUnavailable(config.nodeName, 'no kubelet to read: the agent runs with EBB_STATIC_TARGETS, without the API server', Date.now());
+const usageReport = () =>
+  usage?.report() ?? usageUnavailable(config.nodeName, 'no kubelet to read: the agent runs with EBB_STATIC_TARGETS, without the API server', Date.now());
 
-const activityServer = createActivityServer(() => scraper.report(config.nodeName, activator.heldByWorkload()), verifier, config.allowedIdentity, metrics.registry, usageReport);
+const activityServer = createActivityServer(
+  () => scraper.report(config.nodeName, activator.heldByWorkload()),
+  verifier,
+  config.allowedIdentity,
+  metrics.registry,
+  usageReport,
+);
 activityServer.listen(config.port, config.listenHost);
 await Promise.all([once(activityServer, 'listening'), listeners.apply(directory.routes())]);
 const activatorPorts = listeners.listening();

@@ -87,15 +87,9 @@ export function issueCertificate(ca: KeyPair, request: CertificateRequest): KeyP
   const { keyPem, publicKeyPem } = rsaKey();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const cert = baseCertificate(publicKeyPem, request.lifetime ?? days(365));
-  cert.setSubject([
-    { name: 'commonName', value: request.commonName },
-    ...(request.organizations ?? []).map((value) => ({ name: 'organizationName', value })),
-  ]);
+  cert.setSubject([{ name: 'commonName', value: request.commonName }, ...(request.organizations ?? []).map((value) => ({ name: 'organizationName', value }))]);
   cert.setIssuer(caCert.subject.attributes);
-  const altNames = [
-    ...(request.dnsNames ?? []).map((value) => ({ type: 2, value })),
-    ...(request.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
-  ];
+  const altNames = [...(request.dnsNames ?? []).map((value) => ({ type: 2, value })), ...(request.ipAddresses ?? []).map((ip) => ({ type: 7, ip }))];
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

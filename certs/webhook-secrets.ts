@@ -107,7 +107,13 @@ export function readStoredCertificates(tls: SecretText | undefined, ca: SecretTe
   const others = otherCas(tls, signing?.cert, problems);
   // The previous CA: the one that signed the serving certificate, else the latest to expire.
   const previous = others.find((other) => serving && signs(other, serving.cert)) ?? others.sort((a, b) => Date.parse(b.validTo) - Date.parse(a.validTo))[0];
-  const signedBy = !serving ? undefined : signing && signs(signing.cert, serving.cert) ? 'ca' : previous && signs(previous, serving.cert) ? 'previous-ca' : 'neither';
+  const signedBy = !serving
+    ? undefined
+    : signing && signs(signing.cert, serving.cert)
+      ? 'ca'
+      : previous && signs(previous, serving.cert)
+        ? 'previous-ca'
+        : 'neither';
   return {
     stored: { ca: signing?.pair, previousCaPem: previous?.toString(), serving: serving?.pair },
     view: {
@@ -125,7 +131,12 @@ export interface Lifetimes {
 }
 
 /** The certificates after `plan`: a new CA and serving pair where it says, the caBundle it keeps. */
-export function renewCertificates(stored: StoredCertificates, plan: RenewalPlan, where: WebhookService, lifetimes: Lifetimes): Required<Pick<StoredCertificates, 'ca' | 'serving'>> & StoredCertificates {
+export function renewCertificates(
+  stored: StoredCertificates,
+  plan: RenewalPlan,
+  where: WebhookService,
+  lifetimes: Lifetimes,
+): Required<Pick<StoredCertificates, 'ca' | 'serving'>> & StoredCertificates {
   const ca = plan.newCa ? createWebhookCa(where.namespace, lifetimes.ca) : stored.ca!;
   const previousCaPem = plan.alsoTrust === 'ca' ? stored.ca?.certPem : plan.alsoTrust === 'previous-ca' ? stored.previousCaPem : undefined;
   const serving = plan.newServing ? issueServingCertificate(ca, { ...where, lifetime: lifetimes.serving }) : stored.serving!;
@@ -134,7 +145,10 @@ export function renewCertificates(stored: StoredCertificates, plan: RenewalPlan,
 
 /** The caBundle: the signing CA, then the previous one (with one kind of line end: forge writes CRLF). */
 export const caBundle = (certificates: StoredCertificates) =>
-  [certificates.ca?.certPem, certificates.previousCaPem].filter(Boolean).map((pem) => `${pem!.replaceAll('\r\n', '\n').trim()}\n`).join('');
+  [certificates.ca?.certPem, certificates.previousCaPem]
+    .filter(Boolean)
+    .map((pem) => `${pem!.replaceAll('\r\n', '\n').trim()}\n`)
+    .join('');
 
 /** The two Secrets' data for these certificates. */
 export function secretTexts(certificates: Required<Pick<StoredCertificates, 'ca' | 'serving'>> & StoredCertificates): { tls: SecretText; ca: SecretText } {

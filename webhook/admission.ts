@@ -86,13 +86,11 @@ export function admit(request: AdmissionRequest, view: ClusterView, ebbNamespace
     const pod = request.object as V1Pod;
     const namespaceName = request.namespace ?? pod.metadata?.namespace ?? 'default';
     const replicaSetName = owningReplicaSetName(pod.metadata);
-    const deploymentName = replicaSetName === undefined
-      ? undefined
-      : owningDeploymentName(pod.metadata, view.replicaSet(namespaceName, replicaSetName));
+    const deploymentName = replicaSetName === undefined ? undefined : owningDeploymentName(pod.metadata, view.replicaSet(namespaceName, replicaSetName));
     const mutation = mutatePod({
       pod,
       namespace: view.namespace(namespaceName) ?? { name: namespaceName },
-      deployment: deploymentName === undefined ? undefined : view.deployment(namespaceName, deploymentName) ?? { name: deploymentName },
+      deployment: deploymentName === undefined ? undefined : (view.deployment(namespaceName, deploymentName) ?? { name: deploymentName }),
       policy: view.policy(),
       ebbNamespace,
       recommendation: deploymentName === undefined ? undefined : view.recommendation(namespaceName, deploymentName),

@@ -10,7 +10,10 @@ export class LimitRangeCache {
   private readonly bounds = new Map<string, ContainerBounds>();
   private stopped = false;
 
-  constructor(kubeConfig: KubeConfig, private readonly options: { log?: (message: string) => void; restartDelayMs?: number } = {}) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: { log?: (message: string) => void; restartDelayMs?: number } = {},
+  ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     this.informer = makeInformer(kubeConfig, '/api/v1/limitranges', () => core.listLimitRangeForAllNamespaces());
     for (const event of ['add', 'update', 'delete'] as const) {

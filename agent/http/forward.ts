@@ -63,7 +63,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, to: Upstream,
   upstream.on('error', (error: NodeJS.ErrnoException) => {
     if (res.closed) return;
     const stale = upstream.reusedSocket && error.code === 'ECONNRESET';
-    if (options.retryStaleSocket && stale && attempt === 0 && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) return forward(req, res, to, options, attempt + 1);
+    if (options.retryStaleSocket && stale && attempt === 0 && IDEMPOTENT.has(req.method ?? '') && !hasBody(req))
+      return forward(req, res, to, options, attempt + 1);
     answerUpstreamFailure(res, describeUpstreamFailure(`${to.host}:${to.port}`, error), options.retryAfterSeconds);
   });
   res.once('close', () => {

@@ -35,7 +35,10 @@ export class Http2Sessions {
     const present = this.sessions.get(key);
     if (present && !present.closed && !present.destroyed) return present;
     // No server push: a pushed stream would have no client to go to.
-    const session = http2.connect(`http://${key}`, { createConnection: () => net.connect({ port: to.port, host: to.host, noDelay: true }), settings: { enablePush: false } });
+    const session = http2.connect(`http://${key}`, {
+      createConnection: () => net.connect({ port: to.port, host: to.host, noDelay: true }),
+      settings: { enablePush: false },
+    });
     const forget = () => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);
     };
@@ -102,7 +105,12 @@ function sendBody(upstream: http2.ClientHttp2Stream, body: StreamBody): void {
 }
 
 /** Relays the upstream's answer to the client: headers, body, trailers; or its failure. */
-function relayAnswer(stream: http2.ServerHttp2Stream, upstream: http2.ClientHttp2Stream, fail: (error?: NodeJS.ErrnoException) => void, relayTrailers: Http2ForwardOptions['trailers']): void {
+function relayAnswer(
+  stream: http2.ServerHttp2Stream,
+  upstream: http2.ClientHttp2Stream,
+  fail: (error?: NodeJS.ErrnoException) => void,
+  relayTrailers: Http2ForwardOptions['trailers'],
+): void {
   upstream.once('response', (headers, flags) => {
     if (stream.closed || stream.destroyed) return;
     // A trailers-only answer (gRPC's error without messages) ends with its headers.
@@ -127,7 +135,13 @@ function relayAnswer(stream: http2.ServerHttp2Stream, upstream: http2.ClientHttp
   });
 }
 
-export function forwardStream(stream: http2.ServerHttp2Stream, rawHeaders: readonly string[], body: StreamBody, to: Http2Upstream, options: Http2ForwardOptions = {}): void {
+export function forwardStream(
+  stream: http2.ServerHttp2Stream,
+  rawHeaders: readonly string[],
+  body: StreamBody,
+  to: Http2Upstream,
+  options: Http2ForwardOptions = {},
+): void {
   const address = `${to.host}:${to.port}`;
   const session = to.sessions.session(to);
   let failed = false;

@@ -92,7 +92,13 @@ function sniff(socket: Socket, to: Sniffing): void {
   const onEnd = () => {
     stop();
     if (seen.length === 0) return void socket.end();
-    to.refuse(socket, Object.assign(new Error('the connection ended inside an HTTP/2 connection preface'), { code: 'HPE_INVALID_EOF_STATE', reason: 'the connection ended inside an HTTP/2 connection preface' }));
+    to.refuse(
+      socket,
+      Object.assign(new Error('the connection ended inside an HTTP/2 connection preface'), {
+        code: 'HPE_INVALID_EOF_STATE',
+        reason: 'the connection ended inside an HTTP/2 connection preface',
+      }),
+    );
   };
   // The chosen server handles the socket's errors from then on.
   const onError = () => socket.destroy();
@@ -117,7 +123,11 @@ function headWithoutUpgrade(req: http.IncomingMessage): Buffer {
     const lower = name.toLowerCase();
     if (lower === 'upgrade' || lower === 'http2-settings') continue;
     if (lower === 'connection') {
-      value = value.split(',').map((token) => token.trim()).filter((token) => token !== '' && !/^(upgrade|http2-settings)$/i.test(token)).join(', ');
+      value = value
+        .split(',')
+        .map((token) => token.trim())
+        .filter((token) => token !== '' && !/^(upgrade|http2-settings)$/i.test(token))
+        .join(', ');
       if (value === '') continue;
     }
     head += `${name}: ${value}\r\n`;

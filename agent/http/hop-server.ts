@@ -57,7 +57,8 @@ export function createHopServer(timeouts: ClientTimeouts, onRequest: http.Reques
     },
     (req, res) => {
       if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) return refuse(res, 431, `request header fields too many: at most ${MAX_HEADER_FIELDS}`);
-      if (unansweredOn(req.socket) > MAX_PIPELINED) return refuse(res, 429, `too many pipelined requests: at most ${MAX_PIPELINED} may wait for their answers on one connection`);
+      if (unansweredOn(req.socket) > MAX_PIPELINED)
+        return refuse(res, 429, `too many pipelined requests: at most ${MAX_PIPELINED} may wait for their answers on one connection`);
       onRequest(req, res);
     },
   );

@@ -19,7 +19,12 @@ export function createAdminServer(activity: InterceptorActivity, appReadiness: A
         return answerJson(res, 200, activity.stats(appReadiness.current(), isDraining()));
       case INTERCEPTOR_READY_PATH:
         appReadiness.check().then(
-          (ready) => (isDraining() ? answerText(res, 503, 'draining') : ready ? answerText(res, 200, 'ready') : answerText(res, 503, 'the app does not accept connections yet')),
+          (ready) =>
+            isDraining()
+              ? answerText(res, 503, 'draining')
+              : ready
+                ? answerText(res, 200, 'ready')
+                : answerText(res, 503, 'the app does not accept connections yet'),
           () => answerText(res, 503, 'readiness check failed'),
         );
         return;

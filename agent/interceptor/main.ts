@@ -8,7 +8,12 @@ import { startInterceptor } from './server.ts';
 const log = createLog('interceptor');
 const config = startupOrExit(log, () => interceptorConfigFromEnv(process.env));
 const interceptor = await startInterceptor(config);
-log('info', 'interceptor listening', { workload: config.workload, listen: `${config.listenHost}:${interceptor.listenPort}`, app: `${config.appHost}:${config.appPort}`, admin: interceptor.adminPort });
+log('info', 'interceptor listening', {
+  workload: config.workload,
+  listen: `${config.listenHost}:${interceptor.listenPort}`,
+  app: `${config.appHost}:${config.appPort}`,
+  admin: interceptor.adminPort,
+});
 
 let stopping = false;
 const stop = (signal: string) => {

@@ -82,7 +82,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     });
     upstream.on('response', (upstreamRes) => {
       // The app declined the upgrade: relay its plain answer, delimited by closing the connection.
-      socket.write(rawResponseHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? '', [...forwardResponseHeaders(upstreamRes.rawHeaders), 'Connection', 'close']));
+      socket.write(
+        rawResponseHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? '', [
+          ...forwardResponseHeaders(upstreamRes.rawHeaders),
+          'Connection',
+          'close',
+        ]),
+      );
       upstreamRes.on('error', () => socket.destroy());
       upstreamRes.pipe(socket, { end: false });
       upstreamRes.on('end', () => endUpgraded(socket));

@@ -9,7 +9,13 @@ import { ACTIVITY_PATH, type ActivityReport } from '../../src/protocol/activity.
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 
-export function createActivityServer(activity: () => ActivityReport, verifier: TokenVerifier, allowedIdentity: string, metrics: Registry, usage: () => UsageReport): http.Server {
+export function createActivityServer(
+  activity: () => ActivityReport,
+  verifier: TokenVerifier,
+  allowedIdentity: string,
+  metrics: Registry,
+  usage: () => UsageReport,
+): http.Server {
   return createHttpServer({}, (req, res) => {
     if (serveOperations(req, res, { metrics })) return;
     const path = (req.url ?? '/').split('?')[0];

@@ -59,7 +59,14 @@ export class KubePodDiscovery implements TargetDiscovery {
     const api = kubeConfig.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${nodeName}`;
     // The watch must carry the same field selector as the list: ListWatch passes it to both.
-    const cache = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => api.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+    const cache = new ListWatch<V1Pod>(
+      '/api/v1/pods',
+      new Watch(kubeConfig),
+      () => api.listPodForAllNamespaces({ fieldSelector }),
+      false,
+      undefined,
+      fieldSelector,
+    );
     this.informer = new RestartingInformer(cache, 'pod', log);
   }
 

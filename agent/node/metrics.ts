@@ -36,13 +36,33 @@ export class AgentMetrics {
     });
     // Gauges read from the agent's state when Prometheus scrapes.
     const stateGauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
     stateGauge('ebb_agent_scrape_targets', 'Interceptors on this node the agent scrapes.', () => state.targets());
     stateGauge('ebb_agent_sleeping_services', 'Services at zero whose traffic this agent’s activator serves.', () => state.sleepingServices());
-    this.scrapeFailures = new Counter({ name: 'ebb_agent_scrape_failures_total', help: 'Scrapes of an interceptor that failed (its figures are then stale).', registers: [this.registry] });
-    this.wakeRequests = new Counter({ name: 'ebb_agent_wake_requests_total', help: 'Wake requests sent to the controller, by outcome.', labelNames: ['outcome'], registers: [this.registry] });
+    this.scrapeFailures = new Counter({
+      name: 'ebb_agent_scrape_failures_total',
+      help: 'Scrapes of an interceptor that failed (its figures are then stale).',
+      registers: [this.registry],
+    });
+    this.wakeRequests = new Counter({
+      name: 'ebb_agent_wake_requests_total',
+      help: 'Wake requests sent to the controller, by outcome.',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
     for (const outcome of ['accepted', 'declined', 'failed'] as const) this.wakeRequests.inc({ outcome }, 0);
-    this.kubeletScrapeFailures = new Counter({ name: 'ebb_agent_kubelet_scrape_failures_total', help: 'Reads of the node kubelet’s resource metrics that failed (GET /usage is then stale).', registers: [this.registry] });
+    this.kubeletScrapeFailures = new Counter({
+      name: 'ebb_agent_kubelet_scrape_failures_total',
+      help: 'Reads of the node kubelet’s resource metrics that failed (GET /usage is then stale).',
+      registers: [this.registry],
+    });
   }
 
   readonly scrapeFailed = (): void => this.scrapeFailures.inc();

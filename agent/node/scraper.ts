@@ -90,7 +90,15 @@ export class Scraper {
       const stats = await fetchStats(target, this.options.timeoutMs);
       const receivedAt = this.clock.monotonicMs();
       state.workload = stats.workload;
-      state.window.add({ receivedAt, uptimeMs: stats.uptimeMs, startedAt: stats.startedAt, inFlight: stats.inFlight, requests: stats.requests, inFlightMsTotal: stats.inFlightMsTotal, lastRequestAt: stats.lastRequestAt });
+      state.window.add({
+        receivedAt,
+        uptimeMs: stats.uptimeMs,
+        startedAt: stats.startedAt,
+        inFlight: stats.inFlight,
+        requests: stats.requests,
+        inFlightMsTotal: stats.inFlightMsTotal,
+        lastRequestAt: stats.lastRequestAt,
+      });
       state.stale = false;
       state.scrapedAt = this.clock.epochMs();
     } catch {

@@ -29,12 +29,17 @@ export class ClusterWatch {
   private readonly agentPods: Cache<V1Pod>;
   private stopped = false;
 
-  constructor(kubeConfig: KubeConfig, ebbNamespace: string, private readonly log: (message: string) => void) {
+  constructor(
+    kubeConfig: KubeConfig,
+    ebbNamespace: string,
+    private readonly log: (message: string) => void,
+  ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
     this.services = makeInformer(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces());
     this.autoscalers = makeInformer(kubeConfig, '/apis/autoscaling/v2/horizontalpodautoscalers', () =>
-      autoscaling.listHorizontalPodAutoscalerForAllNamespaces());
+      autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
+    );
     this.agentPods = makeInformer(
       kubeConfig,
       `/api/v1/namespaces/${ebbNamespace}/pods`,

@@ -6,7 +6,20 @@ import { formatPortRange, inPortRange, parsePortRange, type PortRange } from '..
 import { DEFAULT_TUNING, TUNING_RANGES, tuningProblems, type DeciderTuning, type TuningRange } from '../core/decider/index.ts';
 import { formatDuration } from '../core/duration.ts';
 import { DEFAULT_EBB_NAMESPACE } from '../core/opt-in.ts';
-import { durationAtLeast, environmentProblem, list, listenPort, numberBetween, oneOf, optional, port, readEnvironment, text, variable, wholeNumber } from '../program/environment.ts';
+import {
+  durationAtLeast,
+  environmentProblem,
+  list,
+  listenPort,
+  numberBetween,
+  oneOf,
+  optional,
+  port,
+  readEnvironment,
+  text,
+  variable,
+  wholeNumber,
+} from '../program/environment.ts';
 import { DEFAULT_ACTIVATOR_PORTS, DEFAULT_AGENT_PORT } from '../protocol/activator.ts';
 import { CERTIFICATE_MODES, type CertificateSettings } from './webhook-certificates.ts';
 
@@ -94,15 +107,27 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   const values = readEnvironment(CONTROLLER_ENVIRONMENT, env);
   const { leaseDurationMs: durationMs, leaseRenewDeadlineMs: renewDeadlineMs, leaseRetryPeriodMs: retryPeriodMs } = values;
   if (renewDeadlineMs >= durationMs) {
-    throw environmentProblem('EBB_LEASE_RENEW_DEADLINE_MS', String(renewDeadlineMs), `it must be shorter than EBB_LEASE_DURATION_MS=${durationMs}, or two leaders could overlap`);
+    throw environmentProblem(
+      'EBB_LEASE_RENEW_DEADLINE_MS',
+      String(renewDeadlineMs),
+      `it must be shorter than EBB_LEASE_DURATION_MS=${durationMs}, or two leaders could overlap`,
+    );
   }
   if (retryPeriodMs >= renewDeadlineMs) {
-    throw environmentProblem('EBB_LEASE_RETRY_PERIOD_MS', String(retryPeriodMs), `it must be shorter than EBB_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs}, or the leader could not try to renew before its deadline`);
+    throw environmentProblem(
+      'EBB_LEASE_RETRY_PERIOD_MS',
+      String(retryPeriodMs),
+      `it must be shorter than EBB_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs}, or the leader could not try to renew before its deadline`,
+    );
   }
   // The CA outlives every serving certificate it signs: it is renewed with a third of its life
   // left, and a serving certificate lives a third of the CA's at most.
   if (values.caValidityMs < 3 * values.servingValidityMs) {
-    throw environmentProblem('EBB_WEBHOOK_CA_VALIDITY', formatDuration(values.caValidityMs), `it must be at least three times EBB_WEBHOOK_SERVING_VALIDITY=${formatDuration(values.servingValidityMs)}`);
+    throw environmentProblem(
+      'EBB_WEBHOOK_CA_VALIDITY',
+      formatDuration(values.caValidityMs),
+      `it must be at least three times EBB_WEBHOOK_SERVING_VALIDITY=${formatDuration(values.servingValidityMs)}`,
+    );
   }
   const tuning: DeciderTuning = {
     stableWindowMs: values.stableWindowMs,
@@ -116,7 +141,11 @@ export function controllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   if (broken) throw environmentProblem(TUNING_ENVIRONMENT[broken.field].name, String(tuning[broken.field]), broken.problem);
   // The agents listen on these ports besides their own: the range must leave the agent's port out.
   if (inPortRange(values.activatorPorts, values.agentPort)) {
-    throw environmentProblem('EBB_ACTIVATOR_PORTS', formatPortRange(values.activatorPorts), `it holds the agents' own port ${values.agentPort} (EBB_AGENT_PORT)`);
+    throw environmentProblem(
+      'EBB_ACTIVATOR_PORTS',
+      formatPortRange(values.activatorPorts),
+      `it holds the agents' own port ${values.agentPort} (EBB_AGENT_PORT)`,
+    );
   }
   return {
     namespace: values.namespace,

@@ -141,13 +141,31 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     };
   };
 
-  const { sizing, disruptions, repair, resizer } = buildRightSizing({ config, kubeConfig, cache, watch, workloads, workloadPods, events, metrics, isLeader, agentDirectory, token, log });
+  const { sizing, disruptions, repair, resizer } = buildRightSizing({
+    config,
+    kubeConfig,
+    cache,
+    watch,
+    workloads,
+    workloadPods,
+    events,
+    metrics,
+    isLeader,
+    agentDirectory,
+    token,
+    log,
+  });
 
   const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error));
   const effects: ScalerEffects = {
     event: (workload, type, reason, message) => {
       log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
-      return events.record({ kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid }, type, reason, message);
+      return events.record(
+        { kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid },
+        type,
+        reason,
+        message,
+      );
     },
     status: (workload, decision, lastRequestAt) => {
       if (statusWrites.isPending(workload.key)) return Promise.resolve();
@@ -172,7 +190,8 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     decided: (workload, decision) => {
       metrics.decisions.inc({ reason: decision.reason.code });
       metrics.actualReplicas.set({ namespace: workload.namespace, deployment: workload.name }, workload.replicas);
-      if (decision.desiredReplicas !== null) metrics.desiredReplicas.set({ namespace: workload.namespace, deployment: workload.name }, decision.desiredReplicas);
+      if (decision.desiredReplicas !== null)
+        metrics.desiredReplicas.set({ namespace: workload.namespace, deployment: workload.name }, decision.desiredReplicas);
     },
   };
   const scaler = new Scaler({
@@ -226,7 +245,8 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
   // A round can outlast its interval (a slow agent, many checkpoint writes): never two at once.
   let sizingRound: Promise<void> | undefined;
   const sizingAndDisruptions = () => {
-    sizingRound ??= sizing.round(Date.now())
+    sizingRound ??= sizing
+      .round(Date.now())
       .catch(report('sizing'))
       // The sources offer what they want replaced, then the manager decides what goes now.
       .then(async () => {
@@ -250,7 +270,10 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       await Promise.all([cache.start(), watch.start(), routing.load(), workloadPods.start()]);
       ready = true;
       elector.start();
-      timers.push(setInterval(() => void tick(), config.tickMs), setInterval(sizingAndDisruptions, config.usageIntervalMs));
+      timers.push(
+        setInterval(() => void tick(), config.tickMs),
+        setInterval(sizingAndDisruptions, config.usageIntervalMs),
+      );
       return port;
     },
     async stop() {

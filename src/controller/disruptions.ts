@@ -121,7 +121,12 @@ export class DisruptionManager implements DisruptionQueue {
     if (policy.dryRun) {
       this.state = recordEvicted(this.state, candidate, this.clock(), true);
       options.metrics.evictions.inc({ outcome: 'dry-run' });
-      this.tell(candidate.workload, 'Normal', 'WouldEvict', `dry run (eviction.dryRun): would evict pod ${candidate.pod}${surged ? ' after adding a surge replica' : ''} (${candidate.why})`);
+      this.tell(
+        candidate.workload,
+        'Normal',
+        'WouldEvict',
+        `dry run (eviction.dryRun): would evict pod ${candidate.pod}${surged ? ' after adding a surge replica' : ''} (${candidate.why})`,
+      );
       return true;
     }
     const [namespace = '', name = ''] = candidate.pod.split('/');
@@ -140,7 +145,12 @@ export class DisruptionManager implements DisruptionQueue {
           options.metrics.repairs.inc();
           this.tell(candidate.workload, 'Normal', 'Repaired', `evicted pod ${candidate.pod}, which ${candidate.why}; its replacement goes through the webhook`);
         } else {
-          this.tell(candidate.workload, 'Normal', 'Evicted', `evicted pod ${candidate.pod} (${candidate.why})${surged ? '; a surge replica serves meanwhile' : ''}`);
+          this.tell(
+            candidate.workload,
+            'Normal',
+            'Evicted',
+            `evicted pod ${candidate.pod} (${candidate.why})${surged ? '; a surge replica serves meanwhile' : ''}`,
+          );
         }
         options.log('info', `evicted pod ${candidate.pod}: ${candidate.why}`, fields);
         return true;
@@ -148,7 +158,13 @@ export class DisruptionManager implements DisruptionQueue {
         const refused = recordRefused(this.state, candidate, `a PodDisruptionBudget refused its eviction (${result.message})`, now);
         this.state = refused.state;
         options.metrics.evictions.inc({ outcome: 'blocked' });
-        if (refused.first) this.tell(candidate.workload, 'Warning', 'EvictionBlocked', `cannot evict pod ${candidate.pod} now: ${result.message}; ebb tries again later, backing off`);
+        if (refused.first)
+          this.tell(
+            candidate.workload,
+            'Warning',
+            'EvictionBlocked',
+            `cannot evict pod ${candidate.pod} now: ${result.message}; ebb tries again later, backing off`,
+          );
         return true;
       }
       case 'failed':

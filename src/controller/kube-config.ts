@@ -33,7 +33,18 @@ export class SharedAgentKubeConfig extends KubeConfig {
     if (this.shared?.identity !== identity) {
       // The old agent is not destroyed: calls still on it finish, and its idle sockets close after IDLE_SOCKET_MS.
       const secureContext = tls.createSecureContext({ ca, cert, key, pfx, passphrase });
-      this.shared = { identity, agent: new KeepAliveAgent({ ...agent.options, secureContext, keepAlive: true, maxSockets: Infinity, maxFreeSockets: 16, scheduling: 'lifo', timeout: IDLE_SOCKET_MS }) };
+      this.shared = {
+        identity,
+        agent: new KeepAliveAgent({
+          ...agent.options,
+          secureContext,
+          keepAlive: true,
+          maxSockets: Infinity,
+          maxFreeSockets: 16,
+          scheduling: 'lifo',
+          timeout: IDLE_SOCKET_MS,
+        }),
+      };
     }
     context.setAgent(this.shared.agent);
   }

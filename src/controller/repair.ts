@@ -37,7 +37,10 @@ export class Repair {
     }
     const pods: RepairPod[] = options.workloads().flatMap((workload) => {
       const templateInjected = workload.deployment.spec?.template.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined;
-      return options.podsOf(workload.key).filter((pod) => !pod.deleting).map((pod) => ({ pod, templateInjected }));
+      return options
+        .podsOf(workload.key)
+        .filter((pod) => !pod.deleting)
+        .map((pod) => ({ pod, templateInjected }));
     });
     const choice = chooseRepairs(pods, this.state, now);
     this.state = choice.state;
@@ -45,13 +48,16 @@ export class Repair {
       this.held = choice.held;
       if (choice.held) options.log('warn', `repair: ${choice.held}`);
     }
-    options.disruptions.offer('repair', choice.offer.map(({ pod, why, priority }) => ({
-      workload: pod.workload!,
-      pod: `${pod.namespace}/${pod.name}`,
-      podUid: pod.uid,
-      source: 'repair' as const,
-      priority,
-      why,
-    })));
+    options.disruptions.offer(
+      'repair',
+      choice.offer.map(({ pod, why, priority }) => ({
+        workload: pod.workload!,
+        pod: `${pod.namespace}/${pod.name}`,
+        podUid: pod.uid,
+        source: 'repair' as const,
+        priority,
+        why,
+      })),
+    );
   }
 }

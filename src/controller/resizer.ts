@@ -139,7 +139,9 @@ export class Resizer {
     if (policy.dryRun) {
       for (const entry of writable) {
         waiting.note(entry, 'dry-run', `dry run: would resize: ${entry.decision.why}`);
-        this.sayOnce(entry.pod, `dry-run/${entry.decision.why}`, () => options.log('info', `dry run: would resize pod ${entry.pod.namespace}/${entry.pod.name}: ${entry.decision.why}`));
+        this.sayOnce(entry.pod, `dry-run/${entry.decision.why}`, () =>
+          options.log('info', `dry run: would resize pod ${entry.pod.namespace}/${entry.pod.name}: ${entry.decision.why}`),
+        );
       }
     } else {
       await Promise.all(writable.map((entry) => this.write(entry, now, waiting)));
@@ -254,7 +256,11 @@ export class Resizer {
     const attempt = (previous?.attempt ?? 0) + 1;
     this.holdBack.set(pod.uid, { attempt, until: now + retryDelayMs(attempt), generation: pod.generation });
     this.options.metrics.resizes.inc({ outcome: 'error' });
-    this.options.log('warn', `the kubelet failed to resize pod ${pod.namespace}/${pod.name} (${state.message}); ebb plans it again in ${retryDelayMs(attempt) / 1000} s`, { attempt });
+    this.options.log(
+      'warn',
+      `the kubelet failed to resize pod ${pod.namespace}/${pod.name} (${state.message}); ebb plans it again in ${retryDelayMs(attempt) / 1000} s`,
+      { attempt },
+    );
   }
 
   /** The resources an HPA of the workload scales on, warned about once per HPA and set of resources. */
@@ -269,7 +275,9 @@ export class Resizer {
       if (hpa && conflict) {
         const what = resources.join(' and ');
         const message = `HorizontalPodAutoscaler ${hpa.name} scales this Deployment on ${what} utilization, which is relative to the requests: ebb leaves the ${what} requests of its running pods as they are`;
-        void this.options.event(deploymentTarget(workload), 'Warning', 'ResizeConflictsWithHPA', message).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
+        void this.options
+          .event(deploymentTarget(workload), 'Warning', 'ResizeConflictsWithHPA', message)
+          .catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
       }
     }
     return new Set(resources);

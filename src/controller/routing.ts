@@ -52,7 +52,12 @@ export class ActivatorRouting {
     this.after = range.last;
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
-    this.watched = makeInformer(kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }), labelSelector);
+    this.watched = makeInformer(
+      kubeConfig,
+      '/apis/discovery.k8s.io/v1/endpointslices',
+      () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
+      labelSelector,
+    );
     for (const verb of ['add', 'update', 'delete'] as const) this.watched.on(verb, () => (this.index = undefined));
     restartOnError(this.watched, { what: 'activator endpointslice informer', isStopped: () => this.stopped, log });
   }
@@ -85,7 +90,10 @@ export class ActivatorRouting {
     if (this.written.get(target.key)?.fingerprint === fingerprint) return;
     await Promise.all(routed.map(({ service, ports }) => this.slices.ensure(activatorSlice(service, target.key, agents, ports))));
     // Services that no longer select the workload lose their slice.
-    await this.removeSlices(target, asleep.filter((service) => !services.includes(service)));
+    await this.removeSlices(
+      target,
+      asleep.filter((service) => !services.includes(service)),
+    );
     this.written.set(target.key, { services, fingerprint });
   }
 

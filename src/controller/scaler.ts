@@ -3,7 +3,17 @@
 // One decision per workload at a time: ticks and wake-ups for the same workload are serialized,
 // so however many agents ask to wake a workload at once, it is scaled up once.
 
-import { activityHorizonMs, ActivityWindow, decide, DEFAULT_TUNING, INITIAL_DECIDER_STATE, type ActivitySample, type DeciderState, type DeciderTuning, type Decision } from '../core/decider/index.ts';
+import {
+  activityHorizonMs,
+  ActivityWindow,
+  decide,
+  DEFAULT_TUNING,
+  INITIAL_DECIDER_STATE,
+  type ActivitySample,
+  type DeciderState,
+  type DeciderTuning,
+  type Decision,
+} from '../core/decider/index.ts';
 import type { ScalingSettings } from '../core/settings.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 
@@ -137,8 +147,12 @@ export class Scaler {
     }
     if (memory.notReadyReported || now - memory.wokenAt < WAKE_READY_WARNING_MS) return;
     memory.notReadyReported = true;
-    await this.options.effects.event(workload, 'Warning', 'WakeUpNotReady',
-      `woken from zero ${Math.round((now - memory.wokenAt) / 1000)}s ago and no pod is Ready yet; requests held for it end with 503 at their deadline (check the pods: kubectl describe pods)`);
+    await this.options.effects.event(
+      workload,
+      'Warning',
+      'WakeUpNotReady',
+      `woken from zero ${Math.round((now - memory.wokenAt) / 1000)}s ago and no pod is Ready yet; requests held for it end with 503 at their deadline (check the pods: kubectl describe pods)`,
+    );
   }
 
   /**
@@ -174,7 +188,12 @@ export class Scaler {
       return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      await this.options.effects.event(workload, 'Warning', 'ActivatorUnavailable', `staying at ${current} replicas rather than sleeping unreachable: ${reason}`);
+      await this.options.effects.event(
+        workload,
+        'Warning',
+        'ActivatorUnavailable',
+        `staying at ${current} replicas rather than sleeping unreachable: ${reason}`,
+      );
       return false;
     }
   }
@@ -187,8 +206,12 @@ export class Scaler {
     }
     if (memory.hpaReported !== workload.hpa) {
       memory.hpaReported = workload.hpa;
-      await this.options.effects.event(workload, 'Warning', 'HorizontalPodAutoscalerPresent',
-        `HorizontalPodAutoscaler ${workload.hpa} scales this Deployment; ebb leaves its replicas alone while it exists`);
+      await this.options.effects.event(
+        workload,
+        'Warning',
+        'HorizontalPodAutoscalerPresent',
+        `HorizontalPodAutoscaler ${workload.hpa} scales this Deployment; ebb leaves its replicas alone while it exists`,
+      );
     }
     return true;
   }
@@ -217,7 +240,13 @@ export class Scaler {
    * Writes `desired` through the scale subresource, guarded by a fresh read; false when someone
    * else moved the count since the cache saw it, or the write conflicted: decide again next tick.
    */
-  private async scaled(workload: WorkloadView, memory: WorkloadMemory, scale: { current: number; desired: number; fresh?: ScaleRead }, decision: Decision, now: number): Promise<boolean> {
+  private async scaled(
+    workload: WorkloadView,
+    memory: WorkloadMemory,
+    scale: { current: number; desired: number; fresh?: ScaleRead },
+    decision: Decision,
+    now: number,
+  ): Promise<boolean> {
     const { current, desired } = scale;
     const read = scale.fresh ?? (await this.options.target.read(workload.namespace, workload.name));
     if (read.replicas !== current) return false;

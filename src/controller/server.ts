@@ -61,10 +61,15 @@ async function handleWake(req: http.IncomingMessage, options: ControllerServerOp
     options.metrics.wakeRequests.inc({ outcome: 'invalid' });
     return {
       status: body === undefined ? 413 : 400,
-      body: { accepted: false, reason: body === undefined ? `body over ${MAX_BODY_BYTES} bytes` : 'expected {"workload":"namespace/name","node":"…","held":N}' },
+      body: {
+        accepted: false,
+        reason: body === undefined ? `body over ${MAX_BODY_BYTES} bytes` : 'expected {"workload":"namespace/name","node":"…","held":N}',
+      },
     };
   }
   const outcome = await options.wake(parsed);
   options.metrics.wakeRequests.inc({ outcome: outcome.accepted ? 'accepted' : 'declined' });
-  return outcome.accepted ? { status: 200, body: { accepted: true } } : { status: REFUSAL_STATUS[outcome.refusal], body: { accepted: false, reason: outcome.reason } };
+  return outcome.accepted
+    ? { status: 200, body: { accepted: true } }
+    : { status: REFUSAL_STATUS[outcome.refusal], body: { accepted: false, reason: outcome.reason } };
 }

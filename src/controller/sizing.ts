@@ -123,7 +123,9 @@ export class SizingLoop {
       const previous = this.announced.get(workload.key);
       this.announced.set(workload.key, targets);
       const figures = moved.map((name) => describeMove(name, previous?.[name], recommendations.get(name)!)).join('; ');
-      void this.options.event(workload, 'Normal', 'RecommendationChanged', figures).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
+      void this.options
+        .event(workload, 'Normal', 'RecommendationChanged', figures)
+        .catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
     }
     for (const [container, recommendation] of recommendations) {
       const key = `${workload.key}/${container}`;
@@ -140,7 +142,11 @@ export class SizingLoop {
   }
 
   private reportKill(workload: Workload, kill: OomKill): void {
-    this.options.metrics.oomKills.inc({ namespace: workload.deployment.metadata?.namespace ?? '', deployment: workload.deployment.metadata?.name ?? '', container: kill.container });
+    this.options.metrics.oomKills.inc({
+      namespace: workload.deployment.metadata?.namespace ?? '',
+      deployment: workload.deployment.metadata?.name ?? '',
+      container: kill.container,
+    });
     const limit = kill.memoryLimitBytes !== undefined ? formatMemory(kill.memoryLimitBytes) : 'none';
     const request = kill.memoryRequestBytes !== undefined ? formatMemory(kill.memoryRequestBytes) : 'none';
     const message = `container ${kill.container} of pod ${kill.pod} was OOM-killed (memory request ${request}, limit ${limit}, restart ${kill.restartCount}); its memory recommendation rises`;
@@ -213,7 +219,8 @@ export class SizingLoop {
     const [namespace, deployment] = workload.split('/');
     const { target, lower, upper, confidence, templateRequests } = this.options.metrics.recommendation;
     for (const container of Object.keys(this.published.get(workload)?.containers ?? {})) {
-      for (const resource of ['cpu', 'memory']) for (const gauge of [target, lower, upper, templateRequests]) gauge.remove({ namespace, deployment, container, resource });
+      for (const resource of ['cpu', 'memory'])
+        for (const gauge of [target, lower, upper, templateRequests]) gauge.remove({ namespace, deployment, container, resource });
       confidence.remove({ namespace, deployment, container });
     }
     this.published.delete(workload);
@@ -262,7 +269,13 @@ function describeMove(container: string, before: { cpuMillis?: number; memoryByt
  * The template's request in base units (per `unitsPerBase` of the parsed figure); no series for a
  * container without one or with one the API server would not have accepted.
  */
-function setRequest(gauge: Gauge, labels: Record<string, string>, quantity: string | undefined, parse: (text: string) => Result<number>, unitsPerBase: number): void {
+function setRequest(
+  gauge: Gauge,
+  labels: Record<string, string>,
+  quantity: string | undefined,
+  parse: (text: string) => Result<number>,
+  unitsPerBase: number,
+): void {
   const parsed = quantity === undefined ? undefined : parse(quantity);
   if (parsed?.ok) gauge.set(labels, parsed.value / unitsPerBase);
   else gauge.remove(labels);

@@ -12,7 +12,15 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { caBundle, readStoredCertificates, renewCertificates, secretTexts, WEBHOOK_CA_SECRET, WEBHOOK_TLS_SECRET, type WebhookService } from '../../certs/webhook-secrets.ts';
+import {
+  caBundle,
+  readStoredCertificates,
+  renewCertificates,
+  secretTexts,
+  WEBHOOK_CA_SECRET,
+  WEBHOOK_TLS_SECRET,
+  type WebhookService,
+} from '../../certs/webhook-secrets.ts';
 import { planRenewal, renewalPolicy } from '../core/certificate-renewal.ts';
 import { ensureWebhookCaBundle } from '../kube/ca-bundle.ts';
 import { readSecret, writeSecret, type StoredSecret } from '../kube/webhook-secrets.ts';
@@ -82,9 +90,11 @@ function selfManaged(kubeConfig: KubeConfig, settings: CertificateSettings, log:
     // before the webhook's Secret (and so, through the kubelet, the webhook) can serve from it.
     if (!(await write(WEBHOOK_CA_SECRET, texts.ca, ca))) return now + MIN_DELAY_MS;
     const bundle = await ensureWebhookCaBundle(kubeConfig, settings.webhookConfiguration, caBundle(renewed));
-    if (bundle === 'updated') log('info', `caBundle of MutatingWebhookConfiguration ${settings.webhookConfiguration} set from Secret ${namespace}/${WEBHOOK_TLS_SECRET}`);
+    if (bundle === 'updated')
+      log('info', `caBundle of MutatingWebhookConfiguration ${settings.webhookConfiguration} set from Secret ${namespace}/${WEBHOOK_TLS_SECRET}`);
     if (!(await write(WEBHOOK_TLS_SECRET, texts.tls, tls))) return now + MIN_DELAY_MS;
-    if (plan.acts) log('info', `webhook certificates renewed: ${plan.reasons.join('; ')}`, { ca: plan.newCa, serving: plan.newServing, trusted: plan.alsoTrust ? 2 : 1 });
+    if (plan.acts)
+      log('info', `webhook certificates renewed: ${plan.reasons.join('; ')}`, { ca: plan.newCa, serving: plan.newServing, trusted: plan.alsoTrust ? 2 : 1 });
     // The next step on what was written: its time, or at once if it is due already.
     const next = planRenewal(readStoredCertificates(texts.tls, texts.ca, where).view, now, policy);
     return next.acts ? now : next.nextCheckAt;

@@ -17,7 +17,8 @@ export function parsePortRange(text: string): Result<PortRange> {
   const match = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(text);
   const first = Number(match?.[1]);
   const last = Number(match?.[2]);
-  if (!match || first < 1 || last > 65_535 || first > last) return fail(`"${text}" is not a port range: expected first-last with 1 ≤ first ≤ last ≤ 65535, e.g. 20000-29999`);
+  if (!match || first < 1 || last > 65_535 || first > last)
+    return fail(`"${text}" is not a port range: expected first-last with 1 ≤ first ≤ last ≤ 65535, e.g. 20000-29999`);
   return ok({ first, last });
 }
 
@@ -62,7 +63,8 @@ export function assignActivatorPorts(request: PortRequest): Result<PortAssignmen
   for (const name of names) {
     if (ports.has(name)) continue;
     const port = nextFreePort(range, used, after);
-    if (port === undefined) return fail(`no free activator port in ${formatPortRange(range)}: all ${range.last - range.first + 1} are given to sleeping Service ports`);
+    if (port === undefined)
+      return fail(`no free activator port in ${formatPortRange(range)}: all ${range.last - range.first + 1} are given to sleeping Service ports`);
     ports.set(name, port);
     used.add(port);
     after = port;

@@ -49,9 +49,7 @@ export function activatorSlice(service: V1Service, workload: WorkloadKey, agents
       // The agents read it to tell which workload to wake.
       annotations: { [ACTIVATOR_WORKLOAD_ANNOTATION]: workload },
       // Deleted with its Service.
-      ownerReferences: service.metadata?.uid
-        ? [{ apiVersion: 'v1', kind: 'Service', name: serviceName, uid: service.metadata.uid }]
-        : undefined,
+      ownerReferences: service.metadata?.uid ? [{ apiVersion: 'v1', kind: 'Service', name: serviceName, uid: service.metadata.uid }] : undefined,
     },
     addressType: 'IPv4',
     endpoints: [...agents]

@@ -104,7 +104,13 @@ function trustedBesides(view: StoredCertificatesView, now: number, policy: Renew
   return switched ? undefined : 'previous-ca';
 }
 
-function servingRenewal(view: StoredCertificatesView, now: number, policy: RenewalPolicy, newCa: boolean, alsoTrust: RenewalPlan['alsoTrust']): { renew: boolean; reason?: string } {
+function servingRenewal(
+  view: StoredCertificatesView,
+  now: number,
+  policy: RenewalPolicy,
+  newCa: boolean,
+  alsoTrust: RenewalPlan['alsoTrust'],
+): { renew: boolean; reason?: string } {
   const serving = view.serving;
   if (!serving) return { renew: true, reason: 'no serving certificate yet' };
   if (now >= serving.notAfter) return { renew: true, reason: 'the serving certificate expired' };

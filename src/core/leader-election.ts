@@ -16,16 +16,9 @@ export interface Observation {
   observedAt: number;
 }
 
-export type LeaseAction =
-  | { kind: 'create' | 'take' | 'renew'; record: LeaseRecord }
-  | { kind: 'wait'; holder: string; expiresAt: number };
+export type LeaseAction = { kind: 'create' | 'take' | 'renew'; record: LeaseRecord } | { kind: 'wait'; holder: string; expiresAt: number };
 
-export function nextLeaseAction(
-  observed: Observation | undefined,
-  identity: string,
-  now: number,
-  leaseDurationMs: number,
-): LeaseAction {
+export function nextLeaseAction(observed: Observation | undefined, identity: string, now: number, leaseDurationMs: number): LeaseAction {
   if (!observed) {
     return { kind: 'create', record: { holder: identity, leaseDurationMs, acquiredAt: now, renewedAt: now, transitions: 0 } };
   }

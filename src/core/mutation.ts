@@ -93,8 +93,9 @@ function planSidecar(pod: V1Pod, context: SidecarContext): { appPort: AppPort; r
 }
 
 export function isInjected(pod: V1Pod): boolean {
-  return pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined
-    || (pod.spec?.initContainers ?? []).some((container) => container.name === SIDECAR_NAME);
+  return (
+    pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined || (pod.spec?.initContainers ?? []).some((container) => container.name === SIDECAR_NAME)
+  );
 }
 
 export function mutatePod(input: MutationInput): MutationResult {

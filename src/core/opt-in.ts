@@ -57,8 +57,10 @@ export function decideOptIn(input: OptInInput): OptInDecision {
   if (label === 'enabled') return yes(`namespace ${input.namespace} is labelled ${INJECTION_LABEL}=enabled`);
   if (input.namespaceSettings.enabled) return yes(`ebb.dev/enabled is "true" on namespace ${input.namespace}`);
   const rule = input.policy.namespaces.get(input.namespace);
-  if (rule?.injection) return { inject: rule.injection === 'enabled', reason: `the policy rule for namespace ${input.namespace} says injection: ${rule.injection}` };
-  if (input.policy.defaults.enabled !== undefined) return { inject: input.policy.defaults.enabled, reason: `the policy's defaults.enabled is ${input.policy.defaults.enabled}` };
+  if (rule?.injection)
+    return { inject: rule.injection === 'enabled', reason: `the policy rule for namespace ${input.namespace} says injection: ${rule.injection}` };
+  if (input.policy.defaults.enabled !== undefined)
+    return { inject: input.policy.defaults.enabled, reason: `the policy's defaults.enabled is ${input.policy.defaults.enabled}` };
   const labelNote = label === undefined ? '' : ` (${INJECTION_LABEL}=${label} on the namespace is not enabled or disabled)`;
   return no(`nothing opts it in${labelNote}`);
 }

@@ -25,7 +25,5 @@ export function owningDeploymentName(pod: V1ObjectMeta | undefined, replicaSet: 
   if (replicaSet) return controllerOf(replicaSet, 'Deployment')?.name;
   const hash = pod?.labels?.[POD_TEMPLATE_HASH_LABEL];
   const suffix = `-${hash}`;
-  return hash && replicaSetName.endsWith(suffix) && replicaSetName.length > suffix.length
-    ? replicaSetName.slice(0, -suffix.length)
-    : undefined;
+  return hash && replicaSetName.endsWith(suffix) && replicaSetName.length > suffix.length ? replicaSetName.slice(0, -suffix.length) : undefined;
 }

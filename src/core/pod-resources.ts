@@ -75,7 +75,10 @@ export function podContainers(spec: V1PodSpec | undefined): PodContainers {
 export function withChanges(pod: PodContainers, changes: PodChanges): PodContainers {
   return {
     ...pod,
-    containers: pod.containers.map(({ requests, limits }, index) => ({ requests: { ...requests, ...changes.requests?.[index] }, limits: { ...limits, ...changes.limits?.[index] } })),
+    containers: pod.containers.map(({ requests, limits }, index) => ({
+      requests: { ...requests, ...changes.requests?.[index] },
+      limits: { ...limits, ...changes.limits?.[index] },
+    })),
     initContainers: changes.sidecar ? [...pod.initContainers, { ...changes.sidecar, sidecar: true }] : pod.initContainers,
   };
 }

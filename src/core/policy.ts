@@ -89,7 +89,7 @@ class PolicyReader {
   readonly errors: ConfigError[] = [];
 
   report(path: string, value: unknown, problem: string): void {
-    const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+    const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
     this.errors.push({ key: path || 'policy.yaml', value: text, message: `policy.yaml${path ? ` ${path}` : ''}: ${problem}` });
   }
 
@@ -168,7 +168,17 @@ export function parsePolicy(text: string): PolicyResult {
     return { ok: false, errors: [{ key: 'policy.yaml', value: text, message: `policy.yaml is not valid YAML: ${message}` }] };
   }
   const reader = new PolicyReader();
-  const root = reader.object('', document, ['defaults', 'namespaces', 'excludedNamespaces', 'sidecar', 'defaultRequests', 'eviction', 'sizing', 'dryRun', 'resize']);
+  const root = reader.object('', document, [
+    'defaults',
+    'namespaces',
+    'excludedNamespaces',
+    'sidecar',
+    'defaultRequests',
+    'eviction',
+    'sizing',
+    'dryRun',
+    'resize',
+  ]);
   const policy: Policy = {
     defaults: reader.settings('defaults', root.defaults, SETTING_NAMES),
     namespaces: readNamespaces(reader, root.namespaces),
@@ -221,12 +231,17 @@ function readSidecar(reader: PolicyReader, value: unknown): SidecarPolicy {
   const resources = reader.object('sidecar.resources', fields.resources, ['requests', 'limits']);
   const limits = reader.object('sidecar.resources.limits', resources.limits, ['memory', 'cpu']);
   if (limits.cpu !== undefined) {
-    reader.report('sidecar.resources.limits.cpu', limits.cpu, 'a CPU limit is not accepted: throttling the proxy delays every request; set requests.cpu instead');
+    reader.report(
+      'sidecar.resources.limits.cpu',
+      limits.cpu,
+      'a CPU limit is not accepted: throttling the proxy delays every request; set requests.cpu instead',
+    );
   }
   const image = reader.parsed('sidecar.image', fields.image, defaults.image, (text) =>
     text.trim() === '' || /\s/.test(text)
       ? { ok: false, error: `${JSON.stringify(text)} is not accepted: expected an image reference such as ${defaults.image}` }
-      : { ok: true, value: text });
+      : { ok: true, value: text },
+  );
   const port = (text: string) => parseWholeNumber(text, 1, 65535);
   const sidecar: SidecarPolicy = {
     image,
@@ -241,7 +256,11 @@ function readSidecar(reader: PolicyReader, value: unknown): SidecarPolicy {
   }
   if (sidecar.memoryLimitBytes !== undefined && sidecar.memoryLimitBytes < sidecar.requests.memoryBytes) {
     const request = formatMemory(sidecar.requests.memoryBytes);
-    reader.report('sidecar.resources.limits.memory', limits.memory, `${JSON.stringify(limits.memory)} is not accepted: expected at least requests.memory (${request})`);
+    reader.report(
+      'sidecar.resources.limits.memory',
+      limits.memory,
+      `${JSON.stringify(limits.memory)} is not accepted: expected at least requests.memory (${request})`,
+    );
   }
   return sidecar;
 }

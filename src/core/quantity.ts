@@ -16,9 +16,7 @@ function quantityValue(text: string): number | undefined {
   const match = QUANTITY.exec(text.trim());
   if (!match) return undefined;
   const [, number, binary, exponent, decimal] = match;
-  const scale = binary ? BINARY[binary as keyof typeof BINARY]
-    : exponent ? 10 ** Number(exponent.slice(1))
-      : DECIMAL[(decimal ?? '') as keyof typeof DECIMAL];
+  const scale = binary ? BINARY[binary as keyof typeof BINARY] : exponent ? 10 ** Number(exponent.slice(1)) : DECIMAL[(decimal ?? '') as keyof typeof DECIMAL];
   const value = Number(number) * scale;
   return Number.isFinite(value) ? value : undefined;
 }

@@ -31,7 +31,9 @@ export function recommendationFromStatus(status: string | undefined): Recommenda
 export function targetsOf(containers: unknown): Recommendation | undefined {
   if (typeof containers !== 'object' || containers === null) return undefined;
   const recommendation: Record<string, ContainerRequests> = {};
-  for (const [name, requests] of Object.entries(containers as Record<string, { cpu?: unknown; memory?: unknown; upper?: { memory?: unknown }; raiseOnly?: unknown }>)) {
+  for (const [name, requests] of Object.entries(
+    containers as Record<string, { cpu?: unknown; memory?: unknown; upper?: { memory?: unknown }; raiseOnly?: unknown }>,
+  )) {
     const cpu = typeof requests?.cpu === 'string' ? parseCpu(requests.cpu) : undefined;
     const memory = typeof requests?.memory === 'string' ? parseMemory(requests.memory) : undefined;
     const memoryUpper = typeof requests?.upper?.memory === 'string' ? parseMemory(requests.upper.memory) : undefined;

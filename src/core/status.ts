@@ -122,7 +122,11 @@ interface RecommendationComparison {
  */
 const comparisons = new WeakMap<StatusRecommendation, { previous: object; tolerance: number; result: RecommendationComparison }>();
 
-function compareRecommendation(previous: Readonly<Record<string, unknown>>, next: StatusRecommendation | undefined, tolerance: number): RecommendationComparison {
+function compareRecommendation(
+  previous: Readonly<Record<string, unknown>>,
+  next: StatusRecommendation | undefined,
+  tolerance: number,
+): RecommendationComparison {
   if (next === undefined) return { same: true, moved: false };
   const known = comparisons.get(next);
   if (known?.previous === previous && known.tolerance === tolerance) return known.result;
@@ -137,7 +141,10 @@ function sameTargetTexts(previous: unknown, next: StatusRecommendation): boolean
   const before = (previous as { containers?: Record<string, { cpu?: unknown; memory?: unknown } | undefined> } | undefined)?.containers;
   if (typeof before !== 'object' || before === null) return false;
   const names = Object.keys(next.containers);
-  return names.length === Object.keys(before).length && names.every((name) => before[name]?.cpu === next.containers[name]!.cpu && before[name]?.memory === next.containers[name]!.memory);
+  return (
+    names.length === Object.keys(before).length &&
+    names.every((name) => before[name]?.cpu === next.containers[name]!.cpu && before[name]?.memory === next.containers[name]!.memory)
+  );
 }
 
 function recommendationMoved(previous: unknown, next: StatusRecommendation, tolerance: number): boolean {

@@ -50,8 +50,7 @@ function parseTimes(token: string): Result<{ startMinute: number; endMinute: num
   const [, startH, startM, endH, endM] = TIMES.exec(token) ?? [];
   const start = Number(startH) * 60 + Number(startM);
   const end = Number(endH) * 60 + Number(endM);
-  const validClock = (h: number, m: number, allowMidnightEnd: boolean) =>
-    m < 60 && (h < 24 || (allowMidnightEnd && h === 24 && m === 0));
+  const validClock = (h: number, m: number, allowMidnightEnd: boolean) => m < 60 && (h < 24 || (allowMidnightEnd && h === 24 && m === 0));
   if (startH === undefined || !validClock(Number(startH), Number(startM), false) || !validClock(Number(endH), Number(endM), true)) {
     return fail(`${JSON.stringify(token)} is not a time range: expected HH:MM-HH:MM such as 08:00-19:00 or 22:00-24:00`);
   }
@@ -126,7 +125,10 @@ export function parseTimeWindow(text: string, extra: (token: string) => Result<b
  * naming the window when there are several.
  */
 export function parseTimeWindows<W>(value: string, parseOne: (text: string) => Result<W>): Result<W[]> {
-  const texts = value.split(';').map((part) => part.trim()).filter(Boolean);
+  const texts = value
+    .split(';')
+    .map((part) => part.trim())
+    .filter(Boolean);
   const windows: W[] = [];
   for (const text of texts) {
     const parsed = parseOne(text);
@@ -152,9 +154,7 @@ function formatDays(days: readonly Weekday[]): string {
     if (run && WEEK_ORDER.indexOf(run.at(-1)!) + 1 === WEEK_ORDER.indexOf(day)) run.push(day);
     else runs.push([day]);
   }
-  return runs
-    .map((run) => (run.length === 1 ? DAY_NAMES[run[0]!] : `${DAY_NAMES[run[0]!]}-${DAY_NAMES[run.at(-1)!]}`))
-    .join(',');
+  return runs.map((run) => (run.length === 1 ? DAY_NAMES[run[0]!] : `${DAY_NAMES[run[0]!]}-${DAY_NAMES[run.at(-1)!]}`)).join(',');
 }
 
 /** The text form, which parseTimeWindow reads back to the same window. */

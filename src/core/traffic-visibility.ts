@@ -39,10 +39,12 @@ export function unobservedTraffic(input: TrafficInput): string[] {
   const pod: V1Pod = { metadata: input.template?.metadata, spec: input.template?.spec };
   const interception = interceptionOf(pod, input);
   if (typeof interception === 'string') return [interception];
-  return input.services.flatMap((service) => (service.spec?.ports ?? []).flatMap((port) => {
-    const bypass = bypassOf(pod, interception, port);
-    return bypass === undefined ? [] : [`Service ${service.metadata?.namespace}/${service.metadata?.name} ${bypass}`];
-  }));
+  return input.services.flatMap((service) =>
+    (service.spec?.ports ?? []).flatMap((port) => {
+      const bypass = bypassOf(pod, interception, port);
+      return bypass === undefined ? [] : [`Service ${service.metadata?.namespace}/${service.metadata?.name} ${bypass}`];
+    }),
+  );
 }
 
 /** The Services (of the pods' namespace) whose selector picks pods with these labels; a Service without a selector picks none. */
@@ -106,9 +108,8 @@ function bypassOf(pod: V1Pod, interception: Interception, port: V1ServicePort): 
   if (!toApp && typeof target === 'string' && !declaresPortName(pod, target)) return undefined;
   const targeted = typeof target === 'number' ? `${target} by number` : target;
   const bypasses = `targets port ${targeted}, which bypasses ebb's interceptor`;
-  const retarget = app.name === undefined
-    ? `name the containerPort ${app.number} (e.g. http) and set targetPort to that name`
-    : `set targetPort: ${listen.name}`;
+  const retarget =
+    app.name === undefined ? `name the containerPort ${app.number} (e.g. http) and set targetPort to that name` : `set targetPort: ${listen.name}`;
   if (toApp) return `${bypasses}: ${retarget}${app.name === undefined ? '' : " (the port's name)"}`;
   return `${bypasses} (it intercepts port ${app.name ?? app.number} only): ${retarget}, or set ebb.dev/port: ${target} if that port serves the requests`;
 }

@@ -29,12 +29,14 @@ function responsesOf(socket: Duplex): Set<http.ServerResponse> {
   if (!responses) {
     const open = new Set<http.ServerResponse>();
     // Node has closed the connection's current response by the next tick; what is left was queued.
-    socket.once('close', () => process.nextTick(() => {
-      for (const res of open) {
-        res.destroy();
-        res.emit('close');
-      }
-    }));
+    socket.once('close', () =>
+      process.nextTick(() => {
+        for (const res of open) {
+          res.destroy();
+          res.emit('close');
+        }
+      }),
+    );
     unanswered.set(socket, (responses = open));
   }
   return responses;

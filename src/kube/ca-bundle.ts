@@ -2,12 +2,7 @@
 // or foreign caBundle is replaced. Only the webhooks that differ are patched, and the patch is
 // guarded by resourceVersion so a concurrent edit is re-read, not overwritten.
 
-import {
-  AdmissionregistrationV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { isConflict } from './errors.ts';
 
 export type CaBundleResult = 'unchanged' | 'updated';

@@ -63,7 +63,10 @@ export class ClusterCache implements ClusterView {
   /** Recommendations parsed once per Deployment object (an update replaces the object). */
   private readonly recommendations = new WeakMap<V1Deployment, Recommendation | undefined>();
 
-  constructor(kubeConfig: KubeConfig, private readonly options: ClusterCacheOptions) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: ClusterCacheOptions,
+  ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     this.namespaces = makeInformer(kubeConfig, '/api/v1/namespaces', () => core.listNamespace());
@@ -72,8 +75,14 @@ export class ClusterCache implements ClusterView {
     // The policy's ConfigMap alone: ebb's namespace also holds one checkpoint ConfigMap per
     // workload, rewritten every minute, that no cache needs to hold or decode.
     const policyOnly = `metadata.name=${POLICY_CONFIGMAP}`;
-    this.configMaps = new ListWatch(`/api/v1/namespaces/${options.namespace}/configmaps`, new Watch(kubeConfig), () =>
-      core.listNamespacedConfigMap({ namespace: options.namespace, fieldSelector: policyOnly }), false, undefined, policyOnly);
+    this.configMaps = new ListWatch(
+      `/api/v1/namespaces/${options.namespace}/configmaps`,
+      new Watch(kubeConfig),
+      () => core.listNamespacedConfigMap({ namespace: options.namespace, fieldSelector: policyOnly }),
+      false,
+      undefined,
+      policyOnly,
+    );
     this.quotas = options.resourceQuotas ? makeInformer(kubeConfig, '/api/v1/resourcequotas', () => core.listResourceQuotaForAllNamespaces()) : undefined;
     this.configMaps.on('add', (configMap) => this.loadPolicy(configMap));
     this.configMaps.on('update', (configMap) => this.loadPolicy(configMap));
@@ -153,7 +162,9 @@ export class ClusterCache implements ClusterView {
     }
     // Remembered so an unchanged invalid ConfigMap (a re-list) is not reported again.
     this.policyVersion = configMap.metadata.resourceVersion;
-    this.options.log?.(`policy ${this.options.namespace}/${POLICY_CONFIGMAP} rejected, keeping the last good one: ${parsed.errors.map((error) => error.message).join('; ')}`);
+    this.options.log?.(
+      `policy ${this.options.namespace}/${POLICY_CONFIGMAP} rejected, keeping the last good one: ${parsed.errors.map((error) => error.message).join('; ')}`,
+    );
     this.options.onPolicyErrors?.(parsed.errors);
   }
 

@@ -28,7 +28,10 @@ export class EventRecorder {
   private readonly recent = new Map<string, { name: string; count: number; at: number }>();
   private readonly writes = concurrencyLimit(CONCURRENT_WRITES);
 
-  constructor(kubeConfig: KubeConfig, private readonly component: string) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly component: string,
+  ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
 
@@ -49,7 +52,13 @@ export class EventRecorder {
       );
       return;
     }
-    const involvedObject: V1ObjectReference = { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid };
+    const involvedObject: V1ObjectReference = {
+      kind: target.kind,
+      apiVersion: target.apiVersion,
+      namespace: target.namespace,
+      name: target.name,
+      uid: target.uid,
+    };
     const name = `${target.name}.${now.toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`;
     await this.core.createNamespacedEvent({
       namespace: target.namespace,

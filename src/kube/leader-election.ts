@@ -30,7 +30,10 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
-  constructor(kubeConfig: KubeConfig, private readonly options: LeaderElectionOptions) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: LeaderElectionOptions,
+  ) {
     this.api = kubeConfig.makeApiClient(CoordinationV1Api);
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;

@@ -17,13 +17,7 @@ export async function readScale(apps: AppsV1Api, namespace: string, name: string
 
 export type ScaleWrite = { outcome: 'written'; state: ScaleState } | { outcome: 'conflict' };
 
-export async function writeScale(
-  apps: AppsV1Api,
-  namespace: string,
-  name: string,
-  replicas: number,
-  resourceVersion: string,
-): Promise<ScaleWrite> {
+export async function writeScale(apps: AppsV1Api, namespace: string, name: string, replicas: number, resourceVersion: string): Promise<ScaleWrite> {
   try {
     const scale = await apps.replaceNamespacedDeploymentScale({
       name,

@@ -29,7 +29,10 @@ export interface StoredCheckpoint {
 export class CheckpointStore {
   private readonly core: CoreV1Api;
 
-  constructor(kubeConfig: KubeConfig, private readonly namespace: string) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly namespace: string,
+  ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
 

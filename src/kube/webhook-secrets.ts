@@ -31,7 +31,13 @@ export async function readSecret(core: CoreV1Api, namespace: string, name: strin
 }
 
 /** Creates the Secret (`read` undefined) or replaces the one read; 'conflict' when someone else wrote first. */
-export async function writeSecret(core: CoreV1Api, namespace: string, name: string, text: Record<string, string>, read: StoredSecret | undefined): Promise<SecretWrite> {
+export async function writeSecret(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  text: Record<string, string>,
+  read: StoredSecret | undefined,
+): Promise<SecretWrite> {
   const body = {
     metadata: { name, namespace, labels: LABELS, ...(read ? { resourceVersion: read.resourceVersion } : {}) },
     type: read?.type ?? 'kubernetes.io/tls',

@@ -25,13 +25,26 @@ const PAGE = 100;
 
 /** A Watch that hands on the slim form of each pod it receives, never the pod. */
 class SlimmingWatch extends Watch {
-  constructor(kubeConfig: KubeConfig, private readonly cached: (pod: V1Pod) => CachedPod) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly cached: (pod: V1Pod) => CachedPod,
+  ) {
     super(kubeConfig);
   }
 
-  override watch(path: string, params: Record<string, string | number | boolean | undefined>, callback: (phase: string, object: unknown, raw?: unknown) => void, done: (error: unknown) => void): Promise<AbortController> {
+  override watch(
+    path: string,
+    params: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, object: unknown, raw?: unknown) => void,
+    done: (error: unknown) => void,
+  ): Promise<AbortController> {
     const objectEvent = (phase: string) => phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-    return super.watch(path, { ...params, allowWatchBookmarks: true }, (phase, object: V1Pod) => callback(phase, objectEvent(phase) ? this.cached(object) : object), done);
+    return super.watch(
+      path,
+      { ...params, allowWatchBookmarks: true },
+      (phase, object: V1Pod) => callback(phase, objectEvent(phase) ? this.cached(object) : object),
+      done,
+    );
   }
 }
 
@@ -49,7 +62,10 @@ export class WorkloadPods {
   private readonly indexedUnder = new Map<string, WorkloadKey>();
   private stopped = false;
 
-  constructor(kubeConfig: KubeConfig, private readonly options: WorkloadPodsOptions) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: WorkloadPodsOptions,
+  ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const cached = (pod: V1Pod): CachedPod => {
       const { name, namespace = '', resourceVersion } = pod.metadata ?? {};

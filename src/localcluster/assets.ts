@@ -8,14 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CONTROL_PLANE_BINARIES,
-  ETCD_VERSION,
-  KUBERNETES_STAGING_VERSION,
-  KUBERNETES_VERSION,
-  KWOK_VERSION,
-  type ControlPlaneBinary,
-} from './versions.ts';
+import { CONTROL_PLANE_BINARIES, ETCD_VERSION, KUBERNETES_STAGING_VERSION, KUBERNETES_VERSION, KWOK_VERSION, type ControlPlaneBinary } from './versions.ts';
 
 export type AssetPaths = Record<ControlPlaneBinary, string>;
 
@@ -103,8 +96,7 @@ function buildTargets(): BuildTarget[] {
         // etcd's own main module uses replace directives, so it cannot be built by version from
         // the proxy; its server module exports the same entry point, which a two-line main calls.
         initModule(moduleDir, 'ebb.local/etcd-build', {
-          'main.go':
-            'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n',
+          'main.go': 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n',
         });
         await go(['get', `go.etcd.io/etcd/server/v3@${ETCD_VERSION}`], moduleDir, progress);
         await go(['mod', 'tidy'], moduleDir, progress);
@@ -129,12 +121,9 @@ function buildTargets(): BuildTarget[] {
  */
 async function buildKubernetes(moduleDir: string, outDir: string, binaries: ControlPlaneBinary[], progress: Progress) {
   initModule(moduleDir, 'ebb.local/kubernetes-build', {});
-  const goModPath = (await goOutput(['mod', 'download', '-json', `k8s.io/kubernetes@${KUBERNETES_VERSION}`], moduleDir))
-    .match(/"GoMod":\s*"([^"]+)"/)?.[1];
+  const goModPath = (await goOutput(['mod', 'download', '-json', `k8s.io/kubernetes@${KUBERNETES_VERSION}`], moduleDir)).match(/"GoMod":\s*"([^"]+)"/)?.[1];
   if (!goModPath) throw new Error(`could not download k8s.io/kubernetes ${KUBERNETES_VERSION} from the Go module proxy`);
-  const stagingModules = [...readFileSync(goModPath, 'utf8').matchAll(/^\s*(k8s\.io\/[\w.-]+) => \.\/staging\//gm)].map(
-    (m) => m[1],
-  );
+  const stagingModules = [...readFileSync(goModPath, 'utf8').matchAll(/^\s*(k8s\.io\/[\w.-]+) => \.\/staging\//gm)].map((m) => m[1]);
   const replaces = stagingModules.map((mod) => `replace ${mod} => ${mod} ${KUBERNETES_STAGING_VERSION}`).join('\n');
   writeFileSync(
     join(moduleDir, 'go.mod'),

@@ -98,7 +98,10 @@ async function launchComponents(components: Components, workDir: string, options
   const caFile = file('ca.crt', pki.ca.certPem);
 
   components.launch('etcd', assets.etcd, etcdFlags(join(workDir, 'etcd'), etcdClientPort, etcdPeerPort));
-  components.launch('kube-apiserver', assets['kube-apiserver'], [...apiServerFlags(file, pki, caFile, { etcdClientPort, apiPort }), ...(options.apiServerArgs ?? [])]);
+  components.launch('kube-apiserver', assets['kube-apiserver'], [
+    ...apiServerFlags(file, pki, caFile, { etcdClientPort, apiPort }),
+    ...(options.apiServerArgs ?? []),
+  ]);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
   await waitFor('kube-apiserver /readyz', deadline, components.processes, () => apiServerReady(kubeConfig));
@@ -202,7 +205,12 @@ function etcdFlags(dataDir: string, clientPort: number, peerPort: number): strin
   ];
 }
 
-function apiServerFlags(file: WriteFile, pki: ControlPlanePki, caFile: string, { etcdClientPort, apiPort }: { etcdClientPort: number; apiPort: number }): string[] {
+function apiServerFlags(
+  file: WriteFile,
+  pki: ControlPlanePki,
+  caFile: string,
+  { etcdClientPort, apiPort }: { etcdClientPort: number; apiPort: number },
+): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
     '--bind-address=127.0.0.1',
@@ -243,7 +251,11 @@ async function controllerManagerFlags(kubeconfigPath: string, caFile: string, se
   ];
 }
 
-function kwokFlags(file: WriteFile, pki: ControlPlanePki, { kubeconfigPath, kwokPort, podCidr }: { kubeconfigPath: string; kwokPort: number; podCidr: string }): string[] {
+function kwokFlags(
+  file: WriteFile,
+  pki: ControlPlanePki,
+  { kubeconfigPath, kwokPort, podCidr }: { kubeconfigPath: string; kwokPort: number; podCidr: string },
+): string[] {
   return [
     `--kubeconfig=${kubeconfigPath}`,
     `--config=${file('kwok-config.yaml', `${KWOK_STAGES}---\n${KWOK_RESOURCE_METRICS_CONFIG}`)}`,
@@ -288,10 +300,20 @@ async function clusterReady(core: CoreV1Api, nodeNames: readonly string[], deadl
 async function warmKwokIpPool(core: CoreV1Api, nodeName: string, deadline: number, processes: ManagedProcess[]): Promise<void> {
   const name = 'ebb-kwok-ip-pool';
   const namespace = 'default';
-  await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { nodeName, containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }] } } });
-  await waitFor('KWOK to give its first pod an IP', deadline, processes, async () => Boolean((await core.readNamespacedPod({ name, namespace })).status?.podIP));
+  await core.createNamespacedPod({
+    namespace,
+    body: { metadata: { name }, spec: { nodeName, containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }] } },
+  });
+  await waitFor('KWOK to give its first pod an IP', deadline, processes, async () =>
+    Boolean((await core.readNamespacedPod({ name, namespace })).status?.podIP),
+  );
   await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
-  await waitFor('the first pod to go', deadline, processes, async () => !(await core.listNamespacedPod({ namespace })).items.some((pod) => pod.metadata?.name === name));
+  await waitFor(
+    'the first pod to go',
+    deadline,
+    processes,
+    async () => !(await core.listNamespacedPod({ namespace })).items.some((pod) => pod.metadata?.name === name),
+  );
 }
 
 function adminKubeconfig(server: string, ca: KeyPair, admin: KeyPair): string {

@@ -83,7 +83,11 @@ export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> 
     const [agentToken, controllerToken] = [await tokenFile('ebb-agent'), await tokenFile('ebb-controller')];
     // The agent's token for its kubelet (KWOK), as the automounted one: the API server's audience.
     const kubeletToken = join(workDir, 'ebb-agent-kubelet.token');
-    const issued = await core.createNamespacedServiceAccountToken({ name: 'ebb-agent', namespace: DEFAULT_EBB_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 86_400 } } });
+    const issued = await core.createNamespacedServiceAccountToken({
+      name: 'ebb-agent',
+      namespace: DEFAULT_EBB_NAMESPACE,
+      body: { spec: { audiences: [], expirationSeconds: 86_400 } },
+    });
     writeFileSync(kubeletToken, issued.status?.token ?? '', { mode: 0o600 });
     const node = (name: string, entry: string, args: string[], env: Record<string, string>) =>
       startProcess(name, process.execPath, ['--import', 'tsx', join(REPO, entry), ...args], join(workDir, `${name}.log`), {
@@ -98,10 +102,17 @@ export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> 
     await writeWebhookCertificates(certDir, certificates);
     const webhookPort = await freePort();
     processes.push(
-      node('ebb-webhook', 'webhook/main.ts', ['--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key')], {}),
+      node(
+        'ebb-webhook',
+        'webhook/main.ts',
+        ['--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key')],
+        {},
+      ),
     );
     await waitUntil('the webhook ready', () => httpsReady(webhookPort, certificates.ca.certPem));
-    await kubeConfig.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: localWebhookConfiguration(webhookPort, certificates.ca.certPem) });
+    await kubeConfig
+      .makeApiClient(AdmissionregistrationV1Api)
+      .createMutatingWebhookConfiguration({ body: localWebhookConfiguration(webhookPort, certificates.ca.certPem) });
 
     // One agent per node, then the controller that reads them.
     const controllerPort = await freePort();

@@ -31,6 +31,11 @@ function sourceHash(moduleDir: string): string {
   const sources = readdirSync(moduleDir)
     .filter((file) => file.endsWith('.go') || file === 'go.mod' || file === 'go.sum')
     .sort();
-  for (const file of sources) hash.update(file).update('\0').update(readFileSync(join(moduleDir, file))).update('\0');
+  for (const file of sources)
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(moduleDir, file)))
+      .update('\0');
   return hash.digest('hex').slice(0, 12);
 }

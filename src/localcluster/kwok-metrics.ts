@@ -45,13 +45,60 @@ const resourceMetrics = {
     path: resourceMetricsPath('{nodeName}'),
     metrics: [
       { name: 'scrape_error', dimension: 'node', kind: 'gauge', help: '1 if there was an error while getting metrics from the node, 0 otherwise', value: '0' },
-      { name: 'container_start_time_seconds', dimension: 'container', kind: 'gauge', help: 'Start time of the container since unix epoch in seconds', labels: containerLabels, value: 'UnixSecond(pod.metadata.creationTimestamp)' },
-      { name: 'container_cpu_usage_seconds_total', dimension: 'container', kind: 'counter', help: 'Cumulative cpu time consumed by the container in core-seconds', labels: containerLabels, value: 'pod.CumulativeUsage("cpu", container.name)' },
-      { name: 'container_memory_working_set_bytes', dimension: 'container', kind: 'gauge', help: 'Current working set of the container in bytes', labels: containerLabels, value: 'pod.Usage("memory", container.name)' },
-      { name: 'pod_cpu_usage_seconds_total', dimension: 'pod', kind: 'counter', help: 'Cumulative cpu time consumed by the pod in core-seconds', labels: podLabels, value: 'pod.CumulativeUsage("cpu")' },
-      { name: 'pod_memory_working_set_bytes', dimension: 'pod', kind: 'gauge', help: 'Current working set of the pod in bytes', labels: podLabels, value: 'pod.Usage("memory")' },
-      { name: 'node_cpu_usage_seconds_total', dimension: 'node', kind: 'counter', help: 'Cumulative cpu time consumed by the node in core-seconds', value: 'node.CumulativeUsage("cpu")' },
-      { name: 'node_memory_working_set_bytes', dimension: 'node', kind: 'gauge', help: 'Current working set of the node in bytes', value: 'node.Usage("memory")' },
+      {
+        name: 'container_start_time_seconds',
+        dimension: 'container',
+        kind: 'gauge',
+        help: 'Start time of the container since unix epoch in seconds',
+        labels: containerLabels,
+        value: 'UnixSecond(pod.metadata.creationTimestamp)',
+      },
+      {
+        name: 'container_cpu_usage_seconds_total',
+        dimension: 'container',
+        kind: 'counter',
+        help: 'Cumulative cpu time consumed by the container in core-seconds',
+        labels: containerLabels,
+        value: 'pod.CumulativeUsage("cpu", container.name)',
+      },
+      {
+        name: 'container_memory_working_set_bytes',
+        dimension: 'container',
+        kind: 'gauge',
+        help: 'Current working set of the container in bytes',
+        labels: containerLabels,
+        value: 'pod.Usage("memory", container.name)',
+      },
+      {
+        name: 'pod_cpu_usage_seconds_total',
+        dimension: 'pod',
+        kind: 'counter',
+        help: 'Cumulative cpu time consumed by the pod in core-seconds',
+        labels: podLabels,
+        value: 'pod.CumulativeUsage("cpu")',
+      },
+      {
+        name: 'pod_memory_working_set_bytes',
+        dimension: 'pod',
+        kind: 'gauge',
+        help: 'Current working set of the pod in bytes',
+        labels: podLabels,
+        value: 'pod.Usage("memory")',
+      },
+      {
+        name: 'node_cpu_usage_seconds_total',
+        dimension: 'node',
+        kind: 'counter',
+        help: 'Cumulative cpu time consumed by the node in core-seconds',
+        value: 'node.CumulativeUsage("cpu")',
+      },
+      {
+        name: 'node_memory_working_set_bytes',
+        dimension: 'node',
+        kind: 'gauge',
+        help: 'Current working set of the node in bytes',
+        value: 'node.Usage("memory")',
+      },
     ],
   },
 };
@@ -90,7 +137,10 @@ export async function createKwokObject(kubeConfig: KubeConfig, object: { kind: s
 export async function installKwokUsageCrds(kubeConfig: KubeConfig, deadline: number): Promise<void> {
   const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
   const definitions = CRD_FILES.flatMap((file) =>
-    parseAllDocuments(readFileSync(join(import.meta.dirname, 'kwok-crds', file), 'utf8')).map((document) => document.toJS() as V1CustomResourceDefinition | null).filter((crd) => crd !== null));
+    parseAllDocuments(readFileSync(join(import.meta.dirname, 'kwok-crds', file), 'utf8'))
+      .map((document) => document.toJS() as V1CustomResourceDefinition | null)
+      .filter((crd) => crd !== null),
+  );
   await Promise.all(definitions.map((body) => extensions.createCustomResourceDefinition({ body })));
   for (const crd of definitions) {
     const name = crd.metadata!.name!;

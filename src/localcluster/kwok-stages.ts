@@ -46,7 +46,11 @@ const readyConditions = `      conditions:
       - { type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }} }
 `;
 
-const nodeReady = stage('ebb-node-ready', 'Node', [notIn(READY, 'True')], statusTemplate(`      conditions:
+const nodeReady = stage(
+  'ebb-node-ready',
+  'Node',
+  [notIn(READY, 'True')],
+  statusTemplate(`      conditions:
       - { type: Ready, status: "True", reason: KubeletReady, message: "kwok node", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }} }
       - { type: MemoryPressure, status: "False", reason: KubeletHasSufficientMemory, message: "", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }} }
       - { type: DiskPressure, status: "False", reason: KubeletHasNoDiskPressure, message: "", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }} }
@@ -56,9 +60,14 @@ const nodeReady = stage('ebb-node-ready', 'Node', [notIn(READY, 'True')], status
       - { type: Hostname, address: {{ .metadata.name | Quote }} }
       nodeInfo: { architecture: amd64, operatingSystem: linux, kubeletVersion: {{ printf "kwok-%s" Version | Quote }} }
       phase: Running
-`));
+`),
+);
 
-const podRunning = stage('ebb-pod-running', 'Pod', [NOT_DELETED, isIn('.status.phase', 'Pending')], statusTemplate(`${readyConditions}      containerStatuses:
+const podRunning = stage(
+  'ebb-pod-running',
+  'Pod',
+  [NOT_DELETED, isIn('.status.phase', 'Pending')],
+  statusTemplate(`${readyConditions}      containerStatuses:
       {{ range .spec.containers }}
       - name: {{ .name | Quote }}
         image: {{ .image | Quote }}
@@ -97,7 +106,8 @@ const podRunning = stage('ebb-pod-running', 'Pod', [NOT_DELETED, isIn('.status.p
       phase: Running
       startTime: {{ $now | Quote }}
       observedGeneration: {{ .metadata.generation }}
-`));
+`),
+);
 
 // The node lifecycle controller marks a node's pods not ready when the node misses heartbeats; a
 // kubelet marks them ready again once its node is back. KWOK is that kubelet here.
@@ -114,7 +124,11 @@ export const TEST_OOM_KILL_ANNOTATION = 'ebb.dev/test-oom-kill';
 // after the annotation is gone does not select the pod again: once). The status lists are
 // replaced whole (a strategic merge of containerStatuses does not merge by name), so the others
 // are copied as they are.
-const testOomKill = stage('ebb-test-oom-kill', 'Pod', [NOT_DELETED, RUNNING, exists(`.metadata.annotations["${TEST_OOM_KILL_ANNOTATION}"]`)], `    patches:
+const testOomKill = stage(
+  'ebb-test-oom-kill',
+  'Pod',
+  [NOT_DELETED, RUNNING, exists(`.metadata.annotations["${TEST_OOM_KILL_ANNOTATION}"]`)],
+  `    patches:
     - root: metadata
       template: |
         annotations: { ${TEST_OOM_KILL_ANNOTATION}: null }
@@ -134,7 +148,8 @@ const testOomKill = stage('ebb-test-oom-kill', 'Pod', [NOT_DELETED, RUNNING, exi
         {{ end }}
         {{ $list }}: {{ toJson $statuses }}
         {{ end }}
-`);
+`,
+);
 
 /** Test hook: the pod annotation that makes KWOK hold the pod's resizes back (PodResizePending, reason Deferred) while it is there. */
 export const TEST_RESIZE_DEFERRED_ANNOTATION = 'ebb.dev/test-resize-deferred';
@@ -145,7 +160,8 @@ const NODE_ALLOCATABLE = { cpuCores: 32, memoryBytes: 256 * 2 ** 30 };
 
 // jq over the pod: whether its requests (app containers and native sidecars) exceed the node's
 // allocatable. KWOK's templates cannot read quantities, so jq parses them.
-const QUANTITY = 'def qty: capture("^(?<n>[0-9.]+([eE][-+]?[0-9]+)?)(?<s>[a-zA-Z]*)$") | (.n | tonumber) * ({"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1048576, "Gi": 1073741824, "Ti": 1099511627776}[.s] // 0);';
+const QUANTITY =
+  'def qty: capture("^(?<n>[0-9.]+([eE][-+]?[0-9]+)?)(?<s>[a-zA-Z]*)$") | (.n | tonumber) * ({"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1048576, "Gi": 1073741824, "Ti": 1099511627776}[.s] // 0);';
 const requested = (resource: 'cpu' | 'memory') =>
   `([.spec.containers[], (.spec.initContainers // [] | .[] | select(.restartPolicy == "Always"))] | map(.resources.requests.${resource} // "0" | qty) | add)`;
 const exceedsNode = `${QUANTITY} ${requested('cpu')} > ${NODE_ALLOCATABLE.cpuCores} or ${requested('memory')} > ${NODE_ALLOCATABLE.memoryBytes}`;
@@ -177,10 +193,15 @@ ${template}`;
 
 /** The resize held back: PodResizePending with the reason and message, the generation acknowledged. */
 const resizePending = (name: string, selector: readonly string[], reason: 'Deferred' | 'Infeasible', message: string) =>
-  stage(name, 'Pod', [NOT_DELETED, RUNNING, ...selector], judgedStatusPatch(`        {{ $conditions = append $conditions (dict "type" "PodResizePending" "status" "True" "reason" "${reason}" "message" "${message}" "observedGeneration" $generation "lastTransitionTime" Now) }}
+  stage(
+    name,
+    'Pod',
+    [NOT_DELETED, RUNNING, ...selector],
+    judgedStatusPatch(`        {{ $conditions = append $conditions (dict "type" "PodResizePending" "status" "True" "reason" "${reason}" "message" "${message}" "observedGeneration" $generation "lastTransitionTime" Now) }}
         observedGeneration: {{ $generation }}
         conditions: {{ toJson $conditions }}
-`));
+`),
+  );
 
 const RESIZE_TO_JUDGE = isIn(resizeToJudge, 'true');
 const DEFERRED_BY_TEST = `.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]`;
@@ -188,7 +209,11 @@ const DEFERRED_BY_TEST = `.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATI
 // The kubelet with in-place resize (KEP-1287): what the spec asks becomes what is allocated
 // (containerStatuses[].allocatedResources) and applied (.resources), the generation is
 // acknowledged and no resize condition is left. Container statuses are a list replaced whole.
-const podResized = stage('ebb-pod-resized', 'Pod', [NOT_DELETED, RUNNING, RESIZE_TO_JUDGE, absent(DEFERRED_BY_TEST), notIn(exceedsNode, 'true')], judgedStatusPatch(`        observedGeneration: {{ $generation }}
+const podResized = stage(
+  'ebb-pod-resized',
+  'Pod',
+  [NOT_DELETED, RUNNING, RESIZE_TO_JUDGE, absent(DEFERRED_BY_TEST), notIn(exceedsNode, 'true')],
+  judgedStatusPatch(`        observedGeneration: {{ $generation }}
         conditions: {{ toJson $conditions }}
         {{ range $list, $specList := dict "containerStatuses" "containers" "initContainerStatuses" "initContainers" }}
         {{ with index $.status $list }}
@@ -204,7 +229,8 @@ const podResized = stage('ebb-pod-resized', 'Pod', [NOT_DELETED, RUNNING, RESIZE
         {{ $list }}: {{ toJson $statuses }}
         {{ end }}
         {{ end }}
-`));
+`),
+);
 
 const podResizeInfeasible = resizePending(
   'ebb-pod-resize-infeasible',
@@ -222,4 +248,7 @@ const testResizeDeferred = resizePending(
   `Node didn't have enough resources (held by ${TEST_RESIZE_DEFERRED_ANNOTATION})`,
 );
 
-export const KWOK_STAGES = [nodeReady, podRunning, podReadyAgain, podDeleted, testOomKill, podResized, podResizeInfeasible, testResizeDeferred].map((doc) => doc.trim()).join('\n---\n') + '\n';
+export const KWOK_STAGES =
+  [nodeReady, podRunning, podReadyAgain, podDeleted, testOomKill, podResized, podResizeInfeasible, testResizeDeferred]
+    .map((doc) => doc.trim())
+    .join('\n---\n') + '\n';

@@ -37,9 +37,7 @@ export interface ManagedProcess {
 export function startProcess(name: string, binary: string, args: string[], logFile: string, env: Record<string, string> = {}): ManagedProcess {
   turnSignalsIntoExit();
   const log = createWriteStream(logFile, { flags: 'a' });
-  const [command, commandArgs] = existsSync(PDEATHSIG_WRAPPER)
-    ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', binary, ...args]]
-    : [binary, args];
+  const [command, commandArgs] = existsSync(PDEATHSIG_WRAPPER) ? [PDEATHSIG_WRAPPER, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
   // Its own process group: a Ctrl-C in the terminal reaches the owner, which stops the components
   // in order, instead of reaching every component at once.
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });

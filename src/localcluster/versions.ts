@@ -8,12 +8,5 @@ export const KUBERNETES_STAGING_VERSION = 'v0.35.4';
 export const ETCD_VERSION = 'v3.6.5';
 export const KWOK_VERSION = 'v0.8.0';
 
-export const CONTROL_PLANE_BINARIES = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-  'kubectl',
-  'kwok',
-] as const;
+export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'] as const;
 export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number];

@@ -70,7 +70,10 @@ export function environmentProblem(name: string, text: string, problem: string):
 
 export const text = (value: string): Result<string> => ok(value);
 
-export const wholeNumber = (minimum: number, maximum?: number) => (value: string): Result<number> => parseWholeNumber(value, minimum, maximum);
+export const wholeNumber =
+  (minimum: number, maximum?: number) =>
+  (value: string): Result<number> =>
+    parseWholeNumber(value, minimum, maximum);
 
 /** A TCP port to listen on; 0 asks the system for a free one (tests). */
 export const listenPort = wholeNumber(0, 65535);
@@ -78,25 +81,37 @@ export const listenPort = wholeNumber(0, 65535);
 export const port = wholeNumber(1, 65535);
 
 /** A number in [minimum, maximum], fractions allowed. */
-export const numberBetween = (minimum: number, maximum = Infinity) => (value: string): Result<number> => {
-  const parsed = Number(value.trim());
-  if (value.trim() !== '' && Number.isFinite(parsed) && parsed >= minimum && parsed <= maximum) return ok(parsed);
-  return fail(`${JSON.stringify(value)} is not accepted: expected a number ${maximum === Infinity ? `≥ ${minimum}` : `from ${minimum} to ${maximum}`}`);
-};
+export const numberBetween =
+  (minimum: number, maximum = Infinity) =>
+  (value: string): Result<number> => {
+    const parsed = Number(value.trim());
+    if (value.trim() !== '' && Number.isFinite(parsed) && parsed >= minimum && parsed <= maximum) return ok(parsed);
+    return fail(`${JSON.stringify(value)} is not accepted: expected a number ${maximum === Infinity ? `≥ ${minimum}` : `from ${minimum} to ${maximum}`}`);
+  };
 
 export const flag = (value: string): Result<boolean> =>
   value === 'true' ? ok(true) : value === 'false' ? ok(false) : fail(`${JSON.stringify(value)} is not accepted: expected true or false`);
 
 /** Comma-separated items, blanks dropped. */
-export const list = (value: string): Result<string[]> => ok(value.split(',').map((item) => item.trim()).filter(Boolean));
+export const list = (value: string): Result<string[]> =>
+  ok(
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 /** One of the given words. */
-export const oneOf = <T extends string>(...accepted: readonly T[]) => (value: string): Result<T> =>
-  (accepted as readonly string[]).includes(value) ? ok(value as T) : fail(`${JSON.stringify(value)} is not accepted: expected ${accepted.join(' or ')}`);
+export const oneOf =
+  <T extends string>(...accepted: readonly T[]) =>
+  (value: string): Result<T> =>
+    (accepted as readonly string[]).includes(value) ? ok(value as T) : fail(`${JSON.stringify(value)} is not accepted: expected ${accepted.join(' or ')}`);
 
 /** A duration as the core writes them (`30s`, `8760h`), in milliseconds, at least `minimumMs`. */
-export const durationAtLeast = (minimumMs: number, minimumText: string) => (value: string): Result<number> => {
-  const parsed = parseDuration(value);
-  if (parsed.ok && parsed.value < minimumMs) return fail(`${JSON.stringify(value)} is not accepted: expected at least ${minimumText}`);
-  return parsed;
-};
+export const durationAtLeast =
+  (minimumMs: number, minimumText: string) =>
+  (value: string): Result<number> => {
+    const parsed = parseDuration(value);
+    if (parsed.ok && parsed.value < minimumMs) return fail(`${JSON.stringify(value)} is not accepted: expected at least ${minimumText}`);
+    return parsed;
+  };

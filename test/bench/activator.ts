@@ -88,7 +88,8 @@ async function main(): Promise<void> {
       peer.send({ send: held, activatorPort });
       // Bounded: 10,000 clients connect within seconds here; 60 s is far past any normal run.
       for (let i = 0; i < 2_400 && (activator.heldByWorkload().get('bench/app') ?? 0) < held; i += 1) await sleep(25);
-      if ((activator.heldByWorkload().get('bench/app') ?? 0) !== held) throw new Error(`only ${activator.heldByWorkload().get('bench/app') ?? 0} of ${held} were held`);
+      if ((activator.heldByWorkload().get('bench/app') ?? 0) !== held)
+        throw new Error(`only ${activator.heldByWorkload().get('bench/app') ?? 0} of ${held} were held`);
       const holding = heapAfterGc();
       const done = once(peer, 'message') as Promise<[{ done: { ok: number; arrivals: number[] } }]>;
       const readyAt = performance.timeOrigin + performance.now();
@@ -106,11 +107,15 @@ async function main(): Promise<void> {
       }
       console.log(
         `held ${String(held).padStart(5)}: ready→forwarded p50 ${rows[`held${held}_p50_ms`]?.toFixed(2)} ms, p99 ${rows[`held${held}_p99_ms`]?.toFixed(2)} ms, max ${rows[`held${held}_max_ms`]?.toFixed(2)} ms; ${result.ok}/${held} answered 200` +
-          (held >= 100 ? `; per held request: heap ${((holding.heap - before.heap) / held / 1024).toFixed(1)} KiB, RSS ${((holding.rss - before.rss) / held / 1024).toFixed(1)} KiB; RSS while holding ${(holding.rss / 2 ** 20).toFixed(1)} MB` : ''),
+          (held >= 100
+            ? `; per held request: heap ${((holding.heap - before.heap) / held / 1024).toFixed(1)} KiB, RSS ${((holding.rss - before.rss) / held / 1024).toFixed(1)} KiB; RSS while holding ${(holding.rss / 2 ** 20).toFixed(1)} MB`
+            : ''),
       );
     }
     const limitMB = agentMemoryLimitMB();
-    console.log(`the agent's memory limit (manifests/agent/daemonset.yaml): ${limitMB} MB; this process held 10,000 requests at ${rows.held10000_rss_mb?.toFixed(1)} MB RSS`);
+    console.log(
+      `the agent's memory limit (manifests/agent/daemonset.yaml): ${limitMB} MB; this process held 10,000 requests at ${rows.held10000_rss_mb?.toFixed(1)} MB RSS`,
+    );
     writeResult('activator', { ...rows, agent_memory_limit_mb: limitMB, load_average: loadAverage() });
   } finally {
     activator.close();

@@ -31,7 +31,15 @@ export function percentile(sorted: readonly number[], p: number): number {
 /** Bundles agent/interceptor/main.ts to one JS file (dependencies stay in node_modules). */
 export function bundleInterceptor(): string {
   const out = join('node_modules', '.cache', 'ebb-bench', 'interceptor.mjs');
-  execFileSync('node_modules/.bin/esbuild', ['agent/interceptor/main.ts', '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${out}`, '--log-level=warning']);
+  execFileSync('node_modules/.bin/esbuild', [
+    'agent/interceptor/main.ts',
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--packages=external',
+    `--outfile=${out}`,
+    '--log-level=warning',
+  ]);
   return out;
 }
 
@@ -42,7 +50,11 @@ export function loadAverage(): string {
 export function writeResult(name: string, figures: Record<string, number | string | boolean>): void {
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(join('bench/results', `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
-  console.log(`RESULT ${name} ${Object.entries(figures).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(3)) : v}`).join(' ')}`);
+  console.log(
+    `RESULT ${name} ${Object.entries(figures)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(3)) : v}`)
+      .join(' ')}`,
+  );
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -27,7 +27,8 @@ export const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? va
 
 // The results table both benches print: measure, value, target, and whether the value met it.
 export const verdict = (value: number, target: number) => (value <= target ? 'ok' : 'MISS');
-export const row = (measure: string, value: string, target = '', mark = '') => `| ${measure.padEnd(52)} | ${value.padEnd(28)} | ${target.padEnd(10)} | ${mark.padEnd(4)} |`;
+export const row = (measure: string, value: string, target = '', mark = '') =>
+  `| ${measure.padEnd(52)} | ${value.padEnd(28)} | ${target.padEnd(10)} | ${mark.padEnd(4)} |`;
 export const tableHeader = `${row('measure', 'value', 'target')}\n|${'-'.repeat(54)}|${'-'.repeat(30)}|${'-'.repeat(12)}|------|`;
 
 /** How often the stand-in kubelets have a new sample (the agents' default scrape interval). */
@@ -86,7 +87,10 @@ export class StandInAgents {
   /** Per node, the workloads with pods on it and those pods' names: placed once, read per report. */
   private readonly placements: { workload: WorkloadKey; pods: string[] }[][];
 
-  constructor(workloads: readonly WorkloadKey[], private readonly options: StandInOptions) {
+  constructor(
+    workloads: readonly WorkloadKey[],
+    private readonly options: StandInOptions,
+  ) {
     for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
     this.placements = placePods(workloads, options.replicas, options.nodes);
     this.servers = this.placements.map((_, node) => http.createServer((req, res) => this.answer(node, req, res)));
@@ -180,7 +184,13 @@ export interface PodProgress {
  * `wantedPods` are ready or `deadlineMs` has passed since the first create (the bench then goes on
  * with what runs, and says so).
  */
-export async function createWorkloads(controlPlane: ControlPlane, namespaces: readonly string[], deployments: readonly V1Deployment[], wantedPods: number, deadlineMs: number): Promise<PodProgress> {
+export async function createWorkloads(
+  controlPlane: ControlPlane,
+  namespaces: readonly string[],
+  deployments: readonly V1Deployment[],
+  wantedPods: number,
+  deadlineMs: number,
+): Promise<PodProgress> {
   const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
   const apps = controlPlane.kubeConfig.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: { metadata: { name: 'ebb-system' } } });
@@ -230,7 +240,13 @@ export interface BundledController {
 export async function startBundledController(controlPlane: ControlPlane, agentUrl: string, env: Record<string, string>): Promise<BundledController> {
   const bundle = join('node_modules', '.cache', 'ebb-bench', 'controller.mjs');
   execFileSync('node_modules/.bin/esbuild', [
-    'src/controller/main.ts', '--bundle', '--platform=node', '--target=node20', '--format=esm', `--outfile=${bundle}`, '--log-level=warning',
+    'src/controller/main.ts',
+    '--bundle',
+    '--platform=node',
+    '--target=node20',
+    '--format=esm',
+    `--outfile=${bundle}`,
+    '--log-level=warning',
     "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   ]);
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the controller, written when it stops.
@@ -275,7 +291,12 @@ export async function startBundledController(controlPlane: ControlPlane, agentUr
 function manifestNodeOptions(): string[] {
   const deployment = parse(readFileSync('manifests/controller/deployment.yaml', 'utf8')) as V1Deployment;
   const env = deployment.spec?.template.spec?.containers.find((container) => container.name === 'controller')?.env ?? [];
-  return env.find((variable) => variable.name === 'NODE_OPTIONS')?.value?.split(/\s+/).filter(Boolean) ?? [];
+  return (
+    env
+      .find((variable) => variable.name === 'NODE_OPTIONS')
+      ?.value?.split(/\s+/)
+      .filter(Boolean) ?? []
+  );
 }
 
 /** SIGTERM (the controller exits cleanly, writing a CPU profile if asked), SIGKILL after 5 s. */
@@ -283,7 +304,11 @@ function manifestNodeOptions(): string[] {
  * The stand-in agents listening and the bundled controller started against them, its ticks and
  * RSS sampled from its start (`startedAt`, epoch ms).
  */
-export async function startSampledController(controlPlane: ControlPlane, agent: StandInAgents, env: Record<string, string>): Promise<{ started: BundledController; startedAt: number; sampler: ControllerSampler }> {
+export async function startSampledController(
+  controlPlane: ControlPlane,
+  agent: StandInAgents,
+  env: Record<string, string>,
+): Promise<{ started: BundledController; startedAt: number; sampler: ControllerSampler }> {
   const agentUrl = await agent.listen();
   const startedAt = Date.now();
   const started = await startBundledController(controlPlane, agentUrl, env);
@@ -345,7 +370,13 @@ export async function scrape(port: number, ...names: string[]): Promise<string> 
 /** How many series of a metric the text holds, e.g. `ebb_recommendation_target{`. */
 export const metricCount = (text: string, prefix: string) => text.split('\n').filter((line) => line.startsWith(prefix)).length;
 /** One series' value, named with its labels as printed. */
-export const seriesValue = (text: string, series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1) ?? NaN);
+export const seriesValue = (text: string, series: string) =>
+  Number(
+    text
+      .split('\n')
+      .find((line) => line.startsWith(`${series} `))
+      ?.slice(series.length + 1) ?? NaN,
+  );
 export const metricValue = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 export interface TickHistogram {
@@ -359,7 +390,11 @@ export const tickHistogram = (text: string): TickHistogram => ({
 
 /** Waits until the controller says it leads. */
 export async function controllerLeads(port: number): Promise<void> {
-  await eventually('the controller leads', async () => (metricValue(await scrape(port, 'ebb_controller_leader'), 'ebb_controller_leader') === 1 ? true : undefined), 60_000);
+  await eventually(
+    'the controller leads',
+    async () => (metricValue(await scrape(port, 'ebb_controller_leader'), 'ebb_controller_leader') === 1 ? true : undefined),
+    60_000,
+  );
 }
 
 /**
@@ -377,7 +412,10 @@ export class ControllerSampler {
   private stopped = false;
   private readonly loop: Promise<void>;
 
-  constructor(private readonly pid: number, private readonly port: number) {
+  constructor(
+    private readonly pid: number,
+    private readonly port: number,
+  ) {
     this.loop = this.run();
   }
 

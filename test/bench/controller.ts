@@ -27,8 +27,25 @@ import { workloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { cpuSeconds, loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
-  controllerLeads, createWorkloads, fixed, metricCount, metricValue, printControllerWarnings, row, scrape, seconds, seriesValue, setting,
-  StandInAgents, startBenchControlPlane, startSampledController, stopClusterBench, stopController, tableHeader, tickHistogram, verdict,
+  controllerLeads,
+  createWorkloads,
+  fixed,
+  metricCount,
+  metricValue,
+  printControllerWarnings,
+  row,
+  scrape,
+  seconds,
+  seriesValue,
+  setting,
+  StandInAgents,
+  startBenchControlPlane,
+  startSampledController,
+  stopClusterBench,
+  stopController,
+  tableHeader,
+  tickHistogram,
+  verdict,
 } from './cluster-bench.ts';
 
 const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
@@ -58,7 +75,10 @@ function deployment(index: number): V1Deployment {
     spec: {
       replicas: REPLICAS,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ name: 'http', containerPort: 8080 }] }], terminationGracePeriodSeconds: 0 } },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ name: 'http', containerPort: 8080 }] }], terminationGracePeriodSeconds: 0 },
+      },
     },
   };
 }
@@ -93,22 +113,27 @@ async function main(): Promise<void> {
   const totalPods = WORKLOADS * REPLICAS;
   // Head-room for the scale-ups of the reaction trials.
   const maxPodsPerNode = Math.max(110, Math.ceil((totalPods * 1.1) / NODES));
-  console.log(`control plane: ${NODES} KWOK nodes × ${maxPodsPerNode} pods; ${WORKLOADS} Deployments × ${REPLICAS} replicas in ${NAMESPACES} namespaces (load ${loadAverage()})`);
+  console.log(
+    `control plane: ${NODES} KWOK nodes × ${maxPodsPerNode} pods; ${WORKLOADS} Deployments × ${REPLICAS} replicas in ${NAMESPACES} namespaces (load ${loadAverage()})`,
+  );
   const benchStarted = Date.now();
   const controlPlane = await startBenchControlPlane(NODES, maxPodsPerNode);
   // Every pod's app at 0.25 cores and 200 MiB, varying ±20 % over 20 minutes, and ebb's sidecar.
-  const agent = new StandInAgents(Array.from({ length: WORKLOADS }, (_, i) => keyOf(i)), {
-    replicas: REPLICAS,
-    nodes: NODES,
-    perPodInFlight: PER_POD_IN_FLIGHT,
-    usage: (at) => {
-      const wobble = 1 + 0.2 * Math.sin(at / 600_000);
-      return [
-        { container: 'app', cpuCores: 0.25 * wobble, memoryBytes: Math.round(200 * 2 ** 20 * wobble) },
-        { container: 'ebb-interceptor', cpuCores: 0.01 * wobble, memoryBytes: 40 * 2 ** 20 },
-      ];
+  const agent = new StandInAgents(
+    Array.from({ length: WORKLOADS }, (_, i) => keyOf(i)),
+    {
+      replicas: REPLICAS,
+      nodes: NODES,
+      perPodInFlight: PER_POD_IN_FLIGHT,
+      usage: (at) => {
+        const wobble = 1 + 0.2 * Math.sin(at / 600_000);
+        return [
+          { container: 'app', cpuCores: 0.25 * wobble, memoryBytes: Math.round(200 * 2 ** 20 * wobble) },
+          { container: 'ebb-interceptor', cpuCores: 0.01 * wobble, memoryBytes: 40 * 2 ** 20 },
+        ];
+      },
     },
-  });
+  );
   let controller: ChildProcess | undefined;
   try {
     const namespaces = Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i));

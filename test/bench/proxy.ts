@@ -187,7 +187,14 @@ async function startInterceptor(bundle: string, upstreamPort: number, name = 'in
   const port = await freePort();
   const adminPort = await freePort();
   const child: ChildProcess = spawn('taskset', ['-c', '1', process.execPath, ...INTERCEPTOR_NODE_FLAGS, bundle], {
-    env: { ...process.env, EBB_LISTEN_HOST: '127.0.0.1', EBB_LISTEN_PORT: String(port), EBB_ADMIN_PORT: String(adminPort), EBB_APP_PORT: String(upstreamPort), EBB_WORKLOAD: 'bench/app' },
+    env: {
+      ...process.env,
+      EBB_LISTEN_HOST: '127.0.0.1',
+      EBB_LISTEN_PORT: String(port),
+      EBB_ADMIN_PORT: String(adminPort),
+      EBB_APP_PORT: String(upstreamPort),
+      EBB_WORKLOAD: 'bench/app',
+    },
     stdio: 'ignore',
   });
   await ready(port);
@@ -206,10 +213,12 @@ function http1Client(port: number, maxSockets: number): Client {
   return {
     send: () =>
       new Promise<void>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+          .on('error', reject);
       }),
     close: () => agent.destroy(),
   };
@@ -291,7 +300,13 @@ async function measure(targets: readonly Target[], connect: { closed: (port: num
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
   return targets.map((target) => {
     const sorted = (latency.get(target.name) ?? []).sort((a, b) => a - b);
-    return { name: target.name, perCpu: median(perCpuSecond.get(target.name) ?? []), p50: percentile(sorted, 50), p99: percentile(sorted, 99), rss: target.pid ? rssMB(target.pid) : undefined };
+    return {
+      name: target.name,
+      perCpu: median(perCpuSecond.get(target.name) ?? []),
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      rss: target.pid ? rssMB(target.pid) : undefined,
+    };
   });
 }
 
@@ -338,7 +353,10 @@ async function benchHttp1(nginxPath: string, bundle: string): Promise<void> {
   const proxies = [await startNginx(nginxPath, upstreamPort), await startInterceptor(bundle, upstreamPort)];
   const emptyNode = startEmptyNode();
   try {
-    const rows = await measure([{ name: 'direct', port: upstreamPort, pid: undefined }, ...proxies], { closed: (port) => http1Client(port, CONCURRENCY), open: (port) => http1Client(port, 64) });
+    const rows = await measure([{ name: 'direct', port: upstreamPort, pid: undefined }, ...proxies], {
+      closed: (port) => http1Client(port, CONCURRENCY),
+      open: (port) => http1Client(port, 64),
+    });
     printRows(rows);
     const baseline = rssMB(emptyNode.pid!).rss;
     const interceptorRss = rows.find((r) => r.name.startsWith('interceptor'))?.rss?.rss ?? NaN;
@@ -354,7 +372,10 @@ async function benchHttp1(nginxPath: string, bundle: string): Promise<void> {
 
 async function benchHttp2(nginxPath: string, bundle: string): Promise<void> {
   const { server: upstream, port: upstreamPort } = await startH2Upstream();
-  const proxies = [await startNginx(nginxPath, upstreamPort, H2_SITE, 'nginx-h2'), await startInterceptor(bundle, upstreamPort, 'interceptor-h2', waitForH2Port)];
+  const proxies = [
+    await startNginx(nginxPath, upstreamPort, H2_SITE, 'nginx-h2'),
+    await startInterceptor(bundle, upstreamPort, 'interceptor-h2', waitForH2Port),
+  ];
   try {
     const rows = await measure([{ name: 'direct-h2', port: upstreamPort, pid: undefined }, ...proxies], { closed: h2Client, open: h2Client });
     printRows(rows);

@@ -39,8 +39,22 @@ import { workloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
-  controllerLeads, createWorkloads, fixed, printControllerWarnings, row, scrape, seconds, seriesValue, setting, StandInAgents,
-  startBenchControlPlane, startSampledController, stopClusterBench, stopController, tableHeader, verdict,
+  controllerLeads,
+  createWorkloads,
+  fixed,
+  printControllerWarnings,
+  row,
+  scrape,
+  seconds,
+  seriesValue,
+  setting,
+  StandInAgents,
+  startBenchControlPlane,
+  startSampledController,
+  stopClusterBench,
+  stopController,
+  tableHeader,
+  verdict,
 } from './cluster-bench.ts';
 
 const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
@@ -143,7 +157,8 @@ class RightSized {
       }),
       keepWatching<V1Deployment>(kubeConfig, '/apis/apps/v1/deployments', selector, (type, deployment) => {
         if (type === 'MODIFIED') this.deploymentUpdates++;
-        const recommendation = (JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as { recommendation?: StatusRecommendation }).recommendation;
+        const recommendation = (JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as { recommendation?: StatusRecommendation })
+          .recommendation;
         const app = recommendation && targetsFrom(recommendation).get('app');
         if (app) this.bounds.set(keyOfObject(deployment), app);
       }),
@@ -164,7 +179,13 @@ class RightSized {
     let within = 0;
     for (const { workload, amounts } of this.requests.values()) {
       const bounds = this.bounds.get(workload)?.resources;
-      if (bounds && RESOURCES.every((resource) => amounts[resource] !== undefined && amounts[resource] >= bounds[resource].lower && amounts[resource] <= bounds[resource].upper)) within++;
+      if (
+        bounds &&
+        RESOURCES.every(
+          (resource) => amounts[resource] !== undefined && amounts[resource] >= bounds[resource].lower && amounts[resource] <= bounds[resource].upper,
+        )
+      )
+        within++;
     }
     return within;
   }
@@ -207,7 +228,14 @@ async function phaseA(controlPlane: ControlPlane, port: number, controllerStarte
       }
       await sleep(1000);
     }
-    return { reachedMs, rightSized, pods: tracker.pods, endedMs: Date.now() - controllerStarted, recommendations: tracker.recommendations(), deploymentUpdates: tracker.deploymentUpdates };
+    return {
+      reachedMs,
+      rightSized,
+      pods: tracker.pods,
+      endedMs: Date.now() - controllerStarted,
+      recommendations: tracker.recommendations(),
+      deploymentUpdates: tracker.deploymentUpdates,
+    };
   } finally {
     tracker.stop();
   }
@@ -237,19 +265,29 @@ async function phaseB(controlPlane: ControlPlane, port: number): Promise<PhaseB>
     const counted = [await evicted()];
     const switchedAt = Date.now();
     for (let i = 0; i < EVICT_WORKLOADS; i++) {
-      await apps.patchNamespacedDeployment({ name: `evict-${i}`, namespace: EVICT_NAMESPACE, body: { metadata: { annotations: { 'ebb.dev/resize': 'evict' } } } }, MERGE_PATCH);
+      await apps.patchNamespacedDeployment(
+        { name: `evict-${i}`, namespace: EVICT_NAMESPACE, body: { metadata: { annotations: { 'ebb.dev/resize': 'evict' } } } },
+        MERGE_PATCH,
+      );
     }
-    console.log(`phase B: ${EVICT_WORKLOADS} Deployments switched to resize mode evict; counting evictions for ${EVICT_MINUTES} min (ratePerMinute ${RATE_PER_MINUTE})`);
+    console.log(
+      `phase B: ${EVICT_WORKLOADS} Deployments switched to resize mode evict; counting evictions for ${EVICT_MINUTES} min (ratePerMinute ${RATE_PER_MINUTE})`,
+    );
     for (let minute = 1; minute <= EVICT_MINUTES; minute++) {
       await sleep(switchedAt + minute * 60_000 - Date.now());
       counted.push(await evicted());
       const inMinute = [...evictedAt.values()].filter((at) => at >= switchedAt + (minute - 1) * 60_000 && at < switchedAt + minute * 60_000).length;
-      console.log(`  minute ${minute}: ${inMinute} evictions by deletion timestamps, ${counted[minute]! - counted[minute - 1]!} by ebb_evictions_total (load ${loadAverage()})`);
+      console.log(
+        `  minute ${minute}: ${inMinute} evictions by deletion timestamps, ${counted[minute]! - counted[minute - 1]!} by ebb_evictions_total (load ${loadAverage()})`,
+      );
     }
     // The watch may trail the last minute's evictions by a moment.
     await sleep(2000);
     const times = [...evictedAt.values()].filter((at) => at >= switchedAt - 1000).sort((a, b) => a - b);
-    const perMinute = Array.from({ length: EVICT_MINUTES }, (_, m) => times.filter((at) => at >= switchedAt + m * 60_000 && at < switchedAt + (m + 1) * 60_000).length);
+    const perMinute = Array.from(
+      { length: EVICT_MINUTES },
+      (_, m) => times.filter((at) => at >= switchedAt + m * 60_000 && at < switchedAt + (m + 1) * 60_000).length,
+    );
     const gaps = times.slice(1).map((at, index) => at - times[index]!);
     return {
       perMinute,
@@ -276,7 +314,12 @@ async function main(): Promise<void> {
   const controlPlane = await startBenchControlPlane(NODES, maxPodsPerNode);
   const inPlaceKeys = Array.from({ length: WORKLOADS }, (_, i) => workloadKey(namespaceOf(i), `app-${i}`));
   const evictKeys = Array.from({ length: EVICT_WORKLOADS }, (_, i) => workloadKey(EVICT_NAMESPACE, `evict-${i}`));
-  const agent = new StandInAgents([...inPlaceKeys, ...evictKeys], { replicas: REPLICAS, nodes: NODES, perPodInFlight: PER_POD_IN_FLIGHT, usage: () => [{ container: 'app', ...USAGE }] });
+  const agent = new StandInAgents([...inPlaceKeys, ...evictKeys], {
+    replicas: REPLICAS,
+    nodes: NODES,
+    perPodInFlight: PER_POD_IN_FLIGHT,
+    usage: () => [{ container: 'app', ...USAGE }],
+  });
   let controller: ChildProcess | undefined;
   try {
     const namespaces = [...Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i)), EVICT_NAMESPACE];
@@ -288,12 +331,18 @@ async function main(): Promise<void> {
     const pods = await createWorkloads(controlPlane, namespaces, deployments, totalPods, PODS_DEADLINE_MS);
     const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': POLICY } } });
-    const { started, startedAt: controllerStarted, sampler } = await startSampledController(controlPlane, agent, { EBB_USAGE_INTERVAL_MS: String(USAGE_INTERVAL_MS) });
+    const {
+      started,
+      startedAt: controllerStarted,
+      sampler,
+    } = await startSampledController(controlPlane, agent, { EBB_USAGE_INTERVAL_MS: String(USAGE_INTERVAL_MS) });
     controller = started.child;
     const { port } = started;
     sampler.record();
     await controllerLeads(port);
-    console.log(`phase A: controller leading after ${seconds(Date.now() - controllerStarted)} s; waiting until every pod is right-sized in place (at most ${seconds(RESIZE_DEADLINE_MS)} s)`);
+    console.log(
+      `phase A: controller leading after ${seconds(Date.now() - controllerStarted)} s; waiting until every pod is right-sized in place (at most ${seconds(RESIZE_DEADLINE_MS)} s)`,
+    );
     const a = await phaseA(controlPlane, port, controllerStarted);
     const ticksA = [...sampler.ticksMs].sort((x, y) => x - y);
     const rssPeakA = sampler.peakRssMB;

@@ -84,17 +84,23 @@ async function main(): Promise<void> {
     results.push({ trace, ebb, vpa });
   }
 
-  console.log('Traces (10-s samples, requests follow each recommender\'s target every 5 min):');
+  console.log("Traces (10-s samples, requests follow each recommender's target every 5 min):");
   for (const { trace } of results) console.log(`  ${trace.name.padEnd(10)}${trace.description}`);
   console.log('\nebb / vpa  cpu slack         cpu under         memory slack      memory under      resizes/day');
   for (const { trace, ebb, vpa } of results) console.log(row(trace.name, ebb, vpa));
-  const pooled = (side: 'ebb' | 'vpa'): TraceFigures => ({ tally: overall[side], step: undefined, resizesPerDay: results.reduce((sum, result) => sum + result[side].resizesPerDay, 0) / results.length });
+  const pooled = (side: 'ebb' | 'vpa'): TraceFigures => ({
+    tally: overall[side],
+    step: undefined,
+    resizesPerDay: results.reduce((sum, result) => sum + result[side].resizesPerDay, 0) / results.length,
+  });
   console.log(row('overall', pooled('ebb'), pooled('vpa')));
   console.log('\nsteps, ebb / vpa  follow (±15 % of p90)  reach (near edge)');
   for (const { trace, ebb, vpa } of results) if (trace.step) for (const line of stepRows(trace.name, ebb, vpa)) console.log(line);
 
   const cost = measureRoundCost(sizing, COST_CONTAINERS, COST_ROUNDS);
-  console.log(`\ncost: ${cost.containers} containers, ${cost.rounds} rounds of addSample + recommend: mean ${cost.meanMs.toFixed(1)} ms, p99 ${cost.p99Ms.toFixed(1)} ms, max ${cost.maxMs.toFixed(1)} ms wall-clock; CPU time mean ${cost.cpuMeanMs.toFixed(1)} ms, p99 ${cost.cpuP99Ms.toFixed(1)} ms (load ${loadAverage()})`);
+  console.log(
+    `\ncost: ${cost.containers} containers, ${cost.rounds} rounds of addSample + recommend: mean ${cost.meanMs.toFixed(1)} ms, p99 ${cost.p99Ms.toFixed(1)} ms, max ${cost.maxMs.toFixed(1)} ms wall-clock; CPU time mean ${cost.cpuMeanMs.toFixed(1)} ms, p99 ${cost.cpuP99Ms.toFixed(1)} ms (load ${loadAverage()})`,
+  );
 
   const stepOf = (direction: 'up' | 'down', side: 'ebb' | 'vpa') => results.find(({ trace }) => trace.step?.direction === direction)?.[side].step;
   const step = (direction: 'up' | 'down', resource: 'cpuCores' | 'memoryBytes', figure: 'follow' | 'reach', side: 'ebb' | 'vpa') => {

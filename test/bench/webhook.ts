@@ -112,12 +112,14 @@ async function closedLoop(target: Target, request: Buffer, durationMs: number): 
   const started = performance.now();
   const deadline = started + durationMs;
   let answered = 0;
-  await Promise.all(connections.map(async (connection) => {
-    while (performance.now() < deadline && answered < MAX_REQUESTS) {
-      await connection.send(request);
-      answered++;
-    }
-  }));
+  await Promise.all(
+    connections.map(async (connection) => {
+      while (performance.now() < deadline && answered < MAX_REQUESTS) {
+        await connection.send(request);
+        answered++;
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(target.pid) - cpuBefore;
   for (const connection of connections) connection.close();
@@ -219,18 +221,29 @@ function appPod(replicaSet: V1ReplicaSet, envCount: number): V1Pod {
       namespace: NAMESPACE,
       labels: { ...template.metadata!.labels, 'pod-template-hash': hash, 'app.kubernetes.io/version': '1.42.0', team: 'checkout' },
       annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-11-20T08:00:00Z', 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090' },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: replicaSet.metadata!.name!, uid: replicaSet.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: replicaSet.metadata!.name!,
+          uid: replicaSet.metadata!.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       ...template.spec,
-      containers: [{
-        ...app,
-        env: Array.from({ length: envCount }, (_, i) => ({ name: `APP_SETTING_${i}`, value: `value-of-setting-${i}-for-the-checkout-service` })),
-        readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
-        livenessProbe: { httpGet: { path: '/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-        volumeMounts: [{ name: 'config', mountPath: '/etc/app', readOnly: true }],
-        resources: { limits: { memory: '512Mi' } },
-      }],
+      containers: [
+        {
+          ...app,
+          env: Array.from({ length: envCount }, (_, i) => ({ name: `APP_SETTING_${i}`, value: `value-of-setting-${i}-for-the-checkout-service` })),
+          readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
+          livenessProbe: { httpGet: { path: '/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+          volumeMounts: [{ name: 'config', mountPath: '/etc/app', readOnly: true }],
+          resources: { limits: { memory: '512Mi' } },
+        },
+      ],
       volumes: [{ name: 'config', configMap: { name: 'checkout-config' } }],
     },
   };
@@ -245,24 +258,30 @@ async function realisticReview(controlPlane: ControlPlane, replicaSet: V1Replica
   for (;;) {
     const pod = await dryRunCreate(controlPlane.kubeConfig, appPod(replicaSet, envCount));
     const { name: _name, uid: _uid, resourceVersion: _version, creationTimestamp: _created, ...metadata } = pod.metadata!;
-    const review = Buffer.from(JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        requestKind: { group: '', version: 'v1', kind: 'Pod' },
-        requestResource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: NAMESPACE,
-        operation: 'CREATE',
-        userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: 'b7d1c0de-0000-4000-8000-000000000001', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
-        object: { apiVersion: 'v1', kind: 'Pod', ...pod, metadata },
-        oldObject: null,
-        dryRun: false,
-        options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-      },
-    }));
+    const review = Buffer.from(
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          requestKind: { group: '', version: 'v1', kind: 'Pod' },
+          requestResource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: NAMESPACE,
+          operation: 'CREATE',
+          userInfo: {
+            username: 'system:serviceaccount:kube-system:replicaset-controller',
+            uid: 'b7d1c0de-0000-4000-8000-000000000001',
+            groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+          },
+          object: { apiVersion: 'v1', kind: 'Pod', ...pod, metadata },
+          oldObject: null,
+          dryRun: false,
+          options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+        },
+      }),
+    );
     if (review.length >= TARGET_REVIEW_BYTES) return review;
     envCount += Math.ceil((TARGET_REVIEW_BYTES - review.length) / 70);
   }
@@ -309,13 +328,21 @@ async function podCreateLatencies(core: CoreV1Api, pod: V1Pod, count: number, in
 async function deleteBenchPods(core: CoreV1Api): Promise<void> {
   await core.deleteCollectionNamespacedPod({ namespace: NAMESPACE, labelSelector: 'bench=create', gracePeriodSeconds: 0 });
   await eventually('the benchmark pods deleted', async () =>
-    (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'bench=create' })).items.length === 0 ? true : undefined);
+    (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'bench=create' })).items.length === 0 ? true : undefined,
+  );
 }
 
 /** The API server's own histogram of its calls to the webhook: total seconds and calls so far. */
 function apiServerWebhookCalls(controlPlane: ControlPlane): { seconds: number; calls: number } {
-  const metrics = execFileSync(locateAssets().kubectl, ['--kubeconfig', controlPlane.kubeconfigPath, 'get', '--raw', '/metrics'], { maxBuffer: 64 * 2 ** 20 }).toString();
-  const value = (series: string) => Number(new RegExp(`^apiserver_admission_webhook_admission_duration_seconds_${series}\\{[^}]*name="pods\\.webhook\\.ebb\\.dev"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
+  const metrics = execFileSync(locateAssets().kubectl, ['--kubeconfig', controlPlane.kubeconfigPath, 'get', '--raw', '/metrics'], {
+    maxBuffer: 64 * 2 ** 20,
+  }).toString();
+  const value = (series: string) =>
+    Number(
+      new RegExp(`^apiserver_admission_webhook_admission_duration_seconds_${series}\\{[^}]*name="pods\\.webhook\\.ebb\\.dev"[^}]*\\} (\\S+)$`, 'm').exec(
+        metrics,
+      )?.[1] ?? 0,
+    );
   return { seconds: value('sum'), calls: value('count') };
 }
 
@@ -342,7 +369,11 @@ interface CreateFigures {
 }
 
 /** Pod creates through the API server without a webhook, with the floor, and with the webhook, in alternating rounds. */
-async function podCreates(controlPlane: ControlPlane, pod: V1Pod, targets: { floor: Target; webhook: Target }): Promise<Record<'none' | 'floor' | 'webhook', CreateFigures>> {
+async function podCreates(
+  controlPlane: ControlPlane,
+  pod: V1Pod,
+  targets: { floor: Target; webhook: Target },
+): Promise<Record<'none' | 'floor' | 'webhook', CreateFigures>> {
   const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
   const modes = ['none', 'floor', 'webhook'] as const;
   const latencies = { none: [] as number[], floor: [] as number[], webhook: [] as number[] };
@@ -380,10 +411,10 @@ async function main(): Promise<void> {
     const apps = controlPlane.kubeConfig.makeApiClient(AppsV1Api);
     await core.createNamespace({ body: { metadata: { name: NAMESPACE, labels: { [INJECTION_LABEL]: 'enabled' } } } });
     await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: deployment(NAMESPACE, 'checkout', { replicas: 0 }) });
-    const replicaSet = await eventually('the checkout ReplicaSet', async () =>
-      (await apps.listNamespacedReplicaSet({ namespace: NAMESPACE })).items[0]);
+    const replicaSet = await eventually('the checkout ReplicaSet', async () => (await apps.listNamespacedReplicaSet({ namespace: NAMESPACE })).items[0]);
     await eventually('the default service account', async () =>
-      ((await core.listNamespacedServiceAccount({ namespace: NAMESPACE })).items.length > 0 ? true : undefined));
+      (await core.listNamespacedServiceAccount({ namespace: NAMESPACE })).items.length > 0 ? true : undefined,
+    );
 
     const webhook = await startWebhook(controlPlane, { register: false, cpus: '1' });
     try {
@@ -401,7 +432,12 @@ async function main(): Promise<void> {
         await closedLoop(target, request, 500); // warm-up: JIT, TLS sessions
         const rate = await closedLoop(target, request, RATE_MS);
         const latencies = await openLoop(target, request, FIXED_RATE, LATENCY_MS);
-        rates[target.name] = { ...rate, p50: percentile(latencies.fromDue, 50), p99: percentile(latencies.fromDue, 99), p99FromSend: percentile(latencies.fromSend, 99) };
+        rates[target.name] = {
+          ...rate,
+          p50: percentile(latencies.fromDue, 50),
+          p99: percentile(latencies.fromDue, 99),
+          p99FromSend: percentile(latencies.fromSend, 99),
+        };
       }
 
       // (b) Pod creates through the API server.
@@ -441,13 +477,33 @@ async function main(): Promise<void> {
         load_after: loadAverage(),
       };
       console.table({
-        webhook: { 'reviews/s (1 core)': figures.webhook_reviews_per_s, 'reviews/CPU-s': figures.webhook_reviews_per_cpu_s, 'p50 ms @1000/s': figures.webhook_p50_ms_at_1000, 'p99 ms @1000/s': figures.webhook_p99_ms_at_1000, 'p99 ms from send': figures.webhook_p99_ms_from_send },
-        floor: { 'reviews/s (1 core)': figures.floor_reviews_per_s, 'reviews/CPU-s': figures.floor_reviews_per_cpu_s, 'p50 ms @1000/s': figures.floor_p50_ms_at_1000, 'p99 ms @1000/s': figures.floor_p99_ms_at_1000, 'p99 ms from send': figures.floor_p99_ms_from_send },
+        webhook: {
+          'reviews/s (1 core)': figures.webhook_reviews_per_s,
+          'reviews/CPU-s': figures.webhook_reviews_per_cpu_s,
+          'p50 ms @1000/s': figures.webhook_p50_ms_at_1000,
+          'p99 ms @1000/s': figures.webhook_p99_ms_at_1000,
+          'p99 ms from send': figures.webhook_p99_ms_from_send,
+        },
+        floor: {
+          'reviews/s (1 core)': figures.floor_reviews_per_s,
+          'reviews/CPU-s': figures.floor_reviews_per_cpu_s,
+          'p50 ms @1000/s': figures.floor_p50_ms_at_1000,
+          'p99 ms @1000/s': figures.floor_p99_ms_at_1000,
+          'p99 ms from send': figures.floor_p99_ms_from_send,
+        },
       });
       console.table({
         'pod create, no webhook': { 'p50 ms': figures.create_p50_ms_without, 'p99 ms': figures.create_p99_ms_without, 'API server ms per call': '-' },
-        'pod create, floor registered': { 'p50 ms': figures.create_p50_ms_floor, 'p99 ms': figures.create_p99_ms_floor, 'API server ms per call': figures.apiserver_call_mean_ms_floor },
-        'pod create, webhook registered': { 'p50 ms': figures.create_p50_ms_with, 'p99 ms': figures.create_p99_ms_with, 'API server ms per call': figures.apiserver_call_mean_ms_webhook },
+        'pod create, floor registered': {
+          'p50 ms': figures.create_p50_ms_floor,
+          'p99 ms': figures.create_p99_ms_floor,
+          'API server ms per call': figures.apiserver_call_mean_ms_floor,
+        },
+        'pod create, webhook registered': {
+          'p50 ms': figures.create_p50_ms_with,
+          'p99 ms': figures.create_p99_ms_with,
+          'API server ms per call': figures.apiserver_call_mean_ms_webhook,
+        },
       });
       const checks = {
         '≥ 3,000 reviews/s per core': figures.webhook_reviews_per_s >= 3_000,

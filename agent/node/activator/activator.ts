@@ -136,7 +136,8 @@ export class Activator {
     this.drainState = drain;
     const cancelHold = this.clock.setTimeout(() => {
       drain.holdOver = true;
-      for (const entry of [...this.held.values()]) this.finish(entry, () => this.refuse(entry.res, 503, `activator: the agent is shutting down and ${entry.target.workload} was not ready in time`));
+      for (const entry of [...this.held.values()])
+        this.finish(entry, () => this.refuse(entry.res, 503, `activator: the agent is shutting down and ${entry.target.workload} was not ready in time`));
     }, holdMs);
     const cancelGrace = this.clock.setTimeout(finish, holdMs + FORWARD_GRACE_MS);
     this.finishDrainIfIdle();
@@ -270,17 +271,22 @@ export class Activator {
     // nobody is there for the answer, and the forwarding headers could no longer name the client.
     if (req.socket.remoteAddress === undefined) return void res.destroy();
     this.countForwarding(res);
-    forward(req, res as ServerResponse, { host: backend.host, port: backend.port, agent: this.pool }, {
-      retryAfterSeconds: this.retryAfter,
-      // What arrived of the body while held goes first; the rest streams through.
-      sendBody: (upstream) => {
-        req.off('data', entry.onData);
-        for (const chunk of entry.chunks) upstream.write(chunk);
-        entry.chunks = [];
-        if (entry.bodyEnded) upstream.end();
-        else req.pipe(upstream);
+    forward(
+      req,
+      res as ServerResponse,
+      { host: backend.host, port: backend.port, agent: this.pool },
+      {
+        retryAfterSeconds: this.retryAfter,
+        // What arrived of the body while held goes first; the rest streams through.
+        sendBody: (upstream) => {
+          req.off('data', entry.onData);
+          for (const chunk of entry.chunks) upstream.write(chunk);
+          entry.chunks = [];
+          if (entry.bodyEnded) upstream.end();
+          else req.pipe(upstream);
+        },
       },
-    });
+    );
   }
 
   /** Counts an answer being forwarded until it closes: a drain waits for it. */
@@ -298,10 +304,16 @@ export class Activator {
     req.off('data', entry.onData);
     const buffered = entry.chunks;
     entry.chunks = [];
-    forwardStream(req.stream, req.rawHeaders, { buffered, rest: entry.bodyEnded ? undefined : req }, { host: backend.host, port: backend.port, sessions: this.sessions }, {
-      retryAfterSeconds: this.retryAfter,
-      trailers: (fields) => (entry.res as http2.Http2ServerResponse).addTrailers(fields),
-    });
+    forwardStream(
+      req.stream,
+      req.rawHeaders,
+      { buffered, rest: entry.bodyEnded ? undefined : req },
+      { host: backend.host, port: backend.port, sessions: this.sessions },
+      {
+        retryAfterSeconds: this.retryAfter,
+        trailers: (fields) => (entry.res as http2.Http2ServerResponse).addTrailers(fields),
+      },
+    );
   }
 
   private armDeadline(deadline: number): void {

@@ -55,11 +55,15 @@ export class StaticDirectory implements WorkloadDirectory {
 
   static parse(spec: string): StaticWorkload[] {
     const workloads: StaticWorkload[] = [];
-    for (const entry of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
+    for (const entry of spec
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)) {
       const match = /^([^=]+)=(.+):(\d+)(?:@(\d+))?$/.exec(entry);
       const workload = parseWorkloadKey(match?.[1] ?? '');
       const activatorPort = Number(match?.[4] ?? 0);
-      if (!match?.[2] || !match[3] || !workload || activatorPort > 65_535) throw new Error(`static backend "${entry}" is not namespace/name=host:port[@activatorPort]`);
+      if (!match?.[2] || !match[3] || !workload || activatorPort > 65_535)
+        throw new Error(`static backend "${entry}" is not namespace/name=host:port[@activatorPort]`);
       const clash = workloads.find((w) => w.workload === workload || (activatorPort !== 0 && w.activatorPort === activatorPort));
       if (clash) throw new Error(`static backend "${entry}" repeats the workload or the activator port of ${clash.workload}`);
       workloads.push({ workload, backend: { host: match[2], port: Number(match[3]) }, activatorPort });

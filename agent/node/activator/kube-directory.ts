@@ -40,8 +40,16 @@ class NamespaceCache {
 
   constructor(kubeConfig: KubeConfig, core: CoreV1Api, namespace: string, log: Log) {
     const watch = new Watch(kubeConfig);
-    this.pods = new RestartingInformer(new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => core.listNamespacedPod({ namespace }), false), `pods in ${namespace}`, log);
-    this.services = new RestartingInformer(new ListWatch<V1Service>(`/api/v1/namespaces/${namespace}/services`, watch, () => core.listNamespacedService({ namespace }), false), `services in ${namespace}`, log);
+    this.pods = new RestartingInformer(
+      new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => core.listNamespacedPod({ namespace }), false),
+      `pods in ${namespace}`,
+      log,
+    );
+    this.services = new RestartingInformer(
+      new ListWatch<V1Service>(`/api/v1/namespaces/${namespace}/services`, watch, () => core.listNamespacedService({ namespace }), false),
+      `services in ${namespace}`,
+      log,
+    );
     void this.pods.start();
     void this.services.start();
   }
@@ -161,7 +169,8 @@ export class KubeDirectory implements WorkloadDirectory {
     this.current = routes;
 
     const wanted = new Set([...routes.flatMap((route) => (route.target.service ? [route.target.service.namespace] : [])), ...this.waiting.keys()]);
-    for (const namespace of wanted) if (!this.namespaces.has(namespace)) this.namespaces.set(namespace, new NamespaceCache(this.kubeConfig, this.core, namespace, this.log));
+    for (const namespace of wanted)
+      if (!this.namespaces.has(namespace)) this.namespaces.set(namespace, new NamespaceCache(this.kubeConfig, this.core, namespace, this.log));
     for (const [namespace, cache] of this.namespaces) {
       if (wanted.has(namespace)) continue;
       cache.stop();

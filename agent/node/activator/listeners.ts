@@ -72,7 +72,9 @@ export class ActivatorListeners {
   }
 
   listening(): ListeningPort[] {
-    return [...this.open.values()].flatMap(({ server, route }) => (server.listening ? [{ port: (server.address() as AddressInfo).port, target: route.target }] : []));
+    return [...this.open.values()].flatMap(({ server, route }) =>
+      server.listening ? [{ port: (server.address() as AddressInfo).port, target: route.target }] : [],
+    );
   }
 
   /** Shutdown: no port accepts a new connection any more. */

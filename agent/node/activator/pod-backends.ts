@@ -49,6 +49,12 @@ export function backendCandidates(service: V1Service, portName: string, pods: re
     const port = podPortFor(pod, servicePort);
     if (port === undefined) return [];
     const adminUrl = interceptorTarget(pod)?.adminUrl;
-    return [{ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, backend: { host: pod.status!.podIP!, port }, readyUrl: adminUrl && `${adminUrl}${INTERCEPTOR_READY_PATH}` }];
+    return [
+      {
+        pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`,
+        backend: { host: pod.status!.podIP!, port },
+        readyUrl: adminUrl && `${adminUrl}${INTERCEPTOR_READY_PATH}`,
+      },
+    ];
   });
 }

@@ -55,33 +55,39 @@ export class ResourceMetricsClient {
   private async get(url: string): Promise<string> {
     const [token, ca] = await Promise.all([
       this.options.token.read().catch((error: unknown) => Promise.reject(new Error(`reading the kubelet token: ${String(error)}`))),
-      this.options.insecureTls ? undefined : readFile(this.options.caFile, 'utf8').catch((error: unknown) => Promise.reject(new Error(`reading the kubelet CA: ${String(error)}`))),
+      this.options.insecureTls
+        ? undefined
+        : readFile(this.options.caFile, 'utf8').catch((error: unknown) => Promise.reject(new Error(`reading the kubelet CA: ${String(error)}`))),
     ]);
     const { timeoutMs } = this.options;
     return new Promise((resolve, reject) => {
-      const request = https.get(url, {
-        ca,
-        rejectUnauthorized: !this.options.insecureTls,
-        // No Accept header: exporters answer the text format by default, while KWOK's router refuses
-        // `text/plain;version=0.0.4` with a 406.
-        headers: { Authorization: `Bearer ${token}` },
-        timeout: timeoutMs,
-        agent: false,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_BYTES) request.destroy(new Error(`GET ${url}: answer over ${MAX_BODY_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 200) resolve(body);
-          else reject(new Error(`GET ${url}: ${res.statusCode} ${body.trim().slice(0, 300)}`));
-        });
-      });
+      const request = https.get(
+        url,
+        {
+          ca,
+          rejectUnauthorized: !this.options.insecureTls,
+          // No Accept header: exporters answer the text format by default, while KWOK's router refuses
+          // `text/plain;version=0.0.4` with a 406.
+          headers: { Authorization: `Bearer ${token}` },
+          timeout: timeoutMs,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_BODY_BYTES) request.destroy(new Error(`GET ${url}: answer over ${MAX_BODY_BYTES} bytes`));
+            else chunks.push(chunk);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            const body = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode === 200) resolve(body);
+            else reject(new Error(`GET ${url}: ${res.statusCode} ${body.trim().slice(0, 300)}`));
+          });
+        },
+      );
       request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
       request.on('error', (error) => reject(error.message.startsWith('GET ') ? error : new Error(`GET ${url}: ${error.message}`)));
     });

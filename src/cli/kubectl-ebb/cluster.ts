@@ -21,7 +21,10 @@ export const POLICY_KEY = 'policy.yaml';
  */
 export class CliError extends Error {
   override name = 'CliError';
-  constructor(message: string, readonly kind: 'refused' | 'unreachable' | 'other' = 'other') {
+  constructor(
+    message: string,
+    readonly kind: 'refused' | 'unreachable' | 'other' = 'other',
+  ) {
     super(message);
   }
 }
@@ -46,11 +49,20 @@ export function connect(options: CommonOptions): Cluster {
     if (options.kubeconfig !== undefined) kubeConfig.loadFromFile(options.kubeconfig);
     else kubeConfig.loadFromDefault();
   } catch (error) {
-    throw new CliError(`cannot read the kubeconfig ${options.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CliError(
+      `cannot read the kubeconfig ${options.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   if (options.context !== undefined) {
     if (!kubeConfig.getContextObject(options.context)) {
-      throw new CliError(`no context ${JSON.stringify(options.context)} in the kubeconfig: it has ${kubeConfig.getContexts().map((context) => context.name).join(', ') || 'none'}`);
+      throw new CliError(
+        `no context ${JSON.stringify(options.context)} in the kubeconfig: it has ${
+          kubeConfig
+            .getContexts()
+            .map((context) => context.name)
+            .join(', ') || 'none'
+        }`,
+      );
     }
     kubeConfig.setCurrentContext(options.context);
   }
@@ -77,9 +89,16 @@ export function apiError(cluster: Cluster, error: unknown, what: string): CliErr
   if (code === 403) {
     return new CliError(`no access: reading ${what} was refused (${said}).\nAsk for read access to it, or use another --context.`, 'refused');
   }
-  if (code === 401) return new CliError(`not authenticated: the API server at ${cluster.kubeConfig.getCurrentCluster()?.server} refused your credentials (${said}); log in again or check --context`, 'unreachable');
+  if (code === 401)
+    return new CliError(
+      `not authenticated: the API server at ${cluster.kubeConfig.getCurrentCluster()?.server} refused your credentials (${said}); log in again or check --context`,
+      'unreachable',
+    );
   if (code === undefined) {
-    return new CliError(`cannot reach the API server at ${cluster.kubeConfig.getCurrentCluster()?.server} while reading ${what}: ${said}\nCheck KUBECONFIG, --kubeconfig and --context.`, 'unreachable');
+    return new CliError(
+      `cannot reach the API server at ${cluster.kubeConfig.getCurrentCluster()?.server} while reading ${what}: ${said}\nCheck KUBECONFIG, --kubeconfig and --context.`,
+      'unreachable',
+    );
   }
   return new CliError(`reading ${what} failed: ${said}`);
 }
@@ -124,11 +143,18 @@ export interface PolicyRead {
 
 export async function readPolicy(cluster: Cluster): Promise<PolicyRead> {
   const where = `${cluster.ebbNamespace}/${POLICY_CONFIGMAP}`;
-  const configMap = await readOptional(cluster, `ConfigMap ${where}`, () => cluster.core.readNamespacedConfigMap({ name: POLICY_CONFIGMAP, namespace: cluster.ebbNamespace }));
+  const configMap = await readOptional(cluster, `ConfigMap ${where}`, () =>
+    cluster.core.readNamespacedConfigMap({ name: POLICY_CONFIGMAP, namespace: cluster.ebbNamespace }),
+  );
   const text = configMap?.data?.[POLICY_KEY];
   if (text === undefined || text.trim() === '') return { policy: DEFAULT_POLICY, source: `no ConfigMap ${where}: the defaults`, errors: [] };
   const parsed = parsePolicy(text);
-  if (!parsed.ok) return { policy: DEFAULT_POLICY, source: `ConfigMap ${where} is invalid (ebb keeps its last valid policy; shown with the defaults)`, errors: parsed.errors };
+  if (!parsed.ok)
+    return {
+      policy: DEFAULT_POLICY,
+      source: `ConfigMap ${where} is invalid (ebb keeps its last valid policy; shown with the defaults)`,
+      errors: parsed.errors,
+    };
   return { policy: parsed.policy, source: `ConfigMap ${where}`, errors: [] };
 }
 

@@ -38,19 +38,23 @@ export async function explain(cluster: Cluster, name: string, namespace: string)
     read(cluster, `Events in namespace ${namespace}`, () => cluster.core.listNamespacedEvent({ namespace })),
   ]);
   if (!deployment || !ns) {
-    throw new CliError(`Deployment ${name} not found in namespace ${namespace}: kubectl -n ${namespace} get deployments lists them (pass -n for another namespace)`);
+    throw new CliError(
+      `Deployment ${name} not found in namespace ${namespace}: kubectl -n ${namespace} get deployments lists them (pass -n for another namespace)`,
+    );
   }
   const { optIn, resolution } = resolveDeployment(deployment, objectInfo(ns), policy.policy, cluster.ebbNamespace);
   const status = readStatus(deployment.metadata?.annotations?.[STATUS_ANNOTATION]);
-  const workload = resolution && workloadStatus({
-    namespace,
-    name,
-    resize: resolution.settings.resize,
-    replicas: { spec: deployment.spec?.replicas ?? 1, actual: deployment.status?.replicas ?? 0, ready: deployment.status?.readyReplicas ?? 0 },
-    status,
-    containers: [],
-    defaultRequests: policy.policy.defaultRequests,
-  });
+  const workload =
+    resolution &&
+    workloadStatus({
+      namespace,
+      name,
+      resize: resolution.settings.resize,
+      replicas: { spec: deployment.spec?.replicas ?? 1, actual: deployment.status?.replicas ?? 0, ready: deployment.status?.readyReplicas ?? 0 },
+      status,
+      containers: [],
+      defaultRequests: policy.policy.defaultRequests,
+    });
   return {
     deployment: key,
     optedIn: optIn.inject,
@@ -58,9 +62,10 @@ export async function explain(cluster: Cluster, name: string, namespace: string)
     policy: policy.source,
     settings: settingLines(optIn, resolution),
     invalid: invalidValues([...policy.errors, ...(resolution?.errors ?? [])]),
-    current: status?.reason !== undefined
-      ? { reason: status.reason, message: status.message ?? '', updatedAt: status.updatedAt ?? null, traffic: status.traffic ?? null }
-      : null,
+    current:
+      status?.reason !== undefined
+        ? { reason: status.reason, message: status.message ?? '', updatedAt: status.updatedAt ?? null, traffic: status.traffic ?? null }
+        : null,
     decisions: recentDecisions(events.items.filter((event) => isAbout(event, name)).map(eventFacts), DECISIONS_SHOWN),
     pending: workload ? pendingLines(workload) : [],
   };
@@ -90,23 +95,39 @@ export function renderExplanation(explanation: Explanation, now: number): string
   const out: string[] = [];
   out.push(`Deployment ${explanation.deployment}: ${explanation.optedIn ? 'opted in' : 'not opted in'} (${explanation.optInReason})\n`);
   out.push(`Policy: ${explanation.policy}\n\n`);
-  out.push(table(['SETTING', 'VALUE', 'FROM'], explanation.settings.map((line) => [line.setting, line.value, line.source])));
+  out.push(
+    table(
+      ['SETTING', 'VALUE', 'FROM'],
+      explanation.settings.map((line) => [line.setting, line.value, line.source]),
+    ),
+  );
   if (explanation.invalid.length > 0) {
-    out.push('\nNot accepted (the next level\'s value applies instead):\n');
+    out.push("\nNot accepted (the next level's value applies instead):\n");
     for (const invalid of explanation.invalid) out.push(`  ✘ ${invalid.message}\n`);
   }
   if (explanation.optedIn) {
     const current = explanation.current;
-    out.push(current
-      ? `\nNow: ${current.message} (reason ${current.reason}, written ${age(current.updatedAt, now)} ago)\nTraffic: ${current.traffic ?? 'not reported yet'}\n`
-      : '\nNow: no decision yet (the controller writes ebb.dev/status on its first round for the workload)\n');
+    out.push(
+      current
+        ? `\nNow: ${current.message} (reason ${current.reason}, written ${age(current.updatedAt, now)} ago)\nTraffic: ${current.traffic ?? 'not reported yet'}\n`
+        : '\nNow: no decision yet (the controller writes ebb.dev/status on its first round for the workload)\n',
+    );
   }
   out.push('\nRecent decisions:\n');
-  out.push(explanation.decisions.length === 0
-    ? '  none (no Events from ebb about this Deployment or its pods; Events expire after an hour by default)\n'
-    : table(['AGE', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'], explanation.decisions.map((event) => [
-      age(event.at, now), event.type, event.reason, event.object, event.count > 1 ? `${event.message} (×${event.count})` : event.message,
-    ])).replace(/^(?=.)/gm, '  '));
+  out.push(
+    explanation.decisions.length === 0
+      ? '  none (no Events from ebb about this Deployment or its pods; Events expire after an hour by default)\n'
+      : table(
+          ['AGE', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
+          explanation.decisions.map((event) => [
+            age(event.at, now),
+            event.type,
+            event.reason,
+            event.object,
+            event.count > 1 ? `${event.message} (×${event.count})` : event.message,
+          ]),
+        ).replace(/^(?=.)/gm, '  '),
+  );
   out.push('\nPending:\n');
   out.push(explanation.pending.length === 0 ? '  nothing\n' : explanation.pending.map((line) => `  ${line}\n`).join(''));
   return out.join('');

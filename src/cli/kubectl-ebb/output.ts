@@ -7,7 +7,11 @@ import type { OutputFormat } from './args.ts';
 /** Columns padded to their widest cell, two spaces apart; trailing spaces trimmed. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -37,7 +41,11 @@ export function memory(bytes: number | undefined): string {
   if (bytes === undefined) return '-';
   const sign = bytes < 0 ? '-' : '';
   const size = Math.abs(bytes);
-  for (const [suffix, unit] of [['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]] as const) {
+  for (const [suffix, unit] of [
+    ['Gi', 2 ** 30],
+    ['Mi', 2 ** 20],
+    ['Ki', 2 ** 10],
+  ] as const) {
     if (size >= unit) return `${sign}${Math.round((size / unit) * 10) / 10}${suffix}`;
   }
   return `${sign}${size}`;

@@ -28,15 +28,18 @@ export async function statusReport(cluster: Cluster, namespace: string | undefin
   const [policy, deployments, namespaces, services] = await Promise.all([
     readPolicy(cluster),
     read(cluster, `Deployments ${where}`, () =>
-      namespace === undefined ? cluster.apps.listDeploymentForAllNamespaces() : cluster.apps.listNamespacedDeployment({ namespace })),
+      namespace === undefined ? cluster.apps.listDeploymentForAllNamespaces() : cluster.apps.listNamespacedDeployment({ namespace }),
+    ),
     read(cluster, 'Namespaces', () => cluster.core.listNamespace()),
     sandboxServices(cluster, namespace, where),
   ]);
   const namespaceOf = new Map(namespaces.items.map((item) => [item.metadata?.name ?? '', item]));
-  const workloads = deployments.items.flatMap((deployment) => {
-    const ns = namespaceOf.get(deployment.metadata?.namespace ?? '');
-    return ns ? statusOf(deployment, ns, policy.policy, cluster.ebbNamespace).map((row) => withLocalUrls(row, deployment, services)) : [];
-  }).sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const workloads = deployments.items
+    .flatMap((deployment) => {
+      const ns = namespaceOf.get(deployment.metadata?.namespace ?? '');
+      return ns ? statusOf(deployment, ns, policy.policy, cluster.ebbNamespace).map((row) => withLocalUrls(row, deployment, services)) : [];
+    })
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   return {
     workloads,
     saved: totalSaved(workloads),
@@ -51,7 +54,8 @@ export async function statusReport(cluster: Cluster, namespace: string | undefin
 async function sandboxServices(cluster: Cluster, namespace: string | undefined, where: string): Promise<V1Service[]> {
   try {
     const list = await read(cluster, `Services ${where}`, () =>
-      namespace === undefined ? cluster.core.listServiceForAllNamespaces() : cluster.core.listNamespacedService({ namespace }));
+      namespace === undefined ? cluster.core.listServiceForAllNamespaces() : cluster.core.listNamespacedService({ namespace }),
+    );
     return list.items;
   } catch (error) {
     if (error instanceof CliError && error.kind === 'refused') return [];
@@ -68,24 +72,31 @@ function withLocalUrls(row: WorkloadStatus, deployment: V1Deployment, services: 
 function statusOf(deployment: V1Deployment, namespace: V1Namespace, policy: Parameters<typeof resolveDeployment>[2], ebbNamespace: string): WorkloadStatus[] {
   const { resolution } = resolveDeployment(deployment, objectInfo(namespace), policy, ebbNamespace);
   if (!resolution) return [];
-  return [workloadStatus({
-    namespace: deployment.metadata?.namespace ?? '',
-    name: deployment.metadata?.name ?? '',
-    resize: resolution.settings.resize,
-    replicas: { spec: deployment.spec?.replicas ?? 1, actual: deployment.status?.replicas ?? 0, ready: deployment.status?.readyReplicas ?? 0 },
-    status: readStatus(deployment.metadata?.annotations?.[STATUS_ANNOTATION]),
-    containers: (deployment.spec?.template.spec?.containers ?? []).map((container) => ({ name: container.name, requests: amountsOf(container.resources?.requests) })),
-    defaultRequests: policy.defaultRequests,
-  })];
+  return [
+    workloadStatus({
+      namespace: deployment.metadata?.namespace ?? '',
+      name: deployment.metadata?.name ?? '',
+      resize: resolution.settings.resize,
+      replicas: { spec: deployment.spec?.replicas ?? 1, actual: deployment.status?.replicas ?? 0, ready: deployment.status?.readyReplicas ?? 0 },
+      status: readStatus(deployment.metadata?.annotations?.[STATUS_ANNOTATION]),
+      containers: (deployment.spec?.template.spec?.containers ?? []).map((container) => ({
+        name: container.name,
+        requests: amountsOf(container.resources?.requests),
+      })),
+      defaultRequests: policy.defaultRequests,
+    }),
+  ];
 }
 
 /** `app 1/1Gi → 56m/63Mi`, one per container; `→ ?` before the first recommendation; `(raise-only)` while it may not lower. */
 function sizing(containers: readonly ContainerSizing[]): string {
-  return containers.map(({ name, requests, recommendation, raiseOnly }) => {
-    const now = `${cpu(requests.cpu)}/${memory(requests.memory)}`;
-    const next = recommendation ? `${cpu(recommendation.cpu)}/${memory(recommendation.memory)}${raiseOnly ? ' (raise-only)' : ''}` : '?';
-    return `${name} ${now} → ${next}`;
-  }).join(', ');
+  return containers
+    .map(({ name, requests, recommendation, raiseOnly }) => {
+      const now = `${cpu(requests.cpu)}/${memory(requests.memory)}`;
+      const next = recommendation ? `${cpu(recommendation.cpu)}/${memory(recommendation.memory)}${raiseOnly ? ' (raise-only)' : ''}` : '?';
+      return `${name} ${now} → ${next}`;
+    })
+    .join(', ');
 }
 
 /** `web:80 http://127.0.0.1:41001/`, one per Service port. */
@@ -106,7 +117,18 @@ export function renderStatus(report: StatusReport, now: number): string {
     sizing(workload.containers),
     ...(withUrls ? [localUrlsCell(workload.localUrls)] : []),
   ]);
-  const headers = ['NAMESPACE', 'NAME', 'RESIZE', 'REPLICAS(D/A/R)', 'IN-FLIGHT', 'LAST-REQUEST', 'REASON', 'WRITTEN', 'REQUESTS → RECOMMENDED (CPU/MEMORY)', ...(withUrls ? ['LOCAL-URL'] : [])];
+  const headers = [
+    'NAMESPACE',
+    'NAME',
+    'RESIZE',
+    'REPLICAS(D/A/R)',
+    'IN-FLIGHT',
+    'LAST-REQUEST',
+    'REASON',
+    'WRITTEN',
+    'REQUESTS → RECOMMENDED (CPU/MEMORY)',
+    ...(withUrls ? ['LOCAL-URL'] : []),
+  ];
   const lines = [
     report.workloads.length === 0
       ? 'No opted-in workloads. Opt one in with the annotation ebb.dev/enabled: "true", or a namespace with the label ebb.dev/injection=enabled.\n'

@@ -20,7 +20,16 @@ export function aggregateByWorkload(pods: readonly PodFigures[], heldByWorkload:
   const entry = (workload: WorkloadKey): WorkloadActivity => {
     let activity = byWorkload.get(workload);
     if (!activity) {
-      activity = { workload, inFlight: 0, meanInFlight: 0, requestRate: 0, lastRequestAt: null, held: heldByWorkload.get(workload) ?? 0, stalePods: 0, pods: [] };
+      activity = {
+        workload,
+        inFlight: 0,
+        meanInFlight: 0,
+        requestRate: 0,
+        lastRequestAt: null,
+        held: heldByWorkload.get(workload) ?? 0,
+        stalePods: 0,
+        pods: [],
+      };
       byWorkload.set(workload, activity);
     }
     return activity;

@@ -130,9 +130,7 @@ export class ActivityWindow {
     }
     const newest = Math.floor(now / SECOND_MS);
     const oldest = newest - Math.ceil(windowMs / SECOND_MS) + 1;
-    return this.#buckets.filter(
-      (bucket): bucket is Bucket => bucket !== undefined && bucket.second >= oldest && bucket.second <= newest,
-    );
+    return this.#buckets.filter((bucket): bucket is Bucket => bucket !== undefined && bucket.second >= oldest && bucket.second <= newest);
   }
 }
 

@@ -118,9 +118,10 @@ export function decide(input: DecideInput): Decision {
     // Missing data never lowers the count, but for a surge replica ebb added itself; the floor and
     // the ceiling hold without it.
     const surgedFrom = input.surge === undefined ? input.state.surgedFrom : undefined;
-    const held: Verdict = surgedFrom !== undefined && surgedFrom < current
-      ? { replicas: surgedFrom, code: 'surge', detail: 'the surge replica is no longer needed' }
-      : { replicas: current, code: 'no-data', detail: missing };
+    const held: Verdict =
+      surgedFrom !== undefined && surgedFrom < current
+        ? { replicas: surgedFrom, code: 'surge', detail: 'the surge replica is no longer needed' }
+        : { replicas: current, code: 'no-data', detail: missing };
     const bounded = bound(held, floor, settings.maxReplicas, '');
     return bounded.replicas === current ? noAction('no-data', missing, state) : conclude(current, bounded, state);
   }
@@ -173,9 +174,7 @@ function decideOnLoad(input: DecideInput, tuning: DeciderTuning, { activity, flo
   const loadText = `${concurrency}, target ${target} per pod`;
   const loadWants = ` (load wants ${wanted}: ${loadText})`;
 
-  let verdict: Verdict = panic
-    ? { replicas: wanted, code: 'panic', detail: `panic, ${loadText}` }
-    : { replicas: wanted, code: 'load', detail: loadText };
+  let verdict: Verdict = panic ? { replicas: wanted, code: 'panic', detail: `panic, ${loadText}` } : { replicas: wanted, code: 'load', detail: loadText };
   verdict = limitRate(verdict, current, ready, tuning, loadWants);
   if (panic !== undefined && verdict.replicas < current) {
     const detail = `panic for ${formatElapsed(now - panic.since)}, no scale-down${loadWants}`;
@@ -210,25 +209,14 @@ function delayScaleDown(verdict: Verdict, recentWanted: RecentPeak, delayMs: num
 }
 
 /** knative's rule: enter on crossing the threshold, stay a stable window past the last crossing. */
-function nextPanic(
-  panic: DeciderState['panic'],
-  overThreshold: boolean,
-  now: number,
-  stableWindowMs: number,
-): DeciderState['panic'] {
+function nextPanic(panic: DeciderState['panic'], overThreshold: boolean, now: number, stableWindowMs: number): DeciderState['panic'] {
   if (overThreshold) return { since: panic?.since ?? now, lastTriggeredAt: now };
   if (panic !== undefined && now - panic.lastTriggeredAt >= stableWindowMs) return undefined;
   return panic;
 }
 
 /** Rates are relative to the ready replicas, but never turn a wanted scale-up into a scale-down or back. */
-function limitRate(
-  verdict: Verdict,
-  current: number,
-  ready: number,
-  tuning: DeciderTuning,
-  loadWants: string,
-): Verdict {
+function limitRate(verdict: Verdict, current: number, ready: number, tuning: DeciderTuning, loadWants: string): Verdict {
   const maxUp = Math.max(current, Math.ceil(tuning.maxScaleUpRate * ready));
   const minDown = Math.min(current, Math.floor(ready / tuning.maxScaleDownRate));
   if (verdict.replicas > maxUp) {

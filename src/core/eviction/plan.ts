@@ -120,7 +120,8 @@ function judgeWorkload(candidate: EvictionCandidate, pods: WorkloadPods, context
   const evicted = context.state.evicted.get(workload);
   if (evicted) return { wait: evicted.podUid === candidate.podUid ? 'is being evicted' : `waits until pod ${evicted.pod}, evicted, has been replaced` };
   const terminating = pods.pods.find((pod) => pod.terminating);
-  if (terminating) return { wait: terminating.uid === candidate.podUid ? 'is terminating' : `waits until pod ${terminating.name}, terminating, has been replaced` };
+  if (terminating)
+    return { wait: terminating.uid === candidate.podUid ? 'is terminating' : `waits until pod ${terminating.name}, terminating, has been replaced` };
 
   const others = pods.pods.filter((pod) => pod.uid !== candidate.podUid);
   const short = pods.pods.length < pods.replicas;
@@ -143,7 +144,8 @@ function surgeFor(candidate: EvictionCandidate, pods: WorkloadPods, context: Con
   // A dry run reports the eviction (with the surge it would need) and changes no replica count.
   if (policy.dryRun) return { go: { surged: true } };
   // Surge replicas wait for rate slots: no more at once than a minute's evictions can use.
-  if (context.surges.size >= policy.ratePerMinute) return { wait: `waits for a surge slot (at most ${policy.ratePerMinute} surge replicas at once, as eviction.ratePerMinute)` };
+  if (context.surges.size >= policy.ratePerMinute)
+    return { wait: `waits for a surge slot (at most ${policy.ratePerMinute} surge replicas at once, as eviction.ratePerMinute)` };
   return { surge: { replicas: pods.replicas + 1, pod: candidate.pod, since: now } };
 }
 

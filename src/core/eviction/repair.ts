@@ -71,11 +71,19 @@ export function chooseRepairs(pods: readonly RepairPod[], state: RepairState, no
 
   const probe = due.find(({ pod }) => pod.uid === state.probe) ?? (now - newestMissed >= REPAIR_PROBE_AFTER_MS ? oldest(due) : undefined);
   if (probe) {
-    return { offer: [probe], state: { probe: probe.pod.uid }, held: `no pod was injected since one missed the webhook: replacing only ${nameOf(probe.pod)} to see whether it answers again` };
+    return {
+      offer: [probe],
+      state: { probe: probe.pod.uid },
+      held: `no pod was injected since one missed the webhook: replacing only ${nameOf(probe.pod)} to see whether it answers again`,
+    };
   }
   // Said once per pod that missed the webhook last, not as a countdown: the caller logs each change.
   const probeAt = new Date(newestMissed + REPAIR_PROBE_AFTER_MS).toISOString();
-  return { offer: [], state: {}, held: `no pod was injected since one missed the webhook: waiting for one that is (a sign that it answers again), or for a probe at ${probeAt}` };
+  return {
+    offer: [],
+    state: {},
+    held: `no pod was injected since one missed the webhook: waiting for one that is (a sign that it answers again), or for a probe at ${probeAt}`,
+  };
 }
 
 function oldest<T extends { pod: SlimPod }>(due: readonly T[]): T | undefined {

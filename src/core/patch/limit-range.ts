@@ -53,7 +53,12 @@ export function containerBounds(limitRanges: readonly V1LimitRange[]): Container
     const defaults = defaultLimits(item);
     bounds = {
       cpu: tighter(bounds.cpu, amount(parseCpu, item.min?.cpu), amount(parseCpu, item.max?.cpu), amount(parseCpu, defaults?.cpu ?? item.max?.cpu)),
-      memory: tighter(bounds.memory, amount(parseMemory, item.min?.memory), amount(parseMemory, item.max?.memory), amount(parseMemory, defaults?.memory ?? item.max?.memory)),
+      memory: tighter(
+        bounds.memory,
+        amount(parseMemory, item.min?.memory),
+        amount(parseMemory, item.max?.memory),
+        amount(parseMemory, defaults?.memory ?? item.max?.memory),
+      ),
     };
   }
   return bounds;

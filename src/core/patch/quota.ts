@@ -108,7 +108,11 @@ export interface QuotaShortfall {
  * The first tracked resource where the pod with the sidecar does not fit what is left of a quota
  * (hard − used), or undefined when it fits everywhere.
  */
-export function quotaShortfall(quotas: readonly V1ResourceQuota[], withoutSidecar: ContainerAmounts, withSidecar: ContainerAmounts): QuotaShortfall | undefined {
+export function quotaShortfall(
+  quotas: readonly V1ResourceQuota[],
+  withoutSidecar: ContainerAmounts,
+  withSidecar: ContainerAmounts,
+): QuotaShortfall | undefined {
   for (const quota of quotas) {
     const hard = hardOf(quota);
     for (const [tracked, { side, resource }] of Object.entries(TRACKED)) {
@@ -129,6 +133,8 @@ export function quotaShortfall(quotas: readonly V1ResourceQuota[], withoutSideca
 export function describeShortfall(shortfall: QuotaShortfall): string {
   const format = FORMAT[shortfall.resource];
   const missing = shortfall.used + shortfall.pod + shortfall.sidecar - shortfall.hard;
-  return `ResourceQuota ${JSON.stringify(shortfall.quota)} has no room for the sidecar: ${shortfall.tracked} ${format(missing)} missing `
-    + `(hard ${format(shortfall.hard)}, used ${format(shortfall.used)}, this pod ${format(shortfall.pod)} + the sidecar ${format(shortfall.sidecar)})`;
+  return (
+    `ResourceQuota ${JSON.stringify(shortfall.quota)} has no room for the sidecar: ${shortfall.tracked} ${format(missing)} missing ` +
+    `(hard ${format(shortfall.hard)}, used ${format(shortfall.used)}, this pod ${format(shortfall.pod)} + the sidecar ${format(shortfall.sidecar)})`
+  );
 }

@@ -50,7 +50,13 @@ function raisedMemoryLimit(container: V1Container, amounts: ContainerAmounts, pl
 }
 
 /** The request ebb sets for one resource of one container, or undefined to leave it alone. */
-function plannedRequest(resource: ResourceName, container: V1Container, amounts: ContainerAmounts, limit: number | undefined, plan: RequestsPlan): number | undefined {
+function plannedRequest(
+  resource: ResourceName,
+  container: V1Container,
+  amounts: ContainerAmounts,
+  limit: number | undefined,
+  plan: RequestsPlan,
+): number | undefined {
   const current = amounts.requests[resource];
   const recommendation = plan.recommendation?.[container.name];
   const recommended = recommendation?.[FIELD[resource]];

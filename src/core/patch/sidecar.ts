@@ -6,7 +6,15 @@ import type { V1Container, V1ContainerPort, V1Pod, V1ResourceRequirements } from
 import { formatAmounts, type Amounts, type ContainerAmounts, type ResourceName } from '../pod-resources.ts';
 import type { SidecarPolicy } from '../policy.ts';
 import type { QosClass } from '../qos.ts';
-import { ADMIN_PORT_NAME, APP_PORT_NAME, INTERCEPTOR_NODE_OPTIONS, INTERCEPTOR_READY_PATH, LISTEN_PORT_NAME, SIDECAR_ENV, SIDECAR_NAME } from '../../protocol/sidecar.ts';
+import {
+  ADMIN_PORT_NAME,
+  APP_PORT_NAME,
+  INTERCEPTOR_NODE_OPTIONS,
+  INTERCEPTOR_READY_PATH,
+  LISTEN_PORT_NAME,
+  SIDECAR_ENV,
+  SIDECAR_NAME,
+} from '../../protocol/sidecar.ts';
 import { add, pointer, type AddOperation } from './json-patch.ts';
 import { within, type ContainerBounds } from './limit-range.ts';
 
@@ -23,7 +31,8 @@ const isTcp = (port: V1ContainerPort) => (port.protocol ?? 'TCP') === 'TCP';
 
 function appContainerPorts(pod: V1Pod): AppPort[] {
   return (pod.spec?.containers ?? []).flatMap((container, containerIndex) =>
-    (container.ports ?? []).map((port, portIndex) => ({ containerIndex, portIndex, port })));
+    (container.ports ?? []).map((port, portIndex) => ({ containerIndex, portIndex, port })),
+  );
 }
 
 /**
@@ -97,7 +106,7 @@ export function sidecarResources(policy: SidecarPolicy, demands: SidecarDemands)
       // nobody asked for, never one below the request.
       const limit = (resource: ResourceName, fromPolicy: number | undefined): Amounts => {
         const demanded = bounds[resource].max !== undefined || demands.limitsTracked[resource];
-        const wanted = fromPolicy ?? (demanded ? bounds[resource].defaultLimit ?? requests[resource] : undefined);
+        const wanted = fromPolicy ?? (demanded ? (bounds[resource].defaultLimit ?? requests[resource]) : undefined);
         return wanted === undefined ? {} : { [resource]: within({ ...bounds[resource], min: requests[resource] }, wanted) };
       };
       return { requests, limits: { ...limit('cpu', undefined), ...limit('memory', policy.memoryLimitBytes) } };
@@ -153,11 +162,16 @@ function interceptorContainer(pod: V1Pod, plan: SidecarPlan): V1Container {
 
 /** Where a container names a port for the kubelet: probes and lifecycle hooks. */
 const PORT_HANDLERS = [
-  ['readinessProbe', 'httpGet'], ['readinessProbe', 'tcpSocket'],
-  ['livenessProbe', 'httpGet'], ['livenessProbe', 'tcpSocket'],
-  ['startupProbe', 'httpGet'], ['startupProbe', 'tcpSocket'],
-  ['lifecycle', 'postStart', 'httpGet'], ['lifecycle', 'postStart', 'tcpSocket'],
-  ['lifecycle', 'preStop', 'httpGet'], ['lifecycle', 'preStop', 'tcpSocket'],
+  ['readinessProbe', 'httpGet'],
+  ['readinessProbe', 'tcpSocket'],
+  ['livenessProbe', 'httpGet'],
+  ['livenessProbe', 'tcpSocket'],
+  ['startupProbe', 'httpGet'],
+  ['startupProbe', 'tcpSocket'],
+  ['lifecycle', 'postStart', 'httpGet'],
+  ['lifecycle', 'postStart', 'tcpSocket'],
+  ['lifecycle', 'preStop', 'httpGet'],
+  ['lifecycle', 'preStop', 'tcpSocket'],
 ] as const;
 
 /**
@@ -176,9 +190,7 @@ function renameHandlerPorts(container: V1Container, containerIndex: number, from
 /** The sidecar and the takeover of the app port's name (by the port and by the app's probes). */
 export function addSidecar(pod: V1Pod, plan: SidecarPlan): AddOperation[] {
   const sidecar = interceptorContainer(pod, plan);
-  const operations = pod.spec?.initContainers
-    ? [add(pointer('spec', 'initContainers', '-'), sidecar)]
-    : [add(pointer('spec', 'initContainers'), [sidecar])];
+  const operations = pod.spec?.initContainers ? [add(pointer('spec', 'initContainers', '-'), sidecar)] : [add(pointer('spec', 'initContainers'), [sidecar])];
   const { containerIndex, portIndex, port } = plan.appPort;
   if (port.name !== undefined) {
     operations.push(add(pointer('spec', 'containers', containerIndex, 'ports', portIndex, 'name'), APP_PORT_NAME));

@@ -31,7 +31,16 @@
 // policy's windows); tested with everything at its largest in test/unit/recommender/checkpoint.test.ts.
 import { fail, ok, type Result } from '../result.ts';
 import {
-  confidenceOf, mibToBytes, oomNeed, requestRange, toMillicores, toRequestBytes, usageMib, usageMillicores, widenedByDoubt, withMargin,
+  confidenceOf,
+  mibToBytes,
+  oomNeed,
+  requestRange,
+  toMillicores,
+  toRequestBytes,
+  usageMib,
+  usageMillicores,
+  widenedByDoubt,
+  withMargin,
 } from './estimators.ts';
 import { DecayingHistogram, MAX_CORES, type HistogramState } from './histogram.ts';
 import { PeakRing, type PeakRingState } from './peak-ring.ts';
@@ -115,7 +124,10 @@ export class ContainerModel {
   private memoryPeaks: PeakRing;
   private oom: OomRecord | null = null;
 
-  constructor(private readonly config: SizingConfig, private readonly firstSeenAt: number) {
+  constructor(
+    private readonly config: SizingConfig,
+    private readonly firstSeenAt: number,
+  ) {
     this.cpuHistory = new DecayingHistogram(config.cpuHalfLifeMs);
     this.recentCpu = new PeakRing(recentSlots(config), MINUTE_MS);
     this.heldCpu = new PeakRing(heldSlots(config), HOLD_SLOT_MS);
@@ -181,10 +193,14 @@ export class ContainerModel {
 
     const cpuFloor = Math.max(config.cpuFloorMillis, bounds.cpuMinMillis ?? 0);
     const cpuCap = bounds.cpuMaxMillis ?? Infinity;
-    const cpu = requestRange({ lower: cpuLevel, target: cpuTarget, upper: cpuHigh }, config.cpuMargin, confidence, (cores) => toMillicores(cores, cpuFloor, cpuCap));
+    const cpu = requestRange({ lower: cpuLevel, target: cpuTarget, upper: cpuHigh }, config.cpuMargin, confidence, (cores) =>
+      toMillicores(cores, cpuFloor, cpuCap),
+    );
     const memoryFloor = Math.max(config.memoryFloorBytes, bounds.memoryMinBytes ?? 0);
     const memoryCap = bounds.memoryMaxBytes ?? Infinity;
-    const memory = requestRange({ lower: memoryTypical, target: memoryBase, upper: memoryBase }, config.memoryMargin, confidence, (bytes) => toRequestBytes(bytes, memoryFloor, memoryCap));
+    const memory = requestRange({ lower: memoryTypical, target: memoryBase, upper: memoryBase }, config.memoryMargin, confidence, (bytes) =>
+      toRequestBytes(bytes, memoryFloor, memoryCap),
+    );
     const capped = withMargin(widenedByDoubt(memoryBase, confidence), config.memoryMargin) > memoryCap;
     const oomAtCap = oomNeeded > 0 && (this.oom?.killedAtBytes ?? memoryCap) >= memoryCap;
     return {
@@ -273,12 +289,27 @@ function readCheckpoint(value: unknown, config: SizingConfig): Result<Checkpoint
   if (!memoryPeaks.ok) return fail(`memory: ${memoryPeaks.error}`);
   const oomRecord = readOom(oom, (memory as unknown as PeakRingState).slotMs, memoryPeaks.value);
   if (!oomRecord.ok) return fail(`oom: ${oomRecord.error}`);
-  return ok({ firstSeenAt, newestSampleAt, historyMs, cpuHistory: cpuHistory.value, recentCpu: recent.value, heldCpu: held.value, memoryPeaks: memoryPeaks.value, oom: oomRecord.value });
+  return ok({
+    firstSeenAt,
+    newestSampleAt,
+    historyMs,
+    cpuHistory: cpuHistory.value,
+    recentCpu: recent.value,
+    heldCpu: held.value,
+    memoryPeaks: memoryPeaks.value,
+    oom: oomRecord.value,
+  });
 }
 
 function readOom(value: unknown, savedSlotMs: number, memoryPeaks: PeakRing): Result<OomRecord | null> {
   if (value === null || value === undefined) return ok(null);
-  if (!isRecord(value) || !isTime(value.at) || !Number.isSafeInteger(value.slot) || !isTime(value.neededBytes) || !(value.killedAtBytes === null || isTime(value.killedAtBytes))) {
+  if (
+    !isRecord(value) ||
+    !isTime(value.at) ||
+    !Number.isSafeInteger(value.slot) ||
+    !isTime(value.neededBytes) ||
+    !(value.killedAtBytes === null || isTime(value.killedAtBytes))
+  ) {
     return fail('expected null or { at, slot, neededBytes, killedAtBytes }');
   }
   const slot = memoryPeaks.slotOf((value.slot as number) * savedSlotMs);

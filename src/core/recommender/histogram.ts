@@ -110,7 +110,15 @@ export class DecayingHistogram {
    */
   static fromState(state: HistogramState, halfLifeMs: number, observedMs: number): Result<DecayingHistogram> {
     const { halfLifeMs: savedHalfLifeMs, referenceMs, totalWeight, firstBucket, weights } = state;
-    if (!(savedHalfLifeMs > 0) || !Number.isFinite(referenceMs) || !(totalWeight >= 0) || !Number.isFinite(totalWeight) || !Number.isInteger(firstBucket) || firstBucket < 0 || typeof weights !== 'string') {
+    if (
+      !(savedHalfLifeMs > 0) ||
+      !Number.isFinite(referenceMs) ||
+      !(totalWeight >= 0) ||
+      !Number.isFinite(totalWeight) ||
+      !Number.isInteger(firstBucket) ||
+      firstBucket < 0 ||
+      typeof weights !== 'string'
+    ) {
       return fail('the histogram needs halfLifeMs > 0, a finite referenceMs, a total weight ≥ 0, a bucket index and base64 weights');
     }
     let binary: string;

@@ -23,7 +23,10 @@ export class PeakRing {
   private readonly peaks: Float64Array;
   private newestSlot = -1;
 
-  constructor(readonly size: number, readonly slotMs: number) {
+  constructor(
+    readonly size: number,
+    readonly slotMs: number,
+  ) {
     this.peaks = new Float64Array(size).fill(EMPTY);
   }
 
@@ -97,7 +100,13 @@ export class PeakRing {
    */
   static fromState(state: PeakRingState, size: number, slotMs: number): Result<PeakRing> {
     const { slotMs: savedSlotMs, newestSlot, peaks } = state;
-    if (!(savedSlotMs > 0) || !Number.isSafeInteger(newestSlot) || newestSlot < -1 || !Array.isArray(peaks) || peaks.length > Math.min(MAX_ENTRIES, newestSlot + 1)) {
+    if (
+      !(savedSlotMs > 0) ||
+      !Number.isSafeInteger(newestSlot) ||
+      newestSlot < -1 ||
+      !Array.isArray(peaks) ||
+      peaks.length > Math.min(MAX_ENTRIES, newestSlot + 1)
+    ) {
       return fail(`peaks need slotMs > 0, the newest slot (a whole number ≥ -1) and at most one entry per slot up to it (${MAX_ENTRIES} at most)`);
     }
     const ring = new PeakRing(size, slotMs);

@@ -155,8 +155,7 @@ function ranged(key: keyof SizingConfig, { form, parse, format }: Units, minimum
   };
 }
 
-const duration = (key: keyof SizingConfig, minimum: number, maximum: number, step?: number) =>
-  ranged(key, DURATIONS, minimum, maximum, step);
+const duration = (key: keyof SizingConfig, minimum: number, maximum: number, step?: number) => ranged(key, DURATIONS, minimum, maximum, step);
 
 /**
  * The policy fields of `sizing:`, by their names in policy.yaml. The upper limits of the window
@@ -221,9 +220,12 @@ export function parseSizing(value: unknown, report: (path: string, value: unknow
   for (const [low, high] of ORDERED) {
     if (config[low] > config[high]) {
       const [lowName, highName] = [fieldName(low), fieldName(high)];
-      report(`${PATH}.${lowName}`, config[low], `${JSON.stringify(String(config[low]))} is not accepted: it must not exceed ${PATH}.${highName} (${config[high]})`);
+      report(
+        `${PATH}.${lowName}`,
+        config[low],
+        `${JSON.stringify(String(config[low]))} is not accepted: it must not exceed ${PATH}.${highName} (${config[high]})`,
+      );
     }
   }
   return config;
 }
-

@@ -46,7 +46,8 @@ export interface AgentPodFacts {
 }
 
 export function agentsLine(nodes: readonly string[], agents: readonly AgentPodFacts[], daemonSet: string): CheckLine {
-  if (agents.length === 0) return failure(`an agent Ready on every node: no pod of DaemonSet ${daemonSet} at all`, 'apply the manifests: kubectl apply -k manifests');
+  if (agents.length === 0)
+    return failure(`an agent Ready on every node: no pod of DaemonSet ${daemonSet} at all`, 'apply the manifests: kubectl apply -k manifests');
   const readyOn = new Set(agents.filter((agent) => agent.ready && agent.node).map((agent) => agent.node));
   const missing = nodes.filter((node) => !readyOn.has(node));
   if (missing.length === 0) return pass(`an agent Ready on every node (${nodes.length})`);

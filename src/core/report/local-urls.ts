@@ -19,7 +19,10 @@ export interface LocalUrl {
 }
 
 export function formatLocalUrls(urls: readonly { port: number; url: string }[]): string {
-  return [...urls].sort((a, b) => a.port - b.port).map(({ port, url }) => `${port}=${url}`).join(' ');
+  return [...urls]
+    .sort((a, b) => a.port - b.port)
+    .map(({ port, url }) => `${port}=${url}`)
+    .join(' ');
 }
 
 /** The annotation's entries; what does not read as PORT=URL is left out. */

@@ -80,7 +80,9 @@ export function workloadStatus(facts: WorkloadFacts): WorkloadStatus {
 }
 
 /** What the controller's status says, or nothing yet where it has not written one. */
-function statusFields(status: ReadStatus | undefined): Pick<WorkloadStatus, 'inFlight' | 'lastRequestAt' | 'reason' | 'message' | 'traffic' | 'pending' | 'updatedAt'> {
+function statusFields(
+  status: ReadStatus | undefined,
+): Pick<WorkloadStatus, 'inFlight' | 'lastRequestAt' | 'reason' | 'message' | 'traffic' | 'pending' | 'updatedAt'> {
   return {
     inFlight: status?.inFlight ?? null,
     lastRequestAt: status?.lastRequestAt ?? null,

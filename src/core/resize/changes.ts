@@ -35,7 +35,13 @@ export interface ChangeRules {
 }
 
 /** `wanted`: the amount the request should have, and what it is (the target, or the upper bound). */
-function reasonToChange(request: number | undefined, wanted: { amount: number; name: string }, bounds: ResourceTarget, tolerance: number, format: (n: number) => string): string | undefined {
+function reasonToChange(
+  request: number | undefined,
+  wanted: { amount: number; name: string },
+  bounds: ResourceTarget,
+  tolerance: number,
+  format: (n: number) => string,
+): string | undefined {
   if (request === undefined) return 'no request';
   if (request < bounds.lower) return `below the lower bound ${format(bounds.lower)}`;
   if (request > bounds.upper) return `above the upper bound ${format(bounds.upper)}`;
@@ -64,11 +70,22 @@ function resourceChange(container: SlimContainer, resource: ResourceName, target
   const lowering = request !== undefined && wanted < request;
   if (why !== undefined && !(lowering && targets.raiseOnly)) {
     const limit = newLimit(resource, container, wanted, bounds, rules);
-    return { container: container.name, resource, request: { ...(request !== undefined ? { from: request } : {}), to: wanted }, ...(limit ? { limit } : {}), why };
+    return {
+      container: container.name,
+      resource,
+      request: { ...(request !== undefined ? { from: request } : {}), to: wanted },
+      ...(limit ? { limit } : {}),
+      why,
+    };
   }
   const memoryLimit = container.limits.memory;
   if (resource === 'memory' && rules.qos === 'Burstable' && memoryLimit !== undefined && memoryLimit < bounds.upper) {
-    return { container: container.name, resource, limit: { from: memoryLimit, to: bounds.upper }, why: `memory limit below the upper bound ${format(bounds.upper)}` };
+    return {
+      container: container.name,
+      resource,
+      limit: { from: memoryLimit, to: bounds.upper },
+      why: `memory limit below the upper bound ${format(bounds.upper)}`,
+    };
   }
   return undefined;
 }

@@ -91,7 +91,8 @@ function resizesOf(containers: readonly SlimContainer[], changes: readonly Resou
     .filter((container) => container.kind !== 'init' && changes.some((change) => change.container === container.name))
     .map(({ name, kind, requests, limits }) => {
       const changed = (resource: ResourceName, side: 'request' | 'limit') => changes.some((c) => c.container === name && c.resource === resource && c[side]);
-      const pick = (amounts: Amounts, side: 'request' | 'limit') => Object.fromEntries(RESOURCES.filter((r) => changed(r, side)).map((r) => [r, amounts[r]])) as Amounts;
+      const pick = (amounts: Amounts, side: 'request' | 'limit') =>
+        Object.fromEntries(RESOURCES.filter((r) => changed(r, side)).map((r) => [r, amounts[r]])) as Amounts;
       return { name, kind: kind as 'app' | 'sidecar', requests: pick(requests, 'request'), limits: pick(limits, 'limit') };
     });
 }
@@ -112,9 +113,12 @@ const NOT_BY_REPLACEMENT = 'a replacement would not be sized differently (the we
 
 /** Why a change cannot be made in place, or undefined when it can. */
 function blocked(change: ResourceChange, container: SlimContainer, input: ResizeInput): string | undefined {
-  if (container.restartOnResize.includes(change.resource)) return `container ${container.name} restarts to resize ${change.resource} (resizePolicy RestartContainer)`;
-  const lowersMemoryLimit = change.resource === 'memory' && change.limit !== undefined && change.limit.from !== undefined && change.limit.to < change.limit.from;
-  if (lowersMemoryLimit && !input.memoryLimitDecrease) return `container ${container.name}: this API server refuses to lower a memory limit in place (Kubernetes < 1.34)`;
+  if (container.restartOnResize.includes(change.resource))
+    return `container ${container.name} restarts to resize ${change.resource} (resizePolicy RestartContainer)`;
+  const lowersMemoryLimit =
+    change.resource === 'memory' && change.limit !== undefined && change.limit.from !== undefined && change.limit.to < change.limit.from;
+  if (lowersMemoryLimit && !input.memoryLimitDecrease)
+    return `container ${container.name}: this API server refuses to lower a memory limit in place (Kubernetes < 1.34)`;
   return undefined;
 }
 
@@ -129,7 +133,11 @@ function wantedChanges(pod: SlimPod, input: ResizeInput, qos: 'Guaranteed' | 'Bu
 function inPlace(pod: SlimPod, changes: ResourceChange[], qos: QosClass, input: ResizeInput): ResizeDecision {
   const reasons: string[] = [];
   let allowed = changes.filter((change) => {
-    const reason = blocked(change, pod.containers.find((c) => c.name === change.container)!, input);
+    const reason = blocked(
+      change,
+      pod.containers.find((c) => c.name === change.container)!,
+      input,
+    );
     if (reason) reasons.push(reason);
     return reason === undefined;
   });
@@ -140,12 +148,19 @@ function inPlace(pod: SlimPod, changes: ResourceChange[], qos: QosClass, input: 
   }
   if (reasons.length > 0 && input.mode === 'auto') {
     const replaced = byReplacement(pod, changes);
-    if (replaced.length > 0) return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: ${reasons.join('; ')}` };
+    if (replaced.length > 0)
+      return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: ${reasons.join('; ')}` };
     reasons.push(NOT_BY_REPLACEMENT);
   }
   if (allowed.length === 0) return { action: 'report', reason: 'ResizeInfeasible', why: `cannot be resized in place: ${reasons.join('; ')}` };
   const left = reasons.length > 0 ? `; left as is: ${reasons.join('; ')}` : '';
-  return { action: 'resize', containers: resizesOf(pod.containers, allowed), changes: allowed, priority: priorityOf(allowed), why: `${describeChanges(allowed)}${left}` };
+  return {
+    action: 'resize',
+    containers: resizesOf(pod.containers, allowed),
+    changes: allowed,
+    priority: priorityOf(allowed),
+    why: `${describeChanges(allowed)}${left}`,
+  };
 }
 
 export function planResize(input: ResizeInput): ResizeDecision {
@@ -173,7 +188,9 @@ function notResizable(pod: SlimPod): string | undefined {
 function byEvictionOnly(pod: SlimPod, changes: readonly ResourceChange[]): ResizeDecision {
   if (changes.length === 0) return none('within the recommendation');
   const replaced = byReplacement(pod, changes);
-  return replaced.length > 0 ? { action: 'evict', priority: priorityOf(replaced), why: describeChanges(replaced) } : none(`${describeChanges(changes)}; ${NOT_BY_REPLACEMENT}: only an in-place resize changes it`);
+  return replaced.length > 0
+    ? { action: 'evict', priority: priorityOf(replaced), why: describeChanges(replaced) }
+    : none(`${describeChanges(changes)}; ${NOT_BY_REPLACEMENT}: only an in-place resize changes it`);
 }
 
 /**
@@ -204,7 +221,12 @@ function afterLastResize(state: ResizeState, input: ResizeInput, changes: readon
 /** The node reports no applied resources: no in-place resize; in `auto`, eviction for what a replacement would get. */
 function unreported(input: ResizeInput, changes: readonly ResourceChange[]): ResizeDecision {
   const replaced = input.mode === 'auto' ? byReplacement(input.pod, changes) : [];
-  if (replaced.length > 0) return { action: 'evict', priority: priorityOf(replaced), why: `${describeChanges(replaced)}; not in place: the node reports no applied resources (no in-place resize)` };
+  if (replaced.length > 0)
+    return {
+      action: 'evict',
+      priority: priorityOf(replaced),
+      why: `${describeChanges(replaced)}; not in place: the node reports no applied resources (no in-place resize)`,
+    };
   return none(changes.length === 0 ? 'within the recommendation' : 'the node reports no applied resources: the API server refuses to resize this pod');
 }
 

@@ -44,7 +44,8 @@ export function resizeState(pod: SlimPod): ResizeState {
   const { resizePending: pending, resizeInProgress: progress } = pod;
   // A generation the kubelet has not acted on yet, or a condition about an older one, says
   // nothing about the current spec: wait for the kubelet.
-  if (judgedOlder(pod.observedGeneration) || judgedOlder(pending?.observedGeneration) || judgedOlder(progress?.observedGeneration)) return { kind: 'in-flight' };
+  if (judgedOlder(pod.observedGeneration) || judgedOlder(pending?.observedGeneration) || judgedOlder(progress?.observedGeneration))
+    return { kind: 'in-flight' };
   if (progress?.reason === 'Error') return { kind: 'error', message: progress.message ?? '' };
   if (progress) return { kind: 'in-flight' };
   if (pending?.reason === 'Infeasible') return { kind: 'infeasible', message: pending.message ?? '' };

@@ -91,12 +91,17 @@ const same = (a: Amounts, b: Amounts) => RESOURCES.every((resource) => a[resourc
 
 function slimContainer(container: V1Container, kind: SlimContainer['kind'], statuses: readonly V1ContainerStatus[] | undefined): SlimContainer {
   const status = statuses?.find((s) => s.name === container.name);
-  const restartOnResize = RESOURCES.filter((resource) => container.resizePolicy?.some((p) => p.resourceName === resource && p.restartPolicy === 'RestartContainer'));
+  const restartOnResize = RESOURCES.filter((resource) =>
+    container.resizePolicy?.some((p) => p.resourceName === resource && p.restartPolicy === 'RestartContainer'),
+  );
   const spec: ContainerAmounts = { requests: shared(amountsOf(container.resources?.requests)), limits: shared(amountsOf(container.resources?.limits)) };
   let applied: ContainerAmounts | undefined;
   if (status?.resources) {
     const reported = { requests: amountsOf(status.resources.requests), limits: amountsOf(status.resources.limits) };
-    applied = same(reported.requests, spec.requests) && same(reported.limits, spec.limits) ? spec : { requests: shared(reported.requests), limits: shared(reported.limits) };
+    applied =
+      same(reported.requests, spec.requests) && same(reported.limits, spec.limits)
+        ? spec
+        : { requests: shared(reported.requests), limits: shared(reported.limits) };
   }
   return {
     name: container.name,
@@ -124,7 +129,10 @@ export function slimPod(pod: V1Pod, workload: WorkloadKey | undefined): SlimPod 
   };
 }
 
-type SlimMetadata = Pick<SlimPod, 'namespace' | 'name' | 'uid' | 'resourceVersion' | 'labels' | 'injected' | 'injectionVersion' | 'deleting' | 'createdAt' | 'generation'>;
+type SlimMetadata = Pick<
+  SlimPod,
+  'namespace' | 'name' | 'uid' | 'resourceVersion' | 'labels' | 'injected' | 'injectionVersion' | 'deleting' | 'createdAt' | 'generation'
+>;
 
 function slimMetadata(metadata: NonNullable<V1Pod['metadata']>): SlimMetadata {
   const createdAt = epochMs(metadata.creationTimestamp);

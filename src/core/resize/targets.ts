@@ -25,7 +25,8 @@ export function targetsFrom(status: StatusRecommendation): Map<string, Container
       const [target, lower, upper] = [container[resource], container.lower[resource], container.upper[resource]].map((text) => PARSE[resource](text));
       if (target?.ok && lower?.ok && upper?.ok) resources[resource] = { target: target.value, lower: lower.value, upper: upper.value };
     }
-    if (resources.cpu && resources.memory) targets.set(name, { resources: { cpu: resources.cpu, memory: resources.memory }, raiseOnly: container.raiseOnly === true });
+    if (resources.cpu && resources.memory)
+      targets.set(name, { resources: { cpu: resources.cpu, memory: resources.memory }, raiseOnly: container.raiseOnly === true });
   }
   return targets;
 }

@@ -97,7 +97,8 @@ export class WorkloadRecommender {
     if (typeof checkpoint !== 'object' || checkpoint === null) return { ok: false, error: 'a checkpoint must be a JSON object' };
     const { v, workload, newestSampleAt, containers } = checkpoint as Partial<WorkloadCheckpoint>;
     if (v !== 1) return { ok: false, error: `checkpoint version ${JSON.stringify(v)} is not accepted: expected 1` };
-    if (typeof workload !== 'string' || !workload.includes('/')) return { ok: false, error: `checkpoint workload ${JSON.stringify(workload)} is not accepted: expected namespace/name` };
+    if (typeof workload !== 'string' || !workload.includes('/'))
+      return { ok: false, error: `checkpoint workload ${JSON.stringify(workload)} is not accepted: expected namespace/name` };
     if (typeof containers !== 'object' || containers === null) return { ok: false, error: `checkpoint of ${workload} has no containers object` };
     const models = new Map<string, ContainerModel>();
     for (const [name, value] of Object.entries(containers)) {

@@ -26,7 +26,8 @@ export interface ContainerReading {
 }
 
 /** `namespace/pod/container`: the key of a container across scrapes. */
-export const containerKey = (reading: Pick<ContainerReading, 'namespace' | 'pod' | 'container'>): string => `${reading.namespace}/${reading.pod}/${reading.container}`;
+export const containerKey = (reading: Pick<ContainerReading, 'namespace' | 'pod' | 'container'>): string =>
+  `${reading.namespace}/${reading.pod}/${reading.container}`;
 
 /**
  * The readings per container. A value that is not a finite, non-negative number is no reading at

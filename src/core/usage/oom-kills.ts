@@ -41,7 +41,9 @@ export function recordOomKills(ledger: OomLedger, pods: readonly WorkloadPod[], 
 
 /** The kills to report at `now`: those of the last ten minutes, oldest first. */
 export function reportedOomKills(ledger: OomLedger, now: number): OomKill[] {
-  return [...ledger.values()].filter((kill) => isRecent(kill, now)).sort((a, b) => a.at - b.at || a.pod.localeCompare(b.pod) || a.container.localeCompare(b.container));
+  return [...ledger.values()]
+    .filter((kill) => isRecent(kill, now))
+    .sort((a, b) => a.at - b.at || a.pod.localeCompare(b.pod) || a.container.localeCompare(b.container));
 }
 
 const isRecent = (kill: OomKill, now: number) => now - kill.at < OOM_REPORT_WINDOW_MS;
@@ -55,7 +57,14 @@ function oomKillsOf(pod: V1Pod, workload: WorkloadKey, now: number): [string, Oo
     const finishedAt = terminated.finishedAt === undefined ? NaN : new Date(terminated.finishedAt).getTime();
     const identity = `${name}/${status.name}/${terminated.containerID ?? (Number.isFinite(finishedAt) ? `finished@${finishedAt}` : `restart#${status.restartCount}`)}`;
     const at = Number.isFinite(finishedAt) ? finishedAt : now;
-    const kill: OomKill = { pod: name, workload, container: status.name, at, restartCount: status.restartCount, ...memoryBounds(appliedResources(pod, status)) };
+    const kill: OomKill = {
+      pod: name,
+      workload,
+      container: status.name,
+      at,
+      restartCount: status.restartCount,
+      ...memoryBounds(appliedResources(pod, status)),
+    };
     return [[identity, kill]];
   });
 }

@@ -16,7 +16,11 @@ export interface UsageStep {
  * @param workloadOf the workload of an opted-in pod (`namespace/name`); undefined for any other
  * pod, whose containers are skipped.
  */
-export function stepUsage(histories: ReadonlyMap<string, CpuHistory>, readings: readonly ContainerReading[], workloadOf: (pod: string) => WorkloadKey | undefined): UsageStep {
+export function stepUsage(
+  histories: ReadonlyMap<string, CpuHistory>,
+  readings: readonly ContainerReading[],
+  workloadOf: (pod: string) => WorkloadKey | undefined,
+): UsageStep {
   const next = new Map<string, CpuHistory>();
   const pods = new Map<string, PodUsage>();
   for (const reading of readings) {

@@ -70,7 +70,10 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, san
     'ebb.dev/idle-after': IDLE_AFTER,
     'ebb.dev/scale-down-delay': '15s',
   };
-  await apps.createNamespacedDeployment({ namespace: DEMO_NAMESPACE, body: demoDeployment(DEMO_APP, helloAnnotations, { name: 'app', image: 'registry.example/hello:1' }) });
+  await apps.createNamespacedDeployment({
+    namespace: DEMO_NAMESPACE,
+    body: demoDeployment(DEMO_APP, helloAnnotations, { name: 'app', image: 'registry.example/hello:1' }),
+  });
   await apps.createNamespacedDeployment({ namespace: DEMO_NAMESPACE, body: demoDeployment(GREEDY_APP, GREEDY_ANNOTATIONS, GREEDY_CONTAINER) });
   const greedy = new GreedyView(core, apps, DEMO_NAMESPACE);
 
@@ -97,7 +100,9 @@ export async function startDemo(controlPlane: ControlPlane, ebb: RunningEbb, san
     const status = JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as { message?: string };
     let inFlight = 0;
     for (const agent of ebb.agents) {
-      const response = await fetch(`http://127.0.0.1:${agent.activityPort}/activity`, { headers: { Authorization: `Bearer ${token()}` } }).catch(() => undefined);
+      const response = await fetch(`http://127.0.0.1:${agent.activityPort}/activity`, { headers: { Authorization: `Bearer ${token()}` } }).catch(
+        () => undefined,
+      );
       if (!response?.ok) continue;
       const report = (await response.json()) as ActivityReport;
       for (const workload of report.workloads) if (workload.workload === `${DEMO_NAMESPACE}/${DEMO_APP}`) inFlight += workload.meanInFlight + workload.held;
@@ -131,7 +136,10 @@ async function localPort(sandbox: SandboxWorkloads, service: string, timeoutMs =
   for (;;) {
     const port = sandbox.proxy.localPorts(DEMO_NAMESPACE, service)[0]?.localPort;
     if (port !== undefined) return port;
-    if (Date.now() > deadline) throw new Error(`the demo Service ${DEMO_NAMESPACE}/${service} got no local port in ${timeoutMs / 1000} s: is its pod running? (see interceptor-${DEMO_NAMESPACE}-*.log)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the demo Service ${DEMO_NAMESPACE}/${service} got no local port in ${timeoutMs / 1000} s: is its pod running? (see interceptor-${DEMO_NAMESPACE}-*.log)`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -34,13 +34,18 @@ const describeRecommendation = (r: StatusContainerRecommendation) =>
   (r.raiseOnly ? `, raise-only until ${DECREASE_AFTER} of history (confidence ${r.confidence})` : '');
 
 /** `cpu 1 → 54m` once the request moved, `cpu 1` before. */
-const move = (resource: 'cpu' | 'memory', now: string | undefined) => `${resource} ${REQUESTED[resource]}${now !== undefined && now !== REQUESTED[resource] ? ` → ${now}` : ''}`;
+const move = (resource: 'cpu' | 'memory', now: string | undefined) =>
+  `${resource} ${REQUESTED[resource]}${now !== undefined && now !== REQUESTED[resource] ? ` → ${now}` : ''}`;
 
 /** Greedy's pod, recommendation and resizes as one line, printed when it says something new. */
 export class GreedyView {
   private last = '';
 
-  constructor(private readonly core: CoreV1Api, private readonly apps: AppsV1Api, private readonly namespace: string) {}
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly apps: AppsV1Api,
+    private readonly namespace: string,
+  ) {}
 
   async changedLine(): Promise<string | undefined> {
     const line = await this.line();
@@ -57,7 +62,10 @@ export class GreedyView {
       this.core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Pod,reason=Resized' }),
     ]);
     const pod: V1Pod | undefined = pods.items.find((item) => !item.metadata?.deletionTimestamp);
-    const status = JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as { recommendation?: { containers?: Record<string, StatusContainerRecommendation> }; pending?: string[] };
+    const status = JSON.parse(deployment.metadata?.annotations?.[STATUS_ANNOTATION] ?? '{}') as {
+      recommendation?: { containers?: Record<string, StatusContainerRecommendation> };
+      pending?: string[];
+    };
     const recommendation = status.recommendation?.containers?.[CONTAINER];
     const resized = events.items
       .filter((event) => event.involvedObject.name === pod?.metadata?.name)

@@ -34,10 +34,14 @@ export class DefaultUsage {
     print: (line: string) => void,
   ) {
     pods.onChange(() => {
-      const namespaces = new Set([...pods.pods.values()].map((pod) => pod.namespace).filter((namespace) => !this.excluded.has(namespace) && !this.covered.has(namespace)));
+      const namespaces = new Set(
+        [...pods.pods.values()].map((pod) => pod.namespace).filter((namespace) => !this.excluded.has(namespace) && !this.covered.has(namespace)),
+      );
       if (namespaces.size === 0) return;
       for (const namespace of namespaces) this.covered.add(namespace);
-      this.queue = this.queue.then(() => this.write()).catch((error: unknown) => print(`sandbox usage: ${error instanceof Error ? error.message : String(error)}`));
+      this.queue = this.queue
+        .then(() => this.write())
+        .catch((error: unknown) => print(`sandbox usage: ${error instanceof Error ? error.message : String(error)}`));
     });
   }
 
@@ -59,9 +63,11 @@ export class DefaultUsage {
       return;
     }
     const [group, version] = usage.apiVersion.split('/') as [string, string];
-    await this.kubeConfig.makeApiClient(CustomObjectsApi).patchClusterCustomObject(
-      { group, version, plural: 'clusterresourceusages', name: DEFAULT_USAGE_NAME, body: { spec: usage.spec } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    await this.kubeConfig
+      .makeApiClient(CustomObjectsApi)
+      .patchClusterCustomObject(
+        { group, version, plural: 'clusterresourceusages', name: DEFAULT_USAGE_NAME, body: { spec: usage.spec } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
   }
 }

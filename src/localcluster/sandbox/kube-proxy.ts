@@ -52,14 +52,19 @@ export class KubeProxy {
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     this.services = makeInformer(kubeConfig, '/api/v1/services', () => this.core.listServiceForAllNamespaces());
     const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
-    this.slices = makeInformer(kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }), labelSelector);
+    this.slices = makeInformer(
+      kubeConfig,
+      '/apis/discovery.k8s.io/v1/endpointslices',
+      () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
+      labelSelector,
+    );
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.services.on(verb, (service) => this.sync(keyOf(service)));
       this.slices.on(verb, () => this.slicesChanged());
     }
     const isStopped = () => this.stopped;
-    restartOnError(this.services, { what: 'the sandbox kube-proxy\'s Service informer', isStopped, log: print });
-    restartOnError(this.slices, { what: 'the sandbox kube-proxy\'s EndpointSlice informer', isStopped, log: print });
+    restartOnError(this.services, { what: "the sandbox kube-proxy's Service informer", isStopped, log: print });
+    restartOnError(this.slices, { what: "the sandbox kube-proxy's EndpointSlice informer", isStopped, log: print });
     // A pod that starts serving may be the first a Service fronts.
     pods.onChange(() => {
       for (const service of this.services.list()) if (!this.proxies.has(keyOf(service))) this.sync(keyOf(service));
@@ -107,7 +112,9 @@ export class KubeProxy {
   }
 
   private sync(key: string): void {
-    this.queue = this.queue.then(() => this.syncService(key)).catch((error: unknown) => this.print(`sandbox kube-proxy: ${key}: ${error instanceof Error ? error.message : String(error)}`));
+    this.queue = this.queue
+      .then(() => this.syncService(key))
+      .catch((error: unknown) => this.print(`sandbox kube-proxy: ${key}: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   private async syncService(key: string): Promise<void> {

@@ -45,11 +45,12 @@ export class PodRunner {
   ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     this.informer = makeInformer(kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces());
-    const sync = (pod: V1Pod) => void this.sync(pod).catch((error: unknown) => this.log(`pod ${keyOf(pod)} cannot run here: ${error instanceof Error ? error.message : String(error)}`));
+    const sync = (pod: V1Pod) =>
+      void this.sync(pod).catch((error: unknown) => this.log(`pod ${keyOf(pod)} cannot run here: ${error instanceof Error ? error.message : String(error)}`));
     this.informer.on('add', sync);
     this.informer.on('update', sync);
     this.informer.on('delete', (pod) => void this.remove(keyOf(pod)));
-    restartOnError(this.informer, { what: 'the sandbox kubelet\'s pod informer', isStopped: () => this.stopped, log });
+    restartOnError(this.informer, { what: "the sandbox kubelet's pod informer", isStopped: () => this.stopped, log });
   }
 
   start(): Promise<void> {
@@ -120,7 +121,10 @@ export class PodRunner {
 
   private async waitReady(key: string, running: RunningPod, adminPort: number): Promise<void> {
     while (this.pods.get(key) === running && !running.ready) {
-      running.ready = await fetch(`http://${running.ip}:${adminPort}/ready`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
+      running.ready = await fetch(`http://${running.ip}:${adminPort}/ready`, { signal: AbortSignal.timeout(500) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!running.ready) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (running.ready) this.changed();

@@ -57,7 +57,10 @@ export class ServiceProxy {
   private next = 0;
   private readonly upstream = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-  constructor(service: V1Service, private readonly backends: ServiceBackends) {
+  constructor(
+    service: V1Service,
+    private readonly backends: ServiceBackends,
+  ) {
     this.service = service;
   }
 
@@ -102,7 +105,9 @@ export class ServiceProxy {
     const servicePort = (this.service.spec?.ports ?? []).find((port) => (port.name ?? '') === portName);
     if (!servicePort) return undefined;
     const index = this.next++;
-    const pods = [...this.backends.pods()].filter((pod) => pod.ready && pod.namespace === this.namespace && servicesSelecting([this.service], pod.labels).length > 0);
+    const pods = [...this.backends.pods()].filter(
+      (pod) => pod.ready && pod.namespace === this.namespace && servicesSelecting([this.service], pod.labels).length > 0,
+    );
     const activatorPort = this.backends.activatorPorts()?.get(portName) ?? (pods.length === 0 ? this.backends.lastActivatorPorts()?.get(portName) : undefined);
     const { activatorHosts } = this.backends;
     if (activatorPort !== undefined) return { host: activatorHosts[index % activatorHosts.length]!, port: activatorPort, via: 'activator' };
@@ -128,7 +133,14 @@ export class ServiceProxy {
       return;
     }
     const proxied = http.request(
-      { host: target.host, port: target.port, method: req.method, path: req.url, agent: this.upstream, headers: { ...req.headers, host: `${this.name}.${this.namespace}` } },
+      {
+        host: target.host,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        agent: this.upstream,
+        headers: { ...req.headers, host: `${this.name}.${this.namespace}` },
+      },
       (upstream) => {
         res.writeHead(upstream.statusCode ?? 502, upstream.headers);
         upstream.pipe(res);

@@ -36,7 +36,12 @@ export async function startSandboxWorkloads(controlPlane: ControlPlane, ebb: Run
   });
   const pods = new PodRunner(kubeConfig, workDir, APP_LATENCY_MS, print);
   const usage = new DefaultUsage(kubeConfig, pods, print);
-  const proxy = new KubeProxy(kubeConfig, pods, ebb.agents.map((agent) => agent.activatorHost), print);
+  const proxy = new KubeProxy(
+    kubeConfig,
+    pods,
+    ebb.agents.map((agent) => agent.activatorHost),
+    print,
+  );
   await proxy.start();
   await pods.start();
   return {

@@ -107,7 +107,10 @@ function minutesUntilHolding(published: readonly Published[], from: number, reso
 
 function stepFigures(trace: Trace, published: readonly Published[], resource: Resource): StepFigures {
   const step = trace.step!;
-  const level = percentileOf(trace.samples.filter((sample) => sample.at >= step.at).map((sample) => sample[resource]), 0.9);
+  const level = percentileOf(
+    trace.samples.filter((sample) => sample.at >= step.at).map((sample) => sample[resource]),
+    0.9,
+  );
   const [low, high] = [0.85 * level, 1.15 * level];
   return {
     follow: minutesUntilHolding(published, step.at, resource, (target) => target >= low && target <= high),

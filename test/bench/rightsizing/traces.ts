@@ -84,7 +84,7 @@ function steppedLoad(direction: 'up' | 'down', seed: number, description: string
     seed,
     step: { at: STEP_AT, direction },
     usage: (at, { normal }) => {
-      const level = (at < STEP_AT) === (direction === 'up') ? 1 : 3;
+      const level = at < STEP_AT === (direction === 'up') ? 1 : 3;
       return { cpuCores: 0.3 * level * (1 + 0.1 * normal()), memoryBytes: 200 * MIB * level * (1 + 0.02 * normal()) };
     },
   };
@@ -120,7 +120,8 @@ const SHAPES: readonly (() => Shape)[] = [
     let burstCores = 0;
     return {
       name: 'bursty',
-      description: 'A queue worker: 50m idle (±20 %), bursts of 1–2 cores lasting 20 s–2 min arriving every ~20 min (Poisson); 90 MiB, +40 MiB of buffers during a burst.',
+      description:
+        'A queue worker: 50m idle (±20 %), bursts of 1–2 cores lasting 20 s–2 min arriving every ~20 min (Poisson); 90 MiB, +40 MiB of buffers during a burst.',
       seed: 4,
       usage: (at, { uniform, normal }) => {
         if (at >= burstUntil && uniform() < SAMPLE_EVERY_MS / (20 * MINUTE_MS)) {
@@ -141,7 +142,8 @@ const SHAPES: readonly (() => Shape)[] = [
     const memory = leakingMemory();
     return {
       name: 'sawtooth',
-      description: 'A leaking service: 150m CPU (±15 %); working set grows 30 MiB/h from 250 MiB until it is OOM-killed at its 1 GiB limit (every ~26 h), then starts over.',
+      description:
+        'A leaking service: 150m CPU (±15 %); working set grows 30 MiB/h from 250 MiB until it is OOM-killed at its 1 GiB limit (every ~26 h), then starts over.',
       seed: 7,
       usage: (at, { normal }) => ({ cpuCores: 0.15 * (1 + 0.15 * normal()), ...memory(at, 0.005 * normal()) }),
     };
@@ -157,9 +159,13 @@ const SHAPES: readonly (() => Shape)[] = [
   }),
   () => ({
     name: 'asleep',
-    description: 'An internal tool ebbed to zero: 3 days of diurnal use (50m → 400m, 120 → 160 MiB), 10 days at zero (no samples at all), 3 days of the same use again.',
+    description:
+      'An internal tool ebbed to zero: 3 days of diurnal use (50m → 400m, 120 → 160 MiB), 10 days at zero (no samples at all), 3 days of the same use again.',
     seed: 9,
-    active: [[0, 3 * DAY_MS], [13 * DAY_MS, 16 * DAY_MS]],
+    active: [
+      [0, 3 * DAY_MS],
+      [13 * DAY_MS, 16 * DAY_MS],
+    ],
     usage: (at, { normal }) => ({
       cpuCores: (0.05 + 0.35 * daytime(at)) * (1 + 0.1 * normal()),
       memoryBytes: (120 + 40 * daytime(at)) * MIB * (1 + 0.01 * normal()),

@@ -41,10 +41,7 @@ export async function runVpaPeer(trace: Trace): Promise<Recommendation[]> {
   const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
   let ticks = 0;
   try {
-    const fed = pipeline(
-      Readable.from(chunks(traceLines(trace, () => (ticks += 1)))),
-      child.stdin,
-    );
+    const fed = pipeline(Readable.from(chunks(traceLines(trace, () => (ticks += 1)))), child.stdin);
     const [[code, signal]] = await Promise.all([exited, fed.catch(() => undefined)]);
     if (signal === 'SIGKILL') throw new Error(`vpa-peer did not finish within ${RUN_TIMEOUT_MS / 1000} s; killed`);
     if (code !== 0) throw new Error(`vpa-peer exited with ${code ?? signal}: ${stderr.trim()}`);

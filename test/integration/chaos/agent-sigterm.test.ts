@@ -15,7 +15,17 @@ import { once } from 'node:events';
 import { DiscoveryV1Api, type AppsV1Api, type CoreV1Api } from '@kubernetes/client-node';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentMetric, agentTokenFile, injectedPodTemplate, optedInNamespace, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import {
+  agentMetric,
+  agentTokenFile,
+  injectedPodTemplate,
+  optedInNamespace,
+  podPorts,
+  runningPods,
+  serviceAccountToken,
+  startPodProcesses,
+  type PodPorts,
+} from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type LoadTarget, type RunningLoad } from '../../fixtures/load.ts';
@@ -42,7 +52,10 @@ class ActivatorRoute {
   /** Answers by agent and status ('503+RA' for a 503 with Retry-After). */
   readonly answers = new Map<string, Map<string, number>>();
 
-  constructor(private readonly agents: readonly Agent[], private readonly port: number) {}
+  constructor(
+    private readonly agents: readonly Agent[],
+    private readonly port: number,
+  ) {}
 
   readonly target = (): LoadTarget => {
     const agent = this.agents.find((candidate) => !this.terminating.has(candidate.name)) ?? this.agents.at(-1)!;
@@ -91,11 +104,15 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     });
     return { name, host, process: started };
   };
-  const held = async (agent: Agent, workload: string) => (await agentMetric(agent.process.ready.activity, `ebb_agent_held_requests{workload="${namespace}/${workload}"}`)) ?? 0;
+  const held = async (agent: Agent, workload: string) =>
+    (await agentMetric(agent.process.ready.activity, `ebb_agent_held_requests{workload="${namespace}/${workload}"}`)) ?? 0;
   const sleepingWorkload = async (name: string) => {
     const labels = { app: name };
     ports.set(name, await podPorts());
-    await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
     await apps.createNamespacedDeployment({
       namespace,
       body: {
@@ -129,7 +146,9 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     // The controller routes both Services, at zero, to the activator: one agent port each.
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     for (const name of ['sleepy', 'drowsy']) {
-      const slice = await eventually(`the activator slice of ${name}`, () => discovery.readNamespacedEndpointSlice({ name: activatorSliceName(name), namespace }).catch(() => undefined));
+      const slice = await eventually(`the activator slice of ${name}`, () =>
+        discovery.readNamespacedEndpointSlice({ name: activatorSliceName(name), namespace }).catch(() => undefined),
+      );
       activatorPort.set(name, slice.ports?.[0]?.port ?? 0);
     }
     for (const agent of [nodeAgent, otherAgent]) await activatorListening(agent.process, [...activatorPort.values()]);
@@ -154,8 +173,11 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
   async function holdAtNodeAgent(workload: string) {
     const route = new ActivatorRoute([nodeAgent, otherAgent], activatorPort.get(workload)!);
     load = startLoad(0, { concurrency: CLIENTS, durationMs: 90_000, maxRequests: 3_000, target: route.target });
-    await eventually(`${nodeAgent.name} holding all ${CLIENTS} requests for ${workload}`, async () =>
-      (await held(nodeAgent, workload)) === CLIENTS && route.picks.get(nodeAgent.name) === CLIENTS ? true : undefined, 20_000);
+    await eventually(
+      `${nodeAgent.name} holding all ${CLIENTS} requests for ${workload}`,
+      async () => ((await held(nodeAgent, workload)) === CLIENTS && route.picks.get(nodeAgent.name) === CLIENTS ? true : undefined),
+      20_000,
+    );
     // The agent asked the controller to wake the workload; it is scaled once, and KWOK runs its pod.
     const [pod] = await runningPods(core, namespace, `app=${workload}`, 1);
     return { route, load, podIP: pod!.status!.podIP! };
@@ -168,7 +190,11 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     agent.process.child.kill('SIGTERM');
     // Draining, by its log; or gone already (then what it held shows in the clients' figures).
     const gone = () => agent.process.child.exitCode !== null || agent.process.child.signalCode !== null;
-    await eventually(`${agent.name} draining`, () => (gone() || agent.process.output.some((line) => line.includes('"msg":"draining"')) ? true : undefined), 10_000);
+    await eventually(
+      `${agent.name} draining`,
+      () => (gone() || agent.process.output.some((line) => line.includes('"msg":"draining"')) ? true : undefined),
+      10_000,
+    );
     return { exited };
   }
 
@@ -181,11 +207,22 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     run: { route: ActivatorRoute; running: RunningLoad; startedAt: number; writesBefore: number },
     details: () => Record<string, number | string>,
   ) {
-    await eventually(`${AFTERWARDS} answers through ${otherAgent.name}`, () => (run.route.answered(otherAgent.name, '200') >= AFTERWARDS ? true : undefined), 30_000);
+    await eventually(
+      `${AFTERWARDS} answers through ${otherAgent.name}`,
+      () => (run.route.answered(otherAgent.name, '200') >= AFTERWARDS ? true : undefined),
+      30_000,
+    );
     run.running.stop();
     const result = await run.running.done;
     const writes = (await scaleWrites(controller.ready.port)) - run.writesBefore;
-    const figures = recordScenario({ scenario, loads: [result], scaleWrites: writes, expectedWrites: '1: the wake-up 0 → 1', startedAt: run.startedAt, details: details() });
+    const figures = recordScenario({
+      scenario,
+      loads: [result],
+      scaleWrites: writes,
+      expectedWrites: '1: the wake-up 0 → 1',
+      startedAt: run.startedAt,
+      details: details(),
+    });
     return { result, figures, writes };
   }
 
@@ -206,12 +243,16 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
     const drainMs = Date.now() - drainStarted;
     expect(clientFigures(running.live).failed, `the held requests: ${describeFailures(running.live)}`).to.equal(0);
     // The clients went on, to the other agent, which forwards to the pod.
-    const { result, figures, writes } = await finishScenario('(c) agent SIGTERM, pod ready within the drain', { route, running, startedAt, writesBefore }, () => ({
-      'held at SIGTERM': heldAtSigterm,
-      'forwarded by the draining agent': route.answered(nodeAgent.name, '200'),
-      'agent exited after': `${(drainMs / 1000).toFixed(1)} s (drain 15 s)`,
-      'then through the other agent': route.answered(otherAgent.name, '200'),
-    }));
+    const { result, figures, writes } = await finishScenario(
+      '(c) agent SIGTERM, pod ready within the drain',
+      { route, running, startedAt, writesBefore },
+      () => ({
+        'held at SIGTERM': heldAtSigterm,
+        'forwarded by the draining agent': route.answered(nodeAgent.name, '200'),
+        'agent exited after': `${(drainMs / 1000).toFixed(1)} s (drain 15 s)`,
+        'then through the other agent': route.answered(otherAgent.name, '200'),
+      }),
+    );
     expect(figures.failed, describeFailures(result)).to.equal(0);
     expect(figures.ok).to.equal(result.sent);
     expect(Object.fromEntries(route.answers.get(nodeAgent.name) ?? []), 'the held requests, each answered once').to.deep.equal({ 200: heldAtSigterm });

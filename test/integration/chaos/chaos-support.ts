@@ -41,7 +41,10 @@ export function followReplicas(apps: AppsV1Api, namespace: string, name: string)
   let running = true;
   const loop = (async () => {
     while (running) {
-      await apps.readNamespacedDeploymentScale({ name, namespace }).then((scale) => seen.add(scale.spec?.replicas ?? 0), () => undefined);
+      await apps.readNamespacedDeploymentScale({ name, namespace }).then(
+        (scale) => seen.add(scale.spec?.replicas ?? 0),
+        () => undefined,
+      );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -74,7 +77,11 @@ export function followConnections(port: number, pid: number): { firstSeen: Map<s
     while (running) {
       const table = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
       // Columns: sl, local, remote, state (01: ESTABLISHED), queues, timer, retransmits, uid, timeout, inode.
-      const current = table.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((cells) => cells[2] === server && cells[3] === '01')
+      const current = table
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))
+        .filter((cells) => cells[2] === server && cells[3] === '01')
         .map((cells) => `${cells[1]} ${cells[9]}`);
       const fresh = current.filter((key) => !firstSeen.has(key) && !notOurs.has(key));
       if (fresh.length > 0) {
@@ -165,7 +172,9 @@ function table(): string {
     String(row.unavailableWithRetryAfter),
     String(row.failed),
     `${row.scaleWrites} (${row.expectedWrites})`,
-    Object.entries(row.details).map(([key, value]) => `${key} ${value}`).join('; '),
+    Object.entries(row.details)
+      .map(([key, value]) => `${key} ${value}`)
+      .join('; '),
   ]);
   return [header, header.map(() => '---'), ...lines].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
@@ -177,5 +186,8 @@ after(function () {
   console.log(`\n  Chaos figures (load average ${loadAverage} on ${cpus().length} cores; also in ${RESULTS_FILE}):\n\n${table()}\n`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, '.gitignore'), '*\n');
-  writeFileSync(RESULTS_FILE, `${JSON.stringify({ command: 'npm run test:chaos', at: new Date().toISOString(), loadAverage, cores: cpus().length, scenarios: sorted() }, null, 2)}\n`);
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify({ command: 'npm run test:chaos', at: new Date().toISOString(), loadAverage, cores: cpus().length, scenarios: sorted() }, null, 2)}\n`,
+  );
 });

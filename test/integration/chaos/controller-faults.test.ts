@@ -61,11 +61,17 @@ describe('chaos: the leader killed and the API server down, under load', functio
     const agentToken = await agentTokenFile(controlPlane());
 
     const labels = { app: 'steady' };
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'steady' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'steady' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
     await apps.createNamespacedDeployment({
       namespace,
       body: {
-        metadata: { name: 'steady', annotations: { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' } },
+        metadata: {
+          name: 'steady',
+          annotations: { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' },
+        },
         spec: { replicas: 2, selector: { matchLabels: labels }, template: injectedPodTemplate(labels, await podPorts()) },
       },
     });
@@ -98,7 +104,8 @@ describe('chaos: the leader killed and the API server down, under load', functio
     for (const c of controllers) console.log(`--- ${c.ready.identity}\n${c.output.slice(-25).join('\n')}`);
     console.log(`--- agent\n${[...new Set(agent.output.map((line) => line.replace(/\d+/g, 'N')))].slice(-30).join('\n')}`);
     console.log(`--- endpoints: ${JSON.stringify([...pods.endpoints.values()])} ${pods.errors.join('\n')}`);
-    for (const pod of (await core.listNamespacedPod({ namespace }).catch(() => ({ items: [] }))).items) console.log(pod.metadata?.name, pod.spec?.nodeName, pod.status?.phase, pod.status?.podIP);
+    for (const pod of (await core.listNamespacedPod({ namespace }).catch(() => ({ items: [] }))).items)
+      console.log(pod.metadata?.name, pod.spec?.nodeName, pod.status?.phase, pod.status?.podIP);
   });
 
   // Fails if: the standby does not lead within the lease and two retries; a replica other than the
@@ -114,14 +121,24 @@ describe('chaos: the leader killed and the API server down, under load', functio
     // takes steady to its ceiling, 4; then the load falls back to 6 in flight, which wants 2. The
     // leader keeps 4 for the scale-down delay (5 m): what it remembers, nothing in the cluster does.
     load = startLoad(0, { concurrency: 16, durationMs: 30_000, maxRequests: 3_000, target: pods.target });
-    await eventually('steady scaled to 4 on the burst, every pod serving', async () => ((await replicas('steady')) === 4 && pods.routable().length === 4 ? true : undefined), 30_000);
+    await eventually(
+      'steady scaled to 4 on the burst, every pod serving',
+      async () => ((await replicas('steady')) === 4 && pods.routable().length === 4 ? true : undefined),
+      30_000,
+    );
     load.stop();
     const burst = await load.done;
     load = steadyLoad();
     const decided = await freshDecisions(leader.ready.port);
     const reasonsBefore = await decisionsByReason(leader.ready.port);
-    await eventually('the leader deciding 3 times on fresh data under the lower load', async () => ((await freshDecisions(leader.ready.port)) >= decided + 3 ? true : undefined), 20_000);
-    const holding = [...(await decisionsByReason(leader.ready.port))].filter(([reason, count]) => count > (reasonsBefore.get(reason) ?? 0)).map(([reason]) => reason);
+    await eventually(
+      'the leader deciding 3 times on fresh data under the lower load',
+      async () => ((await freshDecisions(leader.ready.port)) >= decided + 3 ? true : undefined),
+      20_000,
+    );
+    const holding = [...(await decisionsByReason(leader.ready.port))]
+      .filter(([reason, count]) => count > (reasonsBefore.get(reason) ?? 0))
+      .map(([reason]) => reason);
 
     // The last figures the leader can give: it is killed the moment after.
     const leaderWrites = (await scaleWrites(leader.ready.port)) - writesBefore.leader;
@@ -133,7 +150,11 @@ describe('chaos: the leader killed and the API server down, under load', functio
       const takeoverMs = Date.now() - killedAt;
       // The new leader has no history of its own: it decides from the agents' figures, and holds.
       const takenOver = await freshDecisions(standby.ready.port);
-      await eventually('the new leader deciding 5 times on fresh data', async () => ((await freshDecisions(standby.ready.port)) >= takenOver + 5 ? true : undefined), 20_000);
+      await eventually(
+        'the new leader deciding 5 times on fresh data',
+        async () => ((await freshDecisions(standby.ready.port)) >= takenOver + 5 ? true : undefined),
+        20_000,
+      );
       const newLeaderReasons = [...(await decisionsByReason(standby.ready.port)).keys()];
       load.stop();
       const result = await load.done;
@@ -160,7 +181,10 @@ describe('chaos: the leader killed and the API server down, under load', functio
       // The burst: 2 → 4 at once, or through 3; every write up, none down.
       expect(leaderWrites, 'scale writes before the kill: the burst').to.be.within(1, 2);
       const counts = [...followed.seen];
-      expect(counts.slice(0, -1).every((count, i) => count < counts[i + 1]!), `replica counts before the kill: ${counts.join(' → ')}`).to.equal(true);
+      expect(
+        counts.slice(0, -1).every((count, i) => count < counts[i + 1]!),
+        `replica counts before the kill: ${counts.join(' → ')}`,
+      ).to.equal(true);
       expect(standbyWrites, 'scale writes by the new leader').to.equal(0);
       expect([...afterKill.seen], 'replica counts of steady after the kill').to.deep.equal([4]);
       expect((await leaders()).map((c) => c.ready.identity)).to.deep.equal(['controller-b']);
@@ -184,7 +208,11 @@ describe('chaos: the leader killed and the API server down, under load', functio
     const [leader] = await leaders();
     expect(leader, 'a leader before the outage').to.not.equal(undefined);
     const decided = await freshDecisions(leader!.ready.port);
-    await eventually('the leader deciding 3 times on fresh data under the load', async () => ((await freshDecisions(leader!.ready.port)) >= decided + 3 ? true : undefined), 20_000);
+    await eventually(
+      'the leader deciding 3 times on fresh data under the load',
+      async () => ((await freshDecisions(leader!.ready.port)) >= decided + 3 ? true : undefined),
+      20_000,
+    );
 
     const apiServer = controlPlane().processes.find((component) => component.name === 'kube-apiserver')!;
     const reasonsBefore = new Map(await Promise.all(alive().map(async (c) => [c, await decisionsByReason(c.ready.port)] as const)));
@@ -195,22 +223,31 @@ describe('chaos: the leader killed and the API server down, under load', functio
     // A leader that cannot renew stops leading before its lease could expire for the others.
     await eventually('no replica leading', async () => ((await leaders()).length === 0 ? true : undefined), LEASE.renewDeadlineMs + 5_000);
     const steppedDownMs = Date.now() - stoppedAt;
-    await eventually(`${OUTAGE_MS / 1000} s of outage, the load answered all along`, () => (Date.now() - stoppedAt >= OUTAGE_MS && load!.live.answered > answeredAtStop + 100 ? true : undefined), OUTAGE_MS + 10_000);
+    await eventually(
+      `${OUTAGE_MS / 1000} s of outage, the load answered all along`,
+      () => (Date.now() - stoppedAt >= OUTAGE_MS && load!.live.answered > answeredAtStop + 100 ? true : undefined),
+      OUTAGE_MS + 10_000,
+    );
     const answeredDuringOutage = load.live.answered - answeredAtStop;
     expect(await leaders(), 'a leader while the API server is down').to.deep.equal([]);
     // What the leader decided while it still led without the API server (its renew deadline).
     const outageDecisions = new Map<string, number>();
     for (const [c, before] of reasonsBefore) {
-      for (const [reason, count] of await decisionsByReason(c.ready.port)) outageDecisions.set(reason, (outageDecisions.get(reason) ?? 0) + count - (before.get(reason) ?? 0));
+      for (const [reason, count] of await decisionsByReason(c.ready.port))
+        outageDecisions.set(reason, (outageDecisions.get(reason) ?? 0) + count - (before.get(reason) ?? 0));
     }
 
     const restartingAt = Date.now();
     await controlPlane().restart('kube-apiserver');
     const restartedAt = Date.now();
-    const [newLeader] = await eventually('one replica leading again', async () => {
-      const found = await leaders();
-      return found.length === 1 ? found : undefined;
-    }, 30_000);
+    const [newLeader] = await eventually(
+      'one replica leading again',
+      async () => {
+        const found = await leaders();
+        return found.length === 1 ? found : undefined;
+      },
+      30_000,
+    );
     const leaderAgainMs = Date.now() - restartingAt;
     // Informers recovered: a Deployment created now is seen and acted on by the leader (its
     // keep-warm floor: 0 → 1), and an injected pod bound to the node now (KWOK runs it; not through
@@ -226,13 +263,24 @@ describe('chaos: the leader killed and the API server down, under load', functio
         spec: { replicas: 0, selector: { matchLabels: probeLabels }, template: probeTemplate },
       },
     });
-    await core.createNamespacedPod({ namespace, body: { metadata: { ...probeTemplate.metadata, name: 'probe-pod' }, spec: { ...probeTemplate.spec, nodeName: controlPlane().nodeNames[0] } } });
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { ...probeTemplate.metadata, name: 'probe-pod' }, spec: { ...probeTemplate.spec, nodeName: controlPlane().nodeNames[0] } },
+    });
     await eventually('the leader scaling the new Deployment to its keep-warm floor', async () => ((await replicas('probe')) === 1 ? true : undefined), 30_000);
     const controllerSawMs = Date.now() - restartingAt;
-    await eventually('the agent seeing the new pod', async () => ((await metricOf(agent.ready.activity, 'ebb_agent_scrape_targets')) === targetsBefore + 1 ? true : undefined), 45_000);
+    await eventually(
+      'the agent seeing the new pod',
+      async () => ((await metricOf(agent.ready.activity, 'ebb_agent_scrape_targets')) === targetsBefore + 1 ? true : undefined),
+      45_000,
+    );
     const agentSawMs = Date.now() - restartingAt;
     const decidedAgain = await freshDecisions(newLeader!.ready.port);
-    await eventually('the leader deciding 5 times on fresh data after the outage', async () => ((await freshDecisions(newLeader!.ready.port)) >= decidedAgain + 5 ? true : undefined), 20_000);
+    await eventually(
+      'the leader deciding 5 times on fresh data after the outage',
+      async () => ((await freshDecisions(newLeader!.ready.port)) >= decidedAgain + 5 ? true : undefined),
+      20_000,
+    );
     load.stop();
     const result = await load.done;
     await followed.stop();
@@ -248,7 +296,11 @@ describe('chaos: the leader killed and the API server down, under load', functio
       details: {
         'API server stopped for': `${((restartingAt - stoppedAt) / 1000).toFixed(1)} s, ready ${((restartedAt - restartingAt) / 1000).toFixed(1)} s after its start`,
         'leader stepped down after': `${(steppedDownMs / 1000).toFixed(1)} s (renew deadline 10 s)`,
-        'its decisions meanwhile': [...outageDecisions].filter(([, count]) => count > 0).map(([reason, count]) => `${count} ${reason}`).join(', ') || 'none',
+        'its decisions meanwhile':
+          [...outageDecisions]
+            .filter(([, count]) => count > 0)
+            .map(([reason, count]) => `${count} ${reason}`)
+            .join(', ') || 'none',
         'answered during the outage': answeredDuringOutage,
         'after its start: a leader again, a new Deployment scaled, a new pod seen by the agent': `${[leaderAgainMs, controllerSawMs, agentSawMs].map((ms) => (ms / 1000).toFixed(1)).join(' / ')} s`,
         'replicas of steady seen': [...followed.seen].join(', '),

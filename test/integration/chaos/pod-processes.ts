@@ -53,7 +53,9 @@ export class PodProcesses {
   /** Follows the pods (every 200 ms; a failed list, while the API server is down, keeps what is known). */
   start(): void {
     this.timer = setInterval(() => {
-      this.syncing ??= this.sync().catch(() => undefined).finally(() => (this.syncing = undefined));
+      this.syncing ??= this.sync()
+        .catch(() => undefined)
+        .finally(() => (this.syncing = undefined));
     }, 200);
   }
 
@@ -151,13 +153,16 @@ export class PodProcesses {
       const sidecar = pod.spec!.initContainers!.find((container) => container.name === SIDECAR_NAME)!;
       const admin = sidecar.ports?.find((port) => port.name === ADMIN_PORT_NAME)?.containerPort;
       if (!this.interceptors.has(ip)) {
-        this.interceptors.set(ip, startInterceptor(appPort, {
-          EBB_LISTEN_HOST: ip,
-          EBB_LISTEN_PORT: String(endpoint.port),
-          EBB_ADMIN_PORT: String(admin),
-          EBB_APP_HOST: ip,
-          EBB_WORKLOAD: this.workload,
-        }));
+        this.interceptors.set(
+          ip,
+          startInterceptor(appPort, {
+            EBB_LISTEN_HOST: ip,
+            EBB_LISTEN_PORT: String(endpoint.port),
+            EBB_ADMIN_PORT: String(admin),
+            EBB_APP_HOST: ip,
+            EBB_WORKLOAD: this.workload,
+          }),
+        );
       }
       await this.interceptors.get(ip);
     }

@@ -31,8 +31,10 @@ const ROTATIONS = 3;
 /** The pod stream during the rotations: 2 more replicas of `burst` every 300 ms, at most this many. */
 const BURST_MAX = 48;
 
-const injected = (pod: V1Pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
-const missedWebhook = (pod: V1Pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION] === undefined && !(pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
+const injected = (pod: V1Pod) =>
+  pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
+const missedWebhook = (pod: V1Pod) =>
+  pod.metadata?.annotations?.[INJECTED_ANNOTATION] === undefined && !(pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 
 describe('chaos: the webhook rotated and down, under load', function () {
   this.timeout(180_000);
@@ -46,7 +48,8 @@ describe('chaos: the webhook rotated and down, under load', function () {
   let followed: ReturnType<typeof followReplicas> | undefined;
   let stream: { stop(): Promise<void> } | undefined;
 
-  const live = async (app: string) => (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((pod) => !pod.metadata?.deletionTimestamp);
+  const live = async (app: string) =>
+    (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((pod) => !pod.metadata?.deletionTimestamp);
   const scale = (name: string, replicas: number) => apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, MERGE_PATCH);
   const webLoad = () => startLoad(0, { concurrency: 6, durationMs: 150_000, maxRequests: 8_000, target: pods.target });
   const deployment = (name: string, replicas: number, annotations: Record<string, string>, appPort: number) => {
@@ -55,7 +58,14 @@ describe('chaos: the webhook rotated and down, under load', function () {
       namespace,
       body: {
         metadata: { name, annotations },
-        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: appPort }] }] } } },
+        spec: {
+          replicas,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: appPort }] }] },
+          },
+        },
       },
     });
   };
@@ -66,16 +76,25 @@ describe('chaos: the webhook rotated and down, under load', function () {
     ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
     // The sidecar's ports: free ones (another run on this machine may use the same pod IPs), and
     // evictions at most one a second (the default, 5 a minute, would make the repair take long).
-    const policyLoads = () => webhook().output().filter((line) => line.includes('"policy loaded"')).length;
+    const policyLoads = () =>
+      webhook()
+        .output()
+        .filter((line) => line.includes('"policy loaded"')).length;
     const loadsBefore = policyLoads();
     await core.createNamespacedConfigMap({
       namespace: 'ebb-system',
-      body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': `sidecar:\n  listenPort: ${await freePort()}\n  adminPort: ${await freePort()}\neviction:\n  ratePerMinute: 60\n` } },
+      body: {
+        metadata: { name: 'ebb-policy' },
+        data: { 'policy.yaml': `sidecar:\n  listenPort: ${await freePort()}\n  adminPort: ${await freePort()}\neviction:\n  ratePerMinute: 60\n` },
+      },
     });
     await eventually('the webhook loading the policy', () => (policyLoads() > loadsBefore ? true : undefined));
 
     const controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
-    const agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, { EBB_TOKEN_FILE: await agentTokenFile(controlPlane()), EBB_ACTIVATOR_HOST: uniqueLoopbackHost() });
+    const agent = await startClusterAgent(controlPlane().kubeconfigPath, controlPlane().nodeNames[0]!, {
+      EBB_TOKEN_FILE: await agentTokenFile(controlPlane()),
+      EBB_ACTIVATOR_HOST: uniqueLoopbackHost(),
+    });
     controller = await startController(controlPlane(), 'controller-a', controllerToken, {
       EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
       EBB_ACTIVATOR_ADDRESSES: '192.0.2.10', // the API server refuses loopback in EndpointSlices; no traffic goes there
@@ -85,8 +104,16 @@ describe('chaos: the webhook rotated and down, under load', function () {
     });
     await eventually('the controller leading', async () => ((await isLeader(controller.ready.port)) ? true : undefined), 30_000);
 
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
-    await deployment('web', 2, { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' }, await freePort());
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
+    await deployment(
+      'web',
+      2,
+      { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' },
+      await freePort(),
+    );
     // Pods to create during the rotation; ebb leaves its replicas to the test.
     await deployment('burst', 0, { 'ebb.dev/paused': 'true' }, await freePort());
     const first = await eventually('2 pods of web, injected', async () => {
@@ -96,7 +123,11 @@ describe('chaos: the webhook rotated and down, under load', function () {
     expect(first).to.have.length(2);
     pods = new PodProcesses(core, namespace, 'app=web', `${namespace}/web`, 200);
     pods.start();
-    await eventually('both pods serving through their interceptors', () => (pods.routable().filter((endpoint) => endpoint.injected).length === 2 ? true : undefined), 30_000);
+    await eventually(
+      'both pods serving through their interceptors',
+      () => (pods.routable().filter((endpoint) => endpoint.injected).length === 2 ? true : undefined),
+      30_000,
+    );
   });
 
   after(async () => {
@@ -158,19 +189,31 @@ describe('chaos: the webhook rotated and down, under load', function () {
       // The API server keeps its connections to the webhook: only admissions beyond them open new
       // ones, each a TLS handshake with the renewed certificate. Bursts until it has opened one.
       const since = Date.now();
-      await eventually('the API server opening a connection to the webhook after the rotation', async () => {
-        const concurrent = connections.established() + 8;
-        dryRun.push(...(await Promise.all(Array.from({ length: concurrent }, () => dryRunCreate(kubeConfig, burstPod)))));
-        return [...connections.firstSeen.values()].some((at) => at > since) ? true : undefined;
-      }, 15_000);
+      await eventually(
+        'the API server opening a connection to the webhook after the rotation',
+        async () => {
+          const concurrent = connections.established() + 8;
+          dryRun.push(...(await Promise.all(Array.from({ length: concurrent }, () => dryRunCreate(kubeConfig, burstPod)))));
+          return [...connections.firstSeen.values()].some((at) => at > since) ? true : undefined;
+        },
+        15_000,
+      );
     }
     const rotationsTo = Date.now();
-    await eventually('the pod stream going on after the last rotation', () => (steps.some((at) => at > rotationsTo) || replicas >= BURST_MAX ? true : undefined), 10_000);
+    await eventually(
+      'the pod stream going on after the last rotation',
+      () => (steps.some((at) => at > rotationsTo) || replicas >= BURST_MAX ? true : undefined),
+      10_000,
+    );
     await stream.stop();
-    const created = await eventually(`${replicas} pods of burst`, async () => {
-      const found = await live('burst');
-      return found.length === replicas ? found : undefined;
-    }, 60_000);
+    const created = await eventually(
+      `${replicas} pods of burst`,
+      async () => {
+        const found = await live('burst');
+        return found.length === replicas ? found : undefined;
+      },
+      60_000,
+    );
     load.stop();
     const result = await load.done;
     await followed.stop();
@@ -198,9 +241,17 @@ describe('chaos: the webhook rotated and down, under load', function () {
         'admitted with dryRun right after each rotation': `${dryRun.length}, ${dryRunWithSidecar} with the sidecar`,
         'webhook calls': calls,
         'failed open': failedOpen,
-        'rejected': rejected,
-        'API server connections opened before / after each rotation': [opened.filter((seen) => seen <= servedAt[0]!).length, ...handshakesAfterRotation].join(' / '),
-        'replicas asked for before / during / after the rotations': [steps.filter((at) => at < rotationsFrom), steps.filter((at) => at >= rotationsFrom && at <= rotationsTo), steps.filter((at) => at > rotationsTo)].map((list) => list.length * 2).join(' / '),
+        rejected: rejected,
+        'API server connections opened before / after each rotation': [opened.filter((seen) => seen <= servedAt[0]!).length, ...handshakesAfterRotation].join(
+          ' / ',
+        ),
+        'replicas asked for before / during / after the rotations': [
+          steps.filter((at) => at < rotationsFrom),
+          steps.filter((at) => at >= rotationsFrom && at <= rotationsTo),
+          steps.filter((at) => at > rotationsTo),
+        ]
+          .map((list) => list.length * 2)
+          .join(' / '),
       },
     });
     expect(new Set([serialBefore, ...serials]).size, 'a new certificate each time').to.equal(ROTATIONS + 1);
@@ -208,7 +259,10 @@ describe('chaos: the webhook rotated and down, under load', function () {
     expect(withSidecar, 'pods with the sidecar').to.equal(created.length);
     expect(dryRunWithSidecar, 'dry-run pods with the sidecar').to.equal(dryRun.length);
     // Else the renewed certificates were never presented to the API server.
-    expect(handshakesAfterRotation.every((count) => count >= 1), `API server connections opened after each rotation: ${handshakesAfterRotation.join(', ')}`).to.equal(true);
+    expect(
+      handshakesAfterRotation.every((count) => count >= 1),
+      `API server connections opened after each rotation: ${handshakesAfterRotation.join(', ')}`,
+    ).to.equal(true);
     expect(failedOpen, 'admissions that failed open').to.equal(0);
     expect(rejected, 'admissions refused').to.equal(0);
     expect(calls, 'webhook calls').to.be.at.least(created.length + dryRun.length);
@@ -236,15 +290,22 @@ describe('chaos: the webhook rotated and down, under load', function () {
     const evictedBefore = await metricOf(controller.ready.port, 'ebb_evictions_total', 'outcome="evicted"');
     await webhook().stopProcess();
     const downAt = Date.now();
-    await apps.patchNamespacedDeployment({ name: 'web', namespace, body: { spec: { template: { metadata: { annotations: { 'example.com/rollout': String(downAt) } } } } } }, MERGE_PATCH);
+    await apps.patchNamespacedDeployment(
+      { name: 'web', namespace, body: { spec: { template: { metadata: { annotations: { 'example.com/rollout': String(downAt) } } } } } },
+      MERGE_PATCH,
+    );
     const missed = new Set<string>();
-    await eventually('web rolled out to 2 pods without the sidecar, serving', async () => {
-      const found = await live('web');
-      for (const pod of found.filter(missedWebhook)) missed.add(pod.metadata!.uid!);
-      const rolled = found.length === 2 && found.every((pod) => !original.has(pod.metadata?.uid) && missedWebhook(pod));
-      const serving = pods.routable().filter((endpoint) => missed.has(endpoint.uid) && !endpoint.injected).length === 2;
-      return rolled && serving ? true : undefined;
-    }, 60_000);
+    await eventually(
+      'web rolled out to 2 pods without the sidecar, serving',
+      async () => {
+        const found = await live('web');
+        for (const pod of found.filter(missedWebhook)) missed.add(pod.metadata!.uid!);
+        const rolled = found.length === 2 && found.every((pod) => !original.has(pod.metadata?.uid) && missedWebhook(pod));
+        const serving = pods.routable().filter((endpoint) => missed.has(endpoint.uid) && !endpoint.injected).length === 2;
+        return rolled && serving ? true : undefined;
+      },
+      60_000,
+    );
     const failedOpen = (await apiServerMetric(kubeConfig, 'apiserver_admission_webhook_fail_open_count', WEBHOOK)) - failedOpenBefore;
 
     const evictedWhileDown = (await metricOf(controller.ready.port, 'ebb_evictions_total', 'outcome="evicted"')) - evictedBefore;
@@ -253,22 +314,37 @@ describe('chaos: the webhook rotated and down, under load', function () {
     // A pod created now shows the repair that the webhook answers again (until one does, it
     // replaces one pod at a time, as a probe, not every pod in vain).
     await scale('burst', 1);
-    await eventually('a new pod of burst, injected', async () => ((await live('burst')).some((pod) => injected(pod) && Date.parse(String(pod.metadata?.creationTimestamp)) >= upAt - 1_000) ? true : undefined), 30_000);
-    const repaired = await eventually('web repaired: 2 injected pods, serving through their interceptors', async () => {
-      const found = await live('web');
-      const done = found.length === 2 && found.every((pod) => injected(pod) && !original.has(pod.metadata?.uid) && !missed.has(pod.metadata!.uid!));
-      const uids = new Set(found.map((pod) => pod.metadata!.uid!));
-      const serving = pods.routable().filter((endpoint) => uids.has(endpoint.uid) && endpoint.injected).length === 2;
-      return done && serving ? uids : undefined;
-    }, 90_000);
+    await eventually(
+      'a new pod of burst, injected',
+      async () =>
+        (await live('burst')).some((pod) => injected(pod) && Date.parse(String(pod.metadata?.creationTimestamp)) >= upAt - 1_000) ? true : undefined,
+      30_000,
+    );
+    const repaired = await eventually(
+      'web repaired: 2 injected pods, serving through their interceptors',
+      async () => {
+        const found = await live('web');
+        const done = found.length === 2 && found.every((pod) => injected(pod) && !original.has(pod.metadata?.uid) && !missed.has(pod.metadata!.uid!));
+        const uids = new Set(found.map((pod) => pod.metadata!.uid!));
+        const serving = pods.routable().filter((endpoint) => uids.has(endpoint.uid) && endpoint.injected).length === 2;
+        return done && serving ? uids : undefined;
+      },
+      90_000,
+    );
     const repairedMs = Date.now() - upAt;
-    await eventually('100 answers through the repaired pods\' interceptors', () => (pods.answeredThroughInterceptors(repaired) >= 100 ? true : undefined), 30_000);
+    await eventually(
+      "100 answers through the repaired pods' interceptors",
+      () => (pods.answeredThroughInterceptors(repaired) >= 100 ? true : undefined),
+      30_000,
+    );
     load.stop();
     const result = await load.done;
     await followed.stop();
 
     const repairs = (await metricOf(controller.ready.port, 'ebb_repairs_total')) - repairsBefore;
-    const repairedEvents = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=web,reason=Repaired' })).items;
+    const repairedEvents = (
+      await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=web,reason=Repaired' })
+    ).items;
     const writes = (await scaleWrites(controller.ready.port)) - writesBefore;
     const figures = recordScenario({
       scenario: '(e) webhook down during a rollout',
@@ -280,7 +356,7 @@ describe('chaos: the webhook rotated and down, under load', function () {
         'pods admitted without the sidecar': missed.size,
         'failed open': failedOpen,
         'answered by pods without the sidecar': pods.answeredDirectly(),
-        'evicted while the webhook was down (the repair\'s probe)': evictedWhileDown,
+        "evicted while the webhook was down (the repair's probe)": evictedWhileDown,
         'repaired (evicted, replaced through the webhook)': repairs,
         'all replaced by injected pods after the webhook was back': `${(repairedMs / 1000).toFixed(1)} s`,
       },
@@ -288,7 +364,7 @@ describe('chaos: the webhook rotated and down, under load', function () {
     expect(missed.size, 'pods admitted without the sidecar').to.be.at.least(2);
     expect(failedOpen, 'admissions that failed open').to.be.at.least(2);
     expect(repairs, 'ebb_repairs_total').to.be.at.least(2);
-    expect(repairedEvents.map((event) => event.message).join('\n')).to.include('created without ebb\'s sidecar');
+    expect(repairedEvents.map((event) => event.message).join('\n')).to.include("created without ebb's sidecar");
     expect(figures.failed, describeFailures(result)).to.equal(0);
     expect(figures.ok).to.equal(result.sent);
     expect(writes, 'scale writes').to.equal(0);

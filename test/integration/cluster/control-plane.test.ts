@@ -2,15 +2,7 @@
 // behave as a cluster does for the APIs ebb uses (scale, eviction with PDBs, in-place resize).
 
 import { expect } from 'chai';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  PolicyV1Api,
-  setHeaderOptions,
-  type V1Deployment,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 
 const namespace = 'smoke';
@@ -78,7 +70,9 @@ describe('local control plane', function () {
     const scaleTo = (replicas: number) =>
       apps.replaceNamespacedDeploymentScale({ name: 'web', namespace, body: { metadata: { name: 'web', namespace }, spec: { replicas } } });
     await scaleTo(0);
-    await eventually('no pods left', async () => ((await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.length === 0 ? true : undefined));
+    await eventually('no pods left', async () =>
+      (await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.length === 0 ? true : undefined,
+    );
     const scale = await scaleTo(2);
     expect(scale.spec?.replicas).to.equal(2);
     await eventually('2 running pods', async () => ((await runningPods('web')).length === 2 ? true : undefined));
@@ -112,7 +106,7 @@ describe('local control plane', function () {
     expect(after.metadata?.deletionTimestamp).to.equal(undefined);
   });
 
-  it('changes a pod\'s requests through the pods/resize subresource', async () => {
+  it("changes a pod's requests through the pods/resize subresource", async () => {
     const [pod] = await runningPods('web');
     const name = pod!.metadata!.name!;
     const resized = await core.patchNamespacedPodResize(

@@ -32,7 +32,10 @@ function get(url: string, timeoutMs = 30_000): Promise<{ status: number; body: s
   return new Promise((done) => {
     const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => done({ status: res.statusCode ?? 0, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (body += chunk))
+        .on('end', () => done({ status: res.statusCode ?? 0, body }));
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', (error: NodeJS.ErrnoException) => done({ error: error.code ?? error.message }));
@@ -41,7 +44,7 @@ function get(url: string, timeoutMs = 30_000): Promise<{ status: number; body: s
 
 const app = (name: string) => ({ name: 'app', image: `registry.example/${name}:1` });
 
-describe('the local sandbox serves the user\'s own workloads', function () {
+describe("the local sandbox serves the user's own workloads", function () {
   this.timeout(180_000);
   // Pod IPs apart from other control planes on this machine: the sandbox binds to them.
   const controlPlane = useControlPlane({ nodes: 1, podCidr: `127.${100 + (process.pid % 100)}.0.0/16` });
@@ -60,12 +63,24 @@ describe('the local sandbox serves the user\'s own workloads', function () {
     ebb = await startEbb(controlPlane());
     sandbox = await startSandboxWorkloads(controlPlane(), ebb, (line) => lines.push(line));
     await createNamespace(core, namespace);
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await core.patchNamespace(
+      { name: namespace, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     // Asleep after 4 s without a request; a Service with two ports, both through the interceptor.
     await apps.createNamespacedDeployment({ namespace, body: demoDeployment('web', { 'ebb.dev/min-replicas': '0', 'ebb.dev/idle-after': '4s' }, app('web')) });
     await core.createNamespacedService({
       namespace,
-      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'alt', port: 8080, targetPort: 'http' }] } },
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          selector: { app: 'web' },
+          ports: [
+            { name: 'http', port: 80, targetPort: 'http' },
+            { name: 'alt', port: 8080, targetPort: 'http' },
+          ],
+        },
+      },
     });
     // Always up, for its usage: the sandbox's default ClusterResourceUsage covers it.
     await apps.createNamespacedDeployment({ namespace, body: demoDeployment('worker', { 'ebb.dev/min-replicas': '1' }, app('worker')) });
@@ -80,14 +95,20 @@ describe('the local sandbox serves the user\'s own workloads', function () {
   const localUrl = (service: string, port: number) => sandbox!.proxy.localPorts(namespace, service).find((local) => local.servicePort.port === port)?.url;
 
   it('gives each Service port a local port, prints it, records it on the Service, and reaches the app through the interceptor', async () => {
-    const { http80, alt8080 } = await eventually('local ports for both ports of the Service', () => {
-      const [http80, alt8080] = [localUrl('web', 80), localUrl('web', 8080)];
-      return http80 && alt8080 ? { http80, alt8080 } : undefined;
-    }, 90_000);
+    const { http80, alt8080 } = await eventually(
+      'local ports for both ports of the Service',
+      () => {
+        const [http80, alt8080] = [localUrl('web', 80), localUrl('web', 8080)];
+        return http80 && alt8080 ? { http80, alt8080 } : undefined;
+      },
+      90_000,
+    );
     expect(lines).to.include(`${namespace}/web:80 → curl ${http80}`);
     expect(lines).to.include(`${namespace}/web:8080 → curl ${alt8080}`);
-    const annotation = await eventually('the local URLs on the Service', async () =>
-      (await core.readNamespacedService({ name: 'web', namespace })).metadata?.annotations?.[LOCAL_URL_ANNOTATION]);
+    const annotation = await eventually(
+      'the local URLs on the Service',
+      async () => (await core.readNamespacedService({ name: 'web', namespace })).metadata?.annotations?.[LOCAL_URL_ANNOTATION],
+    );
     expect(annotation).to.equal(`80=${http80} 8080=${alt8080}`);
     for (const url of [http80, alt8080]) {
       const answer = await eventually(`200 through ${url}`, async () => {
@@ -97,18 +118,26 @@ describe('the local sandbox serves the user\'s own workloads', function () {
       expect(answer.body).to.match(new RegExp(`^hello from ${namespace}/web-`));
     }
     // Through the interceptor: it counted the requests, so ebb saw them.
-    await eventually('a last request in the workload\'s status', async () => {
-      const current = await apps.readNamespacedDeployment({ name: 'web', namespace });
-      return readStatus(current.metadata?.annotations?.['ebb.dev/status'])?.lastRequestAt ? true : undefined;
-    }, 30_000);
+    await eventually(
+      "a last request in the workload's status",
+      async () => {
+        const current = await apps.readNamespacedDeployment({ name: 'web', namespace });
+        return readStatus(current.metadata?.annotations?.['ebb.dev/status'])?.lastRequestAt ? true : undefined;
+      },
+      30_000,
+    );
   });
 
   it('sleeps to zero, routes each Service port to its own activator port, and wakes on a request through a local port', async () => {
     const discovery = controlPlane().kubeConfig.makeApiClient(DiscoveryV1Api);
-    await eventually('web scaled to zero with its activator slice', async () => {
-      const current = await apps.readNamespacedDeployment({ name: 'web', namespace });
-      return current.spec?.replicas === 0 && sandbox!.proxy.routesToActivator(namespace, 'web') ? true : undefined;
-    }, 60_000);
+    await eventually(
+      'web scaled to zero with its activator slice',
+      async () => {
+        const current = await apps.readNamespacedDeployment({ name: 'web', namespace });
+        return current.spec?.replicas === 0 && sandbox!.proxy.routesToActivator(namespace, 'web') ? true : undefined;
+      },
+      60_000,
+    );
     const slice = readActivatorSlice(await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('web'), namespace }))!;
     expect([...slice.ports.keys()].sort()).to.deep.equal(['alt', 'http']);
     expect(slice.ports.get('alt')).not.to.equal(slice.ports.get('http'));
@@ -121,9 +150,13 @@ describe('the local sandbox serves the user\'s own workloads', function () {
     expect((await apps.readNamespacedDeployment({ name: 'web', namespace })).spec?.replicas).to.be.at.least(1);
   });
 
-  it('gives the app containers KWOK usage, so ebb recommends requests from it; a ResourceUsage of the pod\'s own overrides it', async () => {
+  it("gives the app containers KWOK usage, so ebb recommends requests from it; a ResourceUsage of the pod's own overrides it", async () => {
     const { kubeConfig } = controlPlane();
-    const usage = await kubeConfig.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterresourceusages', name: DEFAULT_USAGE_NAME }) as { spec: { selector: { matchNamespaces: string[] } } };
+    const usage = (await kubeConfig
+      .makeApiClient(CustomObjectsApi)
+      .getClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterresourceusages', name: DEFAULT_USAGE_NAME })) as {
+      spec: { selector: { matchNamespaces: string[] } };
+    };
     expect(usage.spec.selector.matchNamespaces).to.include(namespace);
     const recommendedMemory = async () => {
       const current = await apps.readNamespacedDeployment({ name: 'worker', namespace });
@@ -133,15 +166,20 @@ describe('the local sandbox serves the user\'s own workloads', function () {
       return bytes?.ok ? bytes.value : undefined;
     };
     // The default: 48-52Mi, and the recommendation's margins over it.
-    expect(await eventually('a recommendation for worker\'s app container', recommendedMemory, 90_000)).to.be.below(200 * MI);
+    expect(await eventually("a recommendation for worker's app container", recommendedMemory, 90_000)).to.be.below(200 * MI);
     const pod = (await core.listNamespacedPod({ namespace, labelSelector: 'app=worker' })).items[0]!;
-    await createKwokObject(kubeConfig, resourceUsage(namespace, pod.metadata!.name!, [{ containers: ['app'], usage: { cpu: { value: '30m' }, memory: { value: '400Mi' } } }]));
-    await eventually('a recommendation raised to the pod\'s own usage', async () => ((await recommendedMemory()) ?? 0) >= 400 * MI ? true : undefined, 90_000);
+    await createKwokObject(
+      kubeConfig,
+      resourceUsage(namespace, pod.metadata!.name!, [{ containers: ['app'], usage: { cpu: { value: '30m' }, memory: { value: '400Mi' } } }]),
+    );
+    await eventually("a recommendation raised to the pod's own usage", async () => (((await recommendedMemory()) ?? 0) >= 400 * MI ? true : undefined), 90_000);
   });
 
   it('kubectl ebb status shows the local URLs', async () => {
     const { stdout } = await runFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/kubectl-ebb/main.ts'), 'status', '-n', namespace], {
-      cwd: REPO, env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, timeout: 60_000,
+      cwd: REPO,
+      env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath },
+      timeout: 60_000,
     });
     const [header, ...rows] = stdout.split('\n');
     expect(header).to.match(/\sLOCAL-URL$/);
@@ -151,10 +189,14 @@ describe('the local sandbox serves the user\'s own workloads', function () {
     expect(row('worker')).to.match(/\s-$/);
   });
 
-  it('closes a Service\'s ports when the Service goes', async () => {
+  it("closes a Service's ports when the Service goes", async () => {
     const urls = [localUrl('web', 80)!, localUrl('web', 8080)!];
     await core.deleteNamespacedService({ name: 'web', namespace });
-    await eventually('the closing lines', () => (lines.includes(`${namespace}/web:80 closed: the Service is gone`) && lines.includes(`${namespace}/web:8080 closed: the Service is gone`) ? true : undefined));
+    await eventually('the closing lines', () =>
+      lines.includes(`${namespace}/web:80 closed: the Service is gone`) && lines.includes(`${namespace}/web:8080 closed: the Service is gone`)
+        ? true
+        : undefined,
+    );
     for (const url of urls) expect(await get(url)).to.deep.equal({ error: 'ECONNREFUSED' });
     expect(sandbox!.proxy.localPorts(namespace, 'web')).to.deep.equal([]);
   });

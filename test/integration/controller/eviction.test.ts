@@ -49,18 +49,27 @@ const deployment = (name: string, replicas: number, options: { annotations?: Rec
     template: {
       metadata: { labels: { app: name, ...options.labels } },
       spec: {
-        containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }],
+        containers: [
+          {
+            name: 'app',
+            image: 'registry.example/app:1',
+            ports: [{ name: 'http', containerPort: 8080 }],
+            resources: { requests: { cpu: '100m', memory: '64Mi' } },
+          },
+        ],
       },
     },
   },
 });
 
 const uid = (pod: V1Pod) => pod.metadata?.uid ?? '';
-const injected = (pod: V1Pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
+const injected = (pod: V1Pod) =>
+  pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 const ready = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** The API server's own count of eviction requests it answered with `code`, from its /metrics. */
-const evictionRequests = (kubeConfig: KubeConfig, code: number) => apiServerMetric(kubeConfig, 'apiserver_request_total', 'subresource="eviction"', `code="${code}"`);
+const evictionRequests = (kubeConfig: KubeConfig, code: number) =>
+  apiServerMetric(kubeConfig, 'apiserver_request_total', 'subresource="eviction"', `code="${code}"`);
 
 describe('disruptions on the real control plane', function () {
   this.timeout(120_000);
@@ -81,7 +90,11 @@ describe('disruptions on the real control plane', function () {
   /** Writes the policy and waits until the controller has loaded it. */
   const setPolicy = async (dryRun: boolean) => {
     const loads = policyLoads();
-    await core.replaceNamespacedConfigMap({ name: 'ebb-policy', namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(dryRun) } } });
+    await core.replaceNamespacedConfigMap({
+      name: 'ebb-policy',
+      namespace: 'ebb-system',
+      body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(dryRun) } },
+    });
     await eventually('the controller loading the policy', () => (policyLoads() > loads ? true : undefined));
   };
   let witnesses = 0;
@@ -115,9 +128,10 @@ describe('disruptions on the real control plane', function () {
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(false) } } });
     const controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
     // Every app container in shop uses 400m and 300Mi: pods that request 100m and 64Mi are out of range.
-    await createKwokObject(controlPlane().kubeConfig, clusterResourceUsage('shop-usage', { matchNamespaces: [SHOP] }, [
-      { containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } },
-    ]));
+    await createKwokObject(
+      controlPlane().kubeConfig,
+      clusterResourceUsage('shop-usage', { matchNamespaces: [SHOP] }, [{ containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } }]),
+    );
     controller = await startSizingController(controlPlane(), controllerToken);
     await eventually('the controller leading', async () => ((await controllerMetric('ebb_controller_leader')) === 1 ? true : undefined));
   });
@@ -137,10 +151,14 @@ describe('disruptions on the real control plane', function () {
     await witnessInjection();
 
     const original = new Set(missed.map(uid));
-    const replaced = await eventually('both pods replaced by injected, Ready ones', async () => {
-      const current = await live(SHOP, 'mended');
-      return current.length === 2 && current.every((pod) => injected(pod) && ready(pod) && !original.has(uid(pod))) ? current : undefined;
-    }, 60_000);
+    const replaced = await eventually(
+      'both pods replaced by injected, Ready ones',
+      async () => {
+        const current = await live(SHOP, 'mended');
+        return current.length === 2 && current.every((pod) => injected(pod) && ready(pod) && !original.has(uid(pod))) ? current : undefined;
+      },
+      60_000,
+    );
     expect(replaced).to.have.length(2);
     const repaired = await eventually('Repaired Events for both', async () => {
       const found = await events(SHOP, 'mended', 'Repaired');
@@ -163,22 +181,37 @@ describe('disruptions on the real control plane', function () {
       const from = watch.seen.length;
       await optIn(LATE, 'solo');
       await witnessInjection();
-      const replacement = await eventually('the pod replaced and the count back to one', async () => {
-        const current = await live(LATE, 'solo');
-        const state = watch.seen.at(-1);
-        return state?.replicas === 1 && state.ready === 1 && current.length === 1 && uid(current[0]!) !== uid(original!) && injected(current[0]!) && ready(current[0]!)
-          ? current[0]
-          : undefined;
-      }, 60_000);
+      const replacement = await eventually(
+        'the pod replaced and the count back to one',
+        async () => {
+          const current = await live(LATE, 'solo');
+          const state = watch.seen.at(-1);
+          return state?.replicas === 1 &&
+            state.ready === 1 &&
+            current.length === 1 &&
+            uid(current[0]!) !== uid(original!) &&
+            injected(current[0]!) &&
+            ready(current[0]!)
+            ? current[0]
+            : undefined;
+        },
+        60_000,
+      );
       const during = watch.seen.slice(from);
-      expect(during.map((state) => state.replicas), 'the surge').to.include(2);
+      expect(
+        during.map((state) => state.replicas),
+        'the surge',
+      ).to.include(2);
       expect(Math.min(...during.map((state) => state.ready)), JSON.stringify(during)).to.be.at.least(1);
       expect(replacement.metadata?.name).to.not.equal(original!.metadata?.name);
     } finally {
       watch.stop();
     }
     const scaled = (await events(LATE, 'solo', 'Scaled')).map((event) => event.message ?? '');
-    expect(scaled.some((message) => message.startsWith(`1 → 2: one replica more while pod ${LATE}/${original!.metadata?.name} is replaced`)), scaled.join('\n')).to.equal(true);
+    expect(
+      scaled.some((message) => message.startsWith(`1 → 2: one replica more while pod ${LATE}/${original!.metadata?.name} is replaced`)),
+      scaled.join('\n'),
+    ).to.equal(true);
     const [evicted] = await events(LATE, 'solo', 'Repaired');
     expect(evicted?.message).to.include(`evicted pod ${LATE}/${original!.metadata?.name}`);
   });
@@ -187,7 +220,10 @@ describe('disruptions on the real control plane', function () {
     const policy = controlPlane().kubeConfig.makeApiClient(PolicyV1Api);
     await apps.createNamespacedDeployment({ namespace: LATE, body: deployment('guarded', 2) });
     const originals = await runningPods(core, LATE, 'app=guarded', 2);
-    await policy.createNamespacedPodDisruptionBudget({ namespace: LATE, body: { metadata: { name: 'guarded' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'guarded' } } } } });
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: LATE,
+      body: { metadata: { name: 'guarded' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'guarded' } } } },
+    });
     await eventually('the PDB observed', async () => {
       const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'guarded', namespace: LATE });
       return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.expectedPods === 2 ? true : undefined;
@@ -198,11 +234,15 @@ describe('disruptions on the real control plane', function () {
 
     // Each refusal as the API server counts it, stamped when this poll (every 100 ms) first saw it.
     const refusals: number[] = [];
-    await eventually('three refused evictions', async () => {
-      const count = (await evictionRequests(controlPlane().kubeConfig, 429)) - refusedBefore;
-      while (refusals.length < count) refusals.push(Date.now());
-      return count >= 3 ? true : undefined;
-    }, 60_000);
+    await eventually(
+      'three refused evictions',
+      async () => {
+        const count = (await evictionRequests(controlPlane().kubeConfig, 429)) - refusedBefore;
+        while (refusals.length < count) refusals.push(Date.now());
+        return count >= 3 ? true : undefined;
+      },
+      60_000,
+    );
     // The backoff doubles from 5 s: attempts at 0, 5 and 15 s. A storm would show as two attempts
     // seen at once; a poll can see an attempt late by at most its own duration.
     const POLL_SLACK_MS = 1_000;
@@ -211,15 +251,21 @@ describe('disruptions on the real control plane', function () {
 
     await policy.patchNamespacedPodDisruptionBudget({ name: 'guarded', namespace: LATE, body: { spec: { maxUnavailable: 1 } } }, MERGE_PATCH);
     const original = new Set(originals.map(uid));
-    await eventually('both pods replaced once the budget allows', async () => {
-      const current = await live(LATE, 'guarded');
-      return current.length === 2 && current.every((pod) => injected(pod) && ready(pod) && !original.has(uid(pod))) ? true : undefined;
-    }, 90_000);
+    await eventually(
+      'both pods replaced once the budget allows',
+      async () => {
+        const current = await live(LATE, 'guarded');
+        return current.length === 2 && current.every((pod) => injected(pod) && ready(pod) && !original.has(uid(pod))) ? true : undefined;
+      },
+      90_000,
+    );
     const blocked = await events(LATE, 'guarded', 'EvictionBlocked');
     expect(blocked, 'one Event for the episode, not one per retry').to.have.length(1);
     expect(blocked[0]?.count).to.equal(1);
     expect(blocked[0]?.type).to.equal('Warning');
-    expect(blocked[0]?.message).to.match(/^cannot evict pod late\/guarded-\S+ now: Cannot evict pod as it would violate the pod's disruption budget\..*; ebb tries again later, backing off$/);
+    expect(blocked[0]?.message).to.match(
+      /^cannot evict pod late\/guarded-\S+ now: Cannot evict pod as it would violate the pod's disruption budget\..*; ebb tries again later, backing off$/,
+    );
   });
 
   it('keeps the eviction rate: pods out of range in resize mode evict are evicted at least 60 s / ratePerMinute apart, one pod of a workload at a time', async () => {
@@ -229,24 +275,40 @@ describe('disruptions on the real control plane', function () {
     const deletions = new Map<string, { at: number; app: string }>();
     const overlaps: string[] = [];
     const present = new Map<string, V1Pod>();
-    const abort = await new Watch(controlPlane().kubeConfig).watch(`/api/v1/namespaces/${SHOP}/pods`, { labelSelector: 'tier=fleet' }, (type, pod: V1Pod) => {
-      if (type === 'DELETED') return present.delete(uid(pod));
-      present.set(uid(pod), pod);
-      const stamp = pod.metadata?.deletionTimestamp;
-      if (!stamp || deletions.has(uid(pod))) return;
-      const app = pod.metadata?.labels?.app ?? '';
-      deletions.set(uid(pod), { at: new Date(stamp).getTime(), app });
-      const going = [...present.values()].filter((other) => uid(other) !== uid(pod) && other.metadata?.labels?.app === app && other.metadata?.deletionTimestamp);
-      if (going.length > 0) overlaps.push(`${pod.metadata?.name} while ${going.map((other) => other.metadata?.name).join(', ')}`);
-    }, () => undefined);
+    const abort = await new Watch(controlPlane().kubeConfig).watch(
+      `/api/v1/namespaces/${SHOP}/pods`,
+      { labelSelector: 'tier=fleet' },
+      (type, pod: V1Pod) => {
+        if (type === 'DELETED') return present.delete(uid(pod));
+        present.set(uid(pod), pod);
+        const stamp = pod.metadata?.deletionTimestamp;
+        if (!stamp || deletions.has(uid(pod))) return;
+        const app = pod.metadata?.labels?.app ?? '';
+        deletions.set(uid(pod), { at: new Date(stamp).getTime(), app });
+        const going = [...present.values()].filter(
+          (other) => uid(other) !== uid(pod) && other.metadata?.labels?.app === app && other.metadata?.deletionTimestamp,
+        );
+        if (going.length > 0) overlaps.push(`${pod.metadata?.name} while ${going.map((other) => other.metadata?.name).join(', ')}`);
+      },
+      () => undefined,
+    );
     try {
-      for (const name of fleet) await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(name, 3, { annotations: { 'ebb.dev/resize': 'evict' }, labels: { tier: 'fleet' } }) });
+      for (const name of fleet)
+        await apps.createNamespacedDeployment({
+          namespace: SHOP,
+          body: deployment(name, 3, { annotations: { 'ebb.dev/resize': 'evict' }, labels: { tier: 'fleet' } }),
+        });
       const originals = new Set((await Promise.all(fleet.map((name) => runningPods(core, SHOP, `app=${name}`, 3)))).flat().map(uid));
-      await eventually('every original pod evicted and replaced by a Ready one', async () => {
-        const current = (await Promise.all(fleet.map((name) => live(SHOP, name)))).flat();
-        const done = [...originals].every((id) => deletions.has(id)) && current.length === 6 && current.every((pod) => ready(pod) && !originals.has(uid(pod)));
-        return done ? true : undefined;
-      }, 100_000);
+      await eventually(
+        'every original pod evicted and replaced by a Ready one',
+        async () => {
+          const current = (await Promise.all(fleet.map((name) => live(SHOP, name)))).flat();
+          const done =
+            [...originals].every((id) => deletions.has(id)) && current.length === 6 && current.every((pod) => ready(pod) && !originals.has(uid(pod)));
+          return done ? true : undefined;
+        },
+        100_000,
+      );
     } finally {
       abort.abort();
     }
@@ -282,7 +344,9 @@ describe('disruptions on the real control plane', function () {
         const ticks = async () => controllerMetric('ebb_controller_tick_duration_seconds_count');
         const tickedAt = await ticks();
         const reportedAt = Date.now();
-        await eventually('three more ticks and a rate slot', async () => ((await ticks()) >= tickedAt + 3 && Date.now() - reportedAt > SPACING_MS ? true : undefined));
+        await eventually('three more ticks and a rate slot', async () =>
+          (await ticks()) >= tickedAt + 3 && Date.now() - reportedAt > SPACING_MS ? true : undefined,
+        );
         const current = await pods(LATE, 'trial');
         expect(current.map(uid)).to.deep.equal([uid(original!)]);
         expect(current[0]?.metadata?.deletionTimestamp).to.equal(undefined);

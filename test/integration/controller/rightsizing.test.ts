@@ -35,8 +35,7 @@ describe('right-sizing on the real control plane', function () {
     const deployment = await apps.readNamespacedDeployment({ name: 'web', namespace });
     return recommendationFromStatus(deployment.metadata?.annotations?.[STATUS_ANNOTATION])?.app;
   };
-  const events = async (reason: string) =>
-    (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=web,reason=${reason}` })).items;
+  const events = async (reason: string) => (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=web,reason=${reason}` })).items;
   const startLeader = (identity: string) =>
     startController(controlPlane(), identity, controllerToken, {
       EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
@@ -58,9 +57,12 @@ describe('right-sizing on the real control plane', function () {
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
 
     // Every app container in the namespace uses 400m and 300Mi, from its first scrape on.
-    await createKwokObject(controlPlane().kubeConfig, clusterResourceUsage('shop-usage', { matchNamespaces: [namespace] }, [
-      { containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } },
-    ]));
+    await createKwokObject(
+      controlPlane().kubeConfig,
+      clusterResourceUsage('shop-usage', { matchNamespaces: [namespace] }, [
+        { containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } },
+      ]),
+    );
     const labels = { app: 'web' };
     await apps.createNamespacedDeployment({
       namespace,
@@ -71,7 +73,16 @@ describe('right-sizing on the real control plane', function () {
           selector: { matchLabels: labels },
           template: {
             metadata: { labels },
-            spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
+            spec: {
+              containers: [
+                {
+                  name: 'app',
+                  image: 'registry.example/app:1',
+                  ports: [{ name: 'http', containerPort: 8080 }],
+                  resources: { requests: { cpu: '100m', memory: '64Mi' } },
+                },
+              ],
+            },
           },
         },
       },
@@ -85,7 +96,7 @@ describe('right-sizing on the real control plane', function () {
     await killAll();
   });
 
-  it('recommends from the kubelet\'s figures: ebb.dev/status, metrics and an Event', async () => {
+  it("recommends from the kubelet's figures: ebb.dev/status, metrics and an Event", async () => {
     const app = await eventually('a recommendation for app in ebb.dev/status', async () => {
       const current = await recommendation();
       return current?.cpuMillis !== undefined && current.memoryBytes !== undefined ? current : undefined;
@@ -93,22 +104,31 @@ describe('right-sizing on the real control plane', function () {
     // Never below what is used; with minutes of history the recommendation is raise-only and carries
     // the doubt (at most ×2) on top of the margin (+8 % CPU, +5 % memory) and its rounding.
     expect(app.raiseOnly).to.equal(true);
-    expect(app.cpuMillis).to.be.at.least(400).and.at.most(2 * 400 * 1.08 * 1.1);
-    expect(app.memoryBytes).to.be.at.least(300 * MiB).and.at.most(2 * 300 * 1.05 * MiB + MiB);
+    expect(app.cpuMillis)
+      .to.be.at.least(400)
+      .and.at.most(2 * 400 * 1.08 * 1.1);
+    expect(app.memoryBytes)
+      .to.be.at.least(300 * MiB)
+      .and.at.most(2 * 300 * 1.05 * MiB + MiB);
     const series = `ebb_recommendation_target{namespace="${namespace}",deployment="web",container="app",resource="memory"}`;
     expect(await agentMetric(controller.ready.port, series)).to.be.at.least(300 * MiB);
-    const changed = await eventually('a RecommendationChanged Event', async () => ((await events('RecommendationChanged')).length > 0 ? await events('RecommendationChanged') : undefined));
+    const changed = await eventually('a RecommendationChanged Event', async () =>
+      (await events('RecommendationChanged')).length > 0 ? await events('RecommendationChanged') : undefined,
+    );
     expect(changed[0]?.type).to.equal('Normal');
     expect(changed[0]?.message).to.match(/^app: cpu \S+ \(\S+–\S+\), memory \S+ \(\S+–\S+\), confidence/);
   });
 
-  it('sizes a new pod of the workload with the recommendation (the webhook\'s initial mode)', async () => {
+  it("sizes a new pod of the workload with the recommendation (the webhook's initial mode)", async () => {
     const app = (await recommendation())!;
     const before = await runningPods(core, namespace, 'app=web', 2);
     const known = new Set(before.map((pod) => pod.metadata?.name));
     await core.deleteNamespacedPod({ name: before[0]!.metadata!.name!, namespace, gracePeriodSeconds: 0 });
     const replacement = await eventually('the replacement pod', async () =>
-      (await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.find((pod: V1Pod) => !known.has(pod.metadata?.name) && !pod.metadata?.deletionTimestamp));
+      (await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.find(
+        (pod: V1Pod) => !known.has(pod.metadata?.name) && !pod.metadata?.deletionTimestamp,
+      ),
+    );
     const requests = replacement.spec?.containers.find((container) => container.name === 'app')?.resources?.requests;
     const current = (await recommendation())!;
     // The recommendation may have moved within the tolerance between the two reads.
@@ -146,8 +166,10 @@ describe('right-sizing on the real control plane', function () {
     // The successor pulls the same agent; the moment it leads, before any new sample can move the
     // target beyond the tolerance, it publishes what the checkpoint holds.
     controller = await startLeader('controller-b');
-    await eventually('controller-b restored the checkpoint', () => (controller.output.some((line) => line.includes('recommender restored 1 workload checkpoints')) ? true : undefined));
-    const resumed = await eventually('controller-b\'s memory target', () => agentMetric(controller.ready.port, series));
+    await eventually('controller-b restored the checkpoint', () =>
+      controller.output.some((line) => line.includes('recommender restored 1 workload checkpoints')) ? true : undefined,
+    );
+    const resumed = await eventually("controller-b's memory target", () => agentMetric(controller.ready.port, series));
     expect(Math.abs(resumed - lastTarget!) / lastTarget!, `resumed ${resumed}, was ${lastTarget}`).to.be.at.most(0.1);
   });
 });

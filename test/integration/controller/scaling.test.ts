@@ -27,7 +27,8 @@ describe('controller: scaling on the real control plane', function () {
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed') return;
     if (controller) console.log(controller.output.slice(-30).join('\n'));
-    for (const d of (await apps.listNamespacedDeployment({ namespace })).items) console.log(d.metadata?.name, d.spec?.replicas, d.metadata?.annotations?.['ebb.dev/status']);
+    for (const d of (await apps.listNamespacedDeployment({ namespace })).items)
+      console.log(d.metadata?.name, d.spec?.replicas, d.metadata?.annotations?.['ebb.dev/status']);
   });
 
   const deployment = async (name: string, replicas: number, annotations: Record<string, string>) => {
@@ -36,7 +37,11 @@ describe('controller: scaling on the real control plane', function () {
       namespace,
       body: {
         metadata: { name, namespace, annotations },
-        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ name: 'http', containerPort: 8080 }] }] } } },
+        spec: {
+          replicas,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ name: 'http', containerPort: 8080 }] }] } },
+        },
       },
     });
   };
@@ -51,7 +56,10 @@ describe('controller: scaling on the real control plane', function () {
 
     // A real app and interceptor per workload that has pods; the agent scrapes their admin ports.
     const targets: string[] = [];
-    for (const [workload, delayMs] of [['busy', 250], ['idle', 0]] as const) {
+    for (const [workload, delayMs] of [
+      ['busy', 250],
+      ['idle', 0],
+    ] as const) {
       const appPort = await freePort();
       servers.push(await startApp(appPort, delayMs));
       const interceptor = await startInterceptor(appPort, { EBB_WORKLOAD: `${namespace}/${workload}` });
@@ -63,7 +71,10 @@ describe('controller: scaling on the real control plane', function () {
     await deployment('busy', 1, { 'ebb.dev/target-concurrency': '2', 'ebb.dev/scale-down-delay': '5m', 'ebb.dev/idle-after': '10m' });
     await deployment('idle', 1, { 'ebb.dev/idle-after': '4s', 'ebb.dev/min-replicas': '0' });
     await deployment('warm', 0, { 'ebb.dev/keep-warm': '00:00-24:00 UTC replicas=2', 'ebb.dev/min-replicas': '0' });
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'idle' }, spec: { selector: { app: 'idle' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'idle' }, spec: { selector: { app: 'idle' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
 
     controller = await startController(controlPlane(), 'controller-a', CONTROLLER_TOKEN, {
       EBB_AGENT_URLS: `http://127.0.0.1:${agent.ready.activity}`,
@@ -94,10 +105,14 @@ describe('controller: scaling on the real control plane', function () {
     const event = await eventually('the ScaledToZero event', async () => (await eventsOf('idle')).find((e) => e.reason === 'ScaledToZero'));
     expect(event.message).to.match(/^1 → 0: no request for \d+s \(idle-after 4s\)$/);
     const discovery = controlPlane().kubeConfig.makeApiClient(DiscoveryV1Api);
-    const slice = await eventually('the activator slice', () => discovery.readNamespacedEndpointSlice({ name: activatorSliceName('idle'), namespace }).catch(() => undefined));
+    const slice = await eventually('the activator slice', () =>
+      discovery.readNamespacedEndpointSlice({ name: activatorSliceName('idle'), namespace }).catch(() => undefined),
+    );
     expect(slice.endpoints.map((endpoint) => endpoint.addresses[0])).to.deep.equal(['192.0.2.10']);
     expect(slice.metadata?.annotations?.['ebb.dev/workload']).to.equal('shop/idle');
-    const status = JSON.parse((await apps.readNamespacedDeployment({ name: 'idle', namespace })).metadata?.annotations?.['ebb.dev/status'] ?? '{}') as { reason?: string };
+    const status = JSON.parse((await apps.readNamespacedDeployment({ name: 'idle', namespace })).metadata?.annotations?.['ebb.dev/status'] ?? '{}') as {
+      reason?: string;
+    };
     expect(status.reason).to.equal('idle');
   });
 
@@ -107,13 +122,23 @@ describe('controller: scaling on the real control plane', function () {
     // (busy's alone by now: warm and idle have settled).
     const counts = async () => {
       const text = (await request(controller!.ready.port, '/metrics')).body;
-      const value = (series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+      const value = (series: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((line) => line.startsWith(`${series} `))
+            ?.split(' ')[1] ?? 0,
+        );
       return { ticks: value('ebb_controller_tick_duration_seconds_count'), writes: value('ebb_scale_writes_total{outcome="written"}') };
     };
     // 4 in flight at 2 per pod → 2 replicas; the load lasts 12 s at least (the history the
     // doubling is judged against), and until then (60 s and 2,000 requests are bounds).
     const first = startLoad(port, { concurrency: 4, durationMs: 60_000, maxRequests: 2_000 });
-    await eventually('busy at 2, after 12 s of load', async () => ((await replicas('busy')) === 2 && Date.now() - first.startedAt >= 12_000 ? true : undefined), 40_000);
+    await eventually(
+      'busy at 2, after 12 s of load',
+      async () => ((await replicas('busy')) === 2 && Date.now() - first.startedAt >= 12_000 ? true : undefined),
+      40_000,
+    );
     first.stop();
     await first.done;
     // Doubled: 8 in flight → 4 replicas. The first scale-up must come within two ticks, counted by
@@ -127,20 +152,26 @@ describe('controller: scaling on the real control plane', function () {
     let unwritten = atDoubling;
     let reactionTicks: number | undefined;
     let firstReactionMs: number | undefined;
-    await eventually('busy at 4', async () => {
-      if (reactionTicks === undefined) {
-        const now = await counts();
-        if (now.writes > atDoubling.writes) {
-          reactionTicks = unwritten.ticks + 1 - atDoubling.ticks;
-          firstReactionMs = Date.now() - doubledAt;
-        } else unwritten = now;
-      }
-      return (await replicas('busy')) === 4 ? true : undefined;
-    }, 40_000);
+    await eventually(
+      'busy at 4',
+      async () => {
+        if (reactionTicks === undefined) {
+          const now = await counts();
+          if (now.writes > atDoubling.writes) {
+            reactionTicks = unwritten.ticks + 1 - atDoubling.ticks;
+            firstReactionMs = Date.now() - doubledAt;
+          } else unwritten = now;
+        }
+        return (await replicas('busy')) === 4 ? true : undefined;
+      },
+      40_000,
+    );
     const fullReactionMs = Date.now() - doubledAt;
     second.stop();
     await second.done;
-    console.log(`      after a doubling: first scale-up in tick ${reactionTicks} (${firstReactionMs} ms), full count in ${fullReactionMs} ms (tick ${TICK_MS} ms)`);
+    console.log(
+      `      after a doubling: first scale-up in tick ${reactionTicks} (${firstReactionMs} ms), full count in ${fullReactionMs} ms (tick ${TICK_MS} ms)`,
+    );
     expect(reactionTicks, 'ticks after the doubling until the first scale-up').to.be.at.most(2);
     const messages = (await eventsOf('busy')).filter((e) => e.reason === 'Scaled').map((e) => e.message ?? '');
     expect(messages.some((message) => /^2 → \d: .*in flight.*, target 2 per pod$/.test(message))).to.equal(true, messages.join('\n'));

@@ -37,7 +37,8 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed') return;
     if (controller) console.log(controller.output.slice(-30).join('\n'));
-    for (const d of (await apps.listNamespacedDeployment({ namespace })).items) console.log(d.metadata?.name, d.spec?.replicas, d.metadata?.annotations?.[STATUS_ANNOTATION]);
+    for (const d of (await apps.listNamespacedDeployment({ namespace })).items)
+      console.log(d.metadata?.name, d.spec?.replicas, d.metadata?.annotations?.[STATUS_ANNOTATION]);
   });
 
   const deployment = async (name: string, ports: V1ContainerPort[] | undefined) => {
@@ -46,7 +47,11 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
       namespace,
       body: {
         metadata: { name, namespace, annotations: { 'ebb.dev/idle-after': `${IDLE_AFTER_MS / 1000}s`, 'ebb.dev/min-replicas': '0' } },
-        spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1', ports }] } } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1', ports }] } },
+        },
       },
     });
   };
@@ -81,7 +86,10 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
     const agent = await startAgent({ EBB_STATIC_TARGETS: `127.0.0.1:${interceptor.ready.admin}`, NODE_NAME: 'kwok-node-0' });
 
     await deployment('podinfo', [{ name: 'http', containerPort: 9898, protocol: 'TCP' }]);
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'podinfo' }, spec: { selector: { app: 'podinfo' }, ports: [{ name: 'http', port: 9898, targetPort: 9898 }] } } });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'podinfo' }, spec: { selector: { app: 'podinfo' }, ports: [{ name: 'http', port: 9898, targetPort: 9898 }] } },
+    });
     // No container port: the webhook adds no interceptor, so no agent ever reports it.
     await deployment('portless', undefined);
 
@@ -103,10 +111,14 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
     expect(await trafficWarning('podinfo')).to.equal(BYPASS + KEPT_UP);
 
     // The decider holds it for the traffic it cannot see once idle-after has passed: the status says so.
-    const held = await eventually('the unobserved decision in the status', async () => {
-      const status = await statusOf('podinfo');
-      return status.reason === 'unobserved' ? status : undefined;
-    }, 30_000);
+    const held = await eventually(
+      'the unobserved decision in the status',
+      async () => {
+        const status = await statusOf('podinfo');
+        return status.reason === 'unobserved' ? status : undefined;
+      },
+      30_000,
+    );
     expect(held.traffic).to.equal(`not observed: ${BYPASS}`);
     expect(held.desiredReplicas).to.equal(1);
     expect(held.message).to.match(/^holding 1: ebb does not see all of its traffic, so it is never idle/);

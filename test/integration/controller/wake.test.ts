@@ -10,7 +10,17 @@ import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, 
 import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentMetric, agentTokenFile, injectedPodTemplate, optedInNamespace, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import {
+  agentMetric,
+  agentTokenFile,
+  injectedPodTemplate,
+  optedInNamespace,
+  podPorts,
+  runningPods,
+  serviceAccountToken,
+  startPodProcesses,
+  type PodPorts,
+} from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { metricOf } from '../../fixtures/metrics.ts';
@@ -37,7 +47,9 @@ describe('controller: ebb to zero and wake on the first request, on the real con
 
   const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: 'web', namespace })).spec?.replicas ?? 0;
   const scaledEvents = async (): Promise<CoreV1Event[]> =>
-    (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.name=web' })).items.filter((e) => e.reason === 'Scaled' || e.reason === 'ScaledToZero');
+    (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.name=web' })).items.filter(
+      (e) => e.reason === 'Scaled' || e.reason === 'ScaledToZero',
+    );
   const controllerEnv = {
     EBB_ACTIVATOR_ADDRESSES: '192.0.2.10', // the API server refuses loopback in EndpointSlices; no traffic goes there
     EBB_TICK_MS: '1000',
@@ -52,7 +64,10 @@ describe('controller: ebb to zero and wake on the first request, on the real con
 
     ports = await podPorts();
     const labels = { app: 'web' };
-    await core.createNamespacedService({ namespace, body: { metadata: { name: 'web' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: 'web' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
     await apps.createNamespacedDeployment({
       namespace,
       body: {
@@ -93,11 +108,15 @@ describe('controller: ebb to zero and wake on the first request, on the real con
   it('ebbs the idle workload to zero and routes its Service to the activator', async () => {
     await eventually('web at 0', async () => ((await replicas()) === 0 ? true : undefined), 30_000);
     const discovery = controlPlane().kubeConfig.makeApiClient(DiscoveryV1Api);
-    const slice = await eventually('the activator slice', () => discovery.readNamespacedEndpointSlice({ name: activatorSliceName('web'), namespace }).catch(() => undefined));
+    const slice = await eventually('the activator slice', () =>
+      discovery.readNamespacedEndpointSlice({ name: activatorSliceName('web'), namespace }).catch(() => undefined),
+    );
     expect(slice.ports?.map((port) => port.name)).to.deep.equal(['http']);
     activatorPort = slice.ports?.[0]?.port ?? 0;
     expect(activatorPort).to.be.within(21_000, 21_009);
-    await eventually('the agent sees the sleeping Service', async () => ((await agentMetric(agentActivity, 'ebb_agent_sleeping_services')) === 1 ? true : undefined));
+    await eventually('the agent sees the sleeping Service', async () =>
+      (await agentMetric(agentActivity, 'ebb_agent_sleeping_services')) === 1 ? true : undefined,
+    );
     await activatorListening(agent, [activatorPort]);
   });
 

@@ -31,7 +31,10 @@ async function terminate(agent: Started<AgentReady>): Promise<{ exited: Promise<
   const exited = once(agent.child, 'exit');
   agent.child.kill('SIGTERM');
   await eventually('the agent draining', () => (agent.output.some((line) => line.includes('"msg":"draining"')) ? true : undefined), 10_000);
-  const newConnection = await request(agent.ready.activator, '/late').then((r) => `answered ${r.status}`, (error: NodeJS.ErrnoException) => error.code ?? error.message);
+  const newConnection = await request(agent.ready.activator, '/late').then(
+    (r) => `answered ${r.status}`,
+    (error: NodeJS.ErrnoException) => error.code ?? error.message,
+  );
   return { exited, newConnection };
 }
 

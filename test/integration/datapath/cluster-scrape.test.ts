@@ -7,7 +7,16 @@ import { expect } from 'chai';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
-import { agentMetric, ebbNamespaces, injectedPodTemplate, podPorts, runningPods, serviceAccountToken, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import {
+  agentMetric,
+  ebbNamespaces,
+  injectedPodTemplate,
+  podPorts,
+  runningPods,
+  serviceAccountToken,
+  startPodProcesses,
+  type PodPorts,
+} from '../../fixtures/cluster-support.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
 import { request, startClusterAgent } from '../../fixtures/processes.ts';
 import { useServers } from '../../fixtures/suite.ts';
@@ -79,6 +88,12 @@ describe('agent scraping on a real control plane', function () {
 
     // A pod that leaves the node leaves the report.
     await core.deleteNamespacedPod({ name: 'web-b', namespace });
-    await eventually('web-b gone from the report', async () => (web(await report())?.pods.map((p) => p.pod).join() === 'shop/web-a' ? true : undefined));
+    await eventually('web-b gone from the report', async () =>
+      web(await report())
+        ?.pods.map((p) => p.pod)
+        .join() === 'shop/web-a'
+        ? true
+        : undefined,
+    );
   });
 });

@@ -20,7 +20,16 @@ import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/sidecar.ts';
 import { authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
 import { isWakeRequest, type WakeRequest } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
-import { agentMetric, agentTokenFile, ebbNamespaces, injectedPodTemplate, podPorts, runningPods, startPodProcesses, type PodPorts } from '../../fixtures/cluster-support.ts';
+import {
+  agentMetric,
+  agentTokenFile,
+  ebbNamespaces,
+  injectedPodTemplate,
+  podPorts,
+  runningPods,
+  startPodProcesses,
+  type PodPorts,
+} from '../../fixtures/cluster-support.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
 import { closeServer, request, startClusterAgent, type Reply } from '../../fixtures/processes.ts';
 import { useServers } from '../../fixtures/suite.ts';
@@ -117,7 +126,9 @@ describe('activator wake path on a real control plane', function () {
     const [pod] = await runningPods(core, namespace, 'app=web', 1);
     const podIP = pod!.status!.podIP!;
     expect(podIP).to.match(/^127\.10\.\d+\.\d+$/);
-    expect(wakes.filter((w) => w.workload === 'shop/web')).to.deep.equal([{ workload: 'shop/web', service: { namespace, name: 'web' }, node: controlPlane().nodeNames[0], held: 1 }]);
+    expect(wakes.filter((w) => w.workload === 'shop/web')).to.deep.equal([
+      { workload: 'shop/web', service: { namespace, name: 'web' }, node: controlPlane().nodeNames[0], held: 1 },
+    ]);
 
     // KWOK reports the pod Ready at once. Its interceptor says it is not (yet): once the agent has
     // asked it twice, the request must still be held.
@@ -168,7 +179,9 @@ describe('activator wake path on a real control plane', function () {
     const reply = agent.send(20_003, '/account', { Host: 'beta.shop.svc.cluster.local', 'X-Ebb-Workload': 'shop/beta', 'X-Request-Id': 'for-beta?' });
     const [pod] = await runningPods(core, namespace, 'app=alpha', 1);
     const seen: string[] = [];
-    await startPodProcesses(pod!.status!.podIP!, alphaPorts, 'shop/alpha', (req) => seen.push(`${req.headers.host} ${req.url}`)).then(({ app }) => servers.push(app));
+    await startPodProcesses(pod!.status!.podIP!, alphaPorts, 'shop/alpha', (req) => seen.push(`${req.headers.host} ${req.url}`)).then(({ app }) =>
+      servers.push(app),
+    );
     const answer = await reply;
     expect(answer.status, answer.body).to.equal(200);
     expect(answer.body).to.equal('ok for-beta?');

@@ -123,15 +123,23 @@ describe('data path (real processes on loopback)', function () {
       for (let i = 0; i < held; i += 1) {
         replies.push(request(activatorPort, `/r/${i}`, { 'X-Ebb-Workload': 'shop/sleepy', 'X-Request-Id': String(i) }));
         // Arrival order is what the activator must keep: let each request arrive before the next.
-        await eventually(`request ${i} held`, async () => ((await activity(agent.ready.activity)).workloads.find((w) => w.workload === 'shop/sleepy')?.held === i + 1 ? true : undefined));
+        await eventually(`request ${i} held`, async () =>
+          (await activity(agent.ready.activity)).workloads.find((w) => w.workload === 'shop/sleepy')?.held === i + 1 ? true : undefined,
+        );
       }
       // A client that gives up while held must never reach the app.
       const abandon = new AbortController();
-      const abandoned = request(activatorPort, '/abandoned', { 'X-Ebb-Workload': 'shop/sleepy', 'X-Request-Id': 'abandoned' }, false, abandon.signal).catch(() => 'aborted');
-      await eventually('abandoned request held', async () => ((await activity(agent.ready.activity)).workloads.find((w) => w.workload === 'shop/sleepy')?.held === held + 1 ? true : undefined));
+      const abandoned = request(activatorPort, '/abandoned', { 'X-Ebb-Workload': 'shop/sleepy', 'X-Request-Id': 'abandoned' }, false, abandon.signal).catch(
+        () => 'aborted',
+      );
+      await eventually('abandoned request held', async () =>
+        (await activity(agent.ready.activity)).workloads.find((w) => w.workload === 'shop/sleepy')?.held === held + 1 ? true : undefined,
+      );
       abandon.abort();
       expect(await abandoned).to.equal('aborted');
-      await eventually('abandoned request dropped', async () => ((await activity(agent.ready.activity)).workloads.find((w) => w.workload === 'shop/sleepy')?.held === held ? true : undefined));
+      await eventually('abandoned request dropped', async () =>
+        (await activity(agent.ready.activity)).workloads.find((w) => w.workload === 'shop/sleepy')?.held === held ? true : undefined,
+      );
 
       // The wake went out with the first held request; all of them have been held since.
       await eventually('the wake request', () => (wakes.length > 0 ? true : undefined));
@@ -156,7 +164,9 @@ describe('data path (real processes on loopback)', function () {
       const deadlineMs = 2_000;
       const deadlineAgent = await startAgent({ EBB_STATIC_BACKENDS: `shop/down=127.0.0.1:${await freePort()}`, EBB_HOLD_DEADLINE_MS: String(deadlineMs) });
       const started = performance.now();
-      const deadlined = await Promise.all([0, 1, 2].map(() => request(deadlineAgent.ready.activator, '/', headers).then((reply) => ({ reply, afterMs: performance.now() - started }))));
+      const deadlined = await Promise.all(
+        [0, 1, 2].map(() => request(deadlineAgent.ready.activator, '/', headers).then((reply) => ({ reply, afterMs: performance.now() - started }))),
+      );
       for (const { reply, afterMs } of deadlined) {
         expect(reply.status).to.equal(503);
         expect(reply.headers['retry-after']).to.equal('1');
@@ -168,10 +178,12 @@ describe('data path (real processes on loopback)', function () {
       const agent = await startAgent({ EBB_STATIC_BACKENDS: `shop/down=127.0.0.1:${await freePort()}`, EBB_HOLD_MAX_REQUESTS_PER_WORKLOAD: '3' });
       const giveUp = new AbortController();
       let settled = 0;
-      const heldThree = [0, 1, 2].map(() => request(agent.ready.activator, '/', headers, false, giveUp.signal).then(
-        (reply) => ((settled += 1), reply),
-        () => ((settled += 1), undefined),
-      ));
+      const heldThree = [0, 1, 2].map(() =>
+        request(agent.ready.activator, '/', headers, false, giveUp.signal).then(
+          (reply) => ((settled += 1), reply),
+          () => ((settled += 1), undefined),
+        ),
+      );
       await eventually('three held', async () => ((await heldOf(agent.ready.activity)) === 3 ? true : undefined));
       const overCap = await request(agent.ready.activator, '/', headers);
       expect(overCap.status).to.equal(503);
@@ -185,7 +197,9 @@ describe('data path (real processes on loopback)', function () {
     });
 
     it('refuses /activity without a token (401) and for another identity (403)', async () => {
-      const agent = await startAgent({ EBB_STATIC_TOKENS: `${CONTROLLER_TOKEN}=system:serviceaccount:ebb-system:ebb-controller,other=system:serviceaccount:shop:default` });
+      const agent = await startAgent({
+        EBB_STATIC_TOKENS: `${CONTROLLER_TOKEN}=system:serviceaccount:ebb-system:ebb-controller,other=system:serviceaccount:shop:default`,
+      });
       expect((await request(agent.ready.activity, '/activity')).status).to.equal(401);
       expect((await request(agent.ready.activity, '/activity', { Authorization: 'Bearer wrong' })).status).to.equal(401);
       expect((await request(agent.ready.activity, '/activity', { Authorization: 'Bearer other' })).status).to.equal(403);

@@ -31,7 +31,11 @@ describe('usage from the kubelet on a real control plane', function () {
     return JSON.parse(reply.body) as UsageReport;
   };
   const pod = (name: string, nodeName: string, workload: string | undefined): V1Pod => ({
-    metadata: { name, labels: { app: 'web' }, annotations: workload ? { [INJECTED_ANNOTATION]: JSON.stringify({ v: 1, workload, settings: {}, sidecar: 'injected' }) } : {} },
+    metadata: {
+      name,
+      labels: { app: 'web' },
+      annotations: workload ? { [INJECTED_ANNOTATION]: JSON.stringify({ v: 1, workload, settings: {}, sidecar: 'injected' }) } : {},
+    },
     spec: {
       nodeName,
       // The interceptor as a plain container (clusters without native sidecars): KWOK, like a
@@ -56,7 +60,8 @@ describe('usage from the kubelet on a real control plane', function () {
     await createKwokObject(controlPlane().kubeConfig, resourceUsage(namespace, 'web-a', usages('250m', '48Mi')));
     await createKwokObject(controlPlane().kubeConfig, resourceUsage(namespace, 'web-b', usages('2', '1Gi')));
     await createKwokObject(controlPlane().kubeConfig, resourceUsage(namespace, 'plain', usages('2', '1Gi')));
-    for (const body of [pod('web-a', here!, 'shop/web'), pod('web-b', there!, 'shop/web'), pod('plain', here!, undefined)]) await core.createNamespacedPod({ namespace, body });
+    for (const body of [pod('web-a', here!, 'shop/web'), pod('web-b', there!, 'shop/web'), pod('plain', here!, undefined)])
+      await core.createNamespacedPod({ namespace, body });
     await runningPods(core, namespace, 'app=web', 3);
 
     agent = await startUsageAgent(controlPlane(), here!);
@@ -65,7 +70,7 @@ describe('usage from the kubelet on a real control plane', function () {
     await killAll();
   });
 
-  it('reports each container\'s CPU rate and working set for the opted-in pods on its node only', async () => {
+  it("reports each container's CPU rate and working set for the opted-in pods on its node only", async () => {
     const report = await eventually('web-a with a CPU rate on /usage', async () => {
       const latest = await usage();
       return latest.pods[0]?.containers.every((container) => container.cpuCores !== undefined) ? latest : undefined;
@@ -78,13 +83,15 @@ describe('usage from the kubelet on a real control plane', function () {
     // Δcore-seconds over the agent's Δtime between scrapes 0.5 s apart: a few ms of jitter either way.
     expect(app!.cpuCores).to.be.closeTo(0.25, 0.05);
     expect(interceptor!.cpuCores).to.be.closeTo(0.01, 0.002);
-    expect(app!.at).to.be.at.most(report.scrapedAt!).and.at.least(report.scrapedAt! - 1);
+    expect(app!.at)
+      .to.be.at.most(report.scrapedAt!)
+      .and.at.least(report.scrapedAt! - 1);
     expect(report.generatedAt).to.be.at.least(report.scrapedAt!);
     // Only for the controller, as /activity.
     expect((await request(agent.ready.activity, USAGE_PATH)).status).to.equal(401);
   });
 
-  it('reports an OOM kill once, with the container\'s memory request and limit', async () => {
+  it("reports an OOM kill once, with the container's memory request and limit", async () => {
     await core.patchNamespacedPod(
       { name: 'web-a', namespace, body: { metadata: { annotations: { [TEST_OOM_KILL_ANNOTATION]: 'app' } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -97,7 +104,15 @@ describe('usage from the kubelet on a real control plane', function () {
     const killedAt = status?.lastState?.terminated?.finishedAt;
     expect(status?.restartCount, 'KWOK restarted the container once').to.equal(1);
     expect(reported.ooms).to.deep.equal([
-      { pod: 'shop/web-a', workload: 'shop/web', container: 'app', at: new Date(killedAt!).getTime(), restartCount: 1, memoryRequestBytes: 64 * MiB, memoryLimitBytes: 96 * MiB },
+      {
+        pod: 'shop/web-a',
+        workload: 'shop/web',
+        container: 'app',
+        at: new Date(killedAt!).getTime(),
+        restartCount: 1,
+        memoryRequestBytes: 64 * MiB,
+        memoryLimitBytes: 96 * MiB,
+      },
     ]);
     // Two scrapes later the same kill is still the only one.
     await eventually('two more scrapes', async () => ((await usage()).scrapedAt! >= reported.scrapedAt! + 1_000 ? true : undefined));
@@ -107,7 +122,9 @@ describe('usage from the kubelet on a real control plane', function () {
   // Last: it stops KWOK, every node's kubelet.
   it('turns stale when the kubelet is unreachable: the error, the last figures kept, never zeros', async () => {
     const before = await usage();
-    await controlPlane().processes.find((process) => process.name === 'kwok')!.stop();
+    await controlPlane()
+      .processes.find((process) => process.name === 'kwok')!
+      .stop();
     const stale = await eventually('a stale report', async () => {
       const latest = await usage();
       return latest.stale ? latest : undefined;
@@ -121,7 +138,9 @@ describe('usage from the kubelet on a real control plane', function () {
       expect(container.cpuCores, container.container).to.be.above(0);
     }
     // Later reports keep the same figures and say so; the failures are counted.
-    await eventually('more failed scrapes', async () => ((await agentMetric(agent.ready.activity, 'ebb_agent_kubelet_scrape_failures_total'))! >= 3 ? true : undefined));
+    await eventually('more failed scrapes', async () =>
+      (await agentMetric(agent.ready.activity, 'ebb_agent_kubelet_scrape_failures_total'))! >= 3 ? true : undefined,
+    );
     const later = await usage();
     expect(later).to.deep.include({ stale: true, scrapedAt: stale.scrapedAt, pods: stale.pods });
   });

@@ -41,7 +41,9 @@ class SoonReady implements BackendSource {
  * awake the same request reaches it.
  */
 const notYet = (response: RawResponse, head: boolean) =>
-  response.status === 503 && response.headers['retry-after'] === '1' && (head || /^activator: (not holding the request|the workload is waking up)/.test(response.body.toString()));
+  response.status === 503 &&
+  response.headers['retry-after'] === '1' &&
+  (head || /^activator: (not holding the request|the workload is waking up)/.test(response.body.toString()));
 
 describe('fuzz: activator port', function () {
   // Hundreds of cases, some of which end only at a server's own timeout: minutes on a machine with both cores busy.
@@ -73,7 +75,10 @@ describe('fuzz: activator port', function () {
         method: 'POST',
         target: '/checkout',
         version: 'HTTP/1.1',
-        headers: [['Host', 'web.shop.svc.cluster.local'], ['Content-Type', 'application/json']],
+        headers: [
+          ['Host', 'web.shop.svc.cluster.local'],
+          ['Content-Type', 'application/json'],
+        ],
         body: Buffer.from(JSON.stringify({ cart: [{ sku: 'tea', quantity: 2 }], coupon: null })),
         framing: 'length',
         lineEnd: '\r\n',
@@ -114,7 +119,10 @@ describe('fuzz: activator port', function () {
     asleep = false;
     const outcome = await exchange(surface.endpoint, { writes: [Buffer.from(one)], answers: 1, boundMs: BOUND_MS });
     expect(outcome.responses[0]?.status, 'another client, meanwhile').to.equal(200);
-    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the flooding connection still open after ${BOUND_MS} ms`)), BOUND_MS))]);
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`the flooding connection still open after ${BOUND_MS} ms`)), BOUND_MS)),
+    ]);
     const { responses } = parseResponses(Buffer.concat(received), [], true);
     expect(responses.slice(0, MAX_PIPELINED).map((r) => r.status)).to.deep.equal(Array(MAX_PIPELINED).fill(200));
     expect(responses[MAX_PIPELINED]?.status).to.equal(429);

@@ -26,7 +26,11 @@ describe('fuzz: agent /activity and /usage', function () {
       method: 'GET',
       target: path,
       version: 'HTTP/1.1',
-      headers: [['Host', '10.0.0.7:18092'], ['Authorization', `Bearer ${CONTROLLER_TOKEN}`], ['Accept', 'application/json']],
+      headers: [
+        ['Host', '10.0.0.7:18092'],
+        ['Authorization', `Bearer ${CONTROLLER_TOKEN}`],
+        ['Accept', 'application/json'],
+      ],
       body: Buffer.alloc(0),
       framing: 'none',
       lineEnd: '\r\n',
@@ -34,7 +38,9 @@ describe('fuzz: agent /activity and /usage', function () {
   });
 
   before(async () => {
-    const verifier = new CachingTokenVerifier(new StaticTokenVerifier({ [CONTROLLER_TOKEN]: CONTROLLER_IDENTITY, 'agent-token': 'system:serviceaccount:ebb-system:ebb-agent' }));
+    const verifier = new CachingTokenVerifier(
+      new StaticTokenVerifier({ [CONTROLLER_TOKEN]: CONTROLLER_IDENTITY, 'agent-token': 'system:serviceaccount:ebb-system:ebb-agent' }),
+    );
     const report = () => ({ node: 'node-1', generatedAt: Date.now(), windowMs: 10_000, workloads: [] });
     server = createActivityServer(report, verifier, CONTROLLER_IDENTITY, new Registry(), () => usageUnavailable('node-1', 'static', Date.now()));
     server.listen(0, '127.0.0.1');

@@ -48,7 +48,11 @@ describe('fuzz: controller /wake', function () {
         method: 'POST',
         target: '/wake',
         version: 'HTTP/1.1',
-        headers: [['Host', 'ebb-controller.ebb-system.svc:18093'], ['Authorization', `Bearer ${AGENT_TOKEN}`], ['Content-Type', 'application/json']],
+        headers: [
+          ['Host', 'ebb-controller.ebb-system.svc:18093'],
+          ['Authorization', `Bearer ${AGENT_TOKEN}`],
+          ['Content-Type', 'application/json'],
+        ],
         body: Buffer.from(JSON.stringify({ workload: 'shop/web', service: { namespace: 'shop', name: 'web' }, node: 'node-1', held: 3 })),
         framing: 'length',
         lineEnd: '\r\n',
@@ -60,16 +64,24 @@ describe('fuzz: controller /wake', function () {
 
   it('answers 200 malformed requests within the bound, never 5xx, each 4xx with a message, and keeps serving', async () => {
     await fuzzSurface(surface, 200);
-    expect(wakes.every((wake) => typeof wake.workload === 'string' && typeof wake.held === 'number'), 'only well-formed wake requests reach the scaler').to.equal(true);
+    expect(
+      wakes.every((wake) => typeof wake.workload === 'string' && typeof wake.held === 'number'),
+      'only well-formed wake requests reach the scaler',
+    ).to.equal(true);
   });
 
   it('answers a body over the cap with 413 and a message before reading it all, declared or streamed', async () => {
     const body = Buffer.alloc(BODY_CAP * 64, 'x');
     const head = (framing: string) => `POST /wake HTTP/1.1\r\nHost: c\r\nAuthorization: Bearer ${AGENT_TOKEN}\r\n${framing}\r\n\r\n`;
-    const chunked = Buffer.concat([Buffer.from(head('Transfer-Encoding: chunked')), ...Array.from({ length: 64 }, () => Buffer.concat([Buffer.from(`${BODY_CAP.toString(16)}\r\n`), body.subarray(0, BODY_CAP), Buffer.from('\r\n')]))]);
+    const chunked = Buffer.concat([
+      Buffer.from(head('Transfer-Encoding: chunked')),
+      ...Array.from({ length: 64 }, () => Buffer.concat([Buffer.from(`${BODY_CAP.toString(16)}\r\n`), body.subarray(0, BODY_CAP), Buffer.from('\r\n')])),
+    ]);
     for (const writes of [[Buffer.from(head(`Content-Length: ${body.length}`)), body], [chunked]]) {
       // Sent 16 KiB at a time, stopping at the first answer, as a client that reads does.
-      const pieces = writes.flatMap((bytes) => Array.from({ length: Math.ceil(bytes.length / BODY_CAP) }, (_, i) => bytes.subarray(i * BODY_CAP, (i + 1) * BODY_CAP)));
+      const pieces = writes.flatMap((bytes) =>
+        Array.from({ length: Math.ceil(bytes.length / BODY_CAP) }, (_, i) => bytes.subarray(i * BODY_CAP, (i + 1) * BODY_CAP)),
+      );
       const outcome = await exchange(surface.endpoint, { writes: pieces, pauseMs: 1, stopOnAnswer: true, answers: 1, boundMs: BOUND_MS });
       expect(outcome.responses.map((r) => r.status)).to.deep.equal([413]);
       expect(outcome.responses[0]!.body.toString()).to.include(`body over ${BODY_CAP} bytes`);

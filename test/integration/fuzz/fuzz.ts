@@ -125,7 +125,6 @@ export async function fuzzSurface(surface: Surface, numRuns: number): Promise<vo
   expect(growth, `${surface.name}: heap grew ${(growth / 2 ** 20).toFixed(1)} MiB over ${numRuns} cases`).to.be.below(HEAP_GROWTH_BOUND);
 }
 
-
 export interface AppBehindHop {
   server: http.Server;
   port: number;

@@ -52,7 +52,11 @@ describe('fuzz: interceptor', function () {
       method: 'POST',
       target: '/orders?page=2',
       version: 'HTTP/1.1',
-      headers: [['Host', 'shop.example'], ['Content-Type', 'application/json'], ['User-Agent', 'fuzz/1']],
+      headers: [
+        ['Host', 'shop.example'],
+        ['Content-Type', 'application/json'],
+        ['User-Agent', 'fuzz/1'],
+      ],
       body: Buffer.from(JSON.stringify({ item: 'tea', quantity: 2, gift: { to: 'ann', note: 'hi' } })),
       framing: 'length',
       lineEnd: '\r\n',
@@ -72,7 +76,15 @@ describe('fuzz: interceptor', function () {
       {
         name: 'interceptor admin',
         endpoint: { port: interceptor.adminPort },
-        valid: { method: 'GET', target: '/stats', version: 'HTTP/1.1', headers: [['Host', '10.1.2.3:18090']], body: Buffer.alloc(0), framing: 'none', lineEnd: '\r\n' },
+        valid: {
+          method: 'GET',
+          target: '/stats',
+          version: 'HTTP/1.1',
+          headers: [['Host', '10.1.2.3:18090']],
+          body: Buffer.alloc(0),
+          framing: 'none',
+          lineEnd: '\r\n',
+        },
       },
       100,
     );
@@ -95,7 +107,10 @@ describe('fuzz: interceptor', function () {
 
     hold = false;
     for (const res of holding.splice(0)) res.end('ok');
-    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the flooding connection still open after ${BOUND_MS} ms`)), BOUND_MS))]);
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`the flooding connection still open after ${BOUND_MS} ms`)), BOUND_MS)),
+    ]);
     const { responses } = parseResponses(Buffer.concat(received), [], true);
     expect(responses.slice(0, MAX_PIPELINED).map((r) => r.status)).to.deep.equal(Array(MAX_PIPELINED).fill(200));
     expect(responses[MAX_PIPELINED]?.status).to.equal(429);

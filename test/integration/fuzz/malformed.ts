@@ -29,9 +29,15 @@ export function render(request: RequestParts): Buffer {
   if (request.framing === 'short') framing.push(`Content-Length: ${body.length + 1}`);
   if (request.framing === 'chunked') {
     framing.push('Transfer-Encoding: chunked');
-    body = Buffer.concat([Buffer.from(body.length > 0 ? `${body.length.toString(16)}\r\n` : ''), body, Buffer.from(body.length > 0 ? '\r\n0\r\n\r\n' : '0\r\n\r\n')]);
+    body = Buffer.concat([
+      Buffer.from(body.length > 0 ? `${body.length.toString(16)}\r\n` : ''),
+      body,
+      Buffer.from(body.length > 0 ? '\r\n0\r\n\r\n' : '0\r\n\r\n'),
+    ]);
   }
-  const head = [`${request.method} ${request.target} ${request.version}`, ...request.headers.map(([name, value]) => `${name}: ${value}`), ...framing].join(lineEnd);
+  const head = [`${request.method} ${request.target} ${request.version}`, ...request.headers.map(([name, value]) => `${name}: ${value}`), ...framing].join(
+    lineEnd,
+  );
   return Buffer.concat([Buffer.from(`${head}${lineEnd}${lineEnd}`, 'latin1'), body]);
 }
 
@@ -80,21 +86,39 @@ const headerMutation = fc.oneof(
   fc.record({
     kind: fc.constant('framing' as const),
     fields: fc.constantFrom<[string, string][]>(
-      [['Content-Length', '1'], ['Content-Length', '2']],
+      [
+        ['Content-Length', '1'],
+        ['Content-Length', '2'],
+      ],
       [['Content-Length', 'abc']],
       [['Content-Length', '-1']],
       [['Content-Length', '99999999999999999999']],
       [['Content-Length', '1, 1']],
-      [['Transfer-Encoding', 'chunked'], ['Content-Length', '3']],
+      [
+        ['Transfer-Encoding', 'chunked'],
+        ['Content-Length', '3'],
+      ],
       [['Transfer-Encoding', 'gzip']],
       [['Transfer-Encoding', 'chunked, identity']],
-      [['Transfer-Encoding', 'chunked'], ['Transfer-Encoding', 'chunked']],
+      [
+        ['Transfer-Encoding', 'chunked'],
+        ['Transfer-Encoding', 'chunked'],
+      ],
       [['Expect', '100-continue']],
       [['Expect', 'the-unexpected']],
-      [['Connection', 'Upgrade'], ['Upgrade', 'websocket']],
-      [['Connection', 'Upgrade'], ['Upgrade', 'h2c']],
+      [
+        ['Connection', 'Upgrade'],
+        ['Upgrade', 'websocket'],
+      ],
+      [
+        ['Connection', 'Upgrade'],
+        ['Upgrade', 'h2c'],
+      ],
       [['Connection', 'close, content-length, host']],
-      [['Host', 'a'], ['Host', 'b']],
+      [
+        ['Host', 'a'],
+        ['Host', 'b'],
+      ],
     ),
   }),
   fc.record({ kind: fc.constant('drop' as const), name: fc.constantFrom('host', 'content-type', 'authorization') }),
@@ -113,7 +137,9 @@ const jsonBody = fc.oneof(
   fc.json({ maxDepth: 4 }),
   fc.constantFrom('null', '[]', '{}', '"x"', '0', 'true', '{"a":', '{]', '\u0000', '{"__proto__":{"x":1}}'),
   fc.integer({ min: 1_000, max: 50_000 }).map((depth) => '['.repeat(depth) + ']'.repeat(depth)),
-  fc.integer({ min: 1_000, max: 20_000 }).map((depth) => '{"apiVersion":' + '['.repeat(depth) + ']'.repeat(depth) + ',"kind":' + '{"a":'.repeat(depth) + '1' + '}'.repeat(depth) + '}'),
+  fc
+    .integer({ min: 1_000, max: 20_000 })
+    .map((depth) => '{"apiVersion":' + '['.repeat(depth) + ']'.repeat(depth) + ',"kind":' + '{"a":'.repeat(depth) + '1' + '}'.repeat(depth) + '}'),
 );
 
 const DEEP = '\u0000deep\u0000';
@@ -121,7 +147,9 @@ const DEEP = '\u0000deep\u0000';
 /** Every path to a value inside a JSON value, the root's ([]) first. */
 function pathsOf(value: unknown, path: (string | number)[] = []): (string | number)[][] {
   if (value === null || typeof value !== 'object') return [path];
-  const children = Array.isArray(value) ? value.map((item, index) => pathsOf(item, [...path, index])) : Object.entries(value).map(([key, item]) => pathsOf(item, [...path, key]));
+  const children = Array.isArray(value)
+    ? value.map((item, index) => pathsOf(item, [...path, index]))
+    : Object.entries(value).map(([key, item]) => pathsOf(item, [...path, key]));
   return [path, ...children.flat()];
 }
 
@@ -158,7 +186,10 @@ const jsonShapeMutation = (body: Buffer) => {
   const path = fc.oneof(fc.constantFrom(...paths), fc.constantFrom(...(topLevel.length > 0 ? topLevel : paths)));
   return fc.record({ path, replacement }).map(({ path: at, replacement: value }) => {
     const text = JSON.stringify(replacedAt(valid, at, value)) ?? '';
-    return Buffer.from(text.replace(/\{"\\u0000deep\\u0000":(\d+)\}/, (_, depth: string) => '['.repeat(Number(depth)) + ']'.repeat(Number(depth))), 'utf8');
+    return Buffer.from(
+      text.replace(/\{"\\u0000deep\\u0000":(\d+)\}/, (_, depth: string) => '['.repeat(Number(depth)) + ']'.repeat(Number(depth))),
+      'utf8',
+    );
   });
 };
 
@@ -169,11 +200,13 @@ const bodyMutation = (shape: SurfaceShape) =>
     jsonBody.map((text) => Buffer.from(text, 'utf8')),
     fc.uint8Array({ maxLength: 512 }).map((bytes) => Buffer.from(bytes)),
     // Invalid UTF-8 inside the valid body: a lone continuation byte, an overlong form, a surrogate.
-    fc.record({ at: fc.nat(), bytes: fc.constantFrom([0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff, 0xfe], [0xf4, 0x90, 0x80, 0x80]) }).map(({ at, bytes }) => {
-      const body = shape.valid.body;
-      const cut = body.length === 0 ? 0 : at % body.length;
-      return Buffer.concat([body.subarray(0, cut), Buffer.from(bytes), body.subarray(cut)]);
-    }),
+    fc
+      .record({ at: fc.nat(), bytes: fc.constantFrom([0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff, 0xfe], [0xf4, 0x90, 0x80, 0x80]) })
+      .map(({ at, bytes }) => {
+        const body = shape.valid.body;
+        const cut = body.length === 0 ? 0 : at % body.length;
+        return Buffer.concat([body.subarray(0, cut), Buffer.from(bytes), body.subarray(cut)]);
+      }),
     // Truncated: the valid body cut short (sent with its real length, so the server sees it end).
     fc.nat().map((at) => shape.valid.body.subarray(0, shape.valid.body.length === 0 ? 0 : at % shape.valid.body.length)),
     // A request as the body: what a forwarding hop must never let through as a request of its own.
@@ -260,7 +293,9 @@ export interface FuzzCase {
 
 /** The case as a failure report shows it: the first bytes of each request, escaped, and the sizes. */
 function describeCase(fuzz: Omit<FuzzCase, typeof fc.toStringMethod>): string {
-  const requests = fuzz.requests.map((bytes) => `${JSON.stringify(bytes.subarray(0, 300).toString('latin1'))}${bytes.length > 300 ? `… (${bytes.length} bytes)` : ''}`);
+  const requests = fuzz.requests.map(
+    (bytes) => `${JSON.stringify(bytes.subarray(0, 300).toString('latin1'))}${bytes.length > 300 ? `… (${bytes.length} bytes)` : ''}`,
+  );
   return `${fuzz.delivery}${fuzz.complete ? '' : ' (incomplete)'} cuts=${JSON.stringify(fuzz.cuts)}: ${requests.join(' + ')}`;
 }
 
@@ -270,42 +305,54 @@ export function fuzzCase(shape: SurfaceShape): fc.Arbitrary<FuzzCase> {
   const garbage = fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 2_048 }).map((bytes) => Buffer.from(bytes)),
     // A TLS ClientHello's first bytes on a plain port, a plain request on the TLS one, HTTP/2's preface.
-    fc.constantFrom(Buffer.from('16030100c4010000c00303', 'hex'), Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from('\r\n\r\n\r\n'), Buffer.from('GET / HTTP/1.1\r\n\r\n')),
+    fc.constantFrom(
+      Buffer.from('16030100c4010000c00303', 'hex'),
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      Buffer.from('\r\n\r\n\r\n'),
+      Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+    ),
   );
   const delivery = fc.constantFrom<FuzzCase['delivery']>('whole', 'whole', 'whole', 'split', 'trickle', 'half-close', 'cut-off');
-  const cuts = fc.array(fc.integer({ min: 1, max: 999 }).map((permille) => permille / 1000), { minLength: 1, maxLength: 12 });
+  const cuts = fc.array(
+    fc.integer({ min: 1, max: 999 }).map((permille) => permille / 1000),
+    { minLength: 1, maxLength: 12 },
+  );
   const requests = fc.oneof(
     { weight: 3, arbitrary: bent.map((request) => [request]) },
     // Pipelined: bent requests between valid ones.
     { weight: 1, arbitrary: fc.array(fc.oneof(bent, fc.constant(shape.valid)), { minLength: 2, maxLength: 5 }) },
   );
-  return fc.oneof(
-    {
-      weight: 9,
-      arbitrary: fc.record({ requests, delivery, cuts }).map(({ requests: parts, delivery: how, cuts: at }) => ({
-        requests: parts.map(render),
-        methods: parts.map((request) => request.method),
-        delivery: parts.length > 1 && how === 'whole' ? ('pipelined' as const) : how,
-        cuts: at,
-        garbage: false,
-        complete: parts.every((request) => request.framing !== 'short' && request.framing !== 'raw'),
-        framed: parts.every((request) => request.framing === 'length' || request.framing === 'chunked' || (request.framing === 'none' && request.body.length === 0)),
-      })),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.record({ garbage, delivery, cuts }).map(({ garbage: bytes, delivery: how, cuts: at }) => ({
-        requests: [bytes],
-        methods: ['GARBAGE'],
-        delivery: how,
-        cuts: at,
-        garbage: true,
-        // Bytes may be the start of a request the server rightly waits to see the rest of.
-        complete: false,
-        framed: false,
-      })),
-    },
-  ).map((fuzz) => ({ ...fuzz, [fc.toStringMethod]: () => describeCase(fuzz) }));
+  return fc
+    .oneof(
+      {
+        weight: 9,
+        arbitrary: fc.record({ requests, delivery, cuts }).map(({ requests: parts, delivery: how, cuts: at }) => ({
+          requests: parts.map(render),
+          methods: parts.map((request) => request.method),
+          delivery: parts.length > 1 && how === 'whole' ? ('pipelined' as const) : how,
+          cuts: at,
+          garbage: false,
+          complete: parts.every((request) => request.framing !== 'short' && request.framing !== 'raw'),
+          framed: parts.every(
+            (request) => request.framing === 'length' || request.framing === 'chunked' || (request.framing === 'none' && request.body.length === 0),
+          ),
+        })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ garbage, delivery, cuts }).map(({ garbage: bytes, delivery: how, cuts: at }) => ({
+          requests: [bytes],
+          methods: ['GARBAGE'],
+          delivery: how,
+          cuts: at,
+          garbage: true,
+          // Bytes may be the start of a request the server rightly waits to see the rest of.
+          complete: false,
+          framed: false,
+        })),
+      },
+    )
+    .map((fuzz) => ({ ...fuzz, [fc.toStringMethod]: () => describeCase(fuzz) }));
 }
 
 /** The case's bytes as writes: whole, or cut at its split points. */

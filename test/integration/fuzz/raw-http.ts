@@ -86,7 +86,8 @@ export function parseResponses(data: Buffer, methods: readonly string[], ended: 
     }
     // An answer to HEAD has no body, unless the server never read a HEAD there (bytes it could not
     // parse, answered on the socket): then a body follows at once, where another answer would.
-    const headAnswer = methods[responses.length] === 'HEAD' && (data.length === bodyStart || data.subarray(bodyStart, bodyStart + 7).toString('latin1') === 'HTTP/1.');
+    const headAnswer =
+      methods[responses.length] === 'HEAD' && (data.length === bodyStart || data.subarray(bodyStart, bodyStart + 7).toString('latin1') === 'HTTP/1.');
     const noBody = headAnswer || status === 204 || status === 304 || status === 101;
     let body: Buffer;
     if (noBody) body = Buffer.alloc(0);

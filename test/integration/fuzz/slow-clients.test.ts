@@ -116,7 +116,10 @@ function slowClientChecks(hop: () => { port: number; held: () => number; release
     expect(status).to.equal(200);
     const answeredAt = performance.now();
     // Node keeps an idle connection 1 s beyond the keep-alive it advertises.
-    const closedAt = await Promise.race([closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('idle connection still open')), TIMEOUTS.keepAliveMs + 1_000 + SLACK_MS))]);
+    const closedAt = await Promise.race([
+      closed,
+      new Promise<number>((_, reject) => setTimeout(() => reject(new Error('idle connection still open')), TIMEOUTS.keepAliveMs + 1_000 + SLACK_MS)),
+    ]);
     expect(closedAt - answeredAt).to.be.at.least(TIMEOUTS.keepAliveMs - 5);
   });
 
@@ -235,13 +238,23 @@ describe('slow clients: the timeouts as the programs read them', function () {
     const interceptorEnv = { EBB_WORKLOAD: 'shop/app', EBB_LISTEN_PORT: '8080', EBB_APP_PORT: '8081' };
     expect(interceptorConfigFromEnv(interceptorEnv).clientTimeouts).to.deep.equal(INTERCEPTOR_CLIENT_TIMEOUTS);
     expect(INTERCEPTOR_CLIENT_TIMEOUTS).to.deep.equal({ headersMs: 10_000, keepAliveMs: 65_000 });
-    expect(interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '2500', EBB_KEEP_ALIVE_TIMEOUT_MS: '90000' }).clientTimeouts).to.deep.equal({ headersMs: 2_500, keepAliveMs: 90_000 });
-    expect(() => interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '10s' })).to.throw('EBB_HEADERS_TIMEOUT_MS: "10s" is not accepted: expected a whole number ≥ 1');
+    expect(interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '2500', EBB_KEEP_ALIVE_TIMEOUT_MS: '90000' }).clientTimeouts).to.deep.equal({
+      headersMs: 2_500,
+      keepAliveMs: 90_000,
+    });
+    expect(() => interceptorConfigFromEnv({ ...interceptorEnv, EBB_HEADERS_TIMEOUT_MS: '10s' })).to.throw(
+      'EBB_HEADERS_TIMEOUT_MS: "10s" is not accepted: expected a whole number ≥ 1',
+    );
 
     const agentEnv = { NODE_NAME: 'node-1' };
     expect(agentConfigFromEnv(agentEnv).activatorTimeouts).to.deep.equal(ACTIVATOR_CLIENT_TIMEOUTS);
     expect(ACTIVATOR_CLIENT_TIMEOUTS).to.deep.equal({ headersMs: 10_000, keepAliveMs: 65_000 });
-    expect(agentConfigFromEnv({ ...agentEnv, EBB_ACTIVATOR_HEADERS_TIMEOUT_MS: '2500', EBB_ACTIVATOR_KEEP_ALIVE_TIMEOUT_MS: '90000' }).activatorTimeouts).to.deep.equal({ headersMs: 2_500, keepAliveMs: 90_000 });
+    expect(
+      agentConfigFromEnv({ ...agentEnv, EBB_ACTIVATOR_HEADERS_TIMEOUT_MS: '2500', EBB_ACTIVATOR_KEEP_ALIVE_TIMEOUT_MS: '90000' }).activatorTimeouts,
+    ).to.deep.equal({
+      headersMs: 2_500,
+      keepAliveMs: 90_000,
+    });
   });
 
   it('the interceptor program disconnects a client that never ends its head, by EBB_HEADERS_TIMEOUT_MS', async () => {

@@ -44,7 +44,11 @@ describe('fuzz: webhook /mutate', function () {
         method: 'POST',
         target: '/mutate?timeout=10s',
         version: 'HTTP/1.1',
-        headers: [['Host', 'ebb-webhook.ebb-system.svc:443'], ['Content-Type', 'application/json'], ['Accept', 'application/json']],
+        headers: [
+          ['Host', 'ebb-webhook.ebb-system.svc:443'],
+          ['Content-Type', 'application/json'],
+          ['Accept', 'application/json'],
+        ],
         body: Buffer.from(JSON.stringify(review)),
         framing: 'length',
         lineEnd: '\r\n',

@@ -28,7 +28,7 @@ describe('activator EndpointSlices on the real API server', function () {
     });
   });
 
-  it('adds a slice beside the EndpointSlice controller\'s, which leaves it alone', async () => {
+  it("adds a slice beside the EndpointSlice controller's, which leaves it alone", async () => {
     const slices = new ActivatorSlices(controlPlane().kubeConfig);
     await slices.ensure(activatorSlice(service, 'default/shop', [{ ip: '192.0.2.1' }, { ip: '192.0.2.2' }], ports));
     const all = await eventually('both slices', async () => {
@@ -42,9 +42,14 @@ describe('activator EndpointSlices on the real API server', function () {
     // Make the EndpointSlice controller reconcile the Service now that ours exists, and wait for
     // it: it copies the Service's labels onto its own slice, so its slice carrying a new label is
     // a reconcile done after ours was written. It must not have touched ours.
-    await core.patchNamespacedService({ name: 'shop', namespace, body: { metadata: { labels: { reconciled: 'after-ours' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await core.patchNamespacedService(
+      { name: 'shop', namespace, body: { metadata: { labels: { reconciled: 'after-ours' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     await eventually('the EndpointSlice controller reconciling the Service', async () => {
-      const theirs = (await slicesOf('shop')).find((slice) => slice.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'] === 'endpointslice-controller.k8s.io');
+      const theirs = (await slicesOf('shop')).find(
+        (slice) => slice.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'] === 'endpointslice-controller.k8s.io',
+      );
       return theirs?.metadata?.labels?.reconciled === 'after-ours' ? true : undefined;
     });
     const again = await discovery.readNamespacedEndpointSlice({ name: activatorSliceName('shop'), namespace });

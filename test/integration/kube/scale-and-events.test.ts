@@ -16,9 +16,7 @@ describe('scale writes and events on the real API server', function () {
     eventually('the Deployment at rest', async () => {
       const deployment = await apps.readNamespacedDeployment({ name: 'scaled', namespace });
       const status = deployment.status;
-      return status?.observedGeneration === deployment.metadata?.generation && (status?.readyReplicas ?? 0) === deployment.spec?.replicas
-        ? true
-        : undefined;
+      return status?.observedGeneration === deployment.metadata?.generation && (status?.readyReplicas ?? 0) === deployment.spec?.replicas ? true : undefined;
     });
 
   before(async () => {

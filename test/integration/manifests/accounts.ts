@@ -11,7 +11,9 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
  * TokenRequest API as its pod would have, against the cluster `admin` reaches.
  */
 export async function accountKubeconfig(admin: KubeConfig, namespace: string, account: string, dir: string): Promise<string> {
-  const issued = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: account, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const issued = await admin
+    .makeApiClient(CoreV1Api)
+    .createNamespacedServiceAccountToken({ name: account, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const cluster = admin.getCurrentCluster()!;
   const config = new KubeConfig();
   config.loadFromOptions({

@@ -36,7 +36,9 @@ interface KubeObject {
 const key = (object: KubeObject) => `${object.kind} ${object.metadata.namespace ?? ''}/${object.metadata.name}`;
 
 function documents(text: string): KubeObject[] {
-  return parseAllDocuments(text).map((document) => document.toJS() as KubeObject | null).filter((object): object is KubeObject => object !== null);
+  return parseAllDocuments(text)
+    .map((document) => document.toJS() as KubeObject | null)
+    .filter((object): object is KubeObject => object !== null);
 }
 
 /** Objects by kind, namespace and name; the policy ConfigMap's text as the YAML it holds. */
@@ -67,7 +69,11 @@ function differences(chart: readonly KubeObject[], kustomize: readonly KubeObjec
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, sorted(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, sorted(v)]),
+  );
 }
 
 describe('Helm chart (charts/ebb)', function () {
@@ -81,7 +87,12 @@ describe('Helm chart (charts/ebb)', function () {
 
   /** `helm` with its cache, config and data in a directory of the test's own, never the user's. */
   async function helm(args: string[]): Promise<string> {
-    const env = { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') };
+    const env = {
+      ...process.env,
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+    };
     return (await runFile(locateTool('helm'), args, { env, maxBuffer: 16 * 2 ** 20 })).stdout;
   }
   const template = async (...sets: string[]) => documents(await helm(['template', 'ebb', CHART, ...sets.flatMap((set) => ['--set', set])]));
@@ -100,7 +111,9 @@ describe('Helm chart (charts/ebb)', function () {
 
   it('with monitoring.enabled, adds exactly the objects of manifests/monitoring, from byte-for-byte copies', async () => {
     for (const file of ['monitors.yaml', 'alerts.yaml', 'dashboard.json']) {
-      expect(readFileSync(join(CHART, 'files/monitoring', file), 'utf8'), `charts/ebb/files/monitoring/${file}`).to.equal(readFileSync(join(ROOT, 'manifests/monitoring', file), 'utf8'));
+      expect(readFileSync(join(CHART, 'files/monitoring', file), 'utf8'), `charts/ebb/files/monitoring/${file}`).to.equal(
+        readFileSync(join(ROOT, 'manifests/monitoring', file), 'utf8'),
+      );
     }
     const chart = await template('monitoring.enabled=true');
     const expected = [...documents(await kustomize('manifests')), ...documents(await kustomize('manifests/monitoring'))];
@@ -109,10 +122,17 @@ describe('Helm chart (charts/ebb)', function () {
 
   it('takes the image, replicas, resources and policy from its values', async () => {
     const chart = await template(
-      'image.repository=registry.example/ebb', 'image.tag=1.2.3', 'image.pullPolicy=Always',
-      'webhook.replicas=3', 'controller.replicas=1', 'agent.resources.limits.memory=300Mi', 'policy.defaults.max-replicas=20',
+      'image.repository=registry.example/ebb',
+      'image.tag=1.2.3',
+      'image.pullPolicy=Always',
+      'webhook.replicas=3',
+      'controller.replicas=1',
+      'agent.resources.limits.memory=300Mi',
+      'policy.defaults.max-replicas=20',
     );
-    type Workload = KubeObject & { spec: { replicas?: number; template: { spec: { containers: { image: string; imagePullPolicy?: string; resources: { limits: { memory: string } } }[] } } } };
+    type Workload = KubeObject & {
+      spec: { replicas?: number; template: { spec: { containers: { image: string; imagePullPolicy?: string; resources: { limits: { memory: string } } }[] } } };
+    };
     const workloads = chart.filter((object): object is Workload => object.kind === 'Deployment' || object.kind === 'DaemonSet');
     expect(workloads).to.have.length(3);
     for (const workload of workloads) {
@@ -132,7 +152,10 @@ describe('Helm chart (charts/ebb)', function () {
     const chart = await template('certificates.mode=cert-manager');
     expect(differences(chart, documents(await kustomize('manifests/overlays/cert-manager')))).to.deep.equal([]);
     const certificate = chart.find((object) => object.kind === 'Certificate' && object.metadata.name === 'ebb-webhook');
-    expect(certificate?.spec).to.deep.include({ secretName: 'ebb-webhook-tls', dnsNames: ['ebb-webhook.ebb-system.svc', 'ebb-webhook.ebb-system.svc.cluster.local'] });
+    expect(certificate?.spec).to.deep.include({
+      secretName: 'ebb-webhook-tls',
+      dnsNames: ['ebb-webhook.ebb-system.svc', 'ebb-webhook.ebb-system.svc.cluster.local'],
+    });
     expect(certificate?.spec?.issuerRef).to.deep.equal({ kind: 'Issuer', name: 'ebb-ca' });
     // cert-manager's CA injector writes the caBundle; the controller leaves it and the Secrets alone.
     const configuration = chart.find((object) => object.kind === 'MutatingWebhookConfiguration')!;
@@ -140,25 +163,37 @@ describe('Helm chart (charts/ebb)', function () {
     type Controller = KubeObject & { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
     const controller = chart.find((object): object is Controller => object.kind === 'Deployment' && object.metadata.name === 'ebb-controller')!;
     expect(controller.spec.template.spec.containers[0]!.env.find((variable) => variable.name === 'EBB_WEBHOOK_CERTIFICATES')?.value).to.equal('external');
-    const role = chart.find((object) => object.kind === 'Role' && object.metadata.name === 'ebb-controller') as KubeObject & { rules: { resources: string[] }[] };
+    const role = chart.find((object) => object.kind === 'Role' && object.metadata.name === 'ebb-controller') as KubeObject & {
+      rules: { resources: string[] }[];
+    };
     expect(role.rules.flatMap((rule) => rule.resources)).to.not.include('secrets');
-    const base = documents(await kustomize('manifests')).find((object) => object.kind === 'Role' && object.metadata.name === 'ebb-controller') as KubeObject & { rules: { resources: string[] }[] };
+    const base = documents(await kustomize('manifests')).find((object) => object.kind === 'Role' && object.metadata.name === 'ebb-controller') as KubeObject & {
+      rules: { resources: string[] }[];
+    };
     expect(base.rules.flatMap((rule) => rule.resources)).to.include('secrets');
 
-    const ownIssuer = await template('certificates.mode=cert-manager', 'certificates.certManager.issuerRef.kind=ClusterIssuer', 'certificates.certManager.issuerRef.name=corp-ca');
+    const ownIssuer = await template(
+      'certificates.mode=cert-manager',
+      'certificates.certManager.issuerRef.kind=ClusterIssuer',
+      'certificates.certManager.issuerRef.name=corp-ca',
+    );
     expect(ownIssuer.filter((object) => object.apiVersion === 'cert-manager.io/v1').map(key)).to.deep.equal(['Certificate ebb-system/ebb-webhook']);
     expect(ownIssuer.find((object) => object.kind === 'Certificate')!.spec!.issuerRef).to.deep.equal({ kind: 'ClusterIssuer', name: 'corp-ca' });
 
-    const refused = await template('certificates.mode=manual').then(() => undefined, (error: { stderr?: string }) => error.stderr);
+    const refused = await template('certificates.mode=manual').then(
+      () => undefined,
+      (error: { stderr?: string }) => error.stderr,
+    );
     expect(refused).to.include('certificates.mode: "manual" is not accepted: expected self-managed or cert-manager');
   });
 
   describe('against a real API server', () => {
     const controlPlane = useControlPlane({ nodes: 1 });
-    const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
+    const kubectl = (args: string[]) =>
+      runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
 
     // First, and gone when it ends: the chart's namespace is its own, so nothing may exist before.
-    it('installs with the README\'s `helm install ebb charts/ebb` (the namespace with its labels, every program) and uninstalls', async () => {
+    it("installs with the README's `helm install ebb charts/ebb` (the namespace with its labels, every program) and uninstalls", async () => {
       const asUser = ['--kubeconfig', controlPlane().kubeconfigPath];
       expect(await helm(['install', 'ebb', CHART, ...asUser])).to.match(/STATUS: deployed/);
       const namespace = JSON.parse((await kubectl(['get', 'namespace', 'ebb-system', '-o', 'json'])).stdout) as KubeObject;
@@ -166,12 +201,20 @@ describe('Helm chart (charts/ebb)', function () {
       const workloads = (await kubectl(['get', 'deployments,daemonsets', '-n', 'ebb-system', '-o', 'name'])).stdout.trim().split('\n');
       expect(workloads).to.have.members(['deployment.apps/ebb-controller', 'deployment.apps/ebb-webhook', 'daemonset.apps/ebb-agent']);
       await helm(['uninstall', 'ebb', ...asUser]);
-      await eventually('the namespace ebb-system deleted', () => kubectl(['get', 'namespace', 'ebb-system']).then(() => undefined, () => true), 60_000);
+      await eventually(
+        'the namespace ebb-system deleted',
+        () =>
+          kubectl(['get', 'namespace', 'ebb-system']).then(
+            () => undefined,
+            () => true,
+          ),
+        60_000,
+      );
     });
 
     // The namespace and the CRDs of cert-manager and the Prometheus Operator (vendored: crds/ here and
     // in ../monitoring/) for real first: a dry run creates nothing, and the objects need them.
-    it('accepts every render, kustomize\'s and the chart\'s (defaults, cert-manager, monitoring), as a strict server-side dry run', async () => {
+    it("accepts every render, kustomize's and the chart's (defaults, cert-manager, monitoring), as a strict server-side dry run", async () => {
       const dir = mkdtempSync(join(tmpdir(), 'ebb-renders-'));
       try {
         const renders = {
@@ -183,7 +226,8 @@ describe('Helm chart (charts/ebb)', function () {
         };
         const namespace = documents(renders.kustomize).find((object) => object.kind === 'Namespace')!;
         writeFileSync(join(dir, 'namespace.json'), JSON.stringify(namespace));
-        for (const crds of [join(import.meta.dirname, 'crds'), join(import.meta.dirname, '../monitoring/crds')]) await kubectl(['apply', '--server-side', '-f', crds]);
+        for (const crds of [join(import.meta.dirname, 'crds'), join(import.meta.dirname, '../monitoring/crds')])
+          await kubectl(['apply', '--server-side', '-f', crds]);
         await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
         await kubectl(['apply', '--server-side', '-f', join(dir, 'namespace.json')]);
         for (const [name, text] of Object.entries(renders)) {

@@ -77,12 +77,16 @@ interface NetworkPolicy {
 
 /** A rule as one line per resource, e.g. `apps/deployments/scale get,patch,update` or `/configmaps[ebb-policy] get`. */
 function ruleLines(rules: readonly V1PolicyRule[] | undefined): string[] {
-  return (rules ?? []).flatMap((rule) =>
-    (rule.apiGroups ?? []).flatMap((group) =>
-      (rule.resources ?? []).map((resource) => {
-        const names = rule.resourceNames ? `[${rule.resourceNames.join(',')}]` : '';
-        return `${group}/${resource}${names} ${[...rule.verbs].sort().join(',')}`;
-      }))).sort();
+  return (rules ?? [])
+    .flatMap((rule) =>
+      (rule.apiGroups ?? []).flatMap((group) =>
+        (rule.resources ?? []).map((resource) => {
+          const names = rule.resourceNames ? `[${rule.resourceNames.join(',')}]` : '';
+          return `${group}/${resource}${names} ${[...rule.verbs].sort().join(',')}`;
+        }),
+      ),
+    )
+    .sort();
 }
 
 /** What the `restricted` Pod Security Standard and ebb's own rules ask of a pod; empty when met. */
@@ -162,7 +166,7 @@ describe('install manifests', function () {
       expect({ ...parsed.policy, defaults: {} }).to.deep.equal({ ...DEFAULT_POLICY, sidecar: { ...DEFAULT_POLICY.sidecar, image: IMAGE } });
     });
 
-    it('registers a webhook that fails open, for pod CREATE only, never for Kubernetes\', ebb\'s namespace or ebb\'s pods', () => {
+    it("registers a webhook that fails open, for pod CREATE only, never for Kubernetes', ebb's namespace or ebb's pods", () => {
       const configuration = one<V1MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration', 'ebb');
       expect(configuration.webhooks).to.have.length(1);
       const webhook = configuration.webhooks![0]!;
@@ -188,16 +192,24 @@ describe('install manifests', function () {
       expect(service.spec.ports).to.deep.equal([{ name: 'https', port: 443, targetPort: 'https' }]);
     });
 
-    it('grants no wildcard, no Secrets but the webhook\'s two to the controller, and exactly the rules each program uses', () => {
+    it("grants no wildcard, no Secrets but the webhook's two to the controller, and exactly the rules each program uses", () => {
       const roles = objects.filter((object): object is KubeObject & V1Role => object.kind === 'ClusterRole' || object.kind === 'Role');
       expect(roles.map((role) => `${role.kind} ${role.metadata.name}`)).to.have.members([
-        'ClusterRole ebb-webhook', 'Role ebb-webhook', 'ClusterRole ebb-controller', 'Role ebb-controller', 'ClusterRole ebb-agent',
+        'ClusterRole ebb-webhook',
+        'Role ebb-webhook',
+        'ClusterRole ebb-controller',
+        'Role ebb-controller',
+        'ClusterRole ebb-agent',
       ]);
       for (const role of roles) {
         for (const rule of role.rules ?? []) {
           const fields = [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs, ...(rule.resourceNames ?? []), ...(rule.nonResourceURLs ?? [])];
-          expect(fields.filter((field) => field.includes('*')), `${role.kind} ${role.metadata.name}`).to.deep.equal([]);
-          if (`${role.kind} ${role.metadata.name}` !== 'Role ebb-controller') expect(rule.resources ?? [], `${role.kind} ${role.metadata.name}`).to.not.include('secrets');
+          expect(
+            fields.filter((field) => field.includes('*')),
+            `${role.kind} ${role.metadata.name}`,
+          ).to.deep.equal([]);
+          if (`${role.kind} ${role.metadata.name}` !== 'Role ebb-controller')
+            expect(rule.resources ?? [], `${role.kind} ${role.metadata.name}`).to.not.include('secrets');
         }
       }
       const rules = (kind: string, name: string) => ruleLines(one<V1Role>(objects, kind, name).rules);
@@ -254,11 +266,13 @@ describe('install manifests', function () {
     });
 
     it('runs every program from the one image, chosen by command', () => {
-      const commands = Object.fromEntries(workloads.map((workload) => {
-        const [container] = workload.spec.containers;
-        expect(container!.image, workload.name).to.equal(IMAGE);
-        return [workload.name, container!.command];
-      }));
+      const commands = Object.fromEntries(
+        workloads.map((workload) => {
+          const [container] = workload.spec.containers;
+          expect(container!.image, workload.name).to.equal(IMAGE);
+          return [workload.name, container!.command];
+        }),
+      );
       expect(commands).to.deep.equal({
         'Deployment ebb-webhook': ['node', '/app/dist/webhook.mjs'],
         'Deployment ebb-controller': ['node', '/app/dist/controller.mjs'],
@@ -270,7 +284,17 @@ describe('install manifests', function () {
       const spec = (name: string) => workloads.find((workload) => workload.name === name)!.spec;
       const webhook = spec('Deployment ebb-webhook');
       expect(webhook.volumes).to.deep.equal([
-        { name: 'tls', secret: { secretName: 'ebb-webhook-tls', optional: true, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } },
+        {
+          name: 'tls',
+          secret: {
+            secretName: 'ebb-webhook-tls',
+            optional: true,
+            items: [
+              { key: 'tls.crt', path: 'tls.crt' },
+              { key: 'tls.key', path: 'tls.key' },
+            ],
+          },
+        },
       ]);
       expect(webhook.containers[0]!.volumeMounts).to.deep.equal([{ name: 'tls', mountPath: '/etc/ebb/tls', readOnly: true }]);
       expect(webhook.containers[0]!.readinessProbe?.httpGet).to.deep.include({ scheme: 'HTTPS', path: '/readyz', port: 'https' });
@@ -280,16 +304,22 @@ describe('install manifests', function () {
       expect(controller.serviceAccountName).to.equal('ebb-controller');
       // No Secret mounted: the controller creates the webhook's and reads them through the API
       // (a mount of a Secret that does not exist yet would keep its pod from starting).
-      expect(controller.volumes).to.deep.equal([{
-        name: 'ebb-token',
-        projected: { sources: [{ serviceAccountToken: { path: 'token', audience: 'ebb.dev', expirationSeconds: 3600 } }] },
-      }]);
-      const env = Object.fromEntries((controller.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value ?? variable.valueFrom?.fieldRef?.fieldPath]));
+      expect(controller.volumes).to.deep.equal([
+        {
+          name: 'ebb-token',
+          projected: { sources: [{ serviceAccountToken: { path: 'token', audience: 'ebb.dev', expirationSeconds: 3600 } }] },
+        },
+      ]);
+      const env = Object.fromEntries(
+        (controller.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value ?? variable.valueFrom?.fieldRef?.fieldPath]),
+      );
       expect(env).to.include({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', EBB_WEBHOOK_CERTIFICATES: 'self-managed' });
       expect(controller.containers[0]!.ports).to.deep.equal([{ name: 'http', containerPort: 18093 }]);
 
       const agent = spec('DaemonSet ebb-agent');
-      const agentEnv = Object.fromEntries((agent.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value ?? variable.valueFrom?.fieldRef?.fieldPath]));
+      const agentEnv = Object.fromEntries(
+        (agent.containers[0]!.env ?? []).map((variable) => [variable.name, variable.value ?? variable.valueFrom?.fieldRef?.fieldPath]),
+      );
       expect(agentEnv).to.include({ POD_NAMESPACE: 'metadata.namespace', EBB_CONTROLLER_URL: 'http://ebb-controller.$(POD_NAMESPACE).svc:18093' });
 
       for (const name of ['ebb-webhook', 'ebb-controller']) {
@@ -302,7 +332,7 @@ describe('install manifests', function () {
       }
     });
 
-    it('lets an overlay narrow the webhook\'s NetworkPolicy to the control plane\'s range with one patch', async () => {
+    it("lets an overlay narrow the webhook's NetworkPolicy to the control plane's range with one patch", async () => {
       const policy = one<NetworkPolicy>(objects, 'NetworkPolicy', 'ebb-webhook');
       expect(policy.spec.podSelector).to.deep.equal({ matchLabels: { 'app.kubernetes.io/name': 'ebb-webhook' } });
       expect(policy.spec.policyTypes).to.deep.equal(['Ingress']);
@@ -311,17 +341,20 @@ describe('install manifests', function () {
 
       const overlay = mkdtempSync(join(tmpdir(), 'ebb-overlay-'));
       try {
-        writeFileSync(join(overlay, 'kustomization.yaml'), [
-          'resources:',
-          `  - ${relative(overlay, MANIFESTS)}`,
-          'patches:',
-          '  - target: {kind: NetworkPolicy, name: ebb-webhook}',
-          '    patch: |-',
-          '      - op: replace',
-          '        path: /spec/ingress/0/from',
-          '        value: [{ipBlock: {cidr: 172.16.0.0/28}}]',
-          '',
-        ].join('\n'));
+        writeFileSync(
+          join(overlay, 'kustomization.yaml'),
+          [
+            'resources:',
+            `  - ${relative(overlay, MANIFESTS)}`,
+            'patches:',
+            '  - target: {kind: NetworkPolicy, name: ebb-webhook}',
+            '    patch: |-',
+            '      - op: replace',
+            '        path: /spec/ingress/0/from',
+            '        value: [{ipBlock: {cidr: 172.16.0.0/28}}]',
+            '',
+          ].join('\n'),
+        );
         const patched = one<NetworkPolicy>(await render(overlay), 'NetworkPolicy', 'ebb-webhook');
         expect(patched.spec.ingress[0]?.from).to.deep.equal([{ ipBlock: { cidr: '172.16.0.0/28' } }]);
         expect(patched.spec.ingress[1]).to.deep.equal(policy.spec.ingress[1]);
@@ -363,8 +396,10 @@ describe('install manifests', function () {
       // The real authorizer: what each account may and may not do.
       // `can-i` exits 1 for "no" and for its own errors alike: only a printed yes or no counts.
       const can = async (account: string, ...args: string[]) => {
-        const answer = await kubectl(['auth', 'can-i', `--as=system:serviceaccount:${NAMESPACE}:${account}`, ...args], kubeconfig())
-          .then(({ stdout }) => stdout, (error: { stdout?: string; stderr?: string }) => error.stdout || `error: ${error.stderr}`);
+        const answer = await kubectl(['auth', 'can-i', `--as=system:serviceaccount:${NAMESPACE}:${account}`, ...args], kubeconfig()).then(
+          ({ stdout }) => stdout,
+          (error: { stdout?: string; stderr?: string }) => error.stdout || `error: ${error.stderr}`,
+        );
         if (!/^(yes|no)\b/.test(answer)) throw new Error(`kubectl auth can-i ${args.join(' ')}: ${answer}`);
         return answer.startsWith('yes');
       };
@@ -455,78 +490,111 @@ describe('install manifests', function () {
 
       const webhookPort = await freePort();
       const webhookOutput: string[] = [];
-      const webhook = spawn(process.execPath, ['--import', 'tsx', 'webhook/main.ts', '--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', files.cert, '--tls-key', files.key], {
-        env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: namespace },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const webhook = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'webhook/main.ts', '--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', files.cert, '--tls-key', files.key],
+        {
+          env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: namespace },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       for (const output of [webhook.stdout, webhook.stderr]) output.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
       const volume = playSecretVolume(controlPlane().kubeConfig, namespace, 'ebb-webhook-tls', tlsDir);
       try {
         // Before any certificate exists, the webhook serves (a placeholder) and is not ready.
-        await eventually(`the webhook waiting for its certificate (${webhookOutput.join('')})`, async () => ((await probe(webhookPort, '/healthz')) === 200 ? true : undefined));
+        await eventually(`the webhook waiting for its certificate (${webhookOutput.join('')})`, async () =>
+          (await probe(webhookPort, '/healthz')) === 200 ? true : undefined,
+        );
         expect(await probe(webhookPort, '/readyz')).to.equal(503);
-        const controller = await startProgram<{ port: number }>('src/controller/main.ts', {
-          KUBECONFIG: await kubeconfigOf('ebb-controller'),
-          POD_NAME: 'ebb-controller-0',
-          POD_NAMESPACE: namespace,
-          EBB_CONTROLLER_HOST: '127.0.0.1',
-          EBB_CONTROLLER_PORT: '0',
-          EBB_TOKEN_FILE: files.token,
-          EBB_WEBHOOK_CERTIFICATES: mode ?? 'unset in the manifests',
-          EBB_TICK_MS: '200',
-        }, 'controller listening', 30_000);
-        const agent = await startProgram<{ activity: number }>('agent/main.ts', {
-          KUBECONFIG: await kubeconfigOf('ebb-agent'),
-          NODE_NAME: controlPlane().nodeNames[0]!,
-          POD_NAMESPACE: namespace,
-          EBB_LISTEN_HOST: '127.0.0.1',
-          EBB_AGENT_PORT: '0',
-          EBB_TOKEN_FILE: files.token,
-        }, 'agent listening', 30_000);
+        const controller = await startProgram<{ port: number }>(
+          'src/controller/main.ts',
+          {
+            KUBECONFIG: await kubeconfigOf('ebb-controller'),
+            POD_NAME: 'ebb-controller-0',
+            POD_NAMESPACE: namespace,
+            EBB_CONTROLLER_HOST: '127.0.0.1',
+            EBB_CONTROLLER_PORT: '0',
+            EBB_TOKEN_FILE: files.token,
+            EBB_WEBHOOK_CERTIFICATES: mode ?? 'unset in the manifests',
+            EBB_TICK_MS: '200',
+          },
+          'controller listening',
+          30_000,
+        );
+        const agent = await startProgram<{ activity: number }>(
+          'agent/main.ts',
+          {
+            KUBECONFIG: await kubeconfigOf('ebb-agent'),
+            NODE_NAME: controlPlane().nodeNames[0]!,
+            POD_NAMESPACE: namespace,
+            EBB_LISTEN_HOST: '127.0.0.1',
+            EBB_AGENT_PORT: '0',
+            EBB_TOKEN_FILE: files.token,
+          },
+          'agent listening',
+          30_000,
+        );
         const core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
         const secret = await eventually(`Secret ${namespace}/ebb-webhook-tls created by the controller (${controller.output.join('\n')})`, () =>
-          core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace }).catch(() => undefined));
+          core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace }).catch(() => undefined),
+        );
         const caPem = Buffer.from(secret.data!['ca.crt']!, 'base64').toString();
         const serving = new X509Certificate(Buffer.from(secret.data!['tls.crt']!, 'base64'));
         expect(serving.subjectAltName).to.include(`DNS:ebb-webhook.${namespace}.svc`);
-        const status = (url: string) => new Promise<number>((done) => {
-          const req = request(url, { ca: caPem, agent: false }, (res) => {
-            res.resume();
-            done(res.statusCode ?? 0);
+        const status = (url: string) =>
+          new Promise<number>((done) => {
+            const req = request(url, { ca: caPem, agent: false }, (res) => {
+              res.resume();
+              done(res.statusCode ?? 0);
+            });
+            req.on('error', () => done(0));
+            req.end();
           });
-          req.on('error', () => done(0));
-          req.end();
-        });
-        const controllerReady = () => fetch(`http://127.0.0.1:${controller.ready.port}/readyz`).then((res) => res.status, () => 0);
+        const controllerReady = () =>
+          fetch(`http://127.0.0.1:${controller.ready.port}/readyz`).then(
+            (res) => res.status,
+            () => 0,
+          );
         await eventually(`both ready (webhook: ${webhookOutput.join('')}; controller: ${controller.output.join('\n')})`, async () =>
-          (await status(`https://127.0.0.1:${webhookPort}/readyz`)) === 200 && (await controllerReady()) === 200 ? true : undefined);
+          (await status(`https://127.0.0.1:${webhookPort}/readyz`)) === 200 && (await controllerReady()) === 200 ? true : undefined,
+        );
 
         const coordination = controlPlane().kubeConfig.makeApiClient(CoordinationV1Api);
         await eventually('the controller holding the Lease', async () =>
-          (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace })).spec?.holderIdentity === 'ebb-controller-0' ? true : undefined);
+          (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace })).spec?.holderIdentity === 'ebb-controller-0' ? true : undefined,
+        );
         const admission = controlPlane().kubeConfig.makeApiClient(AdmissionregistrationV1Api);
         const wanted = Buffer.from(caPem).toString('base64');
         await eventually('the caBundle written by the controller from its Secret', async () =>
-          String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === wanted ? true : undefined);
+          String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === wanted ? true : undefined,
+        );
         // A few ticks later (five more counted by the controller, and a renewal of its Lease), still
         // nothing refused.
         const ticks = async () => {
-          const line = (await (await fetch(`http://127.0.0.1:${controller.ready.port}/metrics`)).text()).split('\n').find((l) => l.startsWith('ebb_controller_tick_duration_seconds_count '));
-          if (line === undefined) throw new Error('no ebb_controller_tick_duration_seconds_count in the controller\'s metrics');
+          const line = (await (await fetch(`http://127.0.0.1:${controller.ready.port}/metrics`)).text())
+            .split('\n')
+            .find((l) => l.startsWith('ebb_controller_tick_duration_seconds_count '));
+          if (line === undefined) throw new Error("no ebb_controller_tick_duration_seconds_count in the controller's metrics");
           return Number(line.split(' ')[1]);
         };
         const leaseVersion = async () => (await coordination.readNamespacedLease({ name: 'ebb-controller', namespace })).metadata?.resourceVersion;
         const before = { ticks: await ticks(), lease: await leaseVersion() };
         const refusedSoFar = () => [...webhookOutput, ...controller.output, ...agent.output].some((line) => /forbidden|\b403\b/i.test(line));
         await eventually('five more controller ticks and a renewal of its Lease (or a refusal)', async () =>
-          (await ticks()) >= before.ticks + 5 && ((await leaseVersion()) !== before.lease || refusedSoFar()) ? true : undefined);
+          (await ticks()) >= before.ticks + 5 && ((await leaseVersion()) !== before.lease || refusedSoFar()) ? true : undefined,
+        );
         expect((await fetch(`http://127.0.0.1:${agent.ready.activity}/healthz`)).status).to.equal(200);
         // The agent answers the controller of its own namespace, whose token it checks with a TokenReview.
-        const { stdout: controllerToken } = await kubectl(['create', 'token', 'ebb-controller', '-n', namespace, '--audience', 'ebb.dev', '--duration=1h'], kubeconfig());
+        const { stdout: controllerToken } = await kubectl(
+          ['create', 'token', 'ebb-controller', '-n', namespace, '--audience', 'ebb.dev', '--duration=1h'],
+          kubeconfig(),
+        );
         const activity = await fetch(`http://127.0.0.1:${agent.ready.activity}/activity`, { headers: { Authorization: `Bearer ${controllerToken.trim()}` } });
         expect(activity.status, await activity.text()).to.equal(200);
         // The agent read its Node under its own account: what it lacks here is the kubelet token it reads next.
-        await eventually(`the agent past reading its Node (${agent.output.join('\n')})`, () => (agent.output.some((line) => line.includes('reading the kubelet token')) ? true : undefined));
+        await eventually(`the agent past reading its Node (${agent.output.join('\n')})`, () =>
+          agent.output.some((line) => line.includes('reading the kubelet token')) ? true : undefined,
+        );
         const refused = [...webhookOutput, ...controller.output, ...agent.output].filter((line) => /forbidden|\b403\b/i.test(line));
         expect(refused).to.deep.equal([]);
       } finally {
@@ -536,10 +604,11 @@ describe('install manifests', function () {
       }
     }
 
-    it('is enough for every program: each, under its own account, syncs and is ready; the controller leads, creates the webhook\'s certificates and writes the caBundle', () => runEveryProgram(NAMESPACE));
+    it("is enough for every program: each, under its own account, syncs and is ready; the controller leads, creates the webhook's certificates and writes the caBundle", () =>
+      runEveryProgram(NAMESPACE));
 
     // Last: it points the applied configuration, selectors untouched, at a recorder.
-    it('admits ebb\'s pods under restricted in ebb-system without calling the webhook; other pods are sent to it', async () => {
+    it("admits ebb's pods under restricted in ebb-system without calling the webhook; other pods are sent to it", async () => {
       const certificates = createWebhookCertificates({ service: 'ebb-webhook', namespace: NAMESPACE, ipAddresses: ['127.0.0.1'] });
       const reviewed: string[] = [];
       const recorder: Server = createServer({ cert: certificates.serving.certPem, key: certificates.serving.keyPem }, (req, res) => {
@@ -557,19 +626,26 @@ describe('install manifests', function () {
         const admission = controlPlane().kubeConfig.makeApiClient(AdmissionregistrationV1Api);
         const url = `https://127.0.0.1:${(recorder.address() as AddressInfo).port}/mutate`;
         await admission.patchMutatingWebhookConfiguration(
-          { name: 'ebb', body: [{ op: 'replace', path: '/webhooks/0/clientConfig', value: { url, caBundle: Buffer.from(certificates.ca.certPem).toString('base64') } }] },
+          {
+            name: 'ebb',
+            body: [{ op: 'replace', path: '/webhooks/0/clientConfig', value: { url, caBundle: Buffer.from(certificates.ca.certPem).toString('base64') } }],
+          },
           setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         );
         const core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
         await core.createNamespace({ body: { metadata: { name: 'shop' } } });
         for (const namespace of [NAMESPACE, 'shop']) {
           await eventually(`the default service account in ${namespace}`, async () =>
-            ((await core.listNamespacedServiceAccount({ namespace })).items.some((account) => account.metadata?.name === 'default') ? true : undefined));
+            (await core.listNamespacedServiceAccount({ namespace })).items.some((account) => account.metadata?.name === 'default') ? true : undefined,
+          );
         }
         const agentSpec = workloads.find((workload) => workload.name === 'DaemonSet ebb-agent')!.spec;
         const plain = (name: string, labels: Record<string, string> = {}): V1Pod => ({
           metadata: { name, labels },
-          spec: { securityContext: agentSpec.securityContext, containers: [{ ...agentSpec.containers[0]!, name: 'app', command: ['sleep', '1'], env: [], volumeMounts: [] }] },
+          spec: {
+            securityContext: agentSpec.securityContext,
+            containers: [{ ...agentSpec.containers[0]!, name: 'app', command: ['sleep', '1'], env: [], volumeMounts: [] }],
+          },
         });
 
         // ebb's own pods, exactly as the workloads template them: admitted under `restricted`
@@ -587,8 +663,12 @@ describe('install manifests', function () {
         expect(reviewed).to.deep.equal(['shop/app']);
 
         // The namespace enforces `restricted`: a pod that does not meet it is refused.
-        const refused = await core.createNamespacedPod({ namespace: NAMESPACE, body: { metadata: { name: 'loose' }, spec: { containers: [{ name: 'app', image: IMAGE }] } } })
-          .then(() => undefined, (error: { code?: number; body?: string }) => error);
+        const refused = await core
+          .createNamespacedPod({ namespace: NAMESPACE, body: { metadata: { name: 'loose' }, spec: { containers: [{ name: 'app', image: IMAGE }] } } })
+          .then(
+            () => undefined,
+            (error: { code?: number; body?: string }) => error,
+          );
         expect(refused?.code).to.equal(403);
         expect((JSON.parse(refused?.body ?? '{}') as { message?: string }).message).to.match(/violates PodSecurity "restricted:latest"/);
       } finally {
@@ -598,7 +678,7 @@ describe('install manifests', function () {
 
     // After the others: its cluster-scoped objects (the ClusterRoleBindings, the webhook
     // configuration, which the test before pointed at its recorder) replace the base's.
-    it('installs into another namespace with kustomize\'s namespace alone, and every program runs there', async () => {
+    it("installs into another namespace with kustomize's namespace alone, and every program runs there", async () => {
       const elsewhere = 'ebb-elsewhere';
       const overlay = mkdtempSync(join(tmpdir(), 'ebb-overlay-'));
       try {

@@ -17,7 +17,13 @@ export interface SecretVolume {
   stop(): Promise<void>;
 }
 
-export function playSecretVolume(kubeConfig: KubeConfig, namespace: string, name: string, dir: string, options: { intervalMs?: number; delayMs?: number } = {}): SecretVolume {
+export function playSecretVolume(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  dir: string,
+  options: { intervalMs?: number; delayMs?: number } = {},
+): SecretVolume {
   const { intervalMs = 500, delayMs = 0 } = options;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   mkdirSync(dir, { recursive: true });

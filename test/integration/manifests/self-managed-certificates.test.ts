@@ -21,7 +21,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1MutatingWebhookConfiguration, type V1Pod } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1MutatingWebhookConfiguration,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
@@ -48,7 +57,8 @@ interface KubeObject {
   metadata: { name: string; namespace?: string };
 }
 
-const injected = (pod: V1Pod) => pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
+const injected = (pod: V1Pod) =>
+  pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 
 /** The controller's log lines saying what it renewed. */
 function renewals(output: readonly string[]): { ca: boolean; serving: boolean; trusted: number; msg: string }[] {
@@ -62,7 +72,7 @@ function renewals(output: readonly string[]): { ca: boolean; serving: boolean; t
   });
 }
 
-describe('one-command install: the controller makes and renews the webhook\'s certificates', function () {
+describe("one-command install: the controller makes and renews the webhook's certificates", function () {
   this.timeout(180_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   let work: string;
@@ -73,7 +83,8 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
   const webhookOutput: string[] = [];
   let volume: SecretVolume;
   let controller: Started<{ port: number }>;
-  const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
+  const kubectl = (args: string[]) =>
+    runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
 
   const kubeconfigOf = (account: string) => accountKubeconfig(controlPlane().kubeConfig, NAMESPACE, account, work);
 
@@ -86,45 +97,71 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
     webhookPort = await freePort();
     // Everything but the programs' workloads (local processes here), the webhook configuration
     // calling the local webhook where the Service would take the API server.
-    const applied = objects.filter((object) => object.kind !== 'Deployment' && object.kind !== 'DaemonSet').map((object) => {
-      if (object.kind !== 'MutatingWebhookConfiguration') return object;
-      const configuration = structuredClone(object) as KubeObject & V1MutatingWebhookConfiguration;
-      configuration.webhooks![0]!.clientConfig = { url: `https://127.0.0.1:${webhookPort}/mutate` };
-      return configuration;
-    });
+    const applied = objects
+      .filter((object) => object.kind !== 'Deployment' && object.kind !== 'DaemonSet')
+      .map((object) => {
+        if (object.kind !== 'MutatingWebhookConfiguration') return object;
+        const configuration = structuredClone(object) as KubeObject & V1MutatingWebhookConfiguration;
+        configuration.webhooks![0]!.clientConfig = { url: `https://127.0.0.1:${webhookPort}/mutate` };
+        return configuration;
+      });
     writeFileSync(join(work, 'install.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: applied }));
     await kubectl(['apply', '--server-side', '-f', join(work, 'install.json')]);
     const controllerEnv = (objects.find((object) => object.kind === 'Deployment' && object.metadata.name === 'ebb-controller') as KubeObject & V1Deployment)
-      .spec!.template.spec!.containers[0]!.env!.filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value!] as const);
+      .spec!.template.spec!.containers[0]!.env!.filter((variable) => variable.value !== undefined)
+      .map((variable) => [variable.name, variable.value!] as const);
     expect(Object.fromEntries(controllerEnv)).to.include({ EBB_WEBHOOK_CERTIFICATES: 'self-managed' });
 
     // The webhook first, as its pods would start before the Secret exists.
     const tlsDir = join(work, 'tls');
-    webhook = spawn(process.execPath, ['--import', 'tsx', 'webhook/main.ts', '--host', '127.0.0.1', '--port', String(webhookPort), '--tls-cert', join(tlsDir, 'tls.crt'), '--tls-key', join(tlsDir, 'tls.key')], {
-      env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: NAMESPACE },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    webhook = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'webhook/main.ts',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(webhookPort),
+        '--tls-cert',
+        join(tlsDir, 'tls.crt'),
+        '--tls-key',
+        join(tlsDir, 'tls.key'),
+      ],
+      {
+        env: { ...process.env, KUBECONFIG: await kubeconfigOf('ebb-webhook'), POD_NAMESPACE: NAMESPACE },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     for (const output of [webhook.stdout!, webhook.stderr!]) output.on('data', (chunk: Buffer) => webhookOutput.push(chunk.toString()));
     // A renewal reaches the webhook's files 2 s after the Secret changes (and the webhook reads
     // them within its 2 s poll): the overlap, 6 s here, must cover that, or dropping the old CA
     // would fail the admissions of a webhook still serving its certificate.
     volume = playSecretVolume(controlPlane().kubeConfig, NAMESPACE, 'ebb-webhook-tls', tlsDir, { delayMs: 2_000 });
     writeFileSync(join(work, 'token'), 'unused: no agents here');
-    controller = await startProgram<{ port: number }>('src/controller/main.ts', {
-      ...Object.fromEntries(controllerEnv),
-      KUBECONFIG: await kubeconfigOf('ebb-controller'),
-      POD_NAME: 'ebb-controller-0',
-      POD_NAMESPACE: NAMESPACE,
-      EBB_CONTROLLER_HOST: '127.0.0.1',
-      EBB_CONTROLLER_PORT: '0',
-      EBB_TOKEN_FILE: join(work, 'token'),
-      // Short lives, so that renewals happen within the test (the second one below).
-      EBB_WEBHOOK_SERVING_VALIDITY: SERVING_VALIDITY,
-      EBB_WEBHOOK_CA_VALIDITY: CA_VALIDITY,
-    }, 'controller listening', 30_000);
+    controller = await startProgram<{ port: number }>(
+      'src/controller/main.ts',
+      {
+        ...Object.fromEntries(controllerEnv),
+        KUBECONFIG: await kubeconfigOf('ebb-controller'),
+        POD_NAME: 'ebb-controller-0',
+        POD_NAMESPACE: NAMESPACE,
+        EBB_CONTROLLER_HOST: '127.0.0.1',
+        EBB_CONTROLLER_PORT: '0',
+        EBB_TOKEN_FILE: join(work, 'token'),
+        // Short lives, so that renewals happen within the test (the second one below).
+        EBB_WEBHOOK_SERVING_VALIDITY: SERVING_VALIDITY,
+        EBB_WEBHOOK_CA_VALIDITY: CA_VALIDITY,
+      },
+      'controller listening',
+      30_000,
+    );
 
     await core.createNamespace({ body: { metadata: { name: SHOP, labels: { [INJECTION_LABEL]: 'enabled' } } } });
-    await eventually('the default service account in shop', async () => ((await core.listNamespacedServiceAccount({ namespace: SHOP })).items.some((account) => account.metadata?.name === 'default') ? true : undefined));
+    await eventually('the default service account in shop', async () =>
+      (await core.listNamespacedServiceAccount({ namespace: SHOP })).items.some((account) => account.metadata?.name === 'default') ? true : undefined,
+    );
   });
 
   after(async () => {
@@ -142,29 +179,45 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
 
   const deployment = (name: string, replicas: number): V1Deployment => ({
     metadata: { name, annotations: { 'ebb.dev/paused': 'true' } },
-    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: 8080 }] }] } } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
+      },
+    },
   });
 
   it('from nothing: the Secret and the caBundle made by the controller, and a pod admitted with the sidecar', async () => {
-    const secret = await eventually(`Secret ebb-webhook-tls (${controller.output.join('\n')})`, () => core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE }).catch(() => undefined));
+    const secret = await eventually(`Secret ebb-webhook-tls (${controller.output.join('\n')})`, () =>
+      core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE }).catch(() => undefined),
+    );
     expect(secret.type).to.equal('kubernetes.io/tls');
     expect(Object.keys(secret.data ?? {}).sort()).to.deep.equal(['ca.crt', 'tls.crt', 'tls.key']);
     const caSecret = await core.readNamespacedSecret({ name: 'ebb-webhook-ca', namespace: NAMESPACE });
     const ca = new X509Certificate(Buffer.from(caSecret.data!['tls.crt']!, 'base64'));
     expect(new X509Certificate(Buffer.from(secret.data!['tls.crt']!, 'base64')).checkIssued(ca)).to.equal(true);
     const admission = controlPlane().kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-    await eventually('the caBundle: the Secret\'s ca.crt', async () =>
-      String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === secret.data!['ca.crt'] ? true : undefined);
+    await eventually("the caBundle: the Secret's ca.crt", async () =>
+      String((await admission.readMutatingWebhookConfiguration({ name: 'ebb' })).webhooks?.[0]?.clientConfig.caBundle) === secret.data!['ca.crt']
+        ? true
+        : undefined,
+    );
     // The webhook ready once its files appeared, trusted by the Secret's CA.
     const caPem = Buffer.from(secret.data!['ca.crt']!, 'base64').toString();
-    await eventually(`the webhook ready (${webhookOutput.join('')})`, () => new Promise<true | undefined>((done) => {
-      const req = request({ host: '127.0.0.1', port: webhookPort, path: '/readyz', ca: caPem, agent: false }, (res) => {
-        res.resume();
-        done(res.statusCode === 200 ? true : undefined);
-      });
-      req.on('error', () => done(undefined));
-      req.end();
-    }));
+    await eventually(
+      `the webhook ready (${webhookOutput.join('')})`,
+      () =>
+        new Promise<true | undefined>((done) => {
+          const req = request({ host: '127.0.0.1', port: webhookPort, path: '/readyz', ca: caPem, agent: false }, (res) => {
+            res.resume();
+            done(res.statusCode === 200 ? true : undefined);
+          });
+          req.on('error', () => done(undefined));
+          req.end();
+        }),
+    );
 
     await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment('web', 1) });
     const [pod] = await eventually('the pod of web', async () => {
@@ -208,24 +261,36 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
       }
     })();
     try {
-      await eventually('a CA renewal, the move to it, the old CA dropped, and a serving renewal after', () => {
-        const since = renewals(controller.output).slice(renewedBefore);
-        const caAt = since.findIndex((renewal) => renewal.ca);
-        const movedAt = since.findIndex((renewal, index) => index > caAt && renewal.msg.includes('moves to the new CA'));
-        const droppedAt = since.findIndex((renewal, index) => index > movedAt && renewal.msg.includes('the previous CA is no longer needed'));
-        return caAt >= 0 && movedAt > caAt && droppedAt > movedAt && since.slice(droppedAt + 1).some((renewal) => renewal.serving) ? since : undefined;
-      }, 150_000, 500);
+      await eventually(
+        'a CA renewal, the move to it, the old CA dropped, and a serving renewal after',
+        () => {
+          const since = renewals(controller.output).slice(renewedBefore);
+          const caAt = since.findIndex((renewal) => renewal.ca);
+          const movedAt = since.findIndex((renewal, index) => index > caAt && renewal.msg.includes('moves to the new CA'));
+          const droppedAt = since.findIndex((renewal, index) => index > movedAt && renewal.msg.includes('the previous CA is no longer needed'));
+          return caAt >= 0 && movedAt > caAt && droppedAt > movedAt && since.slice(droppedAt + 1).some((renewal) => renewal.serving) ? since : undefined;
+        },
+        150_000,
+        500,
+      );
     } finally {
       streaming = false;
       await stream;
     }
-    const created = await eventually(`${replicas} pods of burst`, async () => {
-      const pods = (await core.listNamespacedPod({ namespace: SHOP, labelSelector: 'app=burst' })).items;
-      return pods.length === replicas ? pods : undefined;
-    }, 60_000);
+    const created = await eventually(
+      `${replicas} pods of burst`,
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace: SHOP, labelSelector: 'app=burst' })).items;
+        return pods.length === replicas ? pods : undefined;
+      },
+      60_000,
+    );
     const failedOpen = (await apiServerMetric(kubeConfig, 'apiserver_admission_webhook_fail_open_count', WEBHOOK)) - failedOpenBefore;
     const rejected = (await apiServerMetric(kubeConfig, 'apiserver_admission_webhook_rejection_count', WEBHOOK)) - rejectedBefore;
-    const reloads = webhookOutput.join('').split('\n').filter((line) => line.includes('"serving certificate reloaded"')).length;
+    const reloads = webhookOutput
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"serving certificate reloaded"')).length;
     expect({ failedOpen, rejected }).to.deep.equal({ failedOpen: 0, rejected: 0 });
     expect(created.filter((pod) => !injected(pod)).map((pod) => pod.metadata?.name)).to.deep.equal([]);
     expect(dryRun.filter((pod) => !injected(pod))).to.have.length(0);
@@ -236,14 +301,24 @@ describe('one-command install: the controller makes and renews the webhook\'s ce
 
   it('replaces a Secret whose data is corrupt, with a warning, and goes on', async () => {
     const warnedBefore = controller.output.filter((line) => line.includes('it is replaced')).length;
-    await core.patchNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE, body: { data: { 'tls.crt': Buffer.from('garbage').toString('base64') } } }, MERGE_PATCH);
-    const repaired = await eventually('a readable serving certificate again', async () => {
-      const secret = await core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE });
-      const pem = Buffer.from(secret.data!['tls.crt']!, 'base64').toString();
-      return pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem) : undefined;
-    }, 70_000);
+    await core.patchNamespacedSecret(
+      { name: 'ebb-webhook-tls', namespace: NAMESPACE, body: { data: { 'tls.crt': Buffer.from('garbage').toString('base64') } } },
+      MERGE_PATCH,
+    );
+    const repaired = await eventually(
+      'a readable serving certificate again',
+      async () => {
+        const secret = await core.readNamespacedSecret({ name: 'ebb-webhook-tls', namespace: NAMESPACE });
+        const pem = Buffer.from(secret.data!['tls.crt']!, 'base64').toString();
+        return pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem) : undefined;
+      },
+      70_000,
+    );
     expect(repaired.subjectAltName).to.include('DNS:ebb-webhook.ebb-system.svc');
-    const warnings = controller.output.filter((line) => line.includes('it is replaced')).slice(warnedBefore).map((line) => JSON.parse(line) as { level: string; msg: string });
+    const warnings = controller.output
+      .filter((line) => line.includes('it is replaced'))
+      .slice(warnedBefore)
+      .map((line) => JSON.parse(line) as { level: string; msg: string });
     expect(warnings.map((warning) => warning.level)).to.include('warn');
     expect(warnings[0]!.msg).to.match(/^Secret ebb-webhook-tls: tls.crt and tls.key are not a PEM certificate and key/);
     expect(controller.child.exitCode).to.equal(null);

@@ -57,12 +57,14 @@ function declaredSeries(text: string): Set<string> {
 
 function httpsGet(port: number, path: string, caPem: string): Promise<string> {
   return new Promise((done, fail) => {
-    https.get({ host: '127.0.0.1', port, path, ca: caPem, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? done(body) : fail(new Error(`GET ${path}: ${res.statusCode}`))));
-    }).on('error', fail);
+    https
+      .get({ host: '127.0.0.1', port, path, ca: caPem, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => (res.statusCode === 200 ? done(body) : fail(new Error(`GET ${path}: ${res.statusCode}`))));
+      })
+      .on('error', fail);
   });
 }
 
@@ -139,16 +141,22 @@ describe('monitoring (manifests/monitoring)', function () {
   const dashboard = () => JSON.parse(one('ConfigMap', 'ebb-dashboard').data!['dashboard.json']!) as Parameters<typeof dashboardExpressions>[0];
 
   it('reads metric names out of PromQL, and only those', () => {
-    expect(metricsUsed('histogram_quantile(0.99, sum by (le) (rate(a_bucket{job="x", le!="1"}[5m]))) > 1e3 and on (pod) group_left b offset 5m')).to.deep.equal([
-      { name: 'a_bucket', job: 'x' },
-      { name: 'b' },
+    expect(metricsUsed('histogram_quantile(0.99, sum by (le) (rate(a_bucket{job="x", le!="1"}[5m]))) > 1e3 and on (pod) group_left b offset 5m')).to.deep.equal(
+      [{ name: 'a_bucket', job: 'x' }, { name: 'b' }],
+    );
+    expect(metricsUsed('(sum(c{job="y"}) or vector(0)) < 1 unless absent(up{job="z"} == 1)')).to.deep.equal([
+      { name: 'c', job: 'y' },
+      { name: 'up', job: 'z' },
     ]);
-    expect(metricsUsed('(sum(c{job="y"}) or vector(0)) < 1 unless absent(up{job="z"} == 1)')).to.deep.equal([{ name: 'c', job: 'y' }, { name: 'up', job: 'z' }]);
     expect(metricsUsed('max by (ns) (d{ns=~"$namespace"}) - rate(e[$__rate_interval])')).to.deep.equal([{ name: 'd' }, { name: 'e' }]);
   });
 
   it('scraped every program, and each exports metrics of its own', () => {
-    for (const [job, names] of exported) expect([...names].filter((name) => name.startsWith('ebb_')), job).to.have.length.greaterThan(0);
+    for (const [job, names] of exported)
+      expect(
+        [...names].filter((name) => name.startsWith('ebb_')),
+        job,
+      ).to.have.length.greaterThan(0);
   });
 
   function unknown(uses: { where: string; use: MetricUse }[]): string[] {
@@ -177,7 +185,7 @@ describe('monitoring (manifests/monitoring)', function () {
     expect(unknown(uses)).to.deep.equal([]);
   });
 
-  it('lays the dashboard out on Grafana\'s grid: unique ids, 24 columns, no overlap, every panel on the data source variable', () => {
+  it("lays the dashboard out on Grafana's grid: unique ids, 24 columns, no overlap, every panel on the data source variable", () => {
     type Laid = Panel & { id: number; type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string } };
     const { panels, templating } = dashboard() as unknown as { panels: Laid[]; templating: { list: { name: string }[] } };
     expect(new Set(panels.map((panel) => panel.id)).size).to.equal(panels.length);
@@ -194,8 +202,16 @@ describe('monitoring (manifests/monitoring)', function () {
 
   it('alerts on webhook errors and latency, no controller leader, an agent down, failing wake-ups and blocked evictions', () => {
     const alerts = rules().map((rule) => rule.alert);
-    expect(alerts).to.include.members(['EbbWebhookErrors', 'EbbWebhookSlow', 'EbbNoControllerLeader', 'EbbAgentDown', 'EbbWakeUpsFailing', 'EbbEvictionsBlocked']);
-    for (const rule of rules()) expect(Object.keys((rule as { annotations?: object }).annotations ?? {}), rule.alert).to.include.members(['summary', 'description']);
+    expect(alerts).to.include.members([
+      'EbbWebhookErrors',
+      'EbbWebhookSlow',
+      'EbbNoControllerLeader',
+      'EbbAgentDown',
+      'EbbWakeUpsFailing',
+      'EbbEvictionsBlocked',
+    ]);
+    for (const rule of rules())
+      expect(Object.keys((rule as { annotations?: object }).annotations ?? {}), rule.alert).to.include.members(['summary', 'description']);
   });
 
   it('passes promtool check rules, and the alerts fire when and only when alerts.promtool.yaml says (promtool test rules)', async () => {
@@ -206,13 +222,23 @@ describe('monitoring (manifests/monitoring)', function () {
     const promtool = locateTool('promtool');
     expect((await runFile(promtool, ['check', 'rules', join(dir, 'ebb-rules.yaml')])).stdout).to.match(/SUCCESS: \d+ rules found/);
     const tested = await runFile(promtool, ['test', 'rules', join(dir, 'alerts.promtool.yaml')]).catch((error: { stdout?: string; stderr?: string }) => error);
-    expect(`${tested.stdout ?? ''}${tested.stderr ?? ''}`).to.match(/SUCCESS/).and.not.match(/FAILED/);
+    expect(`${tested.stdout ?? ''}${tested.stderr ?? ''}`)
+      .to.match(/SUCCESS/)
+      .and.not.match(/FAILED/);
   });
 
-  it('is accepted by a real API server with the Prometheus Operator\'s CRDs (v0.93.0, in crds/), every field known', async () => {
-    const kubectl = (args: string[]) => runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
+  it("is accepted by a real API server with the Prometheus Operator's CRDs (v0.93.0, in crds/), every field known", async () => {
+    const kubectl = (args: string[]) =>
+      runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
     await kubectl(['apply', '--server-side', '-f', join(import.meta.dirname, 'crds')]);
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/podmonitors.monitoring.coreos.com',
+      'crd/prometheusrules.monitoring.coreos.com',
+    ]);
     const file = join(controlPlane().workDir, 'monitoring.yaml');
     writeFileSync(file, (await runFile(locateAssets().kubectl, ['kustomize', MONITORING], { maxBuffer: 16 * 2 ** 20 })).stdout);
     // Strict field validation: a field the CRD's schema does not know is an error, not dropped.
@@ -222,8 +248,11 @@ describe('monitoring (manifests/monitoring)', function () {
     expect(webhookMonitor.spec).to.deep.equal(one('ServiceMonitor', 'ebb-webhook').spec);
   });
 
-  it('monitors each program on a port it serves /metrics on: the base\'s Services, and the sidecar\'s admin port', () => {
-    const base = (file: string) => parseAllDocuments(readFileSync(resolve(MONITORING, '..', file), 'utf8')).map((document) => document.toJS() as KubeObject & { metadata: { labels: Record<string, string> } });
+  it("monitors each program on a port it serves /metrics on: the base's Services, and the sidecar's admin port", () => {
+    const base = (file: string) =>
+      parseAllDocuments(readFileSync(resolve(MONITORING, '..', file), 'utf8')).map(
+        (document) => document.toJS() as KubeObject & { metadata: { labels: Record<string, string> } },
+      );
     for (const program of ['controller', 'webhook', 'agent']) {
       const service = base(`${program}/service.yaml`).find((object) => object.kind === 'Service')!;
       const monitor = one('ServiceMonitor', `ebb-${program}`).spec as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] };

@@ -11,7 +11,22 @@ export interface MetricUse {
 }
 
 const KEYWORDS = new Set([
-  'and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'atan2', 'inf', 'nan', 'start', 'end',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'atan2',
+  'inf',
+  'nan',
+  'start',
+  'end',
 ]);
 
 export function metricsUsed(expression: string): MetricUse[] {

@@ -83,7 +83,7 @@ describe('webhook: injection through the API server', function () {
     expect(refused).to.equal(403);
   });
 
-  it('fits what it adds into the namespace\'s LimitRange, which would otherwise refuse the pod', async () => {
+  it("fits what it adds into the namespace's LimitRange, which would otherwise refuse the pod", async () => {
     await cluster.namespace(LIMITED, { [INJECTION_LABEL]: 'enabled' });
     await cluster.core.createNamespacedLimitRange({
       namespace: LIMITED,
@@ -115,20 +115,24 @@ describe('webhook: injection through the API server', function () {
     expect(listenPort).to.not.equal(8080);
   });
 
-  it('keeps the app\'s probes and hooks pointing at a port of the app container (the kubelet resolves names there only)', async () => {
+  it("keeps the app's probes and hooks pointing at a port of the app container (the kubelet resolves names there only)", async () => {
     const byName = { httpGet: { path: '/healthz', port: 'http' } };
-    const [pod] = await cluster.deploy(deployment(LABELLED, 'probed', {
-      container: {
-        readinessProbe: byName,
-        livenessProbe: { tcpSocket: { port: 'http' } },
-        startupProbe: byName,
-        lifecycle: { preStop: { httpGet: { path: '/drain', port: 'http' } } },
-      },
-    }));
+    const [pod] = await cluster.deploy(
+      deployment(LABELLED, 'probed', {
+        container: {
+          readinessProbe: byName,
+          livenessProbe: { tcpSocket: { port: 'http' } },
+          startupProbe: byName,
+          lifecycle: { preStop: { httpGet: { path: '/drain', port: 'http' } } },
+        },
+      }),
+    );
     expectInjected(pod!, `${LABELLED}/probed`);
     const app = pod!.spec!.containers[0]!;
     const own = new Set(app.ports?.map((port) => port.name));
-    const named = [app.readinessProbe?.httpGet, app.livenessProbe?.tcpSocket, app.startupProbe?.httpGet, app.lifecycle?.preStop?.httpGet].map((handler) => handler?.port);
+    const named = [app.readinessProbe?.httpGet, app.livenessProbe?.tcpSocket, app.startupProbe?.httpGet, app.lifecycle?.preStop?.httpGet].map(
+      (handler) => handler?.port,
+    );
     expect(named).to.deep.equal([APP_PORT_NAME, APP_PORT_NAME, APP_PORT_NAME, APP_PORT_NAME]);
     for (const port of named) expect(own.has(String(port)), `port ${String(port)} declared by the app container`).to.equal(true);
   });

@@ -24,7 +24,8 @@ describe('webhook: policy hot reload', function () {
     const pod = await dryRunCreate(controlPlane().kubeConfig, replicaSetPod(NAMESPACE, 'web'));
     return pod.metadata?.annotations?.['ebb.dev/target-concurrency'];
   };
-  const until = (value: string) => eventually(`new pods with target-concurrency ${value}`, async () => ((await targetConcurrencyOfNewPods()) === value ? true : undefined));
+  const until = (value: string) =>
+    eventually(`new pods with target-concurrency ${value}`, async () => ((await targetConcurrencyOfNewPods()) === value ? true : undefined));
 
   before(async () => {
     cluster = new Workloads(controlPlane().kubeConfig);
@@ -42,12 +43,25 @@ describe('webhook: policy hot reload', function () {
   });
 
   it('keeps the last good policy after an invalid edit, and takes the next valid one', async () => {
-    await cluster.core.replaceNamespacedConfigMap({ name: POLICY_CONFIGMAP, namespace: DEFAULT_EBB_NAMESPACE, body: policy('defaults:\n  target-concurrency: lots\n') });
+    await cluster.core.replaceNamespacedConfigMap({
+      name: POLICY_CONFIGMAP,
+      namespace: DEFAULT_EBB_NAMESPACE,
+      body: policy('defaults:\n  target-concurrency: lots\n'),
+    });
     await eventually('the webhook rejecting the invalid policy', () =>
-      webhook().output().some((line) => line.includes(`${POLICY_CONFIGMAP} rejected`) && line.includes('target-concurrency')) ? true : undefined);
+      webhook()
+        .output()
+        .some((line) => line.includes(`${POLICY_CONFIGMAP} rejected`) && line.includes('target-concurrency'))
+        ? true
+        : undefined,
+    );
     expect(await targetConcurrencyOfNewPods()).to.equal('7');
 
-    await cluster.core.replaceNamespacedConfigMap({ name: POLICY_CONFIGMAP, namespace: DEFAULT_EBB_NAMESPACE, body: policy('defaults:\n  target-concurrency: 12\n') });
+    await cluster.core.replaceNamespacedConfigMap({
+      name: POLICY_CONFIGMAP,
+      namespace: DEFAULT_EBB_NAMESPACE,
+      body: policy('defaults:\n  target-concurrency: 12\n'),
+    });
     await until('12');
   });
 });

@@ -65,7 +65,10 @@ describe('webhook: QoS class and ResourceQuotas through the API server', functio
     await cluster.namespace(namespace, { [INJECTION_LABEL]: 'enabled' });
     await cluster.core.createNamespacedLimitRange({
       namespace,
-      body: { metadata: { name: 'defaults' }, spec: { limits: [{ type: 'Container', _default: { cpu: '500m', memory: '256Mi' }, defaultRequest: { cpu: '100m', memory: '128Mi' } }] } },
+      body: {
+        metadata: { name: 'defaults' },
+        spec: { limits: [{ type: 'Container', _default: { cpu: '500m', memory: '256Mi' }, defaultRequest: { cpu: '100m', memory: '128Mi' } }] },
+      },
     });
     await cluster.core.createNamespacedResourceQuota({
       namespace,

@@ -81,7 +81,12 @@ export function expectInjected(pod: V1Pod, workload: string): void {
   expect(record!.workload).to.equal(workload);
   expect(record!.sidecar).to.equal('injected');
   // The resolved scaling settings, written as annotations (built-in defaults here).
-  expect(pod.metadata?.annotations).to.include({ 'ebb.dev/min-replicas': '0', 'ebb.dev/max-replicas': '10', 'ebb.dev/target-concurrency': '10', 'ebb.dev/idle-after': '15m' });
+  expect(pod.metadata?.annotations).to.include({
+    'ebb.dev/min-replicas': '0',
+    'ebb.dev/max-replicas': '10',
+    'ebb.dev/target-concurrency': '10',
+    'ebb.dev/idle-after': '15m',
+  });
   // A native sidecar: an init container that keeps running.
   const sidecar = sidecarOf(pod);
   expect(sidecar, `${name}: the ${SIDECAR_NAME} init container`).to.not.equal(undefined);

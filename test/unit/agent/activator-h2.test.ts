@@ -98,7 +98,10 @@ describe('activator over HTTP/2 (h2c)', () => {
     expect(refused.body).to.match(/shop\/a did not become ready within the hold deadline/);
   });
 
-  for (const [reset, code] of [['cancels', http2.constants.NGHTTP2_CANCEL], ['resets with an error', http2.constants.NGHTTP2_INTERNAL_ERROR]] as const) {
+  for (const [reset, code] of [
+    ['cancels', http2.constants.NGHTTP2_CANCEL],
+    ['resets with an error', http2.constants.NGHTTP2_INTERNAL_ERROR],
+  ] as const) {
     it(`drops a held stream its client ${reset}, and never forwards it`, async () => {
       const stream = client!.request({ ':path': '/gone' });
       stream.on('error', () => undefined);

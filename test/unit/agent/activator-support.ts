@@ -27,4 +27,3 @@ export const target = (workload: WorkloadKey, portName = 'http'): SleepingServic
   const [namespace = '', name = ''] = workload.split('/');
   return { workload, service: { namespace, name }, portName };
 };
-

@@ -80,7 +80,10 @@ describe('activator', () => {
   it('serves a request to the workload of the port it arrived on, whatever its Host and X-Ebb-Workload say', async () => {
     const a = target('shop/a');
     const b = target('bank/b');
-    await start([{ port: 0, target: a }, { port: 0, target: b }]);
+    await start([
+      { port: 0, target: a },
+      { port: 0, target: b },
+    ]);
 
     const reply = send(portOf(a), '/pay', { Host: 'b.bank', 'X-Ebb-Workload': 'bank/b' });
     await until('the request held', () => held('shop/a') === 1);
@@ -141,7 +144,10 @@ describe('activator', () => {
   it('releases the requests of one Service port when its backend is ready, and only those', async () => {
     const http = target('shop/a', 'http');
     const grpc = target('shop/a', 'grpc');
-    await start([{ port: 0, target: http }, { port: 0, target: grpc }]);
+    await start([
+      { port: 0, target: http },
+      { port: 0, target: grpc },
+    ]);
     const viaHttp = send(portOf(http), '/http');
     const viaGrpc = send(portOf(grpc), '/grpc');
     await until('both held', () => held('shop/a') === 2);
@@ -157,14 +163,20 @@ describe('activator', () => {
   it('closes a port whose route went away, and still answers what it held there', async () => {
     const a = target('shop/a');
     const b = target('shop/b');
-    await start([{ port: 0, target: a }, { port: 0, target: b }]);
+    await start([
+      { port: 0, target: a },
+      { port: 0, target: b },
+    ]);
     const portB = portOf(b);
     const heldOnB = send(portB, '/b');
     await until('held on b', () => held('shop/b') === 1);
 
     await listeners.apply([{ port: 0, target: a }]);
     expect(listeners.listening().map((l) => targetKey(l.target))).to.deep.equal([targetKey(a)]);
-    const refused = await send(portB, '/late').then(() => 'answered', (error: NodeJS.ErrnoException) => error.code);
+    const refused = await send(portB, '/late').then(
+      () => 'answered',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
     expect(refused).to.equal('ECONNREFUSED');
 
     backends.markReady(b, appBackend);
@@ -197,7 +209,10 @@ describe('activator', () => {
   it('drains on shutdown: no new connection, what becomes ready is forwarded, the rest gets 503 when the drain ends', async () => {
     const a = target('shop/a');
     const b = target('shop/b');
-    await start([{ port: 0, target: a }, { port: 0, target: b }]);
+    await start([
+      { port: 0, target: a },
+      { port: 0, target: b },
+    ]);
     const [portA, portB] = [portOf(a), portOf(b)];
     const replies: Promise<Reply>[] = [];
     for (let i = 0; i < 3; i += 1) replies.push(send(portA, `/a${i}`), send(portB, `/b${i}`));
@@ -206,7 +221,10 @@ describe('activator', () => {
     listeners.stopAccepting();
     let drained = false;
     const drain = activator.drain(1_000).then(() => (drained = true));
-    const refused = await send(portA, '/new').then(() => 'answered', (error: NodeJS.ErrnoException) => error.code);
+    const refused = await send(portA, '/new').then(
+      () => 'answered',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
     expect(refused).to.equal('ECONNREFUSED');
 
     backends.markReady(a, appBackend);
@@ -219,7 +237,10 @@ describe('activator', () => {
 
     const answers = await Promise.all(replies);
     expect(answers.map((a) => `${a.status} ${a.headers['retry-after'] ?? '-'}`)).to.deep.equal(['200 -', '503 1', '200 -', '503 1', '200 -', '503 1']);
-    expect(answers.map((a) => a.headers.connection), 'each client goes to another agent next').to.deep.equal(Array(6).fill('close'));
+    expect(
+      answers.map((a) => a.headers.connection),
+      'each client goes to another agent next',
+    ).to.deep.equal(Array(6).fill('close'));
     expect(answers.filter((a) => a.status === 503).map((a) => a.body)).to.satisfy((bodies: string[]) => bodies.every((body) => /shutting down/.test(body)));
     expect(received.sort()).to.deep.equal([`127.0.0.1:${portA} /a0`, `127.0.0.1:${portA} /a1`, `127.0.0.1:${portA} /a2`]);
   });

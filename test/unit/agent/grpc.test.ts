@@ -48,7 +48,10 @@ interface NumbersClient extends grpc.Client {
   DoubleEach(): grpc.ClientDuplexStream<Numbers, Numbers>;
 }
 
-const NumbersClient = grpc.makeGenericClientConstructor(NUMBERS, 'Numbers') as unknown as new (address: string, credentials: grpc.ChannelCredentials) => NumbersClient;
+const NumbersClient = grpc.makeGenericClientConstructor(NUMBERS, 'Numbers') as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+) => NumbersClient;
 
 /** Streams of CountTo wait for `release` before their last message when asked with n < 0. */
 interface NumbersServer {
@@ -86,7 +89,9 @@ async function startNumbers(): Promise<NumbersServer> {
       call.on('end', () => call.end());
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
   return { server, port, paused };
 }
 
@@ -125,7 +130,10 @@ describe('gRPC through the interceptor', () => {
 
   it('relays a unary call, and an error status in its trailers', async () => {
     expect(await double(client, 21)).to.deep.equal({ n: 42 });
-    const error = await double(client, 13).then(() => undefined, (failure: grpc.ServiceError) => failure);
+    const error = await double(client, 13).then(
+      () => undefined,
+      (failure: grpc.ServiceError) => failure,
+    );
     expect(error?.code).to.equal(grpc.status.NOT_FOUND);
     expect(error?.details).to.equal('no thirteen here');
     await settle(interceptor, 0);
@@ -177,7 +185,11 @@ describe('gRPC through the interceptor', () => {
     await until('three streams paused', () => numbers.paused.length === 3);
     await settle(interceptor, 3);
     for (const finish of numbers.paused) finish();
-    expect(await Promise.all(streams.map((s) => s.done))).to.deep.equal([[1, 2, 3], [1, 2, 3], [1, 2, 3]]);
+    expect(await Promise.all(streams.map((s) => s.done))).to.deep.equal([
+      [1, 2, 3],
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
     await settle(interceptor, 0);
   });
 });

@@ -29,7 +29,11 @@ export function h2Request(session: http2.ClientHttp2Session, path: string, heade
     });
     stream.on('data', (chunk: string) => (text += chunk));
     stream.on('error', () => undefined);
-    stream.on('close', () => (status === 0 && stream.rstCode === undefined ? reject(new Error('closed without an answer')) : resolve({ status, headers: responseHeaders, body: text, trailers, rstCode: stream.rstCode })));
+    stream.on('close', () =>
+      status === 0 && stream.rstCode === undefined
+        ? reject(new Error('closed without an answer'))
+        : resolve({ status, headers: responseHeaders, body: text, trailers, rstCode: stream.rstCode }),
+    );
     if (body !== undefined) stream.end(body);
   });
 }

@@ -97,7 +97,8 @@ describe('activatorRoutes', () => {
     ports: new Map(Object.entries(ports)),
     createdAt,
   });
-  const table = (routes: readonly ActivatorRoute[]) => routes.map((route) => `${route.port} ${targetKey(route.target)}${route.awakeSince === undefined ? '' : ` awake since ${route.awakeSince}`}`);
+  const table = (routes: readonly ActivatorRoute[]) =>
+    routes.map((route) => `${route.port} ${targetKey(route.target)}${route.awakeSince === undefined ? '' : ` awake since ${route.awakeSince}`}`);
 
   it('routes each port of a slice to its own Service port', () => {
     const { routes, conflicts } = activatorRoutes([], [slice('shop', 'web', { http: 20001, grpc: 20002 }), slice('blog', 'web', { '': 20003 })], 0, 1_000);

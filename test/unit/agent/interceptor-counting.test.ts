@@ -58,10 +58,12 @@ describe('interceptor counting', () => {
 
   const get = (path: string, headers: Record<string, string> = {}) =>
     new Promise<number>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: interceptor.listenPort, path, headers, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port: interceptor.listenPort, path, headers, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', reject);
     });
 
   it('stays exact under 100 concurrent requests', async function () {
@@ -149,7 +151,9 @@ describe('interceptor counting', () => {
     const appPort = (app.address() as net.AddressInfo).port;
     app.closeAllConnections();
     await new Promise((resolve) => app.close(resolve));
-    const refused = await new Promise<http.IncomingMessage>((resolve) => http.get({ host: '127.0.0.1', port: interceptor.listenPort, path: '/', agent: false }, resolve));
+    const refused = await new Promise<http.IncomingMessage>((resolve) =>
+      http.get({ host: '127.0.0.1', port: interceptor.listenPort, path: '/', agent: false }, resolve),
+    );
     expect(refused.statusCode).to.equal(503);
     expect(refused.headers['retry-after']).to.equal('1');
     refused.resume();

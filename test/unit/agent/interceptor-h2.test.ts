@@ -106,7 +106,10 @@ describe('interceptor over HTTP/2 (h2c)', () => {
     held[0]!.write('first');
     await settle(interceptor, 1);
     // Still counted after the answer started and went quiet; the stream is open.
-    await until('the first part relayed and the stream still counted', () => interceptor.activity.inFlight() === 1 && interceptor.activity.stats(true, false).requests === 0);
+    await until(
+      'the first part relayed and the stream still counted',
+      () => interceptor.activity.inFlight() === 1 && interceptor.activity.stats(true, false).requests === 0,
+    );
     held[0]!.end('last');
     expect((await answer).body).to.equal('firstlast');
     await settle(interceptor, 0);
@@ -145,7 +148,10 @@ describe('interceptor over HTTP/2 (h2c)', () => {
     const goaway = once(client, 'goaway');
     const drained = interceptor.drain();
     await goaway;
-    const refused = await h2Request(client, '/late').then(() => 'answered', (error: Error) => error.message);
+    const refused = await h2Request(client, '/late').then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
     expect(refused).to.not.equal('answered');
     held[0]!.respond({ ':status': 200 });
     held[0]!.end('finished');

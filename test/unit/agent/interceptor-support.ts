@@ -24,6 +24,7 @@ export function startTestInterceptor(appPort: number, clientTimeouts?: ClientTim
 
 /** Waits (up to 10 s of wall time, however loaded the machine) until the interceptor counts `inFlight`. */
 export async function settle(interceptor: RunningInterceptor, inFlight: number): Promise<void> {
-  await until(`${inFlight} counted in flight`, () => interceptor.activity.inFlight() === inFlight, 10_000, 5)
-    .catch((error: unknown) => expect.fail(`${String(error)}; counted ${interceptor.activity.inFlight()}`));
+  await until(`${inFlight} counted in flight`, () => interceptor.activity.inFlight() === inFlight, 10_000, 5).catch((error: unknown) =>
+    expect.fail(`${String(error)}; counted ${interceptor.activity.inFlight()}`),
+  );
 }

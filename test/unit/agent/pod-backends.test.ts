@@ -4,7 +4,10 @@ import { backendCandidates, isServingPod, selects, servicePortNamed } from '../.
 import { podPortFor } from '../../../src/core/service-target.ts';
 
 /** A pod as the webhook leaves it: the app's `http` renamed to `ebb-app`, the sidecar owning `http`. */
-function injectedPod(name: string, overrides: { ip?: string; ready?: boolean; terminating?: boolean; labels?: Record<string, string>; namespace?: string } = {}): V1Pod {
+function injectedPod(
+  name: string,
+  overrides: { ip?: string; ready?: boolean; terminating?: boolean; labels?: Record<string, string>; namespace?: string } = {},
+): V1Pod {
   return {
     metadata: {
       name,
@@ -52,7 +55,12 @@ describe('activator backends from pods', () => {
   });
 
   describe('the pod port of a Service port (podPortFor, which the activator resolves its backends with)', () => {
-    const port = (targetPort: number | string | undefined, protocol?: string) => ({ name: 'http', port: 80, protocol, ...(targetPort === undefined ? {} : { targetPort }) });
+    const port = (targetPort: number | string | undefined, protocol?: string) => ({
+      name: 'http',
+      port: 80,
+      protocol,
+      ...(targetPort === undefined ? {} : { targetPort }),
+    });
 
     it('resolves a name taken over by the webhook to the sidecar’s port, not the app’s', () => {
       expect(podPortFor(injectedPod('a'), port('http'))).to.equal(8081);
@@ -88,7 +96,14 @@ describe('activator backends from pods', () => {
     });
 
     it('picks the named Service port, and none when the Service has no port of that name', () => {
-      const svc: V1Service = { spec: { ports: [{ name: 'grpc', port: 90 }, { name: 'http', port: 80 }] } };
+      const svc: V1Service = {
+        spec: {
+          ports: [
+            { name: 'grpc', port: 90 },
+            { name: 'http', port: 80 },
+          ],
+        },
+      };
       expect(servicePortNamed(svc, 'http')?.port).to.equal(80);
       expect(servicePortNamed(svc, 'metrics')).to.equal(undefined);
       expect(servicePortNamed({ spec: { ports: [{ port: 8080 }] } }, '')?.port).to.equal(8080);
@@ -111,8 +126,14 @@ describe('activator backends from pods', () => {
     });
 
     it('probes the backend port itself for a pod without the interceptor', () => {
-      const plain: V1Pod = { metadata: { name: 'plain', namespace: 'shop', labels: { app: 'web' } }, spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }] }, status: { podIP: '10.1.0.5', conditions: [{ type: 'Ready', status: 'True' }] } };
-      expect(backendCandidates(service('http'), 'http', [plain])).to.deep.equal([{ pod: 'shop/plain', backend: { host: '10.1.0.5', port: 8080 }, readyUrl: undefined }]);
+      const plain: V1Pod = {
+        metadata: { name: 'plain', namespace: 'shop', labels: { app: 'web' } },
+        spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }] },
+        status: { podIP: '10.1.0.5', conditions: [{ type: 'Ready', status: 'True' }] },
+      };
+      expect(backendCandidates(service('http'), 'http', [plain])).to.deep.equal([
+        { pod: 'shop/plain', backend: { host: '10.1.0.5', port: 8080 }, readyUrl: undefined },
+      ]);
     });
 
     it('skips a pod whose port the name does not resolve on', () => {

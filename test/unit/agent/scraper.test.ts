@@ -63,7 +63,13 @@ describe('scraper', () => {
   it('computes rate and mean concurrency over its window from the driven clock', async () => {
     const clock = new SteppedClock();
     let failures = 0;
-    const scraper = new Scraper(new StaticDiscovery([address]), { intervalMs: 1_000, timeoutMs: 5_000, windowMs: 10_000, clock, onScrapeFailure: () => (failures += 1) });
+    const scraper = new Scraper(new StaticDiscovery([address]), {
+      intervalMs: 1_000,
+      timeoutMs: 5_000,
+      windowMs: 10_000,
+      clock,
+      onScrapeFailure: () => (failures += 1),
+    });
     stats = sample(0, 0, 0, 0);
     await scraper.scrapeAll();
     clock.advance(10_000);
@@ -83,7 +89,13 @@ describe('scraper', () => {
   it('keeps a pod whose scrape fails with its last figures, marked stale, never zero', async () => {
     const clock = new SteppedClock();
     let failures = 0;
-    const scraper = new Scraper(new StaticDiscovery([address]), { intervalMs: 1_000, timeoutMs: 5_000, windowMs: 10_000, clock, onScrapeFailure: () => (failures += 1) });
+    const scraper = new Scraper(new StaticDiscovery([address]), {
+      intervalMs: 1_000,
+      timeoutMs: 5_000,
+      windowMs: 10_000,
+      clock,
+      onScrapeFailure: () => (failures += 1),
+    });
     stats = sample(0, 0, 0, 0);
     await scraper.scrapeAll();
     clock.advance(5_000);

@@ -18,5 +18,4 @@ describe('webhook certificates', function () {
     expect(days).to.be.within(29.9, 30.1);
     expect(cert.checkPrivateKey(createPrivateKey(serving.keyPem))).to.equal(true);
   });
-
 });

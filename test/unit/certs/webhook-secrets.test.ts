@@ -48,8 +48,18 @@ describe('webhook certificate Secrets', function () {
     const cases: [string, Record<string, string>, Record<string, string>, RegExp][] = [
       ['not PEM', { ...first.tls, 'tls.crt': 'garbage' }, first.ca, /ebb-webhook-tls: tls.crt and tls.key are not a PEM certificate and key/],
       ['a foreign key', { ...first.tls, 'tls.key': other.serving.keyPem }, first.ca, /ebb-webhook-tls: tls.key does not belong to tls.crt/],
-      ['other names', { ...first.tls, 'tls.crt': other.serving.certPem, 'tls.key': other.serving.keyPem }, first.ca, /not valid for ebb-webhook.ebb-system.svc, ebb-webhook.ebb-system.svc.cluster.local/],
-      ['a CA that is not one', first.tls, { 'tls.crt': first.tls['tls.crt']!, 'tls.key': first.tls['tls.key']! }, /ebb-webhook-ca: tls.crt is not a CA certificate/],
+      [
+        'other names',
+        { ...first.tls, 'tls.crt': other.serving.certPem, 'tls.key': other.serving.keyPem },
+        first.ca,
+        /not valid for ebb-webhook.ebb-system.svc, ebb-webhook.ebb-system.svc.cluster.local/,
+      ],
+      [
+        'a CA that is not one',
+        first.tls,
+        { 'tls.crt': first.tls['tls.crt']!, 'tls.key': first.tls['tls.key']! },
+        /ebb-webhook-ca: tls.crt is not a CA certificate/,
+      ],
       ['a CA key only', first.tls, { 'tls.key': first.ca['tls.key']! }, /ebb-webhook-ca: tls.crt and tls.key are not a PEM certificate and key/],
     ];
     for (const [what, tls, ca, problem] of cases) {
@@ -61,7 +71,7 @@ describe('webhook certificate Secrets', function () {
     }
   });
 
-  it('takes over a Secret made by hand (its CA\'s key unknown): a new CA, the hand-made CA trusted until the serving certificate moves', () => {
+  it("takes over a Secret made by hand (its CA's key unknown): a new CA, the hand-made CA trusted until the serving certificate moves", () => {
     const handMade = createWebhookCertificates({ ...where, validDays: 365 });
     const tls = { 'ca.crt': handMade.ca.certPem, 'tls.crt': handMade.serving.certPem, 'tls.key': handMade.serving.keyPem };
     const read = readStoredCertificates(tls, undefined, where);

@@ -4,7 +4,7 @@ import { parseCommandLine, UsageError } from '../../../src/cli/kubectl-ebb/args.
 import { age, cpu, memory, structured, table } from '../../../src/cli/kubectl-ebb/output.ts';
 
 describe('kubectl ebb command line', () => {
-  it('takes status and check with kubectl\'s flags, ebb-system by default', () => {
+  it("takes status and check with kubectl's flags, ebb-system by default", () => {
     expect(parseCommandLine(['status'])).to.deep.equal({ name: 'status', options: { ebbNamespace: 'ebb-system', output: 'table' } });
     expect(parseCommandLine(['check', '--kubeconfig', '/k', '--context', 'prod', '--ebb-namespace', 'ebb', '-o', 'json'])).to.deep.equal({
       name: 'check',
@@ -42,7 +42,15 @@ describe('kubectl ebb command line', () => {
 
 describe('kubectl ebb output', () => {
   it('aligns a table as kubectl does', () => {
-    expect(table(['NAME', 'REPLICAS'], [['web', '3'], ['checkout', '10']])).to.equal('NAME      REPLICAS\nweb       3\ncheckout  10\n');
+    expect(
+      table(
+        ['NAME', 'REPLICAS'],
+        [
+          ['web', '3'],
+          ['checkout', '10'],
+        ],
+      ),
+    ).to.equal('NAME      REPLICAS\nweb       3\ncheckout  10\n');
   });
 
   it('gives the same data as JSON or YAML, and nothing for the table form', () => {
@@ -61,6 +69,12 @@ describe('kubectl ebb output', () => {
 
   it('prints CPU and memory for people', () => {
     expect([cpu(250), cpu(2000), cpu(undefined)]).to.deep.equal(['250m', '2', '-']);
-    expect([memory(63 * 2 ** 20), memory(1.5 * 2 ** 30), memory(-961 * 2 ** 20), memory(100), memory(undefined)]).to.deep.equal(['63Mi', '1.5Gi', '-961Mi', '100', '-']);
+    expect([memory(63 * 2 ** 20), memory(1.5 * 2 ** 30), memory(-961 * 2 ** 20), memory(100), memory(undefined)]).to.deep.equal([
+      '63Mi',
+      '1.5Gi',
+      '-961Mi',
+      '100',
+      '-',
+    ]);
   });
 });

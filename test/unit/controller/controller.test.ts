@@ -27,12 +27,15 @@ function unreachableCluster(): KubeConfig {
 
 function postWake(port: number, token: string, body: unknown): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/wake', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/wake', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -45,7 +48,10 @@ describe('controller: built in process', () => {
 
   before(async () => {
     const config = controllerConfig({ POD_NAMESPACE: 'platform-ebb', POD_NAME: 'ebb-controller-0', EBB_TOKEN_FILE: '/nonexistent' });
-    const verifier = new StaticTokenVerifier({ [AGENT_TOKEN]: 'system:serviceaccount:platform-ebb:ebb-agent', 'ebb-system-agent': 'system:serviceaccount:ebb-system:ebb-agent' });
+    const verifier = new StaticTokenVerifier({
+      [AGENT_TOKEN]: 'system:serviceaccount:platform-ebb:ebb-agent',
+      'ebb-system-agent': 'system:serviceaccount:ebb-system:ebb-agent',
+    });
     controller = buildController(config, { kubeConfig: unreachableCluster(), verifier, log: (level, msg) => logged.push(`${level} ${msg}`) });
     controller.server.listen(0, '127.0.0.1');
     await once(controller.server, 'listening');
@@ -68,7 +74,9 @@ describe('controller: built in process', () => {
 
   it('ticks without a word to the API server while it does not lead', async () => {
     await controller.tick();
-    expect(await controller.metrics.registry.getSingleMetricAsString('ebb_controller_tick_duration_seconds')).to.include('ebb_controller_tick_duration_seconds_count 1');
+    expect(await controller.metrics.registry.getSingleMetricAsString('ebb_controller_tick_duration_seconds')).to.include(
+      'ebb_controller_tick_duration_seconds_count 1',
+    );
     expect(logged).to.deep.equal([]);
   });
 });

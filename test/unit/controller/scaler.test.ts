@@ -90,7 +90,10 @@ describe('scaler', () => {
     const order: string[] = [];
     let full = true;
     const scaler = new Scaler({
-      target: { read: () => target.read(), write: (ns, name, replicas, version) => (order.push(`write ${replicas}`), target.write(ns, name, replicas, version)) },
+      target: {
+        read: () => target.read(),
+        write: (ns, name, replicas, version) => (order.push(`write ${replicas}`), target.write(ns, name, replicas, version)),
+      },
       effects: {
         ...effects,
         routeToActivator: (_workload, asleep) => {
@@ -170,7 +173,8 @@ describe('scaler', () => {
 
   describe('traffic ebb does not see', () => {
     const bypass = "Service shop/web targets port 8080 by number, which bypasses ebb's interceptor: set targetPort: http (the port's name)";
-    const grpc = "Service shop/web-grpc targets port grpc, which bypasses ebb's interceptor (it intercepts port http only): set targetPort: http, or set ebb.dev/port: grpc if that port serves the requests";
+    const grpc =
+      "Service shop/web-grpc targets port grpc, which bypasses ebb's interceptor (it intercepts port http only): set targetPort: http, or set ebb.dev/port: grpc if that port serves the requests";
     const idleSoon = { ...settings, idleAfterMs: 4000 };
     const quiet = (at: number) => new Map([['shop/web' as const, { at, inFlight: 0 }]]);
     const warnings = (events: string[]) => events.filter((event) => event.startsWith('Warning'));
@@ -180,7 +184,11 @@ describe('scaler', () => {
       target.replicas = 1;
       const { events, effects } = recordingEffects();
       const reasons: string[] = [];
-      const scaler = new Scaler({ target, effects: { ...effects, decided: (_workload, decision) => reasons.push(decision.reason.code) }, isLeader: () => true });
+      const scaler = new Scaler({
+        target,
+        effects: { ...effects, decided: (_workload, decision) => reasons.push(decision.reason.code) },
+        isLeader: () => true,
+      });
       const unobserved = view(1, { settings: idleSoon, unobservedTraffic: [bypass] });
       for (let at = 2000; at <= 20_000; at += 2000) await scaler.tick([unobserved], quiet(at), at);
       expect(target.writes).to.deep.equal([]);
@@ -230,7 +238,7 @@ describe('scaler', () => {
     });
   });
 
-  it('keeps as much activity as its tuning\'s stable window reads, however long that is', async () => {
+  it("keeps as much activity as its tuning's stable window reads, however long that is", async () => {
     const target = new FakeScale();
     target.replicas = 1;
     const { effects } = recordingEffects();

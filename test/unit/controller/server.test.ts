@@ -15,7 +15,13 @@ describe('controller server: /metrics', () => {
     const metrics = new ControllerMetrics();
     metrics.leader.set(1);
     metrics.recommendation.target.set({ namespace: 'shop', deployment: 'web', container: 'app', resource: 'cpu' }, 0.25);
-    const server = createControllerServer({ verifier: new StaticTokenVerifier({}), agentIdentity: 'system:serviceaccount:ebb-system:ebb-agent', wake: () => Promise.resolve({ accepted: true }), ready: () => true, metrics });
+    const server = createControllerServer({
+      verifier: new StaticTokenVerifier({}),
+      agentIdentity: 'system:serviceaccount:ebb-system:ebb-agent',
+      wake: () => Promise.resolve({ accepted: true }),
+      ready: () => true,
+      metrics,
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
@@ -30,7 +36,7 @@ describe('controller server: /metrics', () => {
     }
   });
 
-  it('answers a refused wake-up with the refusal\'s status: 503 from a standby, 409 for a workload ebb must not scale, 404 for one it does not know', async () => {
+  it("answers a refused wake-up with the refusal's status: 503 from a standby, 409 for a workload ebb must not scale, 404 for one it does not know", async () => {
     let outcome: ControllerWakeOutcome = { accepted: true };
     const server = createControllerServer({
       verifier: new StaticTokenVerifier({ agent: 'system:serviceaccount:ebb-system:ebb-agent' }),
@@ -41,14 +47,18 @@ describe('controller server: /metrics', () => {
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const wake = () => new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/wake', headers: { Authorization: 'Bearer agent' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+    const wake = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'POST', path: '/wake', headers: { Authorization: 'Bearer agent' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ workload: 'shop/web', node: 'n', held: 1 }));
       });
-      req.on('error', reject);
-      req.end(JSON.stringify({ workload: 'shop/web', node: 'n', held: 1 }));
-    });
     try {
       const statuses: Record<string, number> = { accepted: await wake() };
       for (const refusal of ['not-leader', 'paused', 'hpa-present', 'unknown-workload'] as const) {

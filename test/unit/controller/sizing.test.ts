@@ -106,7 +106,7 @@ describe('sizing loop', () => {
     expect(metrics).to.match(/ebb_recommendation_target\{namespace="shop",deployment="web",container="app",resource="memory"\} \d+/);
   });
 
-  it('publishes the pod template\'s requests beside the recommendation, in cores and bytes, none where it asks none', async () => {
+  it("publishes the pod template's requests beside the recommendation, in cores and bytes, none where it asks none", async () => {
     const h = harness();
     const template = { spec: { containers: [{ name: 'app', resources: { requests: { cpu: '250m' } } }] } };
     h.setWorkloads([{ ...web, deployment: { ...deployment, spec: { selector: {}, template } } }]);
@@ -135,7 +135,15 @@ describe('sizing loop', () => {
     const h = harness();
     const now = await rounds(h, start, 30, 0.2, 200 * MiB);
     const before = target(h)!.memory;
-    const kill: OomKill = { pod: 'shop/web-1', workload: 'shop/web', container: 'app', at: now, restartCount: 1, memoryRequestBytes: 256 * MiB, memoryLimitBytes: 256 * MiB };
+    const kill: OomKill = {
+      pod: 'shop/web-1',
+      workload: 'shop/web',
+      container: 'app',
+      at: now,
+      restartCount: 1,
+      memoryRequestBytes: 256 * MiB,
+      memoryLimitBytes: 256 * MiB,
+    };
     for (const at of [now, now + 10_000, now + 20_000]) {
       h.feed([report(at, 0.2, 200 * MiB, [kill])]);
       await h.loop.round(at);
@@ -174,7 +182,11 @@ describe('sizing loop', () => {
     h.setWorkloads(many);
     const writesPerRound: number[] = [];
     for (let round = 0, now = start; round < 30; round++, now += 10_000) {
-      const pods = many.map((workload) => ({ pod: `${workload.key}-1`, workload: workload.key, containers: [{ container: 'app', cpuCores: 0.5, memoryBytes: 300 * MiB, at: now }] }));
+      const pods = many.map((workload) => ({
+        pod: `${workload.key}-1`,
+        workload: workload.key,
+        containers: [{ container: 'app', cpuCores: 0.5, memoryBytes: 300 * MiB, at: now }],
+      }));
       h.feed([{ node: 'node-a', generatedAt: now, scrapedAt: now, stale: false, pods, ooms: [] }]);
       const before = store.writes;
       await h.loop.round(now);
@@ -221,7 +233,10 @@ describe('sizing loop', () => {
     store.saved.set('shop/web', '{"v":99}');
     const h = harness(store);
     await rounds(h, start, 3, 0.5, 300 * MiB);
-    expect(h.logs.some((line) => /checkpoint of shop\/web not restored .*version 99/.test(line)), h.logs.join('\n')).to.equal(true);
+    expect(
+      h.logs.some((line) => /checkpoint of shop\/web not restored .*version 99/.test(line)),
+      h.logs.join('\n'),
+    ).to.equal(true);
     expect(target(h)).to.not.equal(undefined);
   });
 });

@@ -102,9 +102,17 @@ describe('parseAnnotations', () => {
   });
 
   it('writes settings back as annotations that read to the same values', () => {
-    const values = parseAnnotations({ 'ebb.dev/idle-after': '90m', 'ebb.dev/cpu-max': '1500m', 'ebb.dev/keep-warm': 'Mon 08:00-09:00 Europe/Paris replicas=2' }).values;
+    const values = parseAnnotations({
+      'ebb.dev/idle-after': '90m',
+      'ebb.dev/cpu-max': '1500m',
+      'ebb.dev/keep-warm': 'Mon 08:00-09:00 Europe/Paris replicas=2',
+    }).values;
     const written = formatAnnotations(values);
-    expect(written).to.deep.equal({ 'ebb.dev/idle-after': '1h30m', 'ebb.dev/cpu-max': '1500m', 'ebb.dev/keep-warm': 'Mon 08:00-09:00 Europe/Paris replicas=2' });
+    expect(written).to.deep.equal({
+      'ebb.dev/idle-after': '1h30m',
+      'ebb.dev/cpu-max': '1500m',
+      'ebb.dev/keep-warm': 'Mon 08:00-09:00 Europe/Paris replicas=2',
+    });
     expect(parseAnnotations(written).values).to.deep.equal(values);
   });
 });

@@ -12,7 +12,13 @@ const valid = (from: number, days: number): Validity => ({ issuedAt: from, notAf
 
 describe('certificate renewal', () => {
   it('makes a CA and a serving certificate when there is none, or the CA is unusable', () => {
-    expect(planRenewal({}, T0, policy)).to.deep.include({ newCa: true, newServing: true, alsoTrust: undefined, acts: true, reasons: ['no CA yet', 'no serving certificate yet'] });
+    expect(planRenewal({}, T0, policy)).to.deep.include({
+      newCa: true,
+      newServing: true,
+      alsoTrust: undefined,
+      acts: true,
+      reasons: ['no CA yet', 'no serving certificate yet'],
+    });
     const expired = planRenewal({ ca: valid(T0 - 4000 * DAY, 3650), serving: { ...valid(T0 - 10 * DAY, 365), signedBy: 'ca' } }, T0, policy);
     expect(expired).to.deep.include({ newCa: true, newServing: true, alsoTrust: undefined });
     expect(expired.reasons).to.deep.equal(['the CA expired', 'the serving certificate is not signed by a CA the caBundle keeps']);
@@ -23,19 +29,25 @@ describe('certificate renewal', () => {
     const plan = planRenewal(view, T0 + DAY, policy);
     expect(plan).to.deep.include({ newCa: false, newServing: false, alsoTrust: undefined, acts: false, reasons: [] });
     expect(plan.nextCheckAt).to.equal(dueAt(view.serving!));
-    expect(plan.nextCheckAt).to.equal(T0 + (365 * 2 / 3) * DAY);
+    expect(plan.nextCheckAt).to.equal(T0 + ((365 * 2) / 3) * DAY);
   });
 
   it('renews the serving certificate with a third of its life left, from the same CA', () => {
     const view: StoredCertificatesView = { ca: valid(T0, 3650), serving: { ...valid(T0, 365), signedBy: 'ca' } };
     expect(planRenewal(view, dueAt(view.serving!) - 1, policy).newServing).to.equal(false);
-    expect(planRenewal(view, dueAt(view.serving!), policy)).to.deep.include({ newCa: false, newServing: true, reasons: ['the serving certificate is due for renewal'] });
+    expect(planRenewal(view, dueAt(view.serving!), policy)).to.deep.include({
+      newCa: false,
+      newServing: true,
+      reasons: ['the serving certificate is due for renewal'],
+    });
   });
 
   it('replaces a serving certificate that no trusted CA signed, or that expired, at once', () => {
     const ca = valid(T0, 3650);
     expect(planRenewal({ ca, serving: { ...valid(T0, 365), signedBy: 'neither' } }, T0 + DAY, policy).newServing).to.equal(true);
-    expect(planRenewal({ ca, serving: { ...valid(T0 - 400 * DAY, 365), signedBy: 'ca' } }, T0 + DAY, policy).reasons).to.deep.equal(['the serving certificate expired']);
+    expect(planRenewal({ ca, serving: { ...valid(T0 - 400 * DAY, 365), signedBy: 'ca' } }, T0 + DAY, policy).reasons).to.deep.equal([
+      'the serving certificate expired',
+    ]);
   });
 
   it('renews the CA with an overlap: both trusted, the serving certificate moved after it, the old CA dropped after that', () => {
@@ -43,7 +55,12 @@ describe('certificate renewal', () => {
     const serving = { ...valid(T0 + 3000 * DAY, 365), signedBy: 'ca' as const };
     const due = dueAt(oldCa);
     // 1. The new CA, trusted beside the old one; the serving certificate stays.
-    expect(planRenewal({ ca: oldCa, serving }, due, policy)).to.deep.include({ newCa: true, newServing: false, alsoTrust: 'ca', reasons: ['the CA is due for renewal'] });
+    expect(planRenewal({ ca: oldCa, serving }, due, policy)).to.deep.include({
+      newCa: true,
+      newServing: false,
+      alsoTrust: 'ca',
+      reasons: ['the CA is due for renewal'],
+    });
     // 2. Within the overlap nothing moves; the next check is when it ends.
     const newCa = valid(due, 3650);
     const switching: StoredCertificatesView = { ca: newCa, previousCa: oldCa, serving: { ...serving, signedBy: 'previous-ca' } };
@@ -51,19 +68,30 @@ describe('certificate renewal', () => {
     expect(waiting).to.deep.include({ acts: false, alsoTrust: 'previous-ca' });
     expect(waiting.nextCheckAt).to.equal(due + policy.overlapMs);
     // 3. Then the serving certificate is reissued from the new CA, the old CA still trusted.
-    expect(planRenewal(switching, due + policy.overlapMs, policy)).to.deep.include({ newCa: false, newServing: true, alsoTrust: 'previous-ca', reasons: ['the serving certificate moves to the new CA'] });
+    expect(planRenewal(switching, due + policy.overlapMs, policy)).to.deep.include({
+      newCa: false,
+      newServing: true,
+      alsoTrust: 'previous-ca',
+      reasons: ['the serving certificate moves to the new CA'],
+    });
     // 4. The old CA goes once the new serving certificate has been out for the overlap.
     const moved: StoredCertificatesView = { ca: newCa, previousCa: oldCa, serving: { ...valid(due + policy.overlapMs, 365), signedBy: 'ca' } };
     expect(planRenewal(moved, due + 2 * policy.overlapMs - 1, policy)).to.deep.include({ acts: false, alsoTrust: 'previous-ca' });
-    expect(planRenewal(moved, due + 2 * policy.overlapMs, policy)).to.deep.include({ acts: true, newCa: false, newServing: false, alsoTrust: undefined, reasons: ['the previous CA is no longer needed'] });
+    expect(planRenewal(moved, due + 2 * policy.overlapMs, policy)).to.deep.include({
+      acts: true,
+      newCa: false,
+      newServing: false,
+      alsoTrust: undefined,
+      reasons: ['the previous CA is no longer needed'],
+    });
   });
 
-  it('keeps trusting the CA of a serving certificate still in use when its own CA\'s key is lost (a Secret made by hand, or deleted)', () => {
+  it("keeps trusting the CA of a serving certificate still in use when its own CA's key is lost (a Secret made by hand, or deleted)", () => {
     const handMade: StoredCertificatesView = { previousCa: valid(T0, 3650), serving: { ...valid(T0, 365), signedBy: 'previous-ca' } };
     expect(planRenewal(handMade, T0 + DAY, policy)).to.deep.include({ newCa: true, newServing: false, alsoTrust: 'previous-ca' });
   });
 
-  it('scales the overlap to a short life: an hour, or a tenth of the serving certificate\'s life', () => {
+  it("scales the overlap to a short life: an hour, or a tenth of the serving certificate's life", () => {
     expect(renewalPolicy(365 * DAY).overlapMs).to.equal(HOUR);
     expect(renewalPolicy(60_000).overlapMs).to.equal(12_000);
   });
@@ -83,7 +111,8 @@ describe('certificate renewal', () => {
     const end = T0 + 25 * 365 * DAY;
     for (let now = T0; now < end; now += 3 * HOUR) {
       const view: StoredCertificatesView = {
-        ca, previousCa: previous,
+        ca,
+        previousCa: previous,
         serving: serving && { ...serving, signedBy: serving.signer === ca ? 'ca' : serving.signer === previous ? 'previous-ca' : 'neither' },
       };
       const plan = planRenewal(view, now, policy);

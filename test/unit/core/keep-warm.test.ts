@@ -50,12 +50,19 @@ describe('parseKeepWarm', () => {
     it(`refuses ${JSON.stringify(text)}: ${problem}`, () => {
       const parsed = parseKeepWarm(text);
       expect(parsed.ok).to.equal(false);
-      if (!parsed.ok) expect(parsed.error).to.include(`${JSON.stringify(text)} is not accepted`).and.include(problem);
+      if (!parsed.ok)
+        expect(parsed.error)
+          .to.include(`${JSON.stringify(text)} is not accepted`)
+          .and.include(problem);
     });
   }
 
   it('formats windows as text that reads back to the same windows', () => {
-    for (const text of ['Mon-Fri 08:00-19:00 Europe/Berlin replicas=2; Sat 10:00-14:00 UTC', 'Fri-Mon 22:00-02:00', 'Mon,Wed 00:00-24:00 Asia/Tokyo replicas=5']) {
+    for (const text of [
+      'Mon-Fri 08:00-19:00 Europe/Berlin replicas=2; Sat 10:00-14:00 UTC',
+      'Fri-Mon 22:00-02:00',
+      'Mon,Wed 00:00-24:00 Asia/Tokyo replicas=5',
+    ]) {
       const parsed = parseKeepWarm(text);
       if (!parsed.ok) throw new Error(parsed.error);
       expect(parseKeepWarm(formatKeepWarm(parsed.value))).to.deep.equal(parsed);

@@ -16,7 +16,7 @@ describe('leader election decisions', () => {
     expect(action).to.deep.equal({ kind: 'renew', record: { ...lease('a', 2000) } });
   });
 
-  it('waits while another holder\'s lease is fresh by the local clock of its last change', () => {
+  it("waits while another holder's lease is fresh by the local clock of its last change", () => {
     // The holder's renewTime is far in the past (skewed clock) but we saw it change at 10 000.
     const action = nextLeaseAction({ record: lease('b', -1e9), observedAt: 10_000 }, 'a', 24_999, 15_000);
     expect(action).to.deep.equal({ kind: 'wait', holder: 'b', expiresAt: 25_000 });

@@ -11,9 +11,12 @@ const service = (name: string, selector: Record<string, string> | undefined, ann
   spec: { selector },
 });
 
-describe('the local sandbox\'s URLs on Services', () => {
+describe("the local sandbox's URLs on Services", () => {
   it('writes one PORT=URL per Service port, by port, and reads them back', () => {
-    const text = formatLocalUrls([{ port: 8080, url: 'http://127.0.0.1:41002/' }, { port: 80, url: 'http://127.0.0.1:41001/' }]);
+    const text = formatLocalUrls([
+      { port: 8080, url: 'http://127.0.0.1:41002/' },
+      { port: 80, url: 'http://127.0.0.1:41001/' },
+    ]);
     expect(text).to.equal('80=http://127.0.0.1:41001/ 8080=http://127.0.0.1:41002/');
     expect(parseLocalUrls('web', text)).to.deep.equal([
       { service: 'web', port: 80, url: 'http://127.0.0.1:41001/' },
@@ -35,11 +38,22 @@ describe('the local sandbox\'s URLs on Services', () => {
   });
 });
 
-describe('a Service port\'s pod port (as kube-proxy resolves it)', () => {
+describe("a Service port's pod port (as kube-proxy resolves it)", () => {
   const pod: V1Pod = {
     spec: {
-      initContainers: [{ name: 'ebb-interceptor', restartPolicy: 'Always', ports: [{ name: 'http', containerPort: 18080 }] }, { name: 'setup', ports: [{ name: 'init', containerPort: 9 }] }],
-      containers: [{ name: 'app', ports: [{ name: 'ebb-app', containerPort: 8080 }, { name: 'dns', containerPort: 53, protocol: 'UDP' }] }],
+      initContainers: [
+        { name: 'ebb-interceptor', restartPolicy: 'Always', ports: [{ name: 'http', containerPort: 18080 }] },
+        { name: 'setup', ports: [{ name: 'init', containerPort: 9 }] },
+      ],
+      containers: [
+        {
+          name: 'app',
+          ports: [
+            { name: 'ebb-app', containerPort: 8080 },
+            { name: 'dns', containerPort: 53, protocol: 'UDP' },
+          ],
+        },
+      ],
     },
   };
   it('takes a number as is, and a name from the containers, then the native sidecars, with its protocol', () => {
@@ -54,15 +68,30 @@ describe('a Service port\'s pod port (as kube-proxy resolves it)', () => {
 });
 
 describe('kubectl ebb status with local URLs', () => {
-  const row = (name: string) => workloadStatus({
-    namespace: 'shop', name, resize: 'initial', replicas: { spec: 1, actual: 1, ready: 1 }, status: undefined,
-    containers: [{ name: 'app', requests: {} }], defaultRequests: DEFAULT_POLICY.defaultRequests,
-  });
+  const row = (name: string) =>
+    workloadStatus({
+      namespace: 'shop',
+      name,
+      resize: 'initial',
+      replicas: { spec: 1, actual: 1, ready: 1 },
+      status: undefined,
+      containers: [{ name: 'app', requests: {} }],
+      defaultRequests: DEFAULT_POLICY.defaultRequests,
+    });
   it('adds the LOCAL-URL column only when some workload has one', () => {
     const plain: StatusReport = { workloads: [row('web')], saved: { cpu: 0, memory: 0 } };
     expect(renderStatus(plain, 0)).not.to.contain('LOCAL-URL');
     const sandboxed: StatusReport = {
-      workloads: [{ ...row('web'), localUrls: [{ service: 'web', port: 80, url: 'http://127.0.0.1:41001/' }, { service: 'web', port: 8080, url: 'http://127.0.0.1:41002/' }] }, row('worker')],
+      workloads: [
+        {
+          ...row('web'),
+          localUrls: [
+            { service: 'web', port: 80, url: 'http://127.0.0.1:41001/' },
+            { service: 'web', port: 8080, url: 'http://127.0.0.1:41002/' },
+          ],
+        },
+        row('worker'),
+      ],
       saved: { cpu: 0, memory: 0 },
     };
     const [header, web, worker] = renderStatus(sandboxed, 0).split('\n');

@@ -15,7 +15,7 @@ const workload = (key: `${string}/${string}`, figures: Partial<WorkloadActivity>
 });
 const report = (node: string, workloads: WorkloadActivity[]): ActivityReport => ({ node, generatedAt: 0, windowMs: 1000, workloads });
 
-describe('merging agents\' activity reports', () => {
+describe("merging agents' activity reports", () => {
   it('adds up concurrency (mean in flight plus held) and rates across nodes; keeps the latest request', () => {
     const merged = mergeReports(
       [

@@ -38,7 +38,13 @@ const resourcesFor = (qos: QosClass): fc.Arbitrary<V1ResourceRequirements | unde
   if (qos === 'Guaranteed') return amounts.map(({ cpu, memory }) => ({ requests: someOf(cpu, memory, 'both'), limits: someOf(cpu, memory, 'both') }));
   const which = fc.constantFrom<'both' | 'cpu' | 'memory'>('both', 'cpu', 'memory');
   return fc.option(
-    fc.record({ amounts, requested: fc.option(which, { nil: undefined }), limited: fc.option(which, { nil: undefined }), headroom: fc.integer({ min: 1, max: 3 }) })
+    fc
+      .record({
+        amounts,
+        requested: fc.option(which, { nil: undefined }),
+        limited: fc.option(which, { nil: undefined }),
+        headroom: fc.integer({ min: 1, max: 3 }),
+      })
       .map(({ amounts: { cpu, memory }, requested, limited, headroom }) => {
         const limits = limited && someOf(cpu * headroom, memory * headroom, limited);
         const requests = { ...limits, ...(requested && someOf(cpu, memory, requested)) };
@@ -56,9 +62,39 @@ const container = (index: number, qos: QosClass): fc.Arbitrary<V1Container> =>
     ...(resources ? { resources } : {}),
   }));
 
-const annotationValue = fc.constantFrom<string>('1', '0', '-1', 'true', 'false', '5m', 'soon', 'auto', 'off', '250m', '1Gi', 'http', '8080', 'Mon-Fri 08:00-19:00 Europe/Berlin', '');
+const annotationValue = fc.constantFrom<string>(
+  '1',
+  '0',
+  '-1',
+  'true',
+  'false',
+  '5m',
+  'soon',
+  'auto',
+  'off',
+  '250m',
+  '1Gi',
+  'http',
+  '8080',
+  'Mon-Fri 08:00-19:00 Europe/Berlin',
+  '',
+);
 const annotations = fc.option(
-  fc.dictionary(fc.constantFrom('ebb.dev/min-replicas', 'ebb.dev/max-replicas', 'ebb.dev/idle-after', 'ebb.dev/resize', 'ebb.dev/cpu-max', 'ebb.dev/memory-min', 'ebb.dev/port', 'ebb.dev/keep-warm', 'ebb.dev/typo', 'team'), annotationValue),
+  fc.dictionary(
+    fc.constantFrom(
+      'ebb.dev/min-replicas',
+      'ebb.dev/max-replicas',
+      'ebb.dev/idle-after',
+      'ebb.dev/resize',
+      'ebb.dev/cpu-max',
+      'ebb.dev/memory-min',
+      'ebb.dev/port',
+      'ebb.dev/keep-warm',
+      'ebb.dev/typo',
+      'team',
+    ),
+    annotationValue,
+  ),
   { nil: undefined },
 );
 
@@ -67,7 +103,13 @@ function uniquePortNames(containers: V1Container[]): V1Container[] {
   const seen = new Set<string>();
   return containers.map((c) => ({
     ...c,
-    ...(c.ports ? { ports: c.ports.map((p) => (p.name && !seen.has(p.name) && seen.add(p.name) ? p : { ...p, name: undefined })).map(({ name, ...rest }) => (name ? { name, ...rest } : rest)) } : {}),
+    ...(c.ports
+      ? {
+          ports: c.ports
+            .map((p) => (p.name && !seen.has(p.name) && seen.add(p.name) ? p : { ...p, name: undefined }))
+            .map(({ name, ...rest }) => (name ? { name, ...rest } : rest)),
+        }
+      : {}),
   }));
 }
 
@@ -75,37 +117,56 @@ function uniquePortNames(containers: V1Container[]): V1Container[] {
 const lowered = (containers: V1Container[], almost: boolean): V1Container[] => {
   if (!almost) return containers;
   const [first, ...rest] = containers as [V1Container, ...V1Container[]];
-  const half = (list: Record<string, string>) => Object.fromEntries(Object.entries(list).map(([name, quantity]) => [name, `${Math.max(1, Math.floor(parseInt(quantity, 10) / 2))}${quantity.replace(/^\d+/, '')}`]));
+  const half = (list: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(list).map(([name, quantity]) => [name, `${Math.max(1, Math.floor(parseInt(quantity, 10) / 2))}${quantity.replace(/^\d+/, '')}`]),
+    );
   return [{ ...first, resources: { ...first.resources, requests: half(first.resources!.limits!) } }, ...rest];
 };
 
 /** Pods of every class (a random Burstable shape may come out of any class: it is kept too). */
-const pods: fc.Arbitrary<V1Pod> = fc.constantFrom('Guaranteed', 'Burstable', 'BestEffort', 'almost Guaranteed').chain((shape) => {
-  const qos: QosClass = shape === 'almost Guaranteed' ? 'Guaranteed' : shape;
-  return fc.record({
-    containers: fc.integer({ min: 1, max: 3 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, index) => container(index, qos)))),
-    initContainers: fc.option(resourcesFor(qos).map((resources) => [{ name: 'init', image: 'example/init:1', ...(resources ? { resources } : {}) }]), { nil: undefined }),
-    annotations,
-    almost: fc.constant(shape === 'almost Guaranteed'),
-  });
-}).map(({ containers, initContainers, annotations, almost }) => deploymentPod({
-  containers: uniquePortNames(lowered(containers, almost)),
-  ...(initContainers ? { initContainers } : {}),
-  ...(annotations ? { annotations } : {}),
-}));
+const pods: fc.Arbitrary<V1Pod> = fc
+  .constantFrom('Guaranteed', 'Burstable', 'BestEffort', 'almost Guaranteed')
+  .chain((shape) => {
+    const qos: QosClass = shape === 'almost Guaranteed' ? 'Guaranteed' : shape;
+    return fc.record({
+      containers: fc.integer({ min: 1, max: 3 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, index) => container(index, qos)))),
+      initContainers: fc.option(
+        resourcesFor(qos).map((resources) => [{ name: 'init', image: 'example/init:1', ...(resources ? { resources } : {}) }]),
+        { nil: undefined },
+      ),
+      annotations,
+      almost: fc.constant(shape === 'almost Guaranteed'),
+    });
+  })
+  .map(({ containers, initContainers, annotations, almost }) =>
+    deploymentPod({
+      containers: uniquePortNames(lowered(containers, almost)),
+      ...(initContainers ? { initContainers } : {}),
+      ...(annotations ? { annotations } : {}),
+    }),
+  );
 
 const TRACKED = ['requests.cpu', 'limits.cpu', 'requests.memory', 'limits.memory'] as const;
 const quotas: fc.Arbitrary<V1ResourceQuota[]> = fc.array(
-  fc.record({ tracked: fc.constantFrom(...TRACKED), hard: fc.integer({ min: 0, max: 8000 }), usedPercent: fc.integer({ min: 0, max: 100 }) })
+  fc
+    .record({ tracked: fc.constantFrom(...TRACKED), hard: fc.integer({ min: 0, max: 8000 }), usedPercent: fc.integer({ min: 0, max: 100 }) })
     .map(({ tracked, hard, usedPercent }) => {
       const unit = tracked.endsWith('cpu') ? 'm' : 'Mi';
       const amounts = { [tracked]: `${hard}${unit}` };
-      return { metadata: { name: `q-${tracked}` }, spec: { hard: amounts }, status: { hard: amounts, used: { [tracked]: `${Math.floor((hard * usedPercent) / 100)}${unit}` } } };
+      return {
+        metadata: { name: `q-${tracked}` },
+        spec: { hard: amounts },
+        status: { hard: amounts, used: { [tracked]: `${Math.floor((hard * usedPercent) / 100)}${unit}` } },
+      };
     }),
   { maxLength: 2 },
 );
 
-const recommendation = fc.option(fc.record({ c0: fc.record({ cpuMillis: fc.integer({ min: 1, max: 8000 }), memoryBytes: fc.integer({ min: 1, max: 2 ** 33 }) }) }), { nil: undefined });
+const recommendation = fc.option(
+  fc.record({ c0: fc.record({ cpuMillis: fc.integer({ min: 1, max: 8000 }), memoryBytes: fc.integer({ min: 1, max: 2 ** 33 }) }) }),
+  { nil: undefined },
+);
 
 const amount = (parse: typeof parseCpu, quantity: unknown) => {
   const parsed = parse(String(quantity));
@@ -117,8 +178,12 @@ describe('mutatePod over random pods', () => {
     fc.assert(
       fc.property(pods, recommendation, quotas, (pod, recommended, resourceQuotas) => {
         const input = {
-          namespace: { name: 'shop', labels: { 'ebb.dev/injection': 'enabled' } }, deployment: { name: 'web' }, policy: DEFAULT_POLICY, ebbNamespace: 'ebb-system',
-          recommendation: recommended, resourceQuotas,
+          namespace: { name: 'shop', labels: { 'ebb.dev/injection': 'enabled' } },
+          deployment: { name: 'web' },
+          policy: DEFAULT_POLICY,
+          ebbNamespace: 'ebb-system',
+          recommendation: recommended,
+          resourceQuotas,
         };
         const original = structuredClone(pod);
         const result = mutatePod({ ...input, pod });
@@ -135,7 +200,10 @@ describe('mutatePod over random pods', () => {
         expect(qosClass(patched.spec), 'the QoS class').to.equal(qos);
         for (const c of patched.spec!.containers) {
           if (qos === 'Burstable') expect(c.resources?.requests?.cpu, 'every container of a Burstable pod has a CPU request').to.not.equal(undefined);
-          for (const [resource, parse] of [['cpu', parseCpu], ['memory', parseMemory]] as const) {
+          for (const [resource, parse] of [
+            ['cpu', parseCpu],
+            ['memory', parseMemory],
+          ] as const) {
             const limit = c.resources?.limits?.[resource];
             if (limit !== undefined) expect(amount(parse, c.resources!.requests![resource])).to.be.at.most(amount(parse, limit));
           }
@@ -152,7 +220,8 @@ describe('mutatePod over random pods', () => {
           const parse = resource === 'cpu' ? parseCpu : parseMemory;
           const room = amount(parse, hard) - amount(parse, quota.status!.used![tracked]);
           if (sidecar) expect(usage[side][resource] ?? 0, `${tracked}: the pod with its sidecar fits the quota`).to.be.at.most(room);
-          if (sidecar && side === 'limits' && qos !== 'BestEffort') expect(sidecar.resources?.limits?.[resource], `the sidecar carries ${tracked}`).to.not.equal(undefined);
+          if (sidecar && side === 'limits' && qos !== 'BestEffort')
+            expect(sidecar.resources?.limits?.[resource], `the sidecar carries ${tracked}`).to.not.equal(undefined);
         }
         if (!hasTcpPort(original)) expect(sidecar).to.equal(undefined);
         if (sidecar) {

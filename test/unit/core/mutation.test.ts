@@ -46,12 +46,23 @@ describe('mutatePod', () => {
       { name: 'http', containerPort: 18080, protocol: 'TCP' },
       { name: 'ebb-admin', containerPort: 18090, protocol: 'TCP' },
     ]);
-    expect(env(sidecar)).to.deep.equal({ EBB_APP_PORT: '8080', EBB_LISTEN_PORT: '18080', EBB_ADMIN_PORT: '18090', EBB_WORKLOAD: 'shop/web', NODE_OPTIONS: '--max-semi-space-size=1' });
+    expect(env(sidecar)).to.deep.equal({
+      EBB_APP_PORT: '8080',
+      EBB_LISTEN_PORT: '18080',
+      EBB_ADMIN_PORT: '18090',
+      EBB_WORKLOAD: 'shop/web',
+      NODE_OPTIONS: '--max-semi-space-size=1',
+    });
     expect(sidecar.readinessProbe?.httpGet).to.deep.equal({ path: '/ready', port: 'ebb-admin' });
     expect(sidecar.resources).to.deep.equal({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } });
     expect(sidecar.securityContext).to.deep.equal({
-      runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
   });
 
@@ -75,10 +86,61 @@ describe('mutatePod', () => {
   });
 
   const portChoices: [string, V1Container[], Record<string, string>, number, string][] = [
-    ['the port named http', [{ name: 'app', ports: [{ name: 'metrics', containerPort: 9090 }, { name: 'http', containerPort: 8080 }] }], {}, 8080, 'http'],
-    ['else the first TCP port', [{ name: 'app', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'web', containerPort: 3000 }] }], {}, 3000, 'web'],
-    ['the port ebb.dev/port names', [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }, { name: 'api', containerPort: 9000 }] }], { 'ebb.dev/port': 'api' }, 9000, 'api'],
-    ['the port ebb.dev/port numbers, in another container', [{ name: 'a', ports: [{ name: 'http', containerPort: 8080 }] }, { name: 'b', ports: [{ name: 'grpc', containerPort: 9000 }] }], { 'ebb.dev/port': '9000' }, 9000, 'grpc'],
+    [
+      'the port named http',
+      [
+        {
+          name: 'app',
+          ports: [
+            { name: 'metrics', containerPort: 9090 },
+            { name: 'http', containerPort: 8080 },
+          ],
+        },
+      ],
+      {},
+      8080,
+      'http',
+    ],
+    [
+      'else the first TCP port',
+      [
+        {
+          name: 'app',
+          ports: [
+            { name: 'dns', containerPort: 53, protocol: 'UDP' },
+            { name: 'web', containerPort: 3000 },
+          ],
+        },
+      ],
+      {},
+      3000,
+      'web',
+    ],
+    [
+      'the port ebb.dev/port names',
+      [
+        {
+          name: 'app',
+          ports: [
+            { name: 'http', containerPort: 8080 },
+            { name: 'api', containerPort: 9000 },
+          ],
+        },
+      ],
+      { 'ebb.dev/port': 'api' },
+      9000,
+      'api',
+    ],
+    [
+      'the port ebb.dev/port numbers, in another container',
+      [
+        { name: 'a', ports: [{ name: 'http', containerPort: 8080 }] },
+        { name: 'b', ports: [{ name: 'grpc', containerPort: 9000 }] },
+      ],
+      { 'ebb.dev/port': '9000' },
+      9000,
+      'grpc',
+    ],
     ['an unnamed port, whose sidecar port gets ebb-listen', [{ name: 'app', ports: [{ containerPort: 8080 }] }], {}, 8080, 'ebb-listen'],
   ];
   for (const [name, containers, annotations, appPort, sidecarPortName] of portChoices) {
@@ -93,13 +155,33 @@ describe('mutatePod', () => {
   }
 
   it('moves its own ports off numbers the app declares', () => {
-    const { patched } = mutate(deploymentPod({ containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 18080 }, { name: 'x', containerPort: 18081 }] }] }));
+    const { patched } = mutate(
+      deploymentPod({
+        containers: [
+          {
+            name: 'app',
+            ports: [
+              { name: 'http', containerPort: 18080 },
+              { name: 'x', containerPort: 18081 },
+            ],
+          },
+        ],
+      }),
+    );
     expect(sidecarOf(patched)!.ports!.map((port) => port.containerPort)).to.deep.equal([18082, 18090]);
   });
 
   const noSidecar: [string, V1Pod, string][] = [
-    ['no containerPort', deploymentPod({ containers: [{ name: 'worker', image: 'w', resources: BURSTABLE }] }), 'none: no container declares a TCP containerPort'],
-    ['an ebb.dev/port that matches nothing', { ...web(BURSTABLE), metadata: { ...web().metadata, annotations: { 'ebb.dev/port': '1234' } } }, 'none: ebb.dev/port "1234" matches no TCP containerPort'],
+    [
+      'no containerPort',
+      deploymentPod({ containers: [{ name: 'worker', image: 'w', resources: BURSTABLE }] }),
+      'none: no container declares a TCP containerPort',
+    ],
+    [
+      'an ebb.dev/port that matches nothing',
+      { ...web(BURSTABLE), metadata: { ...web().metadata, annotations: { 'ebb.dev/port': '1234' } } },
+      'none: ebb.dev/port "1234" matches no TCP containerPort',
+    ],
     ['the host network', { ...web(BURSTABLE), spec: { ...web(BURSTABLE).spec!, hostNetwork: true } }, 'none: the pod uses the host network'],
   ];
   for (const [name, pod, why] of noSidecar) {
@@ -118,14 +200,20 @@ describe('mutatePod', () => {
     const recommendation = { app: { cpuMillis: 300, memoryBytes: 256 * 2 ** 20 } };
 
     it('uses the recommendation for a container without requests', () => {
-      const pod = deploymentPod({ containers: [{ name: 'app', image: 'x' }, { name: 'log', image: 'y', resources: { requests: { cpu: '10m' } } }] });
+      const pod = deploymentPod({
+        containers: [
+          { name: 'app', image: 'x' },
+          { name: 'log', image: 'y', resources: { requests: { cpu: '10m' } } },
+        ],
+      });
       expect(requestsAfter(pod, { recommendation })).to.deep.equal({ requests: { cpu: '300m', memory: '256Mi' } });
     });
 
     it('never sets a request above the limit', () => {
       const limited = { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '50m', memory: '64Mi' } };
       expect(requestsAfter(withResources(limited), { recommendation: { app: { cpuMillis: 300, memoryBytes: 20 * 2 ** 20 } } })).to.deep.equal({
-        requests: { cpu: '50m', memory: '20Mi' }, limits: limited.limits,
+        requests: { cpu: '50m', memory: '20Mi' },
+        limits: limited.limits,
       });
     });
 
@@ -136,29 +224,44 @@ describe('mutatePod', () => {
     });
 
     it("replaces the user's requests with the recommendation when resize allows it", () => {
-      expect(requestsAfter(withResources({ requests: { cpu: '1', memory: '1Gi' } }), { recommendation })).to.deep.equal({ requests: { cpu: '300m', memory: '256Mi' } });
+      expect(requestsAfter(withResources({ requests: { cpu: '1', memory: '1Gi' } }), { recommendation })).to.deep.equal({
+        requests: { cpu: '300m', memory: '256Mi' },
+      });
     });
 
     it('leaves a request that equals its limit (Guaranteed QoS)', () => {
       const guaranteed = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } };
-      expect(requestsAfter(withResources(guaranteed), { recommendation })).to.deep.equal({ requests: { cpu: '1', memory: '256Mi' }, limits: guaranteed.limits });
+      expect(requestsAfter(withResources(guaranteed), { recommendation })).to.deep.equal({
+        requests: { cpu: '1', memory: '256Mi' },
+        limits: guaranteed.limits,
+      });
     });
 
     it('while the recommendation is raise-only, raises a request and never lowers one', () => {
       const raiseOnly = { app: { cpuMillis: 300, memoryBytes: 256 * 2 ** 20, raiseOnly: true } };
-      expect(requestsAfter(withResources({ requests: { cpu: '100m', memory: '1Gi' } }), { recommendation: raiseOnly })).to.deep.equal({ requests: { cpu: '300m', memory: '1Gi' } });
+      expect(requestsAfter(withResources({ requests: { cpu: '100m', memory: '1Gi' } }), { recommendation: raiseOnly })).to.deep.equal({
+        requests: { cpu: '300m', memory: '1Gi' },
+      });
     });
 
-    it('raises a memory limit below the recommendation\'s upper bound to it, within the LimitRange max, and never adds a limit', () => {
+    it("raises a memory limit below the recommendation's upper bound to it, within the LimitRange max, and never adds a limit", () => {
       const recommended = { app: { cpuMillis: 300, memoryBytes: 200 * 2 ** 20, memoryUpperBytes: 400 * 2 ** 20 } };
       const limited = { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '256Mi' } };
       expect(requestsAfter(withResources(limited), { recommendation: recommended })).to.deep.equal({
-        requests: { cpu: '300m', memory: '200Mi' }, limits: { cpu: '1', memory: '400Mi' },
+        requests: { cpu: '300m', memory: '200Mi' },
+        limits: { cpu: '1', memory: '400Mi' },
       });
       const bounds = { cpu: {}, memory: { max: 300 * 2 ** 20 } };
-      expect(requestsAfter(withResources(limited), { recommendation: recommended, containerBounds: bounds })!.limits).to.deep.equal({ cpu: '1', memory: '300Mi' });
-      expect(requestsAfter(withResources({ requests: { cpu: '100m', memory: '100Mi' } }), { recommendation: recommended })).to.deep.equal({ requests: { cpu: '300m', memory: '200Mi' } });
-      expect(requestsAfter(withResources(limited), { recommendation: recommended, deployment: { name: 'web', annotations: { 'ebb.dev/resize': 'off' } } })).to.deep.equal(limited);
+      expect(requestsAfter(withResources(limited), { recommendation: recommended, containerBounds: bounds })!.limits).to.deep.equal({
+        cpu: '1',
+        memory: '300Mi',
+      });
+      expect(requestsAfter(withResources({ requests: { cpu: '100m', memory: '100Mi' } }), { recommendation: recommended })).to.deep.equal({
+        requests: { cpu: '300m', memory: '200Mi' },
+      });
+      expect(
+        requestsAfter(withResources(limited), { recommendation: recommended, deployment: { name: 'web', annotations: { 'ebb.dev/resize': 'off' } } }),
+      ).to.deep.equal(limited);
     });
 
     it('keeps requests within cpu-min/cpu-max and memory-min/memory-max', () => {
@@ -183,13 +286,18 @@ describe('mutatePod', () => {
 
   it('does nothing to a pod that is not opted in, or has no Deployment', () => {
     expect(mutate(deploymentPod(), { namespace: { name: 'shop' } })).to.deep.include({ injected: false, patch: [] });
-    expect(mutate(deploymentPod(), { deployment: undefined })).to.deep.include({ injected: false, patch: [], reason: 'it is not owned by a Deployment (ebb scales Deployments)' });
+    expect(mutate(deploymentPod(), { deployment: undefined })).to.deep.include({
+      injected: false,
+      patch: [],
+      reason: 'it is not owned by a Deployment (ebb scales Deployments)',
+    });
   });
 
   it('resolves settings with the policy and reports invalid annotations in the result and the record', () => {
     const policy: Policy = { ...DEFAULT_POLICY, defaults: { 'max-replicas': 4 }, namespaces: new Map([['shop', { settings: { 'idle-after': 60_000 } }]]) };
     const { settings, errors, patched } = mutate(deploymentPod({ annotations: { 'ebb.dev/min-replicas': 'one' } }), {
-      policy, deployment: { name: 'web', annotations: { 'ebb.dev/target-concurrency': '25' } },
+      policy,
+      deployment: { name: 'web', annotations: { 'ebb.dev/target-concurrency': '25' } },
     });
     expect(settings).to.deep.include({ 'max-replicas': 4, 'idle-after': 60_000, 'target-concurrency': 25, 'min-replicas': 0, enabled: true });
     expect(errors.map((error) => error.key)).to.deep.equal(['ebb.dev/min-replicas']);
@@ -224,7 +332,7 @@ describe('mutatePod', () => {
       expect(qosClass(patched.spec)).to.equal('BestEffort');
     });
 
-    it('Burstable: where a recommendation would bring every request to its limit, the user\'s requests stay', () => {
+    it("Burstable: where a recommendation would bring every request to its limit, the user's requests stay", () => {
       const limited = { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } };
       const everything = mutate(web(limited), { recommendation: { app: { cpuMillis: 2000, memoryBytes: 2048 * MiB } } }).patched;
       expect(everything.spec!.containers[0]!.resources).to.deep.equal(limited);
@@ -257,7 +365,10 @@ describe('mutatePod', () => {
     });
 
     it('leaves the sidecar out when a quota has no room for it, and says which quota, which resource, how much', () => {
-      const resourceQuotas = [quota('roomy', { 'requests.memory': '10Gi' }), quota('compute', { 'requests.cpu': '1', pods: '10' }, { 'requests.cpu': '900m', pods: '3' })];
+      const resourceQuotas = [
+        quota('roomy', { 'requests.memory': '10Gi' }),
+        quota('compute', { 'requests.cpu': '1', pods: '10' }, { 'requests.cpu': '900m', pods: '3' }),
+      ];
       const { injected, patched } = mutate(limitedApp(), { resourceQuotas });
       expect(injected).to.equal(true);
       expect(patched.spec!.initContainers).to.equal(undefined);

@@ -11,7 +11,9 @@ describe('owningDeploymentName', () => {
 
   it('derives the name from the pod-template-hash when the cache has not seen the ReplicaSet', () => {
     expect(owningDeploymentName(pod, undefined)).to.equal('web');
-    expect(owningDeploymentName({ ...pod, labels: { 'pod-template-hash': 'abc' }, ownerReferences: controlledBy('ReplicaSet', 'my-app-v2-abc') }, undefined)).to.equal('my-app-v2');
+    expect(
+      owningDeploymentName({ ...pod, labels: { 'pod-template-hash': 'abc' }, ownerReferences: controlledBy('ReplicaSet', 'my-app-v2-abc') }, undefined),
+    ).to.equal('my-app-v2');
   });
 
   it('gives none for a ReplicaSet that no Deployment controls', () => {

@@ -68,20 +68,40 @@ dryRun: true
 
   // Each problem: its field path, the value, and what is accepted.
   const invalid: [string, string, string, string][] = [
-    ['an unknown top-level field', 'excludedNamespace: [x]', 'excludedNamespace', 'unknown field "excludedNamespace": known fields are defaults, namespaces, excludedNamespaces'],
+    [
+      'an unknown top-level field',
+      'excludedNamespace: [x]',
+      'excludedNamespace',
+      'unknown field "excludedNamespace": known fields are defaults, namespaces, excludedNamespaces',
+    ],
     ['an unknown setting in defaults', 'defaults: { min-replica: 1 }', 'defaults.min-replica', 'known fields are enabled, min-replicas'],
     ['an invalid default', 'defaults: { min-replicas: -1 }', 'defaults.min-replicas', '"-1" is not accepted: expected a whole number ≥ 0'],
     ['a duration without a unit', 'defaults: { idle-after: 300 }', 'defaults.idle-after', '"300" is not accepted: expected a duration'],
     ['an invalid keep-warm window', 'defaults: { keep-warm: "Mon 25:00-26:00" }', 'defaults.keep-warm', 'is not a time range'],
     ['a namespace rule that is not a mapping', 'namespaces: { shop: enabled }', 'namespaces.shop', '"enabled" is not accepted: expected a mapping'],
-    ['an invalid injection value', 'namespaces: { shop: { injection: yes } }', 'namespaces.shop.injection', '"yes" is not accepted: expected enabled | disabled'],
+    [
+      'an invalid injection value',
+      'namespaces: { shop: { injection: yes } }',
+      'namespaces.shop.injection',
+      '"yes" is not accepted: expected enabled | disabled',
+    ],
     ['enabled in a namespace rule', 'namespaces: { shop: { enabled: true } }', 'namespaces.shop.enabled', 'known fields are injection'],
     ['an invalid namespace name', 'namespaces: { Shop_1: { injection: enabled } }', 'namespaces.Shop_1', 'expected a namespace name'],
     ['excludedNamespaces not a list', 'excludedNamespaces: batch', 'excludedNamespaces', 'expected a list of strings'],
     ['an invalid excluded name', 'excludedNamespaces: [ok, "Not OK"]', 'excludedNamespaces[1]', 'expected a namespace name'],
     ['a CPU limit on the sidecar', 'sidecar: { resources: { limits: { cpu: 1 } } }', 'sidecar.resources.limits.cpu', 'a CPU limit is not accepted'],
-    ['an invalid sidecar request', 'sidecar: { resources: { requests: { cpu: lots } } }', 'sidecar.resources.requests.cpu', '"lots" is not accepted: expected a CPU quantity'],
-    ['a memory limit below the request', 'sidecar: { resources: { requests: { memory: 64Mi }, limits: { memory: 32Mi } } }', 'sidecar.resources.limits.memory', 'expected at least requests.memory (64Mi)'],
+    [
+      'an invalid sidecar request',
+      'sidecar: { resources: { requests: { cpu: lots } } }',
+      'sidecar.resources.requests.cpu',
+      '"lots" is not accepted: expected a CPU quantity',
+    ],
+    [
+      'a memory limit below the request',
+      'sidecar: { resources: { requests: { memory: 64Mi }, limits: { memory: 32Mi } } }',
+      'sidecar.resources.limits.memory',
+      'expected at least requests.memory (64Mi)',
+    ],
     ['an invalid pull policy', 'sidecar: { imagePullPolicy: Sometimes }', 'sidecar.imagePullPolicy', 'expected Always | IfNotPresent | Never'],
     ['an image with spaces', 'sidecar: { image: "my image" }', 'sidecar.image', 'expected an image reference'],
     ['a port out of range', 'sidecar: { listenPort: 70000 }', 'sidecar.listenPort', 'expected a whole number from 1 to 65535'],
@@ -97,13 +117,17 @@ dryRun: true
       const errors = rejected(text);
       const error = errors.find((candidate) => candidate.key === (path || 'policy.yaml'));
       expect(error, errors.map((candidate) => candidate.message).join('\n')).to.not.equal(undefined);
-      expect(error!.message).to.include(`policy.yaml${path ? ` ${path}` : ''}: `).and.include(problem);
+      expect(error!.message)
+        .to.include(`policy.yaml${path ? ` ${path}` : ''}: `)
+        .and.include(problem);
     });
   }
 
   it('reports every problem of an edit, not only the first', () => {
     expect(rejected('defaults: { min-replicas: x, max-replicas: y }\ndryRun: 3').map((error) => error.key)).to.deep.equal([
-      'defaults.min-replicas', 'defaults.max-replicas', 'dryRun',
+      'defaults.min-replicas',
+      'defaults.max-replicas',
+      'dryRun',
     ]);
   });
 

@@ -3,7 +3,15 @@ import { formatDuration, parseDuration } from '../../../src/core/duration.ts';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../../../src/core/quantity.ts';
 
 describe('parseDuration', () => {
-  const valid: [string, number][] = [['250ms', 250], ['30s', 30_000], ['5m', 300_000], ['1h30m', 5_400_000], ['1.5h', 5_400_000], ['0', 0], [' 2m ', 120_000]];
+  const valid: [string, number][] = [
+    ['250ms', 250],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h30m', 5_400_000],
+    ['1.5h', 5_400_000],
+    ['0', 0],
+    [' 2m ', 120_000],
+  ];
   for (const [text, ms] of valid) it(`reads ${JSON.stringify(text)} as ${ms} ms`, () => expect(parseDuration(text)).to.deep.equal({ ok: true, value: ms }));
 
   for (const text of ['300', '5x', '', 'm5', '-5m', '1h 30m', '5 m']) {
@@ -21,10 +29,28 @@ describe('parseDuration', () => {
 });
 
 describe('CPU and memory quantities', () => {
-  const cpu: [string, number][] = [['250m', 250], ['0.5', 500], ['2', 2000], ['0.1', 100], ['1e3', 1_000_000], ['100000u', 100], ['0.0001', 1], ['+1', 1000]];
+  const cpu: [string, number][] = [
+    ['250m', 250],
+    ['0.5', 500],
+    ['2', 2000],
+    ['0.1', 100],
+    ['1e3', 1_000_000],
+    ['100000u', 100],
+    ['0.0001', 1],
+    ['+1', 1000],
+  ];
   for (const [text, millis] of cpu) it(`CPU ${text} is ${millis}m`, () => expect(parseCpu(text)).to.deep.equal({ ok: true, value: millis }));
 
-  const memory: [string, number][] = [['512Mi', 536_870_912], ['1G', 1e9], ['1e3', 1000], ['1Gi', 2 ** 30], ['128974848', 128_974_848], ['129M', 129e6], ['1.5Ki', 1536], ['0.5', 1]];
+  const memory: [string, number][] = [
+    ['512Mi', 536_870_912],
+    ['1G', 1e9],
+    ['1e3', 1000],
+    ['1Gi', 2 ** 30],
+    ['128974848', 128_974_848],
+    ['129M', 129e6],
+    ['1.5Ki', 1536],
+    ['0.5', 1],
+  ];
   for (const [text, bytes] of memory) it(`memory ${text} is ${bytes} bytes`, () => expect(parseMemory(text)).to.deep.equal({ ok: true, value: bytes }));
 
   for (const text of ['-1', 'lots', '1Mb', '1 Gi', '', '1e', 'Mi']) {

@@ -5,15 +5,20 @@ import { expect } from 'chai';
 import { describeShortfall, limitsTracked, quotaShortfall, quotasSelecting } from '../../../src/core/patch/quota.ts';
 
 const MiB = 2 ** 20;
-const quota = (name: string, hard: Record<string, string>, used: Record<string, string> = {}, spec: V1ResourceQuotaSpec = {}): V1ResourceQuota =>
-  ({ metadata: { name }, spec: { ...spec, hard }, status: { hard, used } });
+const quota = (name: string, hard: Record<string, string>, used: Record<string, string> = {}, spec: V1ResourceQuotaSpec = {}): V1ResourceQuota => ({
+  metadata: { name },
+  spec: { ...spec, hard },
+  status: { hard, used },
+});
 const pod = (spec: Partial<V1PodSpec> = {}): V1Pod => ({ spec: { containers: [{ name: 'app' }], ...spec } });
 
 describe('quotasSelecting', () => {
   const scoped = (name: string, spec: V1ResourceQuotaSpec) => quota(name, { 'requests.cpu': '1' }, {}, spec);
   const selected = (quotas: V1ResourceQuota[], target: V1Pod, qos: 'Guaranteed' | 'Burstable' | 'BestEffort' = 'Burstable') =>
     quotasSelecting(quotas, target, qos).map((q) => q.metadata!.name);
-  const priority = (operator: string, values?: string[]) => ({ scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator, ...(values ? { values } : {}) }] } });
+  const priority = (operator: string, values?: string[]) => ({
+    scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator, ...(values ? { values } : {}) }] },
+  });
 
   it('selects every pod with an unscoped quota', () => {
     expect(selected([quota('all', { 'limits.cpu': '1' })], pod())).to.deep.equal(['all']);
@@ -33,8 +38,11 @@ describe('quotasSelecting', () => {
 
   it('PriorityClass with every operator, as a label selector over the class name', () => {
     const quotas = [
-      scoped('in', priority('In', ['high'])), scoped('not-in', priority('NotIn', ['high'])),
-      scoped('exists', priority('Exists')), scoped('absent', priority('DoesNotExist')), scoped('listed', { scopes: ['PriorityClass'] }),
+      scoped('in', priority('In', ['high'])),
+      scoped('not-in', priority('NotIn', ['high'])),
+      scoped('exists', priority('Exists')),
+      scoped('absent', priority('DoesNotExist')),
+      scoped('listed', { scopes: ['PriorityClass'] }),
     ];
     expect(selected(quotas, pod({ priorityClassName: 'high' }))).to.deep.equal(['in', 'exists', 'listed']);
     expect(selected(quotas, pod({ priorityClassName: 'low' }))).to.deep.equal(['not-in', 'exists', 'listed']);
@@ -45,8 +53,15 @@ describe('quotasSelecting', () => {
     const quotas = [scoped('cross', { scopes: ['CrossNamespacePodAffinity'] })];
     const term = { topologyKey: 'zone', namespaces: ['other'] };
     expect(selected(quotas, pod())).to.deep.equal([]);
-    expect(selected(quotas, pod({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: term }] } } }))).to.deep.equal(['cross']);
-    expect(selected(quotas, pod({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'zone', namespaceSelector: {} }] } } }))).to.deep.equal(['cross']);
+    expect(
+      selected(quotas, pod({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: term }] } } })),
+    ).to.deep.equal(['cross']);
+    expect(
+      selected(
+        quotas,
+        pod({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'zone', namespaceSelector: {} }] } } }),
+      ),
+    ).to.deep.equal(['cross']);
   });
 
   it('every scope must select the pod', () => {
@@ -67,14 +82,26 @@ describe('quotaShortfall', () => {
   const withSidecar = { requests: { cpu: 110, memory: 96 * MiB }, limits: { cpu: 1010, memory: 384 * MiB } };
 
   it('is undefined when the pod with the sidecar fits, exactly or with room', () => {
-    expect(quotaShortfall([quota('q', { 'requests.cpu': '1', 'limits.memory': '1Gi' }, { 'requests.cpu': '890m', 'limits.memory': '640Mi' })], without, withSidecar)).to.equal(undefined);
+    expect(
+      quotaShortfall([quota('q', { 'requests.cpu': '1', 'limits.memory': '1Gi' }, { 'requests.cpu': '890m', 'limits.memory': '640Mi' })], without, withSidecar),
+    ).to.equal(undefined);
   });
 
   it('names the first quota and resource that has no room, and how much is missing', () => {
     const quotas = [quota('fine', { cpu: '10' }), quota('tight', { pods: '10', 'limits.memory': '1Gi' }, { 'limits.memory': '700Mi' })];
     const shortfall = quotaShortfall(quotas, without, withSidecar)!;
-    expect(shortfall).to.deep.equal({ quota: 'tight', tracked: 'limits.memory', resource: 'memory', hard: 1024 * MiB, used: 700 * MiB, pod: 256 * MiB, sidecar: 128 * MiB });
-    expect(describeShortfall(shortfall)).to.equal('ResourceQuota "tight" has no room for the sidecar: limits.memory 60Mi missing (hard 1Gi, used 700Mi, this pod 256Mi + the sidecar 128Mi)');
+    expect(shortfall).to.deep.equal({
+      quota: 'tight',
+      tracked: 'limits.memory',
+      resource: 'memory',
+      hard: 1024 * MiB,
+      used: 700 * MiB,
+      pod: 256 * MiB,
+      sidecar: 128 * MiB,
+    });
+    expect(describeShortfall(shortfall)).to.equal(
+      'ResourceQuota "tight" has no room for the sidecar: limits.memory 60Mi missing (hard 1Gi, used 700Mi, this pod 256Mi + the sidecar 128Mi)',
+    );
   });
 
   it('counts `cpu` and `memory` as requests', () => {

@@ -15,17 +15,19 @@ function facts(overrides: Partial<WorkloadFacts> = {}): WorkloadFacts {
     name: 'web',
     resize: 'in-place',
     replicas: { spec: 3, actual: 3, ready: 2 },
-    status: readStatus(JSON.stringify({
-      desiredReplicas: 3,
-      reason: 'steady',
-      message: 'holding 3: 25 in flight, target 10 per pod',
-      inFlight: 25,
-      lastRequestAt: '2026-12-01T11:59:58.000Z',
-      updatedAt: '2026-12-01T11:59:30.000Z',
-      traffic: 'observed',
-      pending: ['pod shop/web-1 waits for its resize'],
-      recommendation: { containers: { app: { cpu: '250m', memory: '256Mi', lower: {}, upper: {}, confidence: 1 } } },
-    })),
+    status: readStatus(
+      JSON.stringify({
+        desiredReplicas: 3,
+        reason: 'steady',
+        message: 'holding 3: 25 in flight, target 10 per pod',
+        inFlight: 25,
+        lastRequestAt: '2026-12-01T11:59:58.000Z',
+        updatedAt: '2026-12-01T11:59:30.000Z',
+        traffic: 'observed',
+        pending: ['pod shop/web-1 waits for its resize'],
+        recommendation: { containers: { app: { cpu: '250m', memory: '256Mi', lower: {}, upper: {}, confidence: 1 } } },
+      }),
+    ),
     containers: [{ name: 'app', requests: { cpu: 1000, memory: 1024 * MI } }],
     defaultRequests: DEFAULT_POLICY.defaultRequests,
     ...overrides,
@@ -33,9 +35,15 @@ function facts(overrides: Partial<WorkloadFacts> = {}): WorkloadFacts {
 }
 
 describe('kubectl ebb status, derived', () => {
-  it('shows the decision, the load, and each container\'s requests against the recommendation', () => {
+  it("shows the decision, the load, and each container's requests against the recommendation", () => {
     const status = workloadStatus(facts());
-    expect(status).to.deep.include({ replicas: { desired: 3, actual: 3, ready: 2 }, inFlight: 25, reason: 'steady', traffic: 'observed', lastRequestAt: '2026-12-01T11:59:58.000Z' });
+    expect(status).to.deep.include({
+      replicas: { desired: 3, actual: 3, ready: 2 },
+      inFlight: 25,
+      reason: 'steady',
+      traffic: 'observed',
+      lastRequestAt: '2026-12-01T11:59:58.000Z',
+    });
     expect(status.containers).to.deep.equal([{ name: 'app', requests: { cpu: 1000, memory: 1024 * MI }, recommendation: { cpu: 250, memory: 256 * MI } }]);
   });
 
@@ -71,7 +79,7 @@ describe('kubectl ebb status, derived', () => {
     expect(totalSaved([])).to.deep.equal({ cpu: 0, memory: 0 });
   });
 
-  it('says what waits: replicas not ready yet, then the controller\'s pending lines', () => {
+  it("says what waits: replicas not ready yet, then the controller's pending lines", () => {
     expect(pendingLines(workloadStatus(facts()))).to.deep.equal(['1 of 3 desired replicas not ready yet', 'pod shop/web-1 waits for its resize']);
     const waking = workloadStatus(facts({ replicas: { spec: 1, actual: 1, ready: 0 }, status: readStatus('{"desiredReplicas":1}') }));
     expect(pendingLines(waking)).to.deep.equal(['1 of 1 desired replicas not ready yet (waking up)']);
@@ -108,7 +116,13 @@ describe('kubectl ebb explain, derived', () => {
   });
 
   it('shows only why a workload that is not opted in is not', () => {
-    const { optIn, resolution } = resolveWorkload({ podTemplate: {}, deployment: { name: 'web' }, namespace: { name: 'shop' }, policy: DEFAULT_POLICY, ebbNamespace: 'ebb-system' });
+    const { optIn, resolution } = resolveWorkload({
+      podTemplate: {},
+      deployment: { name: 'web' },
+      namespace: { name: 'shop' },
+      policy: DEFAULT_POLICY,
+      ebbNamespace: 'ebb-system',
+    });
     expect(settingLines(optIn, resolution)).to.deep.equal([{ setting: 'enabled', value: 'false', source: 'nothing opts it in' }]);
   });
 
@@ -122,30 +136,55 @@ describe('kubectl ebb explain, derived', () => {
 describe('kubectl ebb check, judged', () => {
   it('sees a leader while its Lease is renewed within its duration', () => {
     const lease = { holder: 'ebb-controller-0', renewedAt: now - 5_000, durationMs: 15_000 };
-    expect(leaderLine(lease, 'ebb-system/ebb-controller', now)).to.deep.equal({ ok: true, title: 'controller leader: ebb-controller-0 (Lease ebb-system/ebb-controller)' });
-    expect(leaderLine({ ...lease, renewedAt: now - 60_000 }, 'ebb-system/ebb-controller', now)).to.include({ ok: false, title: 'controller leader: ebb-controller-0 last renewed Lease ebb-system/ebb-controller 60s ago, past its 15s' });
+    expect(leaderLine(lease, 'ebb-system/ebb-controller', now)).to.deep.equal({
+      ok: true,
+      title: 'controller leader: ebb-controller-0 (Lease ebb-system/ebb-controller)',
+    });
+    expect(leaderLine({ ...lease, renewedAt: now - 60_000 }, 'ebb-system/ebb-controller', now)).to.include({
+      ok: false,
+      title: 'controller leader: ebb-controller-0 last renewed Lease ebb-system/ebb-controller 60s ago, past its 15s',
+    });
     expect(leaderLine({ ...lease, holder: '' }, 'ebb-system/ebb-controller', now).ok).to.equal(false);
     expect(leaderLine(undefined, 'ebb-system/ebb-controller', now)).to.include({ ok: false, title: 'controller leader: no Lease ebb-system/ebb-controller' });
   });
 
   it('wants a Ready agent on every node, and names the nodes without one', () => {
-    const agents = [{ name: 'a', node: 'n1', ready: true }, { name: 'b', node: 'n2', ready: false }];
+    const agents = [
+      { name: 'a', node: 'n1', ready: true },
+      { name: 'b', node: 'n2', ready: false },
+    ];
     expect(agentsLine(['n1'], agents, 'ebb-system/ebb-agent')).to.deep.equal({ ok: true, title: 'an agent Ready on every node (1)' });
     const line = agentsLine(['n1', 'n2', 'n3'], agents, 'ebb-system/ebb-agent');
     expect(line).to.include({ ok: false, title: 'an agent Ready on every node: none on n2, n3 (1 of 3 nodes have one)' });
     expect(line.fix).to.contain('kubectl -n ebb-system describe daemonset ebb-agent');
-    expect(agentsLine(['n1'], [], 'ebb-system/ebb-agent')).to.deep.equal({ ok: false, title: 'an agent Ready on every node: no pod of DaemonSet ebb-system/ebb-agent at all', fix: 'apply the manifests: kubectl apply -k manifests' });
+    expect(agentsLine(['n1'], [], 'ebb-system/ebb-agent')).to.deep.equal({
+      ok: false,
+      title: 'an agent Ready on every node: no pod of DaemonSet ebb-system/ebb-agent at all',
+      fix: 'apply the manifests: kubectl apply -k manifests',
+    });
   });
 
   it('reports a certificate that expires within two weeks, or has expired', () => {
     const day = 24 * 3_600_000;
-    expect(expiryLine('serving certificate', now + 100 * day, now, 'renew')).to.deep.equal({ ok: true, title: 'serving certificate valid until 2027-03-11 (100 days)' });
-    expect(expiryLine('serving certificate', now + 3 * day, now, 'renew')).to.deep.equal({ ok: false, title: 'serving certificate expires in 3 days (2026-12-04)', fix: 'renew' });
+    expect(expiryLine('serving certificate', now + 100 * day, now, 'renew')).to.deep.equal({
+      ok: true,
+      title: 'serving certificate valid until 2027-03-11 (100 days)',
+    });
+    expect(expiryLine('serving certificate', now + 3 * day, now, 'renew')).to.deep.equal({
+      ok: false,
+      title: 'serving certificate expires in 3 days (2026-12-04)',
+      fix: 'renew',
+    });
     expect(expiryLine('serving certificate', now - day, now, 'renew')).to.include({ ok: false, title: 'serving certificate expired on 2026-11-30' });
   });
 
   it('exits 1 on any ✘', () => {
     expect(exitCodeOf([{ ok: true, title: 'a' }])).to.equal(0);
-    expect(exitCodeOf([{ ok: true, title: 'a' }, { ok: false, title: 'b', fix: 'c' }])).to.equal(1);
+    expect(
+      exitCodeOf([
+        { ok: true, title: 'a' },
+        { ok: false, title: 'b', fix: 'c' },
+      ]),
+    ).to.equal(1);
   });
 });

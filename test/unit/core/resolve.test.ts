@@ -42,7 +42,9 @@ describe('resolveSettings', () => {
   });
 
   it('refuses min-replicas above max-replicas set on the same level, keeping both from below', () => {
-    const resolution = resolveSettings(levels({}, { 'ebb.dev/min-replicas': '5', 'ebb.dev/max-replicas': '3' }, {}, {}, { 'min-replicas': 1, 'max-replicas': 4 }));
+    const resolution = resolveSettings(
+      levels({}, { 'ebb.dev/min-replicas': '5', 'ebb.dev/max-replicas': '3' }, {}, {}, { 'min-replicas': 1, 'max-replicas': 4 }),
+    );
     expect(resolution.settings).to.deep.include({ 'min-replicas': 1, 'max-replicas': 4 });
     expect(resolution.errors.map((error) => error.key)).to.deep.equal(['ebb.dev/min-replicas', 'ebb.dev/max-replicas']);
     expect(resolution.errors[0]!.message).to.equal('ebb.dev/min-replicas: "5" is not accepted: min-replicas (5) must not exceed max-replicas (3)');
@@ -57,13 +59,27 @@ describe('resolveSettings', () => {
   });
 
   it('checks cpu-min ≤ cpu-max, memory-min ≤ memory-max and keep-warm ≤ max-replicas', () => {
-    const resolution = resolveSettings(levels({
-      'ebb.dev/cpu-min': '2', 'ebb.dev/cpu-max': '500m',
-      'ebb.dev/memory-min': '2Gi', 'ebb.dev/memory-max': '1Gi',
-      'ebb.dev/keep-warm': 'Mon 08:00-09:00 replicas=50',
-    }, {}, {}, {}, {}));
+    const resolution = resolveSettings(
+      levels(
+        {
+          'ebb.dev/cpu-min': '2',
+          'ebb.dev/cpu-max': '500m',
+          'ebb.dev/memory-min': '2Gi',
+          'ebb.dev/memory-max': '1Gi',
+          'ebb.dev/keep-warm': 'Mon 08:00-09:00 replicas=50',
+        },
+        {},
+        {},
+        {},
+        {},
+      ),
+    );
     expect(resolution.errors.map((error) => error.key)).to.have.members([
-      'ebb.dev/cpu-min', 'ebb.dev/cpu-max', 'ebb.dev/memory-min', 'ebb.dev/memory-max', 'ebb.dev/keep-warm',
+      'ebb.dev/cpu-min',
+      'ebb.dev/cpu-max',
+      'ebb.dev/memory-min',
+      'ebb.dev/memory-max',
+      'ebb.dev/keep-warm',
     ]);
     expect(resolution.errors.find((error) => error.key === 'ebb.dev/keep-warm')!.message).to.include('keep-warm asks for 50 replicas, above max-replicas (10)');
     expect(resolution.settings).to.deep.equal(BUILT_IN_DEFAULTS);

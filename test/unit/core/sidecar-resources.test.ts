@@ -22,7 +22,10 @@ describe('sidecarResources', () => {
   });
 
   it('Burstable with a quota on limits.cpu and a LimitRange default: the default', () => {
-    expect(resources('Burstable', { cpu: { defaultLimit: 300 }, memory: {} }, { cpu: true, memory: false }).limits).to.deep.equal({ cpu: 300, memory: 128 * MiB });
+    expect(resources('Burstable', { cpu: { defaultLimit: 300 }, memory: {} }, { cpu: true, memory: false }).limits).to.deep.equal({
+      cpu: 300,
+      memory: 128 * MiB,
+    });
   });
 
   it('Burstable in a LimitRange with a max: a CPU limit at its default, requests raised to its min, never a limit below the request', () => {

@@ -20,7 +20,8 @@ describe('policy sizing:', () => {
   });
 
   it('reads every field in its own form', () => {
-    expect(sizingOf(`
+    expect(
+      sizingOf(`
 sizing:
   cpuHalfLife: 24h
   cpuPercentile: 0.6
@@ -39,7 +40,8 @@ sizing:
   decreaseAfter: 30m
   maxSampleGap: 2m
   tolerance: 0.2
-`)).to.deep.equal({
+`),
+    ).to.deep.equal({
       cpuHalfLifeMs: 24 * 3_600_000,
       cpuPercentile: 0.6,
       cpuUpperPercentile: 0.99,
@@ -67,8 +69,14 @@ sizing:
       ['cpuMargin: ten', 'policy.yaml sizing.cpuMargin: "ten" is not accepted: expected a number between 0 and 1'],
       ['cpuHalfLife: 300', 'policy.yaml sizing.cpuHalfLife: "300" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 10m to 720h'],
       ['cpuHalfLife: 1m', 'policy.yaml sizing.cpuHalfLife: "1m" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 10m to 720h'],
-      ['cpuRecentWindow: 90s', 'policy.yaml sizing.cpuRecentWindow: "90s" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 1m to 30m in whole 1m'],
-      ['cpuDecreaseDelay: 7m', 'policy.yaml sizing.cpuDecreaseDelay: "7m" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 0 to 2h in whole 5m'],
+      [
+        'cpuRecentWindow: 90s',
+        'policy.yaml sizing.cpuRecentWindow: "90s" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 1m to 30m in whole 1m',
+      ],
+      [
+        'cpuDecreaseDelay: 7m',
+        'policy.yaml sizing.cpuDecreaseDelay: "7m" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 0 to 2h in whole 5m',
+      ],
       ['cpuFloor: lots', 'policy.yaml sizing.cpuFloor: "lots" is not accepted: expected a CPU quantity such as 250m, 0.5 or 2, from 1m to 1'],
       ['memoryFloor: 2Gi', 'policy.yaml sizing.memoryFloor: "2Gi" is not accepted: expected a memory quantity such as 512Mi, 1Gi, 1G or 1e9, from 1Mi to 1Gi'],
       ['memoryPeakIntervals: 2.5', 'policy.yaml sizing.memoryPeakIntervals: "2.5" is not accepted: expected a whole number from 1 to 24'],
@@ -76,7 +84,10 @@ sizing:
       ['tolerance: 0', 'policy.yaml sizing.tolerance: "0" is not accepted: expected a number between 0.01 and 1'],
       ['cpuPercentiel: 0.9', 'policy.yaml sizing.cpuPercentiel: unknown field "cpuPercentiel": known fields are cpuHalfLife, cpuPercentile,'],
       ['toString: 1', 'policy.yaml sizing.toString: unknown field "toString"'],
-      ['cpuPercentile: 0.97\n  cpuUpperPercentile: 0.95', 'policy.yaml sizing.cpuPercentile: "0.97" is not accepted: it must not exceed sizing.cpuUpperPercentile (0.95)'],
+      [
+        'cpuPercentile: 0.97\n  cpuUpperPercentile: 0.95',
+        'policy.yaml sizing.cpuPercentile: "0.97" is not accepted: it must not exceed sizing.cpuUpperPercentile (0.95)',
+      ],
     ];
     for (const [field, message] of cases) {
       const messages = messagesOf(`sizing:\n  ${field}\n`);
@@ -88,7 +99,9 @@ sizing:
 
   it('reports every problem at once, and parseSizing keeps the fields that were fine', () => {
     const problems: string[] = [];
-    const config = parseSizing({ cpuMargin: '0.2', tolerance: 'x', memoryMargin: 7 }, (path, value, problem) => problems.push(`${path}=${String(value)}: ${problem}`));
+    const config = parseSizing({ cpuMargin: '0.2', tolerance: 'x', memoryMargin: 7 }, (path, value, problem) =>
+      problems.push(`${path}=${String(value)}: ${problem}`),
+    );
     expect(problems).to.deep.equal([
       'sizing.tolerance=x: "x" is not accepted: expected a number between 0.01 and 1',
       'sizing.memoryMargin=7: "7" is not accepted: expected a number between 0 and 1',

@@ -13,7 +13,12 @@ describe('the ebb.dev/status annotation', () => {
   const now = Date.parse('2026-11-21T10:00:00Z');
 
   it('is written for a new decision, and keeps fields written by others (the recommendation)', () => {
-    const current = JSON.stringify({ recommendation: { containers: { app: { cpu: '250m' } } }, desiredReplicas: 1, reason: 'steady', updatedAt: new Date(now - 1000).toISOString() });
+    const current = JSON.stringify({
+      recommendation: { containers: { app: { cpu: '250m' } } },
+      desiredReplicas: 1,
+      reason: 'steady',
+      updatedAt: new Date(now - 1000).toISOString(),
+    });
     const text = nextStatus(current, statusFields(decision(5, 'load', '1 → 5: 42 in flight, target 10 per pod'), now - 500, now), now);
     expect(JSON.parse(text!)).to.deep.equal({
       recommendation: { containers: { app: { cpu: '250m' } } },
@@ -29,7 +34,9 @@ describe('the ebb.dev/status annotation', () => {
   it('is not rewritten for the same decision within the refresh period, even if the message moves', () => {
     const first = nextStatus(undefined, statusFields(decision(5, 'steady', 'holding 5: 41 in flight'), now, now), now)!;
     expect(nextStatus(first, statusFields(decision(5, 'steady', 'holding 5: 44 in flight'), now + 2000, now + 2000), now + 2000)).to.equal(undefined);
-    expect(nextStatus(first, statusFields(decision(5, 'steady', 'holding 5: 44 in flight'), now + 2000, now + STATUS_REFRESH_MS), now + STATUS_REFRESH_MS)).to.be.a('string');
+    expect(
+      nextStatus(first, statusFields(decision(5, 'steady', 'holding 5: 44 in flight'), now + 2000, now + STATUS_REFRESH_MS), now + STATUS_REFRESH_MS),
+    ).to.be.a('string');
   });
 
   it('replaces an unreadable annotation', () => {
@@ -111,7 +118,7 @@ describe('the ebb.dev/status annotation', () => {
     });
   });
 
-  it('says at once what waits for the workload\'s pods, and when nothing does any more', () => {
+  it("says at once what waits for the workload's pods, and when nothing does any more", () => {
     const steady = decision(2, 'steady', 'holding 2');
     const first = nextStatus(undefined, { ...statusFields(steady, undefined, now), pending: [] }, now)!;
     const waiting = ['pod shop/web-1 waits for the eviction rate limit (5/min)'];
@@ -128,12 +135,21 @@ describe('the ebb.dev/status annotation', () => {
     expect(nextStatus(first, statusFields(loaded(7), now - 1000, now + 2000), now + 2000)).to.equal(undefined);
     expect(JSON.parse(nextStatus(first, statusFields(loaded(7), now - 1000, now + STATUS_REFRESH_MS), now + STATUS_REFRESH_MS)!)).to.include({ inFlight: 7 });
     // A decision without fresh data says it knows none, rather than leaving the old figure.
-    expect(JSON.parse(nextStatus(first, statusFields(decision(null, 'no-data', 'no action: no data'), now - 1000, now + 2000), now + 2000)!)).to.include({ inFlight: null });
+    expect(JSON.parse(nextStatus(first, statusFields(decision(null, 'no-data', 'no action: no data'), now - 1000, now + 2000), now + 2000)!)).to.include({
+      inFlight: null,
+    });
   });
 
   describe('read back', () => {
     it('keeps the fields of the right type and leaves the others out', () => {
-      const text = JSON.stringify({ desiredReplicas: null, reason: 'paused', message: 7, inFlight: '3', pending: ['one', 2], recommendation: { containers: {} } });
+      const text = JSON.stringify({
+        desiredReplicas: null,
+        reason: 'paused',
+        message: 7,
+        inFlight: '3',
+        pending: ['one', 2],
+        recommendation: { containers: {} },
+      });
       expect(readStatus(text)).to.deep.equal({ desiredReplicas: null, reason: 'paused', pending: ['one'], recommendation: { containers: {} } });
     });
 

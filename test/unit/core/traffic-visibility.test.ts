@@ -24,7 +24,11 @@ const service = (name: string, ...ports: V1ServicePort[]): V1Service => ({
   metadata: { name, namespace: 'shop' },
   spec: { selector: labels, ports },
 });
-const targeting = (targetPort: IntOrString | undefined, port = 80): V1ServicePort => ({ name: 'http', port, ...(targetPort === undefined ? {} : { targetPort }) });
+const targeting = (targetPort: IntOrString | undefined, port = 80): V1ServicePort => ({
+  name: 'http',
+  port,
+  ...(targetPort === undefined ? {} : { targetPort }),
+});
 
 function causes(overrides: Partial<TrafficInput>): string[] {
   return unobservedTraffic({ template: template(PODINFO_PORTS), traffic: {}, listenPort: LISTEN_PORT, dryRun: false, services: [], ...overrides });
@@ -93,10 +97,7 @@ describe('traffic visibility', () => {
 
     it('names every port that bypasses, of every Service, and none that does not', () => {
       const found = causes({
-        services: [
-          service('podinfo', targeting('http'), targeting(9999, 9999)),
-          service('podinfo-direct', targeting(9898)),
-        ],
+        services: [service('podinfo', targeting('http'), targeting(9999, 9999)), service('podinfo-direct', targeting(9898))],
       });
       expect(found).to.have.length(2);
       expect(found[0]).to.match(/^Service shop\/podinfo targets port 9999 by number/);
@@ -118,7 +119,11 @@ describe('traffic visibility', () => {
     });
 
     it('is the first TCP port when none is named http', () => {
-      const ports = [{ name: 'metrics', containerPort: 9797, protocol: 'UDP' }, { name: 'web', containerPort: 8080 }, { name: 'admin', containerPort: 8081 }];
+      const ports = [
+        { name: 'metrics', containerPort: 9797, protocol: 'UDP' },
+        { name: 'web', containerPort: 8080 },
+        { name: 'admin', containerPort: 8081 },
+      ];
       expect(causes({ template: template(ports), services: [service('web', targeting('web'))] })).to.deep.equal([]);
     });
   });
@@ -192,7 +197,8 @@ describe('traffic visibility', () => {
     // Port names and numbers are unique in a pod (the API server insists on the names).
     const containers = fc.array(fc.array(containerPort, { maxLength: 3 }), { minLength: 1, maxLength: 2 }).map((perContainer) => {
       const seen: V1ContainerPort[] = [];
-      const isNew = (port: V1ContainerPort) => !seen.some((other) => other.containerPort === port.containerPort || (port.name !== undefined && other.name === port.name));
+      const isNew = (port: V1ContainerPort) =>
+        !seen.some((other) => other.containerPort === port.containerPort || (port.name !== undefined && other.name === port.name));
       return perContainer.map((ports, index) => ({ name: `c${index}`, image: 'app:1', ports: ports.filter((port) => isNew(port) && seen.push(port) > 0) }));
     });
     const target = fc.oneof(portNumber, portName, fc.constant(LISTEN_PORT), fc.constant(undefined));
@@ -206,11 +212,23 @@ describe('traffic visibility', () => {
             spec: { containers: specContainers },
           };
           const pod: V1Pod = { metadata: podTemplate.metadata, spec: podTemplate.spec };
-          const mutation = mutatePod({ pod, namespace: { name: 'shop', labels: { 'ebb.dev/injection': 'enabled' } }, deployment: { name: 'web' }, policy: DEFAULT_POLICY, ebbNamespace: 'ebb-system' });
+          const mutation = mutatePod({
+            pod,
+            namespace: { name: 'shop', labels: { 'ebb.dev/injection': 'enabled' } },
+            deployment: { name: 'web' },
+            policy: DEFAULT_POLICY,
+            ebbNamespace: 'ebb-system',
+          });
           const patched = jsonpatch.apply_patch(pod, mutation.patch);
           const sidecar = patched.spec?.initContainers?.find((container) => container.name === 'ebb-interceptor');
           const ports = targets.map((targetPort, index) => targeting(targetPort, 90 + index));
-          const found = unobservedTraffic({ template: podTemplate, traffic: { port: mutation.settings?.port }, listenPort: LISTEN_PORT, dryRun: false, services: [service('web', ...ports)] });
+          const found = unobservedTraffic({
+            template: podTemplate,
+            traffic: { port: mutation.settings?.port },
+            listenPort: LISTEN_PORT,
+            dryRun: false,
+            services: [service('web', ...ports)],
+          });
 
           const listen = sidecar?.ports?.[0]?.containerPort;
           const bypassing = ports.filter((servicePort) => {

@@ -42,10 +42,7 @@ describe('decide', () => {
       // after k reports of 70, the mean is 42 + 28k/30: past 50 at k = 9, past 60 at k = 20
       expect(decisions.findIndex((d) => d.desiredReplicas === 6)).to.equal(8);
       expect(decisions.findIndex((d) => d.desiredReplicas === 7)).to.equal(19);
-      expect(changes(decisions, 5)).to.deep.equal([
-        '5 → 6: 50.4 in flight, target 10 per pod',
-        '6 → 7: 60.7 in flight, target 10 per pod',
-      ]);
+      expect(changes(decisions, 5)).to.deep.equal(['5 → 6: 50.4 in flight, target 10 per pod', '6 → 7: 60.7 in flight, target 10 per pod']);
       expect(decisions.every((d) => d.state.panic === undefined)).to.equal(true);
     });
 
@@ -53,10 +50,7 @@ describe('decide', () => {
       const workload = new Workload(scalingSettings(), { replicas: 10 });
       const [decision] = workload.run(2 * SECOND_MS, 150);
       expect(decision?.desiredReplicas).to.equal(10);
-      expect(reasonOf(decision!)).to.deep.equal([
-        'max',
-        'holding 10: max-replicas 10 (load wants 15: 150 in flight, target 10 per pod)',
-      ]);
+      expect(reasonOf(decision!)).to.deep.equal(['max', 'holding 10: max-replicas 10 (load wants 15: 150 in flight, target 10 per pod)']);
     });
   });
 
@@ -84,10 +78,7 @@ describe('decide', () => {
         'holding 6: panic for 6s, no scale-down (load wants 4: 40 in flight over the last 6s, target 10 per pod)',
       ]);
       // 58 s after the last crossing
-      expect(reasonOf(calm.at(-1)!)).to.deep.equal([
-        'panic',
-        'holding 6: panic for 1m, no scale-down (load wants 1: 4 in flight, target 10 per pod)',
-      ]);
+      expect(reasonOf(calm.at(-1)!)).to.deep.equal(['panic', 'holding 6: panic for 1m, no scale-down (load wants 1: 4 in flight, target 10 per pod)']);
 
       const after = workload.run(4 * SECOND_MS, 0);
       expect(after.map(reasonOf)).to.deep.equal([
@@ -103,10 +94,7 @@ describe('decide', () => {
       // 3 wanted: 1.5 × 2 ready would not panic; 3 × 1 ready does
       const decision = workload.tick({ readyReplicas: 1 });
       expect(decision.state.panic).to.deep.equal({ since: T0, lastTriggeredAt: T0 });
-      expect(reasonOf(decision)).to.deep.equal([
-        'panic',
-        'holding 4: panic for 0s, no scale-down (load wants 3: 25 in flight, target 10 per pod)',
-      ]);
+      expect(reasonOf(decision)).to.deep.equal(['panic', 'holding 4: panic for 0s, no scale-down (load wants 3: 25 in flight, target 10 per pod)']);
     });
   });
 
@@ -207,10 +195,7 @@ describe('decide', () => {
       expect(replicasOf(decisions)).to.deep.equal([...Array<number>(449).fill(1), 0]);
       expect(reasonOf(decisions.at(-2)!)).to.deep.equal(['steady', 'holding 1: 0 in flight, target 10 per pod']);
       expect(reasonOf(decisions.at(-1)!)).to.deep.equal(['idle', '1 → 0: no request for 15m (idle-after 15m)']);
-      expect(reasonOf(workload.run(2 * SECOND_MS, 0)[0]!)).to.deep.equal([
-        'idle',
-        'holding 0: no request for 15m2s (idle-after 15m)',
-      ]);
+      expect(reasonOf(workload.run(2 * SECOND_MS, 0)[0]!)).to.deep.equal(['idle', 'holding 0: no request for 15m2s (idle-after 15m)']);
     });
 
     it('does not while a request is still in flight, however old the last new one', () => {
@@ -224,10 +209,7 @@ describe('decide', () => {
       workload.run(2 * SECOND_MS, 1);
       const decisions = workload.run(16 * MINUTE_MS, 0);
       expect(replicasOf(decisions)).to.deep.equal(Array(480).fill(2));
-      expect(reasonOf(decisions.at(-1)!)).to.deep.equal([
-        'min',
-        'holding 2: min-replicas 2 (load wants 0: 0 in flight, target 10 per pod)',
-      ]);
+      expect(reasonOf(decisions.at(-1)!)).to.deep.equal(['min', 'holding 2: min-replicas 2 (load wants 0: 0 in flight, target 10 per pod)']);
     });
 
     it('names min-replicas, not the scale-down delay, when the delay holds the count at the floor', () => {
@@ -279,7 +261,10 @@ describe('decide', () => {
       expect(decisions.map(reasonOf)).to.deep.equal([
         ...Array<[string, string]>(2).fill(['steady', 'holding 1: 0 in flight, target 10 per pod']),
         // idle-after has passed (4 s since the first sample)
-        ...Array<[string, string]>(3).fill(['unobserved', 'holding 1: ebb does not see all of its traffic, so it is never idle (load wants 0: 0 in flight, target 10 per pod)']),
+        ...Array<[string, string]>(3).fill([
+          'unobserved',
+          'holding 1: ebb does not see all of its traffic, so it is never idle (load wants 0: 0 in flight, target 10 per pod)',
+        ]),
       ]);
     });
 

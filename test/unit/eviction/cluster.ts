@@ -11,9 +11,20 @@ export const MINUTE_MS = 60_000;
 export const evictionPolicy = (overrides: Partial<EvictionPolicy> = {}): EvictionPolicy => ({ ratePerMinute: 5, windows: [], dryRun: false, ...overrides });
 
 /** A Ready pod of shop/<name>, its uid its name. */
-export const pod = (name: string, overrides: Partial<PodState> = {}): PodState => ({ name: `shop/${name}`, uid: name, ready: true, terminating: false, ...overrides });
+export const pod = (name: string, overrides: Partial<PodState> = {}): PodState => ({
+  name: `shop/${name}`,
+  uid: name,
+  ready: true,
+  terminating: false,
+  ...overrides,
+});
 
-export const workloadPods = (pods: readonly PodState[], overrides: Partial<WorkloadPods> = {}): WorkloadPods => ({ replicas: pods.length, pods, maxReplicas: 10, ...overrides });
+export const workloadPods = (pods: readonly PodState[], overrides: Partial<WorkloadPods> = {}): WorkloadPods => ({
+  replicas: pods.length,
+  pods,
+  maxReplicas: 10,
+  ...overrides,
+});
 
 export const candidate = (podName: string, overrides: Partial<EvictionCandidate> = {}): EvictionCandidate => ({
   workload: `shop/${podName.replace(/-\d+$/, '')}` as WorkloadKey,

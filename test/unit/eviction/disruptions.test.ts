@@ -26,7 +26,10 @@ const offered = (name: string, source: DisruptionCandidate['source'] = 'resize',
   podUid: name,
   source,
   priority,
-  why: source === 'repair' ? "was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in)" : 'app cpu 100m → 400m',
+  why:
+    source === 'repair'
+      ? "was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in)"
+      : 'app cpu 100m → 400m',
 });
 
 class Harness {
@@ -74,7 +77,10 @@ describe('DisruptionManager', () => {
     expect(harness.evicted).to.deep.equal(['shop/web-0']);
     expect(harness.events).to.deep.equal(['shop/web Normal Evicted: evicted pod shop/web-0 (app cpu 100m → 400m)']);
     expect(await harness.metric('ebb_evictions_total', '{outcome="evicted"}')).to.equal(1);
-    expect(harness.manager.pendingFor('shop/web')).to.deep.equal(['pod shop/web-0 is being evicted', 'pod shop/web-1 waits until pod shop/web-0, evicted, has been replaced']);
+    expect(harness.manager.pendingFor('shop/web')).to.deep.equal([
+      'pod shop/web-0 is being evicted',
+      'pod shop/web-1 waits until pod shop/web-0, evicted, has been replaced',
+    ]);
     expect(await harness.metric('ebb_disruptions_waiting')).to.equal(2);
   });
 
@@ -83,7 +89,9 @@ describe('DisruptionManager', () => {
     harness.manager.offer('resize', [offered('web-0', 'resize', 1)]);
     harness.manager.offer('repair', [offered('web-0', 'repair', 10)]);
     await harness.manager.run();
-    expect(harness.events).to.deep.equal(["shop/web Normal Repaired: evicted pod shop/web-0, which was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in); its replacement goes through the webhook"]);
+    expect(harness.events).to.deep.equal([
+      "shop/web Normal Repaired: evicted pod shop/web-0, which was created without ebb's sidecar (while the webhook was down, which fails open, or before the workload was opted in); its replacement goes through the webhook",
+    ]);
     expect(await harness.metric('ebb_repairs_total')).to.equal(1);
   });
 
@@ -121,7 +129,9 @@ describe('DisruptionManager', () => {
     }
     expect(harness.evicted).to.deep.equal([]);
     expect(harness.manager.surgeFor('shop/solo')).to.equal(undefined);
-    expect(harness.events).to.deep.equal(['shop/solo Normal WouldEvict: dry run (eviction.dryRun): would evict pod shop/solo-0 after adding a surge replica (app cpu 100m → 400m)']);
+    expect(harness.events).to.deep.equal([
+      'shop/solo Normal WouldEvict: dry run (eviction.dryRun): would evict pod shop/solo-0 after adding a surge replica (app cpu 100m → 400m)',
+    ]);
     expect(await harness.metric('ebb_evictions_total', '{outcome="dry-run"}')).to.equal(1);
   });
 
@@ -138,7 +148,12 @@ describe('DisruptionManager', () => {
     expect(harness.events).to.deep.equal(['shop/solo Normal Evicted: evicted pod shop/solo-0 (app cpu 100m → 400m); a surge replica serves meanwhile']);
 
     harness.manager.offer('resize', []);
-    harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('solo-0', { deleting: true }), readyPod('solo-1'), readyPod('solo-2', { ready: false })] });
+    harness.workloads.set('shop/solo', {
+      replicas: 2,
+      maxReplicas: 10,
+      paused: false,
+      pods: [readyPod('solo-0', { deleting: true }), readyPod('solo-1'), readyPod('solo-2', { ready: false })],
+    });
     await harness.manager.run();
     expect(harness.manager.surgeFor('shop/solo')?.replicas).to.equal(2);
     harness.workloads.set('shop/solo', { replicas: 2, maxReplicas: 10, paused: false, pods: [readyPod('solo-1'), readyPod('solo-2')] });

@@ -97,22 +97,30 @@ describe('planEvictions against a simulated cluster', () => {
           }
 
           const unseen = (at: number | undefined) => at !== undefined && now - at < cacheLagMs;
-          const view = new Map<WorkloadKey, WorkloadPods>(cluster.map((workload) => [workload.key, {
-            replicas: workload.replicas,
-            maxReplicas: workload.maxReplicas,
-            pods: workload.pods.filter((pod) => !unseen(pod.createdAt)).map((pod) => ({
-              name: `shop/${pod.uid}`,
-              uid: pod.uid,
-              // A terminating pod may still say Ready for a while.
-              ready: now >= pod.readyAt && now >= pod.unreadyUntil,
-              terminating: pod.goneAt !== undefined && !unseen(pod.evictedAt),
-            })),
-          }]));
+          const view = new Map<WorkloadKey, WorkloadPods>(
+            cluster.map((workload) => [
+              workload.key,
+              {
+                replicas: workload.replicas,
+                maxReplicas: workload.maxReplicas,
+                pods: workload.pods
+                  .filter((pod) => !unseen(pod.createdAt))
+                  .map((pod) => ({
+                    name: `shop/${pod.uid}`,
+                    uid: pod.uid,
+                    // A terminating pod may still say Ready for a while.
+                    ready: now >= pod.readyAt && now >= pod.unreadyUntil,
+                    terminating: pod.goneAt !== undefined && !unseen(pod.evictedAt),
+                  })),
+              },
+            ]),
+          );
           const candidates: EvictionCandidate[] = cluster.flatMap((workload) =>
             workload.pods.slice(0, offered).map((pod) => {
               if (!offeredAt.has(pod.uid)) offeredAt.set(pod.uid, now);
               return { workload: workload.key, pod: `shop/${pod.uid}`, podUid: pod.uid, priority: 1, offeredAt: offeredAt.get(pod.uid)!, why: 'resize' };
-            }));
+            }),
+          );
 
           // As the manager does: plan; a refusal lets the next in line try in the same round.
           for (let attempt = 0; attempt <= candidates.length; attempt++) {
@@ -129,7 +137,10 @@ describe('planEvictions against a simulated cluster', () => {
             }
             const others = workload.pods.filter((pod) => pod !== target);
             const message = `${candidate.pod} at +${now - T0} ms: ${JSON.stringify(workload)}`;
-            expect(others.every((pod) => pod.goneAt === undefined), `another pod going: ${message}`).to.equal(true);
+            expect(
+              others.every((pod) => pod.goneAt === undefined),
+              `another pod going: ${message}`,
+            ).to.equal(true);
             expect(others.every(isReady), `another pod not Ready: ${message}`).to.equal(true);
             expect(others.length, `its last pod: ${message}`).to.be.at.least(1);
             expect(workload.pods.length, `short of replicas: ${message}`).to.be.at.least(workload.replicas);
@@ -167,12 +178,18 @@ describe('planEvictions against a simulated cluster', () => {
           const live = pods.filter((pod) => pod.goneAt === undefined);
           for (let missing = replicas - live.length; missing > 0; missing--) pods.push({ uid: `new-${serial++}`, goneAt: undefined });
           for (const extra of live.slice(replicas)) extra.goneAt = now;
-          const view = new Map<WorkloadKey, WorkloadPods>([['shop/web', {
-            replicas,
-            maxReplicas: 10,
-            pods: pods.map((pod) => ({ name: `shop/${pod.uid}`, uid: pod.uid, ready: true, terminating: pod.goneAt !== undefined })),
-          }]]);
-          const candidates = pods.filter((pod) => pod.uid.startsWith('old') && pod.goneAt === undefined)
+          const view = new Map<WorkloadKey, WorkloadPods>([
+            [
+              'shop/web',
+              {
+                replicas,
+                maxReplicas: 10,
+                pods: pods.map((pod) => ({ name: `shop/${pod.uid}`, uid: pod.uid, ready: true, terminating: pod.goneAt !== undefined })),
+              },
+            ],
+          ]);
+          const candidates = pods
+            .filter((pod) => pod.uid.startsWith('old') && pod.goneAt === undefined)
             .map((pod) => ({ workload: 'shop/web' as const, pod: `shop/${pod.uid}`, podUid: pod.uid, priority: 1, offeredAt: T0, why: 'repair' }));
           const plan = planEvictions({ candidates, workloads: view, policy: evictionPolicy({ ratePerMinute }), state, now });
           state = plan.state;

@@ -23,7 +23,13 @@ class Planner {
   constructor(public policy: EvictionPolicy = evictionPolicy()) {}
 
   plan(candidates: readonly EvictionCandidate[], workloads: Record<string, WorkloadPods>): Plan<EvictionCandidate> {
-    const plan = planEvictions({ candidates, workloads: new Map(Object.entries(workloads)) as Map<WorkloadKey, WorkloadPods>, policy: this.policy, state: this.state, now: this.now });
+    const plan = planEvictions({
+      candidates,
+      workloads: new Map(Object.entries(workloads)) as Map<WorkloadKey, WorkloadPods>,
+      policy: this.policy,
+      state: this.state,
+      now: this.now,
+    });
     this.state = plan.state;
     return plan;
   }
@@ -98,14 +104,18 @@ describe('planEvictions', () => {
       const planner = new Planner();
       let plan = planner.plan([candidate('web-0')], { 'shop/web': workloadPods([pod('web-0'), pod('web-1', { ready: false })]) });
       expect(whys(plan)).to.deep.equal(['shop/web-0 waits for pod shop/web-1 to be Ready']);
-      plan = planner.plan([candidate('web-0')], { 'shop/web': workloadPods([pod('web-0'), pod('web-1'), pod('web-2', { terminating: true })], { replicas: 2 }) });
+      plan = planner.plan([candidate('web-0')], {
+        'shop/web': workloadPods([pod('web-0'), pod('web-1'), pod('web-2', { terminating: true })], { replicas: 2 }),
+      });
       expect(whys(plan)).to.deep.equal(['shop/web-0 waits until pod shop/web-2, terminating, has been replaced']);
       plan = planner.plan([candidate('web-0')], { 'shop/web': workloadPods([pod('web-0', { ready: false }), pod('web-1')]) });
       expect(plan.evict?.candidate.pod).to.equal('shop/web-0');
     });
 
     it('takes one pod of a workload per plan even when the rate would allow more', () => {
-      const plan = new Planner(evictionPolicy({ ratePerMinute: 10_000 })).plan([candidate('web-0'), candidate('web-1')], { 'shop/web': workloadPods([pod('web-0'), pod('web-1'), pod('web-2')]) });
+      const plan = new Planner(evictionPolicy({ ratePerMinute: 10_000 })).plan([candidate('web-0'), candidate('web-1')], {
+        'shop/web': workloadPods([pod('web-0'), pod('web-1'), pod('web-2')]),
+      });
       expect(plan.evict?.candidate.pod).to.equal('shop/web-0');
       expect(whys(plan)).to.deep.equal(['shop/web-1 waits: one pod of shop/web at a time']);
     });
@@ -129,7 +139,9 @@ describe('planEvictions', () => {
       expect(attempts).to.deep.equal([0, 5, 15, 35, 75]);
       expect(firsts).to.deep.equal([true, false, false, false, false]);
       planner.now = T0 + 76 * SECOND_MS;
-      expect(whys(planner.plan([candidate('web-0')], workloads))).to.deep.equal(['shop/web-0 waits: a PodDisruptionBudget refused the eviction; next try in 1m19s']);
+      expect(whys(planner.plan([candidate('web-0')], workloads))).to.deep.equal([
+        'shop/web-0 waits: a PodDisruptionBudget refused the eviction; next try in 1m19s',
+      ]);
     });
 
     it('ends its episode when an eviction succeeds or nothing of the workload is on offer', () => {
@@ -150,7 +162,9 @@ describe('planEvictions', () => {
       const planner = new Planner(evictionPolicy({ windows: [window.value] }));
       const workloads = { 'shop/web': workloadPods([pod('web-0'), pod('web-1')]) };
       planner.now = Date.UTC(2026, 11, 1, 20, 59); // Tuesday 21:59 in Berlin
-      expect(whys(planner.plan([candidate('web-0')], workloads))).to.deep.equal(['shop/web-0 waits for an eviction window (Mon-Fri 22:00-06:00 Europe/Berlin)']);
+      expect(whys(planner.plan([candidate('web-0')], workloads))).to.deep.equal([
+        'shop/web-0 waits for an eviction window (Mon-Fri 22:00-06:00 Europe/Berlin)',
+      ]);
       planner.now = Date.UTC(2026, 11, 1, 21, 0);
       expect(planner.plan([candidate('web-0')], workloads).evict?.candidate.pod).to.equal('shop/web-0');
     });
@@ -203,9 +217,13 @@ describe('planEvictions', () => {
     it('stays when no surge replica may be added, and says why', () => {
       const planner = new Planner();
       let plan = planner.plan([candidate('web-0')], { 'shop/web': workloadPods([pod('web-0')], { maxReplicas: 1 }) });
-      expect(whys(plan)).to.deep.equal(['shop/web-0 cannot be replaced safely: it is the only pod of shop/web, and max-replicas 1 leaves no room for a surge replica']);
+      expect(whys(plan)).to.deep.equal([
+        'shop/web-0 cannot be replaced safely: it is the only pod of shop/web, and max-replicas 1 leaves no room for a surge replica',
+      ]);
       plan = planner.plan([candidate('web-0')], { 'shop/web': workloadPods([pod('web-0')], { replicasHeldBy: 'ebb.dev/paused' }) });
-      expect(whys(plan)).to.deep.equal(['shop/web-0 cannot be replaced safely: it is the only pod of shop/web, and ebb may not add a surge replica (ebb.dev/paused)']);
+      expect(whys(plan)).to.deep.equal([
+        'shop/web-0 cannot be replaced safely: it is the only pod of shop/web, and ebb may not add a surge replica (ebb.dev/paused)',
+      ]);
       expect(plan.surgesStarted).to.deep.equal([]);
     });
 
@@ -226,7 +244,10 @@ describe('planEvictions', () => {
     it('starts no more surges at once than evictions per minute', () => {
       const planner = new Planner(evictionPolicy({ ratePerMinute: 2 }));
       const workloads = Object.fromEntries(['a', 'b', 'c'].map((name) => [`shop/${name}`, workloadPods([pod(`${name}-0`)])]));
-      const plan = planner.plan(['a-0', 'b-0', 'c-0'].map((name) => candidate(name)), workloads);
+      const plan = planner.plan(
+        ['a-0', 'b-0', 'c-0'].map((name) => candidate(name)),
+        workloads,
+      );
       expect(plan.surgesStarted.map((started) => started.workload)).to.deep.equal(['shop/a', 'shop/b']);
       expect(whys(plan)[2]).to.equal('shop/c-0 waits for a surge slot (at most 2 surge replicas at once, as eviction.ratePerMinute)');
     });

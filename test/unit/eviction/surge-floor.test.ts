@@ -5,7 +5,15 @@ import { ActivityWindow, decide, INITIAL_DECIDER_STATE, type DecideInput, type D
 import type { ScalingSettings } from '../../../src/core/settings.ts';
 import { MINUTE_MS, SECOND_MS, T0 } from './cluster.ts';
 
-const settings: ScalingSettings = { minReplicas: 0, maxReplicas: 10, targetConcurrency: 10, idleAfterMs: 15 * MINUTE_MS, scaleDownDelayMs: 5 * MINUTE_MS, keepWarm: [], paused: false };
+const settings: ScalingSettings = {
+  minReplicas: 0,
+  maxReplicas: 10,
+  targetConcurrency: 10,
+  idleAfterMs: 15 * MINUTE_MS,
+  scaleDownDelayMs: 5 * MINUTE_MS,
+  keepWarm: [],
+  paused: false,
+};
 const surge = { replicas: 2, why: 'one replica more while pod shop/web-0 is replaced' };
 
 /** Decides every 2 s, applying each decision; agents report `inFlight` when `report` is set. */
@@ -30,7 +38,10 @@ const said = (decision: Decision) => [decision.reason.code, decision.reason.mess
 describe('the decider under a surge', () => {
   it('holds one replica more while the surge lasts, against a load that wants one, and returns at once after (no scale-down delay: the load never wanted it)', () => {
     const ticker = new Ticker();
-    expect(said(ticker.tick({ report: 3, surge }))).to.deep.equal(['surge', '1 → 2: one replica more while pod shop/web-0 is replaced (load wants 1: 3 in flight, target 10 per pod)']);
+    expect(said(ticker.tick({ report: 3, surge }))).to.deep.equal([
+      'surge',
+      '1 → 2: one replica more while pod shop/web-0 is replaced (load wants 1: 3 in flight, target 10 per pod)',
+    ]);
     for (let tick = 0; tick < 30; tick++) expect(ticker.tick({ report: 3, surge }).desiredReplicas).to.equal(2);
     expect(said(ticker.tick({ report: 3 }))).to.deep.equal(['load', '2 → 1: 3 in flight, target 10 per pod']);
   });
@@ -38,7 +49,10 @@ describe('the decider under a surge', () => {
   it('is never idle while the surge lasts', () => {
     const ticker = new Ticker();
     ticker.now += 20 * MINUTE_MS;
-    expect(said(ticker.tick({ report: 0, surge }))).to.deep.equal(['surge', '1 → 2: one replica more while pod shop/web-0 is replaced (load wants 0: 0 in flight, target 10 per pod)']);
+    expect(said(ticker.tick({ report: 0, surge }))).to.deep.equal([
+      'surge',
+      '1 → 2: one replica more while pod shop/web-0 is replaced (load wants 0: 0 in flight, target 10 per pod)',
+    ]);
     expect(said(ticker.tick({ report: 0 }))).to.deep.equal(['idle', '2 → 0: no request for 20m4s (idle-after 15m)']);
   });
 
@@ -59,7 +73,14 @@ describe('the decider under a surge', () => {
 
   it('stays within max-replicas', () => {
     const ticker = new Ticker();
-    const decision = decide({ settings: { ...settings, maxReplicas: 1 }, currentReplicas: 1, activity: ticker.activity, now: T0, state: INITIAL_DECIDER_STATE, surge });
+    const decision = decide({
+      settings: { ...settings, maxReplicas: 1 },
+      currentReplicas: 1,
+      activity: ticker.activity,
+      now: T0,
+      state: INITIAL_DECIDER_STATE,
+      surge,
+    });
     expect(decision.desiredReplicas).to.equal(null);
   });
 });

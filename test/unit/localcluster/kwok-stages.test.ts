@@ -15,16 +15,24 @@ interface Stage {
   };
 }
 
-const stages = (): Stage[] => parseAllDocuments(KWOK_STAGES).map((document) => {
-  expect(document.errors, String(document.errors)).to.deep.equal([]);
-  return document.toJS() as Stage;
-});
+const stages = (): Stage[] =>
+  parseAllDocuments(KWOK_STAGES).map((document) => {
+    expect(document.errors, String(document.errors)).to.deep.equal([]);
+    return document.toJS() as Stage;
+  });
 
 describe('KWOK stages', () => {
   it('are Stage documents with unique names, for nodes and pods', () => {
     const all = stages();
     expect(all.map((stage) => stage.metadata.name)).to.deep.equal([
-      'ebb-node-ready', 'ebb-pod-running', 'ebb-pod-ready-again', 'ebb-pod-deleted', 'ebb-test-oom-kill', 'ebb-pod-resized', 'ebb-pod-resize-infeasible', 'ebb-test-resize-deferred',
+      'ebb-node-ready',
+      'ebb-pod-running',
+      'ebb-pod-ready-again',
+      'ebb-pod-deleted',
+      'ebb-test-oom-kill',
+      'ebb-pod-resized',
+      'ebb-pod-resize-infeasible',
+      'ebb-test-resize-deferred',
     ]);
     for (const stage of all) {
       expect(stage, stage.metadata.name).to.deep.include({ apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Stage' });
@@ -52,7 +60,7 @@ describe('KWOK stages', () => {
     }
   });
 
-  it('look for the test hooks\' annotations by name', () => {
+  it("look for the test hooks' annotations by name", () => {
     const keys = stages().flatMap((stage) => stage.spec.selector.matchExpressions.map((expression) => expression.key));
     expect(keys).to.include(`.metadata.annotations["${TEST_OOM_KILL_ANNOTATION}"]`);
     expect(keys.filter((key) => key === `.metadata.annotations["${TEST_RESIZE_DEFERRED_ANNOTATION}"]`)).to.have.length(3);

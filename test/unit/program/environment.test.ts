@@ -35,20 +35,27 @@ describe('program environment', () => {
   });
 
   it('holds every program to the same rules', () => {
-    expect(problemsOf(() => agentConfigFromEnv({ NODE_NAME: 'n', EBB_AGENT_PORT: '70000' }))).to.deep.equal(['EBB_AGENT_PORT: "70000" is not accepted: expected a whole number from 0 to 65535']);
+    expect(problemsOf(() => agentConfigFromEnv({ NODE_NAME: 'n', EBB_AGENT_PORT: '70000' }))).to.deep.equal([
+      'EBB_AGENT_PORT: "70000" is not accepted: expected a whole number from 0 to 65535',
+    ]);
     expect(problemsOf(() => agentConfigFromEnv({ NODE_NAME: 'n', EBB_AGENT_PORT: '1.5' }))).to.have.length(1);
     const sidecar = { EBB_LISTEN_PORT: '18080', EBB_APP_PORT: '8080', EBB_WORKLOAD: 'shop/web' };
     expect(interceptorConfigFromEnv({ ...sidecar, EBB_DRAIN_SECONDS: '' }).drainMs).to.equal(25_000);
-    expect(problemsOf(() => interceptorConfigFromEnv({ ...sidecar, EBB_WORKLOAD: 'shop' }))).to.deep.equal(['EBB_WORKLOAD: "shop" is not accepted: expected namespace/deployment']);
+    expect(problemsOf(() => interceptorConfigFromEnv({ ...sidecar, EBB_WORKLOAD: 'shop' }))).to.deep.equal([
+      'EBB_WORKLOAD: "shop" is not accepted: expected namespace/deployment',
+    ]);
     expect(problemsOf(() => controllerConfig({ EBB_ACTIVATOR_PORTS: '18000-19000' }))).to.deep.equal([
       'EBB_ACTIVATOR_PORTS: "18000-19000" is not accepted: it holds the agents\' own port 18092 (EBB_AGENT_PORT)',
     ]);
     expect(controllerConfig({ POD_NAMESPACE: '' }).namespace).to.equal('ebb-system');
   });
 
-  it('takes the decider\'s tuning and the lease timings with their defaults, refusing what is out of range or does not fit together', () => {
+  it("takes the decider's tuning and the lease timings with their defaults, refusing what is out of range or does not fit together", () => {
     expect(controllerConfig({}).tuning).to.deep.equal(DEFAULT_TUNING);
-    expect(controllerConfig({ EBB_STABLE_WINDOW_MS: '120000', EBB_MAX_SCALE_UP_RATE: '2.5' }).tuning).to.include({ stableWindowMs: 120_000, maxScaleUpRate: 2.5 });
+    expect(controllerConfig({ EBB_STABLE_WINDOW_MS: '120000', EBB_MAX_SCALE_UP_RATE: '2.5' }).tuning).to.include({
+      stableWindowMs: 120_000,
+      maxScaleUpRate: 2.5,
+    });
     expect(problemsOf(() => controllerConfig({ EBB_STABLE_WINDOW_MS: '1000', EBB_MAX_SCALE_DOWN_RATE: '1' }))).to.deep.equal([
       'EBB_STABLE_WINDOW_MS: "1000" is not accepted: expected a whole number from 6000 to 3600000',
       'EBB_MAX_SCALE_DOWN_RATE: "1" is not accepted: expected a number from 1.1 to 1000',
@@ -61,9 +68,11 @@ describe('program environment', () => {
     ]);
   });
 
-  it('reads a static stand-in\'s empty list as none, an empty variable as unset', () => {
+  it("reads a static stand-in's empty list as none, an empty variable as unset", () => {
     expect(agentConfigFromEnv({ EBB_STATIC_TARGETS: 'none' })).to.include({ staticTargets: '', nodeName: 'static' });
-    expect(problemsOf(() => agentConfigFromEnv({ EBB_STATIC_TARGETS: '' }))).to.deep.equal(['NODE_NAME is required (set it from the downward API: spec.nodeName)']);
+    expect(problemsOf(() => agentConfigFromEnv({ EBB_STATIC_TARGETS: '' }))).to.deep.equal([
+      'NODE_NAME is required (set it from the downward API: spec.nodeName)',
+    ]);
   });
 });
 

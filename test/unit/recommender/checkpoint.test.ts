@@ -7,7 +7,10 @@ function lived(config: SizingConfig = DEFAULT_SIZING): Container {
   const container = new Container(config);
   for (let hour = 0; hour < 48; hour++) container.run(HOUR_MS, 0.1 + 0.05 * (hour % 24 < 12 ? hour % 24 : 24 - (hour % 24)), 200 + 5 * (hour % 24));
   container.model.addOom({ at: container.now, memoryLimitBytes: 400 * MiB });
-  container.run(2 * HOUR_MS, 0.9, 420).sleep(3 * DAY_MS).run(20 * MINUTE_MS, 0.2, 150);
+  container
+    .run(2 * HOUR_MS, 0.9, 420)
+    .sleep(3 * DAY_MS)
+    .run(20 * MINUTE_MS, 0.2, 150);
   return container;
 }
 
@@ -34,7 +37,14 @@ describe('ContainerModel checkpoints', () => {
   });
 
   it('stays within 2 KiB as JSON with every window at its largest and every bucket in use', () => {
-    const largest: SizingConfig = { ...DEFAULT_SIZING, cpuRecentWindowMs: 30 * MINUTE_MS, cpuDecreaseDelayMs: 2 * HOUR_MS, memoryPeakIntervals: 24, memoryPeakIntervalMs: MINUTE_MS, maxSampleGapMs: HOUR_MS };
+    const largest: SizingConfig = {
+      ...DEFAULT_SIZING,
+      cpuRecentWindowMs: 30 * MINUTE_MS,
+      cpuDecreaseDelayMs: 2 * HOUR_MS,
+      memoryPeakIntervals: 24,
+      memoryPeakIntervalMs: MINUTE_MS,
+      maxSampleGapMs: HOUR_MS,
+    };
     // Far-future times and a long history make every number as long as it gets.
     const firstSeenAt = Date.UTC(2286, 0, 1);
     const model = new ContainerModel(largest, firstSeenAt);
@@ -70,14 +80,24 @@ describe('ContainerModel checkpoints', () => {
     for (const [value, message] of cases) {
       const result = ContainerModel.fromCheckpoint(value, DEFAULT_SIZING);
       expect(result.ok, JSON.stringify(value)?.slice(0, 80)).to.equal(false);
-      if (!result.ok) expect(result.error).to.match(/^the recommender checkpoint is not accepted: /).and.include(message);
+      if (!result.ok)
+        expect(result.error)
+          .to.match(/^the recommender checkpoint is not accepted: /)
+          .and.include(message);
     }
   });
 
   it('restores under an edited policy: windows re-slotted, a new half-life taking over from now', () => {
     const container = lived();
     const before = container.model.recommend(container.now, {})!;
-    const edited: SizingConfig = { ...DEFAULT_SIZING, cpuHalfLifeMs: 24 * HOUR_MS, cpuRecentWindowMs: 10 * MINUTE_MS, cpuDecreaseDelayMs: 0, memoryPeakIntervalMs: 2 * HOUR_MS, memoryPeakIntervals: 12 };
+    const edited: SizingConfig = {
+      ...DEFAULT_SIZING,
+      cpuHalfLifeMs: 24 * HOUR_MS,
+      cpuRecentWindowMs: 10 * MINUTE_MS,
+      cpuDecreaseDelayMs: 0,
+      memoryPeakIntervalMs: 2 * HOUR_MS,
+      memoryPeakIntervals: 12,
+    };
     const after = restored(container, edited).recommend(container.now, {})!;
     // The history's percentiles are unchanged at the moment of the edit, the memory window still
     // holds the OOM's need (the same 24 h in 2-hour intervals).

@@ -53,7 +53,7 @@ describe('ContainerModel', () => {
     container.run(DEFAULT_SIZING.cpuDecreaseDelayMs, 0.3, 200);
     expect(container.recommend().cpu.targetMillis, 'held for the decrease delay').to.be.at.least(0.95 * before);
     container.run(4 * HOUR_MS, 0.3, 200);
-    expect(container.recommend().cpu.targetMillis, 'the history\'s level is still the old one').to.be.above(2 * p90Of(0.3) * 1000);
+    expect(container.recommend().cpu.targetMillis, "the history's level is still the old one").to.be.above(2 * p90Of(0.3) * 1000);
     const minutes = minutesToFollow(container, 0.3, p90Of(0.3), 6 * HOUR_MS);
     expect(minutes, 'followed within the cpu half-life and a bit').to.not.equal(undefined);
   });
@@ -97,7 +97,7 @@ describe('ContainerModel', () => {
     expect(awake.memory.targetBytes).to.equal(beforeSleep.memory.targetBytes);
   });
 
-  it('has small floors (10m, 16Mi), not the VPA\'s 250 MiB, and keeps within the caller\'s bounds', () => {
+  it("has small floors (10m, 16Mi), not the VPA's 250 MiB, and keeps within the caller's bounds", () => {
     const idle = new Container().run(2 * HOUR_MS, 0.001, 4, 0);
     expect(idle.recommend().cpu).to.deep.equal({ targetMillis: 10, lowerMillis: 10, upperMillis: 10 });
     expect(idle.recommend().memory).to.deep.equal({ targetBytes: 16 * MiB, lowerBytes: 16 * MiB, upperBytes: 16 * MiB });

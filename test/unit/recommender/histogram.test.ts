@@ -36,7 +36,7 @@ describe('DecayingHistogram', () => {
     expect(atob(histogram.toState().weights).length / 4, 'only the buckets still in use are saved').to.be.below(10);
   });
 
-  it('restores exactly, and under a new half-life keeps today\'s weights', () => {
+  it("restores exactly, and under a new half-life keeps today's weights", () => {
     const histogram = new DecayingHistogram(HALF_LIFE_MS);
     for (let at = 0; at < 10 * HALF_LIFE_MS; at += 60_000) histogram.add(0.05 + (at % 7) / 10, at);
     const state = histogram.toState();
@@ -69,7 +69,13 @@ describe('PeakRing', () => {
   it('reads quantiles by nearest rank over the slots that hold a peak', () => {
     const ring = new PeakRing(5, 1);
     expect(ring.quantile(0.5)).to.equal(undefined);
-    for (const [slot, value] of [[0, 40], [1, 10], [2, 30], [4, 20]] as const) ring.record(slot, value);
+    for (const [slot, value] of [
+      [0, 40],
+      [1, 10],
+      [2, 30],
+      [4, 20],
+    ] as const)
+      ring.record(slot, value);
     expect([ring.quantile(0.25), ring.quantile(0.5), ring.quantile(0.6), ring.quantile(1)]).to.deep.equal([10, 20, 30, 40]);
   });
 

@@ -15,24 +15,38 @@ const step: fc.Arbitrary<Step> = fc.record({
   gapMs: fc.oneof({ weight: 8, arbitrary: fc.constant(SAMPLE_EVERY_MS) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 6 * HOUR_MS }) }),
   cpuCores: fc.oneof(fc.double({ min: 0, max: 0.05, noNaN: true }), fc.double({ min: 0, max: 80, noNaN: true })),
   memoryBytes: fc.integer({ min: 0, max: 64 * 1024 * MiB }),
-  oom: fc.option(fc.record({ memoryRequestBytes: fc.option(fc.integer({ min: 0, max: 4096 * MiB }), { nil: undefined }), memoryLimitBytes: fc.option(fc.integer({ min: 0, max: 8192 * MiB }), { nil: undefined }) }, { requiredKeys: [] }), { freq: 20, nil: undefined }),
+  oom: fc.option(
+    fc.record(
+      {
+        memoryRequestBytes: fc.option(fc.integer({ min: 0, max: 4096 * MiB }), { nil: undefined }),
+        memoryLimitBytes: fc.option(fc.integer({ min: 0, max: 8192 * MiB }), { nil: undefined }),
+      },
+      { requiredKeys: [] },
+    ),
+    { freq: 20, nil: undefined },
+  ),
 });
 
-const bounds: fc.Arbitrary<ResourceBounds> = fc.record({
-  cpuMinMillis: fc.integer({ min: 0, max: 4000 }),
-  cpuMaxMillis: fc.integer({ min: 1, max: 64_000 }),
-  memoryMinBytes: fc.integer({ min: 0, max: 4096 * MiB }),
-  memoryMaxBytes: fc.integer({ min: MiB, max: 64 * 1024 * MiB }),
-}, { requiredKeys: [] });
+const bounds: fc.Arbitrary<ResourceBounds> = fc.record(
+  {
+    cpuMinMillis: fc.integer({ min: 0, max: 4000 }),
+    cpuMaxMillis: fc.integer({ min: 1, max: 64_000 }),
+    memoryMinBytes: fc.integer({ min: 0, max: 4096 * MiB }),
+    memoryMaxBytes: fc.integer({ min: MiB, max: 64 * 1024 * MiB }),
+  },
+  { requiredKeys: [] },
+);
 
 /** Small windows and a short history need, so that a few dozen steps reach every regime. */
-const config: fc.Arbitrary<SizingConfig> = fc.record({
-  cpuRecentWindowMs: fc.integer({ min: 1, max: 5 }).map((minutes) => minutes * MINUTE_MS),
-  cpuDecreaseDelayMs: fc.integer({ min: 0, max: 2 }).map((slots) => slots * 5 * MINUTE_MS),
-  memoryPeakIntervalMs: fc.constantFrom(MINUTE_MS, 10 * MINUTE_MS),
-  memoryPeakIntervals: fc.integer({ min: 1, max: 6 }),
-  decreaseAfterMs: fc.constantFrom(0, 5 * MINUTE_MS, HOUR_MS),
-}).map((overrides) => ({ ...DEFAULT_SIZING, ...overrides }));
+const config: fc.Arbitrary<SizingConfig> = fc
+  .record({
+    cpuRecentWindowMs: fc.integer({ min: 1, max: 5 }).map((minutes) => minutes * MINUTE_MS),
+    cpuDecreaseDelayMs: fc.integer({ min: 0, max: 2 }).map((slots) => slots * 5 * MINUTE_MS),
+    memoryPeakIntervalMs: fc.constantFrom(MINUTE_MS, 10 * MINUTE_MS),
+    memoryPeakIntervals: fc.integer({ min: 1, max: 6 }),
+    decreaseAfterMs: fc.constantFrom(0, 5 * MINUTE_MS, HOUR_MS),
+  })
+  .map((overrides) => ({ ...DEFAULT_SIZING, ...overrides }));
 
 /** The recommendation after each step. */
 function recommendations(sizing: SizingConfig, steps: readonly Step[], limits: ResourceBounds): ContainerRecommendation[] {
@@ -76,16 +90,23 @@ describe('ContainerModel.recommend, for any usage', () => {
   it('never gives a smaller target for more usage (pointwise ≥, same times and OOM kills)', () => {
     const extra = fc.record({ cpuCores: fc.double({ min: 0, max: 4, noNaN: true }), memoryBytes: fc.integer({ min: 0, max: 2048 * MiB }) });
     fc.assert(
-      fc.property(config, fc.array(fc.tuple(step, fc.option(extra, { freq: 2, nil: undefined })), { minLength: 1, maxLength: 80 }), bounds, (sizing, pairs, limits) => {
-        const less = pairs.map(([one]) => one);
-        const more = pairs.map(([one, added]) => (added ? { ...one, cpuCores: one.cpuCores + added.cpuCores, memoryBytes: one.memoryBytes + added.memoryBytes } : one));
-        const lower = recommendations(sizing, less, limits);
-        const higher = recommendations(sizing, more, limits);
-        lower.forEach((recommendation, index) => {
-          expect(higher[index]!.cpu.targetMillis, `cpu at step ${index}`).to.be.at.least(recommendation.cpu.targetMillis);
-          expect(higher[index]!.memory.targetBytes, `memory at step ${index}`).to.be.at.least(recommendation.memory.targetBytes);
-        });
-      }),
+      fc.property(
+        config,
+        fc.array(fc.tuple(step, fc.option(extra, { freq: 2, nil: undefined })), { minLength: 1, maxLength: 80 }),
+        bounds,
+        (sizing, pairs, limits) => {
+          const less = pairs.map(([one]) => one);
+          const more = pairs.map(([one, added]) =>
+            added ? { ...one, cpuCores: one.cpuCores + added.cpuCores, memoryBytes: one.memoryBytes + added.memoryBytes } : one,
+          );
+          const lower = recommendations(sizing, less, limits);
+          const higher = recommendations(sizing, more, limits);
+          lower.forEach((recommendation, index) => {
+            expect(higher[index]!.cpu.targetMillis, `cpu at step ${index}`).to.be.at.least(recommendation.cpu.targetMillis);
+            expect(higher[index]!.memory.targetBytes, `memory at step ${index}`).to.be.at.least(recommendation.memory.targetBytes);
+          });
+        },
+      ),
       { numRuns: 150 },
     );
   });

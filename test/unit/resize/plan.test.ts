@@ -94,7 +94,11 @@ describe('planResize: when a request changes', () => {
   });
 
   it('resizes a native sidecar that has a recommendation', () => {
-    const decision = planResize({ ...baseInput(), pod: slim({ app: requests('450m', '330Mi'), sidecar: requests('10m', '32Mi') }), targets: targetsFrom(statusOf({ app: APP, 'ebb-interceptor': recommended(['20m', '25m', '50m'], ['32Mi', '40Mi', '64Mi']) })) });
+    const decision = planResize({
+      ...baseInput(),
+      pod: slim({ app: requests('450m', '330Mi'), sidecar: requests('10m', '32Mi') }),
+      targets: targetsFrom(statusOf({ app: APP, 'ebb-interceptor': recommended(['20m', '25m', '50m'], ['32Mi', '40Mi', '64Mi']) })),
+    });
     expect(resized(decision).containers).to.deep.equal([{ name: 'ebb-interceptor', kind: 'sidecar', requests: { cpu: 25, memory: 40 * 2 ** 20 }, limits: {} }]);
   });
 
@@ -123,7 +127,9 @@ describe('planResize: limits', () => {
 
   it('never leaves a memory limit below the upper bound, even when the request stays', () => {
     const decision = resized(plan({ app: { requests: { cpu: '450m', memory: '320Mi' }, limits: { memory: '400Mi' } } }));
-    expect(decision.changes).to.deep.equal([{ container: 'app', resource: 'memory', limit: { from: 400 * 2 ** 20, to: 600 * 2 ** 20 }, why: 'memory limit below the upper bound 600Mi' }]);
+    expect(decision.changes).to.deep.equal([
+      { container: 'app', resource: 'memory', limit: { from: 400 * 2 ** 20, to: 600 * 2 ** 20 }, why: 'memory limit below the upper bound 600Mi' },
+    ]);
     expect(decision.containers[0]).to.deep.include({ requests: {}, limits: { memory: 600 * 2 ** 20 } });
   });
 
@@ -142,22 +148,30 @@ describe('planResize: limits', () => {
 describe('planResize: QoS class', () => {
   const guaranteed: PodShape = { app: both('100m', '64Mi'), qosClass: 'Guaranteed' };
 
-  it('moves a Guaranteed pod\'s requests and limits together, memory to the upper bound (its request is its limit)', () => {
+  it("moves a Guaranteed pod's requests and limits together, memory to the upper bound (its request is its limit)", () => {
     const decision = resized(plan(guaranteed));
-    expect(decision.containers).to.deep.equal([{ name: 'app', kind: 'app', requests: { cpu: 450, memory: 600 * 2 ** 20 }, limits: { cpu: 450, memory: 600 * 2 ** 20 } }]);
+    expect(decision.containers).to.deep.equal([
+      { name: 'app', kind: 'app', requests: { cpu: 450, memory: 600 * 2 ** 20 }, limits: { cpu: 450, memory: 600 * 2 ** 20 } },
+    ]);
   });
 
   it('a Guaranteed pod whose memory must come down where the API server refuses lower limits: CPU in place, memory left (a replacement would keep it too)', () => {
     const shape = { app: both('100m', '1Gi'), qosClass: 'Guaranteed' };
     for (const mode of ['in-place', 'auto'] as RunningPodMode[]) {
       const decision = resized(plan(shape, { memoryLimitDecrease: false, mode }));
-      expect(decision.changes.map((c) => c.resource), mode).to.deep.equal(['cpu']);
+      expect(
+        decision.changes.map((c) => c.resource),
+        mode,
+      ).to.deep.equal(['cpu']);
       expect(decision.why).to.include('left as is: container app: this API server refuses to lower a memory limit');
     }
   });
 
   it('a Burstable pod whose memory limit cannot come down in place is offered for eviction in auto', () => {
-    const shape = { app: { requests: { cpu: '450m', memory: '1Gi' }, limits: { memory: '4Gi' } }, resizePolicy: [{ resourceName: 'memory', restartPolicy: 'RestartContainer' }] };
+    const shape = {
+      app: { requests: { cpu: '450m', memory: '1Gi' }, limits: { memory: '4Gi' } },
+      resizePolicy: [{ resourceName: 'memory', restartPolicy: 'RestartContainer' }],
+    };
     expect(plan(shape, { mode: 'auto' })).to.include({ action: 'evict' });
   });
 
@@ -204,11 +218,14 @@ describe('planResize: a resize on its way', () => {
   });
 
   it('writes nothing while PodResizeInProgress stands, or while the applied resources differ from the spec', () => {
-    expect(plan({ app: wanted, generation: 2, conditions: [condition('PodResizeInProgress', undefined, 2)] })).to.deep.include({ action: 'wait', state: 'in-flight' });
+    expect(plan({ app: wanted, generation: 2, conditions: [condition('PodResizeInProgress', undefined, 2)] })).to.deep.include({
+      action: 'wait',
+      state: 'in-flight',
+    });
     expect(plan({ app: requests('100m', '64Mi'), applied: { app: requests('90m', '64Mi') } })).to.deep.include({ action: 'wait', state: 'in-flight' });
   });
 
-  it('takes the kubelet\'s rounding of what it applied as applied', () => {
+  it("takes the kubelet's rounding of what it applied as applied", () => {
     expect(plan({ app: wanted, applied: { app: requests('452m', '330Mi') } }).action).to.equal('none');
   });
 
@@ -218,21 +235,42 @@ describe('planResize: a resize on its way', () => {
   });
 
   it('Infeasible: auto offers the pod for eviction, in-place reports it', () => {
-    const shape = { app: wanted, generation: 2, conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, 'Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000')] };
-    expect(plan(shape, { mode: 'auto' })).to.deep.include({ action: 'evict', reason: 'ResizeInfeasible', why: 'the node cannot fit the resize: Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000' });
+    const shape = {
+      app: wanted,
+      generation: 2,
+      conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, "Node didn't have enough capacity: cpu, requested: 40000, capacity: 32000")],
+    };
+    expect(plan(shape, { mode: 'auto' })).to.deep.include({
+      action: 'evict',
+      reason: 'ResizeInfeasible',
+      why: "the node cannot fit the resize: Node didn't have enough capacity: cpu, requested: 40000, capacity: 32000",
+    });
     expect(plan(shape)).to.deep.include({ action: 'report', reason: 'ResizeInfeasible' });
   });
 
-  it('Deferred: waits until the policy\'s timeout, then auto offers the pod for eviction and in-place reports it', () => {
-    const deferred = (since: number) => ({ app: wanted, generation: 2, conditions: [condition('PodResizePending', 'Deferred', 2, since, 'Node didn\'t have enough resource: memory')] });
+  it("Deferred: waits until the policy's timeout, then auto offers the pod for eviction and in-place reports it", () => {
+    const deferred = (since: number) => ({
+      app: wanted,
+      generation: 2,
+      conditions: [condition('PodResizePending', 'Deferred', 2, since, "Node didn't have enough resource: memory")],
+    });
     expect(plan(deferred(NOW - 4 * MINUTE))).to.deep.include({ action: 'wait', state: 'deferred' });
-    expect(plan(deferred(NOW - 5 * MINUTE), { mode: 'auto' })).to.deep.include({ action: 'evict', reason: 'ResizeDeferred', why: 'the node has deferred the resize for 300 s: Node didn\'t have enough resource: memory' });
+    expect(plan(deferred(NOW - 5 * MINUTE), { mode: 'auto' })).to.deep.include({
+      action: 'evict',
+      reason: 'ResizeDeferred',
+      why: "the node has deferred the resize for 300 s: Node didn't have enough resource: memory",
+    });
     expect(plan(deferred(NOW - 5 * MINUTE))).to.deep.include({ action: 'report', reason: 'ResizeDeferred' });
     expect(plan(deferred(NOW - 30_000), { deferredTimeoutMs: 20_000 })).to.deep.include({ action: 'report', reason: 'ResizeDeferred' });
   });
 
   it('Error: held back during the backoff, then planned again, never taken for infeasible', () => {
-    const error = (app = wanted) => ({ app, generation: 2, applied: { app: requests('100m', '64Mi') }, conditions: [condition('PodResizeInProgress', 'Error', 2, NOW, 'cannot decrease memory limits')] });
+    const error = (app = wanted) => ({
+      app,
+      generation: 2,
+      applied: { app: requests('100m', '64Mi') },
+      conditions: [condition('PodResizeInProgress', 'Error', 2, NOW, 'cannot decrease memory limits')],
+    });
     expect(plan(error(), { retryAt: NOW + 1, mode: 'auto' })).to.deep.include({ action: 'wait', state: 'backoff' });
     // Past the backoff, the spec is what the recommendation wants: the kubelet's own retries continue.
     expect(plan(error(), { retryAt: NOW, mode: 'auto' })).to.deep.include({ action: 'wait', state: 'error' });
@@ -265,5 +303,14 @@ describe('planResize: mode evict', () => {
 });
 
 function baseInput(): ResizeInput {
-  return { pod: slim(), targets: targetsFrom(statusOf({ app: APP })), mode: 'in-place', tolerance: 0.1, held: new Set(), memoryLimitDecrease: true, deferredTimeoutMs: 5 * MINUTE, now: NOW };
+  return {
+    pod: slim(),
+    targets: targetsFrom(statusOf({ app: APP })),
+    mode: 'in-place',
+    tolerance: 0.1,
+    held: new Set(),
+    memoryLimitDecrease: true,
+    deferredTimeoutMs: 5 * MINUTE,
+    now: NOW,
+  };
 }

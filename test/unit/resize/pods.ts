@@ -26,17 +26,38 @@ export interface PodShape {
 /** A Running pod of shop/web whose node applied its spec, unless the shape says otherwise. */
 export function runningPod(shape: PodShape = {}): V1Pod {
   const containers: V1Container[] = [
-    { name: 'app', image: 'app:1', resources: shape.app ?? { requests: { cpu: '100m', memory: '64Mi' } }, ...(shape.resizePolicy ? { resizePolicy: shape.resizePolicy } : {}) },
+    {
+      name: 'app',
+      image: 'app:1',
+      resources: shape.app ?? { requests: { cpu: '100m', memory: '64Mi' } },
+      ...(shape.resizePolicy ? { resizePolicy: shape.resizePolicy } : {}),
+    },
     ...Object.entries(shape.others ?? {}).map(([name, resources]) => ({ name, image: 'other:1', resources })),
   ];
   const initContainers: V1Container[] = shape.sidecar ? [{ name: 'ebb-interceptor', image: 'ebb:1', restartPolicy: 'Always', resources: shape.sidecar }] : [];
   const status = (c: V1Container) => {
     const applied = shape.applied?.[c.name];
-    return { name: c.name, image: c.image!, imageID: '', ready: true, restartCount: 0, state: { running: {} }, ...(applied === null ? {} : { resources: applied ?? c.resources }) };
+    return {
+      name: c.name,
+      image: c.image!,
+      imageID: '',
+      ready: true,
+      restartCount: 0,
+      state: { running: {} },
+      ...(applied === null ? {} : { resources: applied ?? c.resources }),
+    };
   };
   const generation = shape.generation ?? 1;
   return {
-    metadata: { namespace: 'shop', name: 'web-7d9f8-abcde', uid: 'uid-1', resourceVersion: '42', generation, labels: { app: 'web' }, creationTimestamp: new Date(NOW - 3_600_000) },
+    metadata: {
+      namespace: 'shop',
+      name: 'web-7d9f8-abcde',
+      uid: 'uid-1',
+      resourceVersion: '42',
+      generation,
+      labels: { app: 'web' },
+      creationTimestamp: new Date(NOW - 3_600_000),
+    },
     spec: { containers, ...(initContainers.length > 0 ? { initContainers } : {}), nodeName: 'kwok-node-0' },
     status: {
       phase: shape.phase ?? 'Running',
@@ -51,7 +72,13 @@ export function runningPod(shape: PodShape = {}): V1Pod {
 
 export const slim = (shape: PodShape = {}): SlimPod => slimPod(runningPod(shape), 'shop/web');
 
-export function condition(type: 'PodResizePending' | 'PodResizeInProgress', reason: string | undefined, observedGeneration: number, since = NOW, message = ''): V1PodCondition {
+export function condition(
+  type: 'PodResizePending' | 'PodResizeInProgress',
+  reason: string | undefined,
+  observedGeneration: number,
+  since = NOW,
+  message = '',
+): V1PodCondition {
   return { type, status: 'True', ...(reason ? { reason } : {}), message, observedGeneration, lastTransitionTime: new Date(since) };
 }
 

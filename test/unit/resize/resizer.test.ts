@@ -35,7 +35,18 @@ const pod = (name: string, shape: PodShape = {}): SlimPod => {
 
 const requests = (cpu: string, memory: string) => ({ requests: { cpu, memory } });
 
-function harness(options: { mode?: ResizeMode; paused?: boolean; dryRun?: boolean; pods?: SlimPod[]; hpa?: readonly V2MetricSpec[] | 'none'; write?: (pod: SlimPod) => ResizeWrite | Promise<ResizeWrite>; maxInFlight?: number; leader?: boolean } = {}) {
+function harness(
+  options: {
+    mode?: ResizeMode;
+    paused?: boolean;
+    dryRun?: boolean;
+    pods?: SlimPod[];
+    hpa?: readonly V2MetricSpec[] | 'none';
+    write?: (pod: SlimPod) => ResizeWrite | Promise<ResizeWrite>;
+    maxInFlight?: number;
+    leader?: boolean;
+  } = {},
+) {
   const state = {
     pods: options.pods ?? [pod('web-a', { app: requests('100m', '64Mi') })],
     recommendation: statusOf({ app: recommended(['350m', '450m', '900m'], ['300Mi', '330Mi', '600Mi']) }),
@@ -67,7 +78,8 @@ function harness(options: { mode?: ResizeMode; paused?: boolean; dryRun?: boolea
     log: (_level, msg) => state.logs.push(msg),
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
   };
-  const outcomes = async (): Promise<Record<string, number>> => Object.fromEntries((await metrics.resizes.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+  const outcomes = async (): Promise<Record<string, number>> =>
+    Object.fromEntries((await metrics.resizes.get()).values.map((v) => [String(v.labels.outcome), v.value]));
   return { state, resizer: new Resizer(resizerOptions), metrics, outcomes };
 }
 
@@ -77,9 +89,21 @@ describe('Resizer', () => {
   it('resizes a pod in place, says so in a Resized Event, waits while it is applied, and counts it applied', async () => {
     const h = harness();
     await h.resizer.round(NOW);
-    expect(h.state.writes).to.deep.equal([{ pod: 'web-a', containers: [{ name: 'app', kind: 'app', requests: { cpu: 450, memory: 330 * 2 ** 20 }, limits: {} }] }]);
-    expect(h.state.events).to.deep.equal([{ kind: 'Pod', name: 'web-a', type: 'Normal', reason: 'Resized', message: 'app: cpu request 100m → 450m (below the lower bound 350m); app: memory request 64Mi → 330Mi (below the lower bound 300Mi)' }]);
-    expect(h.resizer.pendingFor('shop/web')).to.deep.equal(['web-a: resizing: app: cpu request 100m → 450m (below the lower bound 350m); app: memory request 64Mi → 330Mi (below the lower bound 300Mi)']);
+    expect(h.state.writes).to.deep.equal([
+      { pod: 'web-a', containers: [{ name: 'app', kind: 'app', requests: { cpu: 450, memory: 330 * 2 ** 20 }, limits: {} }] },
+    ]);
+    expect(h.state.events).to.deep.equal([
+      {
+        kind: 'Pod',
+        name: 'web-a',
+        type: 'Normal',
+        reason: 'Resized',
+        message: 'app: cpu request 100m → 450m (below the lower bound 350m); app: memory request 64Mi → 330Mi (below the lower bound 300Mi)',
+      },
+    ]);
+    expect(h.resizer.pendingFor('shop/web')).to.deep.equal([
+      'web-a: resizing: app: cpu request 100m → 450m (below the lower bound 350m); app: memory request 64Mi → 330Mi (below the lower bound 300Mi)',
+    ]);
 
     // The API server took it (generation 2), the kubelet has not acted yet: nothing more is written.
     h.state.pods = [pod('web-a', { app: requests('450m', '330Mi'), generation: 2, observedGeneration: 1, applied: { app: requests('100m', '64Mi') } })];
@@ -104,7 +128,10 @@ describe('Resizer', () => {
   });
 
   it('in mode evict offers the pods for eviction instead, those that need more first', async () => {
-    const h = harness({ mode: 'evict', pods: [pod('web-a', { app: requests('2', '330Mi') }), pod('web-b', { app: requests('100m', '64Mi') }), pod('web-c', { app: requests('450m', '330Mi') })] });
+    const h = harness({
+      mode: 'evict',
+      pods: [pod('web-a', { app: requests('2', '330Mi') }), pod('web-b', { app: requests('100m', '64Mi') }), pod('web-c', { app: requests('450m', '330Mi') })],
+    });
     await h.resizer.round(NOW);
     expect(h.state.writes).to.deep.equal([]);
     const [candidate] = h.state.offers.at(-1)!.candidates;
@@ -117,31 +144,48 @@ describe('Resizer', () => {
   });
 
   it('Infeasible in mode auto: the pod is offered for eviction, with one Warning Event', async () => {
-    const infeasible = pod('web-a', { app: requests('40', '330Mi'), generation: 2, applied: { app: requests('100m', '330Mi') }, conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, 'Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000')] });
+    const infeasible = pod('web-a', {
+      app: requests('40', '330Mi'),
+      generation: 2,
+      applied: { app: requests('100m', '330Mi') },
+      conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, "Node didn't have enough capacity: cpu, requested: 40000, capacity: 32000")],
+    });
     const h = harness({ mode: 'auto', pods: [infeasible] });
     await h.resizer.round(NOW);
     await h.resizer.round(NOW + 10_000);
     expect(lastOffer(h)).to.deep.equal(['shop/web-a']);
     expect(h.state.writes).to.deep.equal([]);
     expect(h.state.events.map((e) => `${e.type} ${e.reason} ${e.message}`)).to.deep.equal([
-      'Warning ResizeInfeasible the node cannot fit the resize: Node didn\'t have enough capacity: cpu, requested: 40000, capacity: 32000; offered for eviction (resize mode auto)',
+      "Warning ResizeInfeasible the node cannot fit the resize: Node didn't have enough capacity: cpu, requested: 40000, capacity: 32000; offered for eviction (resize mode auto)",
     ]);
     expect(await h.outcomes()).to.deep.equal({ infeasible: 1, offered: 1 });
   });
 
   it('Infeasible in mode in-place: one Warning Event, nothing offered, nothing written', async () => {
-    const infeasible = pod('web-a', { app: requests('40', '330Mi'), generation: 2, applied: { app: requests('100m', '330Mi') }, conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, 'too big')] });
+    const infeasible = pod('web-a', {
+      app: requests('40', '330Mi'),
+      generation: 2,
+      applied: { app: requests('100m', '330Mi') },
+      conditions: [condition('PodResizePending', 'Infeasible', 2, NOW, 'too big')],
+    });
     const h = harness({ pods: [infeasible] });
     await h.resizer.round(NOW);
     await h.resizer.round(NOW + 10_000);
     expect(lastOffer(h)).to.deep.equal([]);
-    expect(h.state.events.map((e) => `${e.reason}: ${e.message}`)).to.deep.equal(['ResizeInfeasible: the node cannot fit the resize: too big; ebb leaves the pod as it is (resize mode in-place)']);
+    expect(h.state.events.map((e) => `${e.reason}: ${e.message}`)).to.deep.equal([
+      'ResizeInfeasible: the node cannot fit the resize: too big; ebb leaves the pod as it is (resize mode in-place)',
+    ]);
     expect(h.resizer.pendingFor('shop/web')).to.deep.equal(['web-a: the node cannot fit the resize: too big']);
     expect(await h.outcomes()).to.deep.equal({ infeasible: 1 });
   });
 
-  it('Deferred past the policy\'s timeout in mode in-place: a ResizeDeferred Event', async () => {
-    const deferred = pod('web-a', { app: requests('450m', '330Mi'), generation: 2, applied: { app: requests('100m', '330Mi') }, conditions: [condition('PodResizePending', 'Deferred', 2, NOW, 'later')] });
+  it("Deferred past the policy's timeout in mode in-place: a ResizeDeferred Event", async () => {
+    const deferred = pod('web-a', {
+      app: requests('450m', '330Mi'),
+      generation: 2,
+      applied: { app: requests('100m', '330Mi') },
+      conditions: [condition('PodResizePending', 'Deferred', 2, NOW, 'later')],
+    });
     const h = harness({ pods: [deferred] });
     await h.resizer.round(NOW + MINUTE);
     expect(h.state.events).to.deep.equal([]);
@@ -157,7 +201,16 @@ describe('Resizer', () => {
     await h.resizer.round(NOW + 10_000);
     expect(h.state.writes.map((w) => w.containers[0]!.requests)).to.deep.equal([{ memory: 330 * 2 ** 20 }]);
     const warnings = h.state.events.filter((e) => e.kind === 'Deployment');
-    expect(warnings).to.deep.equal([{ kind: 'Deployment', name: 'web', type: 'Warning', reason: 'ResizeConflictsWithHPA', message: 'HorizontalPodAutoscaler web-hpa scales this Deployment on cpu utilization, which is relative to the requests: ebb leaves the cpu requests of its running pods as they are' }]);
+    expect(warnings).to.deep.equal([
+      {
+        kind: 'Deployment',
+        name: 'web',
+        type: 'Warning',
+        reason: 'ResizeConflictsWithHPA',
+        message:
+          'HorizontalPodAutoscaler web-hpa scales this Deployment on cpu utilization, which is relative to the requests: ebb leaves the cpu requests of its running pods as they are',
+      },
+    ]);
   });
 
   it('an HPA on an AverageValue target does not hold the resource', async () => {
@@ -168,7 +221,12 @@ describe('Resizer', () => {
   });
 
   it('keeps at most the in-flight limit under way, those that need more first', async () => {
-    const pods = [pod('web-a', { app: requests('400m', '64Mi') }), pod('web-b', { app: requests('100m', '64Mi') }), pod('web-c', { app: requests('200m', '330Mi') }), pod('web-d', { app: requests('450m', '330Mi'), generation: 2, observedGeneration: 1 })];
+    const pods = [
+      pod('web-a', { app: requests('400m', '64Mi') }),
+      pod('web-b', { app: requests('100m', '64Mi') }),
+      pod('web-c', { app: requests('200m', '330Mi') }),
+      pod('web-d', { app: requests('450m', '330Mi'), generation: 2, observedGeneration: 1 }),
+    ];
     const h = harness({ pods, maxInFlight: 3 });
     await h.resizer.round(NOW);
     expect(h.state.writes.map((w) => w.pod)).to.deep.equal(['web-a', 'web-b']);
@@ -178,12 +236,20 @@ describe('Resizer', () => {
   });
 
   it('a kubelet Error is tried again after a backoff, never remembered as infeasible', async () => {
-    const failing = (app = requests('450m', '330Mi')) => pod('web-a', { app, generation: 2, applied: { app: requests('100m', '64Mi') }, conditions: [condition('PodResizeInProgress', 'Error', 2, NOW, 'cannot decrease memory limits')] });
+    const failing = (app = requests('450m', '330Mi')) =>
+      pod('web-a', {
+        app,
+        generation: 2,
+        applied: { app: requests('100m', '64Mi') },
+        conditions: [condition('PodResizeInProgress', 'Error', 2, NOW, 'cannot decrease memory limits')],
+      });
     const h = harness({ mode: 'auto', pods: [failing(requests('200m', '330Mi'))] });
     await h.resizer.round(NOW);
     expect(h.state.writes).to.deep.equal([]);
     expect(lastOffer(h)).to.deep.equal([]);
-    expect(h.resizer.pendingFor('shop/web')[0]).to.match(/^web-a: the kubelet failed to apply the resize \(cannot decrease memory limits\); ebb tries again later/);
+    expect(h.resizer.pendingFor('shop/web')[0]).to.match(
+      /^web-a: the kubelet failed to apply the resize \(cannot decrease memory limits\); ebb tries again later/,
+    );
     await h.resizer.round(NOW + 29_000);
     expect(h.state.writes).to.deep.equal([]);
     await h.resizer.round(NOW + 30_000);
@@ -199,7 +265,9 @@ describe('Resizer', () => {
     await h.resizer.round(NOW + 30_000 + 59_000);
     await h.resizer.round(NOW + 30_000 + 60_000);
     expect(h.state.writes).to.have.length(3);
-    expect(h.resizer.pendingFor('shop/web')[0]).to.equal('web-a: resize refused (Pod QOS Class may not change as a result of resizing); ebb tries again in 120 s');
+    expect(h.resizer.pendingFor('shop/web')[0]).to.equal(
+      'web-a: resize refused (Pod QOS Class may not change as a result of resizing); ebb tries again in 120 s',
+    );
     expect(await h.outcomes()).to.deep.equal({ refused: 3 });
   });
 
@@ -210,7 +278,7 @@ describe('Resizer', () => {
     expect(h.resizer.pendingFor('shop/web')[0]).to.match(/^web-a: resize failed \(socket hang up\)/);
   });
 
-  it('under the policy\'s dryRun writes nothing and says once what it would do', async () => {
+  it("under the policy's dryRun writes nothing and says once what it would do", async () => {
     const h = harness({ dryRun: true });
     await h.resizer.round(NOW);
     await h.resizer.round(NOW + 10_000);

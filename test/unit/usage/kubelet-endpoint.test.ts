@@ -8,13 +8,22 @@ const node = (addresses: { type: string; address: string }[], port?: number, pat
   status: { addresses, ...(port === undefined ? {} : { daemonEndpoints: { kubeletEndpoint: { Port: port } } }) },
 });
 
-describe('kubeletMetricsUrl: where the node\'s kubelet serves resource metrics, as metrics-server finds it', () => {
+describe("kubeletMetricsUrl: where the node's kubelet serves resource metrics, as metrics-server finds it", () => {
   it('takes the InternalIP first, the port from daemonEndpoints, and /metrics/resource', () => {
-    const result = kubeletMetricsUrl(node([{ type: 'Hostname', address: 'node-a' }, { type: 'ExternalIP', address: '203.0.113.9' }, { type: 'InternalIP', address: '10.0.0.5' }], 10250));
+    const result = kubeletMetricsUrl(
+      node(
+        [
+          { type: 'Hostname', address: 'node-a' },
+          { type: 'ExternalIP', address: '203.0.113.9' },
+          { type: 'InternalIP', address: '10.0.0.5' },
+        ],
+        10250,
+      ),
+    );
     expect(result).to.deep.equal({ ok: true, value: 'https://10.0.0.5:10250/metrics/resource' });
   });
 
-  it('follows the node\'s resource-metrics-path annotation (KWOK serves every node under one port)', () => {
+  it("follows the node's resource-metrics-path annotation (KWOK serves every node under one port)", () => {
     expect(kubeletMetricsUrl(node([{ type: 'InternalIP', address: '127.0.0.1' }], 41234, '/metrics/nodes/node-a/metrics/resource'))).to.deep.equal({
       ok: true,
       value: 'https://127.0.0.1:41234/metrics/nodes/node-a/metrics/resource',
@@ -22,8 +31,14 @@ describe('kubeletMetricsUrl: where the node\'s kubelet serves resource metrics, 
   });
 
   it('falls back to the hostname, brackets IPv6, and to port 10250 when the status has none', () => {
-    expect(kubeletMetricsUrl(node([{ type: 'Hostname', address: 'node-a.example' }]))).to.deep.equal({ ok: true, value: 'https://node-a.example:10250/metrics/resource' });
-    expect(kubeletMetricsUrl(node([{ type: 'InternalIP', address: 'fd00::5' }], 10250))).to.deep.equal({ ok: true, value: 'https://[fd00::5]:10250/metrics/resource' });
+    expect(kubeletMetricsUrl(node([{ type: 'Hostname', address: 'node-a.example' }]))).to.deep.equal({
+      ok: true,
+      value: 'https://node-a.example:10250/metrics/resource',
+    });
+    expect(kubeletMetricsUrl(node([{ type: 'InternalIP', address: 'fd00::5' }], 10250))).to.deep.equal({
+      ok: true,
+      value: 'https://[fd00::5]:10250/metrics/resource',
+    });
   });
 
   it('says why when the node has no address or a path that is not one', () => {

@@ -45,13 +45,24 @@ describe('OOM kills from pod statuses', () => {
       [finishedAt.getTime() + OOM_REPORT_WINDOW_MS - 1, [seen]],
       [finishedAt.getTime() + OOM_REPORT_WINDOW_MS, [seen]],
     ]);
-    const kill = { pod: 'shop/web-a', workload: 'shop/web', container: 'app', at: finishedAt.getTime(), restartCount: 1, memoryRequestBytes: 128 * 2 ** 20, memoryLimitBytes: 256 * 2 ** 20 };
+    const kill = {
+      pod: 'shop/web-a',
+      workload: 'shop/web',
+      container: 'app',
+      at: finishedAt.getTime(),
+      restartCount: 1,
+      memoryRequestBytes: 128 * 2 ** 20,
+      memoryLimitBytes: 256 * 2 ** 20,
+    };
     expect(reports).to.deep.equal([[], [kill], [kill], [kill], []]);
   });
 
   it('reports a container still terminated by the OOM killer, and the same kill seen again after the restart only once', () => {
     const finishedAt = new Date(NOW - 1_000);
-    const terminated: V1ContainerStatus = { ...running(0), state: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt, containerID: 'containerd://dead' } } };
+    const terminated: V1ContainerStatus = {
+      ...running(0),
+      state: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt, containerID: 'containerd://dead' } },
+    };
     const reports = observe([
       [NOW, [pod([terminated])]],
       [NOW + 1_000, [pod([oomLastState(1, finishedAt, 'containerd://dead')])]],
@@ -66,22 +77,38 @@ describe('OOM kills from pod statuses', () => {
       [NOW, [pod([oomLastState(1)])]],
       [NOW + 30_000, [pod([oomLastState(2)])]],
     ]);
-    expect(reports[1]?.map((kill) => [kill.restartCount, kill.at])).to.deep.equal([[1, NOW], [2, NOW + 30_000]]);
+    expect(reports[1]?.map((kill) => [kill.restartCount, kill.at])).to.deep.equal([
+      [1, NOW],
+      [2, NOW + 30_000],
+    ]);
   });
 
   it('never reports a kill that finished before the window, e.g. one the agent finds when it starts', () => {
     const old = pod([oomLastState(3, new Date(NOW - OOM_REPORT_WINDOW_MS - 1))]);
-    expect(observe([[NOW, [old]], [NOW + 1_000, [old]]])).to.deep.equal([[], []]);
+    expect(
+      observe([
+        [NOW, [old]],
+        [NOW + 1_000, [old]],
+      ]),
+    ).to.deep.equal([[], []]);
   });
 
   it('does not report an OOM kill seen without a finish time again when its ten minutes are over', () => {
     const seen = pod([oomLastState(1)]);
-    const reports = observe([[NOW, [seen]], [NOW + OOM_REPORT_WINDOW_MS, [seen]], [NOW + 2 * OOM_REPORT_WINDOW_MS, [seen]]]);
+    const reports = observe([
+      [NOW, [seen]],
+      [NOW + OOM_REPORT_WINDOW_MS, [seen]],
+      [NOW + 2 * OOM_REPORT_WINDOW_MS, [seen]],
+    ]);
     expect(reports.map((report) => report.length)).to.deep.equal([1, 0, 0]);
   });
 
   it('keeps reporting a kill after its pod is gone, until its ten minutes are over', () => {
-    const reports = observe([[NOW, [pod([oomLastState(1)])]], [NOW + 60_000, []], [NOW + OOM_REPORT_WINDOW_MS, []]]);
+    const reports = observe([
+      [NOW, [pod([oomLastState(1)])]],
+      [NOW + 60_000, []],
+      [NOW + OOM_REPORT_WINDOW_MS, []],
+    ]);
     expect(reports.map((report) => report.length)).to.deep.equal([1, 1, 0]);
   });
 

@@ -16,7 +16,7 @@ scrape_error 0
 `;
 
 describe('parsePrometheusText', () => {
-  it('reads the kubelet\'s resource metrics: names, labels, values and ms timestamps', () => {
+  it("reads the kubelet's resource metrics: names, labels, values and ms timestamps", () => {
     const { samples, problems } = parsePrometheusText(KUBELET);
     expect(problems).to.deep.equal([]);
     expect(samples).to.have.length(5);
@@ -32,12 +32,9 @@ describe('parsePrometheusText', () => {
   });
 
   it('unescapes label values, accepts spaces, a trailing comma, NaN and ±Inf', () => {
-    const { samples, problems } = parsePrometheusText([
-      'm{a="quote \\" backslash \\\\ newline \\n end", b = "x" ,} 1',
-      'm{} NaN',
-      'm +Inf',
-      'm\t-Inf\t-5',
-    ].join('\n'));
+    const { samples, problems } = parsePrometheusText(
+      ['m{a="quote \\" backslash \\\\ newline \\n end", b = "x" ,} 1', 'm{} NaN', 'm +Inf', 'm\t-Inf\t-5'].join('\n'),
+    );
     expect(problems).to.deep.equal([]);
     expect(samples[0]?.labels).to.deep.equal({ a: 'quote " backslash \\ newline \n end', b: 'x' });
     expect(Number.isNaN(samples[1]?.value)).to.equal(true);
@@ -46,7 +43,9 @@ describe('parsePrometheusText', () => {
   });
 
   it('skips a line it cannot read, says which and why, and keeps the others', () => {
-    const { samples, problems } = parsePrometheusText(['ok 1', '{a="1"} 2', 'm{a="1" 3', 'm{a=1} 4', 'm 1 2 3', 'm one', 'm 1 1.5', 'm{a="open} 5', 'ok 2'].join('\n'));
+    const { samples, problems } = parsePrometheusText(
+      ['ok 1', '{a="1"} 2', 'm{a="1" 3', 'm{a=1} 4', 'm 1 2 3', 'm one', 'm 1 1.5', 'm{a="open} 5', 'ok 2'].join('\n'),
+    );
     expect(samples.map((sample) => sample.value)).to.deep.equal([1, 2]);
     expect(problems).to.deep.equal([
       'line 2: no metric name',

@@ -66,7 +66,7 @@ describe('ResourceMetricsClient', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reads the path the Node names, on its daemonEndpoints port, with the token as bearer and the kubelet\'s certificate checked', async () => {
+  it("reads the path the Node names, on its daemonEndpoints port, with the token as bearer and the kubelet's certificate checked", async () => {
     const reader = client();
     expect(await reader.fetch()).to.equal(answer[1]);
     expect(await reader.fetch()).to.equal(answer[1]);
@@ -78,20 +78,40 @@ describe('ResourceMetricsClient', function () {
   });
 
   it('refuses a kubelet whose certificate the CA did not sign, unless told not to check', async () => {
-    const error = await client({ caFile: join(dir, 'other-ca.crt') }).fetch().then(() => undefined, (failure: Error) => failure);
+    const error = await client({ caFile: join(dir, 'other-ca.crt') })
+      .fetch()
+      .then(
+        () => undefined,
+        (failure: Error) => failure,
+      );
     expect(error?.message).to.match(/^GET https:\/\/127\.0\.0\.1:\d+\/metrics\/nodes\/node-a\/metrics\/resource: .*certificate/);
     expect(seen).to.deep.equal([]);
     expect(await client({ caFile: join(dir, 'missing.crt'), insecureTls: true }).fetch()).to.equal(answer[1]);
   });
 
-  it('says what failed: the answer\'s status and body, a missing token or CA file', async () => {
+  it("says what failed: the answer's status and body, a missing token or CA file", async () => {
     answer = [403, 'Forbidden (user=system:serviceaccount:ebb-system:ebb-agent, verb=get, resource=nodes, subresource=metrics)'];
-    const forbidden = await client().fetch().then(() => undefined, (failure: Error) => failure.message);
+    const forbidden = await client()
+      .fetch()
+      .then(
+        () => undefined,
+        (failure: Error) => failure.message,
+      );
     expect(forbidden).to.match(/: 403 Forbidden \(user=system:serviceaccount:ebb-system:ebb-agent, verb=get, resource=nodes, subresource=metrics\)$/);
-    const noCa = await client({ caFile: join(dir, 'missing.crt') }).fetch().then(() => undefined, (failure: Error) => failure.message);
+    const noCa = await client({ caFile: join(dir, 'missing.crt') })
+      .fetch()
+      .then(
+        () => undefined,
+        (failure: Error) => failure.message,
+      );
     expect(noCa).to.match(/^reading the kubelet CA: .*ENOENT/);
     rmSync(join(dir, 'token'));
-    const noToken = await client().fetch().then(() => undefined, (failure: Error) => failure.message);
+    const noToken = await client()
+      .fetch()
+      .then(
+        () => undefined,
+        (failure: Error) => failure.message,
+      );
     expect(noToken).to.match(/^reading the kubelet token: .*ENOENT/);
   });
 
@@ -99,12 +119,20 @@ describe('ResourceMetricsClient', function () {
     const reader = client();
     const port = node.status!.daemonEndpoints!.kubeletEndpoint!.Port;
     node = nodeAt(1); // nothing listens on port 1
-    await reader.fetch().then(() => expect.fail('port 1 answered'), () => undefined);
+    await reader.fetch().then(
+      () => expect.fail('port 1 answered'),
+      () => undefined,
+    );
     node = nodeAt(port);
     expect(await reader.fetch()).to.equal(answer[1]);
     expect(nodeReads).to.equal(2);
     node = { metadata: { name: 'node-a' }, status: {} };
-    const noAddress = await client().fetch().then(() => undefined, (failure: Error) => failure.message);
+    const noAddress = await client()
+      .fetch()
+      .then(
+        () => undefined,
+        (failure: Error) => failure.message,
+      );
     expect(noAddress).to.equal('node node-a has no address in its status');
   });
 });

@@ -16,15 +16,20 @@ class HeldClock implements Clock {
 const clock = new HeldClock();
 
 const injected = (name: string, workload?: string): V1Pod => ({
-  metadata: { namespace: 'shop', name, annotations: workload ? { 'ebb.dev/injected': JSON.stringify({ v: 1, workload, settings: {}, sidecar: 'injected' }) } : {} },
+  metadata: {
+    namespace: 'shop',
+    name,
+    annotations: workload ? { 'ebb.dev/injected': JSON.stringify({ v: 1, workload, settings: {}, sidecar: 'injected' }) } : {},
+  },
   spec: { containers: [{ name: 'app', image: 'app', resources: { requests: { memory: '64Mi' }, limits: { memory: '128Mi' } } }] },
   status: { containerStatuses: [{ name: 'app', image: 'app', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] },
 });
-const metrics = (pod: string, cpuSeconds: number, memoryBytes: number) => [
-  `container_cpu_usage_seconds_total{container="app",namespace="shop",pod="${pod}"} ${cpuSeconds}`,
-  `container_memory_working_set_bytes{container="app",namespace="shop",pod="${pod}"} ${memoryBytes}`,
-  `container_start_time_seconds{container="app",namespace="shop",pod="${pod}"} ${(T0 - 60_000) / 1000}`,
-].join('\n');
+const metrics = (pod: string, cpuSeconds: number, memoryBytes: number) =>
+  [
+    `container_cpu_usage_seconds_total{container="app",namespace="shop",pod="${pod}"} ${cpuSeconds}`,
+    `container_memory_working_set_bytes{container="app",namespace="shop",pod="${pod}"} ${memoryBytes}`,
+    `container_start_time_seconds{container="app",namespace="shop",pod="${pod}"} ${(T0 - 60_000) / 1000}`,
+  ].join('\n');
 
 describe('UsageCollector', () => {
   let pods: V1Pod[];
@@ -49,7 +54,7 @@ describe('UsageCollector', () => {
     expect(collector.report()).to.deep.equal({ node: 'node-a', generatedAt: T0, scrapedAt: null, stale: false, pods: [], ooms: [] });
   });
 
-  it('reports the opted-in pods\' memory at once and their CPU rate from the second scrape; other pods never', async () => {
+  it("reports the opted-in pods' memory at once and their CPU rate from the second scrape; other pods never", async () => {
     kubelet = `${metrics('web-a', 10, 50e6)}\n${metrics('plain', 99, 1)}`;
     await collector.collect();
     expect(collector.report().pods).to.deep.equal([{ pod: 'shop/web-a', workload: 'shop/web', containers: [{ container: 'app', at: T0, memoryBytes: 50e6 }] }]);
@@ -86,12 +91,30 @@ describe('UsageCollector', () => {
   it('reports an OOM kill from the pod statuses once, also while the kubelet cannot be read', async () => {
     kubelet = new Error('unreachable');
     const killedAt = new Date(T0 - 1_000);
-    pods[0]!.status!.containerStatuses = [{ name: 'app', image: 'app', imageID: '', ready: true, restartCount: 1, state: { running: {} }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt: killedAt } } }];
+    pods[0]!.status!.containerStatuses = [
+      {
+        name: 'app',
+        image: 'app',
+        imageID: '',
+        ready: true,
+        restartCount: 1,
+        state: { running: {} },
+        lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt: killedAt } },
+      },
+    ];
     pods[1]!.status!.containerStatuses = structuredClone(pods[0]!.status!.containerStatuses);
     await collector.collect();
     await collector.collect();
     expect(collector.report().ooms).to.deep.equal([
-      { pod: 'shop/web-a', workload: 'shop/web', container: 'app', at: killedAt.getTime(), restartCount: 1, memoryRequestBytes: 64 * 2 ** 20, memoryLimitBytes: 128 * 2 ** 20 },
+      {
+        pod: 'shop/web-a',
+        workload: 'shop/web',
+        container: 'app',
+        at: killedAt.getTime(),
+        restartCount: 1,
+        memoryRequestBytes: 64 * 2 ** 20,
+        memoryLimitBytes: 128 * 2 ** 20,
+      },
     ]);
   });
 });

@@ -78,7 +78,13 @@ describe('webhook server', function () {
     metrics = new WebhookMetrics();
     reloadErrors = [];
     const app = createWebhookApp({ view, ebbNamespace: 'ebb-system', metrics, log: () => undefined, ...options });
-    server = await startHttpsServer(app, { host: '127.0.0.1', port: 0, tls: { certFile: paths.cert, keyFile: paths.key }, intervalMs: 50, onError: (error) => reloadErrors.push(error) });
+    server = await startHttpsServer(app, {
+      host: '127.0.0.1',
+      port: 0,
+      tls: { certFile: paths.cert, keyFile: paths.key },
+      intervalMs: 50,
+      onError: (error) => reloadErrors.push(error),
+    });
   }
 
   before(async () => {
@@ -98,9 +104,17 @@ describe('webhook server', function () {
   it('injects an opted-in pod: AdmissionReview v1 with a base64 JSON Patch', async () => {
     const reply = await call(server, ca(), 'POST', '/mutate', JSON.stringify(review()));
     expect(reply.status).to.equal(200);
-    const { apiVersion, kind, response } = reply.json() as { apiVersion: string; kind: string; response: { uid: string; allowed: boolean; patchType: string; patch: string } };
+    const { apiVersion, kind, response } = reply.json() as {
+      apiVersion: string;
+      kind: string;
+      response: { uid: string; allowed: boolean; patchType: string; patch: string };
+    };
     expect({ apiVersion, kind, uid: response.uid, allowed: response.allowed, patchType: response.patchType }).to.deep.equal({
-      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', uid: 'uid-1', allowed: true, patchType: 'JSONPatch',
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      uid: 'uid-1',
+      allowed: true,
+      patchType: 'JSONPatch',
     });
     const patched = jsonpatch.apply_patch(deploymentPod(), JSON.parse(Buffer.from(response.patch, 'base64').toString()) as unknown[]);
     expect(patched.spec!.initContainers![0]!.name).to.equal('ebb-interceptor');
@@ -108,7 +122,10 @@ describe('webhook server', function () {
   });
 
   it('derives the Deployment from the ReplicaSet in the cache, and reads its annotations', async () => {
-    view.replicaSets.set('shop/web-7d9f8', { name: 'web-7d9f8', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'storefront', uid: 'd', controller: true }] });
+    view.replicaSets.set('shop/web-7d9f8', {
+      name: 'web-7d9f8',
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'storefront', uid: 'd', controller: true }],
+    });
     view.deployments.set('shop/storefront', { name: 'storefront', annotations: { 'ebb.dev/max-replicas': '3' } });
     const { response } = (await call(server, ca(), 'POST', '/mutate', JSON.stringify(review()))).json() as { response: { patch: string } };
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { path: string; value: Record<string, string> }[];
@@ -124,7 +141,9 @@ describe('webhook server', function () {
   });
 
   it('allows an UPDATE unchanged', async () => {
-    const { response } = (await call(server, ca(), 'POST', '/mutate', JSON.stringify(review({ operation: 'UPDATE' })))).json() as { response: Record<string, unknown> };
+    const { response } = (await call(server, ca(), 'POST', '/mutate', JSON.stringify(review({ operation: 'UPDATE' })))).json() as {
+      response: Record<string, unknown>;
+    };
     expect(response).to.deep.equal({ uid: 'uid-1', allowed: true });
   });
 
@@ -168,7 +187,10 @@ describe('webhook server', function () {
   });
 
   it('answers a dry run with the same patch, without counting an injection or config errors', async () => {
-    const pod = (dryRun: boolean) => ({ ...review({ dryRun }), request: { ...review({ dryRun }).request, object: deploymentPod({ annotations: { 'ebb.dev/min-replicas': 'x' } }) } });
+    const pod = (dryRun: boolean) => ({
+      ...review({ dryRun }),
+      request: { ...review({ dryRun }).request, object: deploymentPod({ annotations: { 'ebb.dev/min-replicas': 'x' } }) },
+    });
     const dry = (await call(server, ca(), 'POST', '/mutate', JSON.stringify(pod(true)))).json() as { response: { patch: string } };
     expect((await metrics.injections.get()).values[0]?.value ?? 0).to.equal(0);
     expect((await metrics.configErrors.get()).values).to.deep.equal([]);
@@ -209,7 +231,12 @@ describe('webhook server', function () {
 
     await writeFile(paths.cert, next.certPem);
     const expected = new X509Certificate(next.certPem).serialNumber;
-    await eventually(`the renewed certificate ${expected} served`, async () => ((await servedSerial(server.port, ca())) === expected ? true : undefined), 10_000, 50);
+    await eventually(
+      `the renewed certificate ${expected} served`,
+      async () => ((await servedSerial(server.port, ca())) === expected ? true : undefined),
+      10_000,
+      50,
+    );
     // Restore the original pair for the other tests.
     await writeFile(paths.cert, certificates.serving.certPem);
     await writeFile(paths.key, certificates.serving.keyPem);
