@@ -60,6 +60,32 @@ export function localWebhookConfiguration(port: number, caPem: string, name = WE
   };
 }
 
+/**
+ * The programs' service accounts and their tokens, in files as the kubelet projects them: the agent's
+ * and the controller's for each other (audience ebb.dev), and the agent's for its kubelet (KWOK), as
+ * the automounted one: the API server's audience.
+ */
+async function issueTokens(core: CoreV1Api, workDir: string): Promise<{ agentToken: string; controllerToken: string; kubeletToken: string }> {
+  const tokenFile = async (account: string, audiences: string[], file: string) => {
+    const issued = await core.createNamespacedServiceAccountToken({
+      name: account,
+      namespace: DEFAULT_EBB_NAMESPACE,
+      body: { spec: { audiences, expirationSeconds: 86_400 } },
+    });
+    const path = join(workDir, file);
+    writeFileSync(path, issued.status?.token ?? '', { mode: 0o600 });
+    return path;
+  };
+  for (const account of ['ebb-agent', 'ebb-controller']) {
+    await core.createNamespacedServiceAccount({ namespace: DEFAULT_EBB_NAMESPACE, body: { metadata: { name: account } } });
+  }
+  return {
+    agentToken: await tokenFile('ebb-agent', [EBB_AUDIENCE], 'ebb-agent.token'),
+    controllerToken: await tokenFile('ebb-controller', [EBB_AUDIENCE], 'ebb-controller.token'),
+    kubeletToken: await tokenFile('ebb-agent', [], 'ebb-agent-kubelet.token'),
+  };
+}
+
 export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> {
   const { kubeConfig, kubeconfigPath, workDir } = controlPlane;
   const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -69,26 +95,7 @@ export async function startEbb(controlPlane: ControlPlane): Promise<RunningEbb> 
   };
   try {
     await core.createNamespace({ body: { metadata: { name: DEFAULT_EBB_NAMESPACE } } });
-    const tokenFile = async (account: string) => {
-      await core.createNamespacedServiceAccount({ namespace: DEFAULT_EBB_NAMESPACE, body: { metadata: { name: account } } });
-      const request = await core.createNamespacedServiceAccountToken({
-        name: account,
-        namespace: DEFAULT_EBB_NAMESPACE,
-        body: { spec: { audiences: [EBB_AUDIENCE], expirationSeconds: 86_400 } },
-      });
-      const path = join(workDir, `${account}.token`);
-      writeFileSync(path, request.status?.token ?? '', { mode: 0o600 });
-      return path;
-    };
-    const [agentToken, controllerToken] = [await tokenFile('ebb-agent'), await tokenFile('ebb-controller')];
-    // The agent's token for its kubelet (KWOK), as the automounted one: the API server's audience.
-    const kubeletToken = join(workDir, 'ebb-agent-kubelet.token');
-    const issued = await core.createNamespacedServiceAccountToken({
-      name: 'ebb-agent',
-      namespace: DEFAULT_EBB_NAMESPACE,
-      body: { spec: { audiences: [], expirationSeconds: 86_400 } },
-    });
-    writeFileSync(kubeletToken, issued.status?.token ?? '', { mode: 0o600 });
+    const { agentToken, controllerToken, kubeletToken } = await issueTokens(core, workDir);
     const node = (name: string, entry: string, args: string[], env: Record<string, string>) =>
       startProcess(name, process.execPath, ['--import', 'tsx', join(REPO, entry), ...args], join(workDir, `${name}.log`), {
         KUBECONFIG: kubeconfigPath,

@@ -71,13 +71,17 @@ export class GreedyView {
       .filter((event) => event.involvedObject.name === pod?.metadata?.name)
       .sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)))
       .at(-1);
-
-    const wanted = pod?.spec?.containers.find((container) => container.name === CONTAINER)?.resources?.requests;
-    const applied = pod?.status?.containerStatuses?.find((container) => container.name === CONTAINER)?.resources?.requests;
-    const node = wanted?.cpu === applied?.cpu && wanted?.memory === applied?.memory ? 'applied by the node' : 'the node is resizing';
-    const requests = pod ? `pod ${pod.metadata?.name} requests ${move('cpu', wanted?.cpu)}, ${move('memory', wanted?.memory)} (${node})` : 'no pod yet';
     const advice = recommendation ? describeRecommendation(recommendation) : 'no recommendation yet (it needs two usage samples)';
     const outcome = resized ? `Resized: ${resized.message}` : (status.pending?.[0] ?? 'not resized yet');
-    return `${GREEDY_APP.padEnd(7)} ${requests} | ${advice} | ${outcome}`;
+    return `${GREEDY_APP.padEnd(7)} ${podRequests(pod)} | ${advice} | ${outcome}`;
   }
+}
+
+/** The pod's requests as its spec wants them, and whether the node has applied them yet. */
+function podRequests(pod: V1Pod | undefined): string {
+  if (!pod) return 'no pod yet';
+  const wanted = pod.spec?.containers.find((container) => container.name === CONTAINER)?.resources?.requests;
+  const applied = pod.status?.containerStatuses?.find((container) => container.name === CONTAINER)?.resources?.requests;
+  const node = wanted?.cpu === applied?.cpu && wanted?.memory === applied?.memory ? 'applied by the node' : 'the node is resizing';
+  return `pod ${pod.metadata?.name} requests ${move('cpu', wanted?.cpu)}, ${move('memory', wanted?.memory)} (${node})`;
 }
