@@ -8,12 +8,11 @@
 // process gives out are also kept until it removes their slice: its own writes reach the watch a
 // moment later, and two Services put to sleep in the same tick must not get the same port.
 
-import { DiscoveryV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import type { Informer, KubeConfig, ObjectCache, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { assignActivatorPorts, inPortRange, type PortRange, type ServicePorts } from '../core/activator-ports.ts';
 import { activatorSlice, readActivatorSlice, serviceKey, servicePortNames, type ActivatorEndpoint } from '../core/activator-slice.ts';
-import { ActivatorSlices } from '../kube/activator-slices.ts';
+import { activatorSliceInformer, ActivatorSlices } from '../kube/activator-slices.ts';
 import { restartOnError } from '../kube/restart-on-error.ts';
-import { ACTIVATOR_SLICE_LABEL } from '../protocol/activator.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 
 export interface RoutingTarget {
@@ -50,14 +49,7 @@ export class ActivatorRouting {
   ) {
     this.slices = new ActivatorSlices(kubeConfig);
     this.after = range.last;
-    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
-    const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
-    this.watched = makeInformer(
-      kubeConfig,
-      '/apis/discovery.k8s.io/v1/endpointslices',
-      () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
-      labelSelector,
-    );
+    this.watched = activatorSliceInformer(kubeConfig);
     for (const verb of ['add', 'update', 'delete'] as const) this.watched.on(verb, () => (this.index = undefined));
     restartOnError(this.watched, { what: 'activator endpointslice informer', isStopped: () => this.stopped, log });
   }

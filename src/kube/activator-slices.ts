@@ -1,8 +1,26 @@
-// Creates, updates and removes the activator EndpointSlices (see src/core/activator-slice.ts).
+// Creates, updates and removes the activator EndpointSlices (see src/core/activator-slice.ts), and
+// watches them: the controller's routing, the agents' activator and the sandbox's kube-proxy read them.
 
-import { DiscoveryV1Api, type KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
+import { DiscoveryV1Api, ListWatch, Watch, type KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
 import { activatorSliceName } from '../core/activator-slice.ts';
+import { ACTIVATOR_SLICE_LABEL } from '../protocol/activator.ts';
 import { isConflict, isNotFound } from './errors.ts';
+
+/**
+ * An informer cache over ebb's activator EndpointSlices in every namespace (selected by their label,
+ * in the list and the watch alike); not started: the caller adds its handlers, then starts it.
+ */
+export function activatorSliceInformer(kubeConfig: KubeConfig): ListWatch<V1EndpointSlice> {
+  const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+  const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
+  return new ListWatch<V1EndpointSlice>(
+    '/apis/discovery.k8s.io/v1/endpointslices',
+    new Watch(kubeConfig),
+    () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
+    false,
+    labelSelector,
+  );
+}
 
 export class ActivatorSlices {
   private readonly discovery: DiscoveryV1Api;

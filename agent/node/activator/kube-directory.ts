@@ -17,10 +17,10 @@
 // A Service keeps its port for a while after its activator slice is removed (route.ts): kube-proxy
 // may still send a few requests to the agent, and they are forwarded instead of refused.
 
-import { CoreV1Api, DiscoveryV1Api, ListWatch, Watch, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { readActivatorSlice } from '../../../src/core/activator-slice.ts';
 import { activatorRoutes, targetKey, type ActivatorRoute, type SleepingService } from '../../../src/core/activity/route.ts';
-import { ACTIVATOR_SLICE_LABEL } from '../../../src/protocol/activator.ts';
+import { activatorSliceInformer } from '../../../src/kube/activator-slices.ts';
 import type { Log } from '../../../src/program/log.ts';
 import { RestartingInformer } from '../restarting-informer.ts';
 import { acceptsConnections, answersReady } from './backend-probe.ts';
@@ -89,15 +89,7 @@ export class KubeDirectory implements WorkloadDirectory {
     private readonly log: Log,
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
-    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
-    const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
-    const cache = new ListWatch<V1EndpointSlice>(
-      '/apis/discovery.k8s.io/v1/endpointslices',
-      new Watch(kubeConfig),
-      () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
-      false,
-      labelSelector,
-    );
+    const cache = activatorSliceInformer(kubeConfig);
     for (const verb of ['add', 'update', 'delete'] as const) cache.on(verb, () => this.refresh());
     this.slices = new RestartingInformer(cache, 'activator endpointslice', log);
   }

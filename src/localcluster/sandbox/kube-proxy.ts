@@ -8,7 +8,6 @@
 
 import {
   CoreV1Api,
-  DiscoveryV1Api,
   makeInformer,
   PatchStrategy,
   setHeaderOptions,
@@ -23,8 +22,8 @@ import type { ServicePorts } from '../../core/activator-ports.ts';
 import { readActivatorSlice, serviceKey } from '../../core/activator-slice.ts';
 import { formatLocalUrls, LOCAL_URL_ANNOTATION } from '../../core/report/local-urls.ts';
 import { servicesSelecting } from '../../core/traffic-visibility.ts';
+import { activatorSliceInformer } from '../../kube/activator-slices.ts';
 import { restartOnError } from '../../kube/restart-on-error.ts';
-import { ACTIVATOR_SLICE_LABEL } from '../../protocol/activator.ts';
 import type { PodRunner } from './pod-runner.ts';
 import { ServiceProxy, type LocalPort } from './service-proxy.ts';
 
@@ -49,15 +48,8 @@ export class KubeProxy {
     private readonly print: (line: string) => void,
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
-    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     this.services = makeInformer(kubeConfig, '/api/v1/services', () => this.core.listServiceForAllNamespaces());
-    const labelSelector = `${ACTIVATOR_SLICE_LABEL}=true`;
-    this.slices = makeInformer(
-      kubeConfig,
-      '/apis/discovery.k8s.io/v1/endpointslices',
-      () => discovery.listEndpointSliceForAllNamespaces({ labelSelector }),
-      labelSelector,
-    );
+    this.slices = activatorSliceInformer(kubeConfig);
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.services.on(verb, (service) => this.sync(keyOf(service)));
       this.slices.on(verb, () => this.slicesChanged());
