@@ -1,17 +1,19 @@
 // The agent's periodic work (scraping the interceptors, reading the kubelet): a round runs at once,
 // then again `intervalMs` after the previous one ended, so a slow round never overlaps the next.
 
-/** One periodic job's rounds, started and stopped by its owner (the scraper, the usage collector). */
-export class Rounds {
+/**
+ * A periodic job (the scraper, the usage collector): its owner starts and stops the rounds, each
+ * round is the job's `round()`.
+ */
+export abstract class Rounds {
   private stopRounds: (() => void) | undefined;
 
-  constructor(
-    private readonly round: () => Promise<unknown>,
-    private readonly intervalMs: number,
-  ) {}
+  constructor(private readonly intervalMs: number) {}
+
+  protected abstract round(): Promise<unknown>;
 
   start(): void {
-    this.stopRounds = repeatRounds(this.round, this.intervalMs);
+    this.stopRounds = repeatRounds(() => this.round(), this.intervalMs);
   }
 
   stop(): void {

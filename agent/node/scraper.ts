@@ -52,25 +52,20 @@ function fetchStats(target: ScrapeTarget, timeoutMs: number): Promise<Intercepto
   });
 }
 
-export class Scraper {
+export class Scraper extends Rounds {
   private readonly pods = new Map<string, PodState>();
-  private readonly rounds: Rounds;
   private readonly clock: Clock;
 
   constructor(
     private readonly discovery: TargetDiscovery,
     private readonly options: ScraperOptions,
   ) {
+    super(options.intervalMs);
     this.clock = options.clock ?? systemClock;
-    this.rounds = new Rounds(() => this.scrapeAll(), options.intervalMs);
   }
 
-  start(): void {
-    this.rounds.start();
-  }
-
-  stop(): void {
-    this.rounds.stop();
+  protected round(): Promise<void> {
+    return this.scrapeAll();
   }
 
   async scrapeAll(): Promise<void> {

@@ -30,27 +30,22 @@ export interface UsageCollectorOptions {
   log: Log;
 }
 
-export class UsageCollector {
+export class UsageCollector extends Rounds {
   private histories: ReadonlyMap<string, CpuHistory> = new Map();
   private pods: PodUsage[] = [];
   private ooms: ReadonlyMap<string, OomKill> = new Map();
   private scrapedAt: number | null = null;
   private error: string | undefined;
-  private readonly rounds: Rounds;
 
   constructor(
     private readonly sources: UsageSources,
     private readonly options: UsageCollectorOptions,
   ) {
-    this.rounds = new Rounds(() => this.collect(), options.intervalMs);
+    super(options.intervalMs);
   }
 
-  start(): void {
-    this.rounds.start();
-  }
-
-  stop(): void {
-    this.rounds.stop();
+  protected round(): Promise<void> {
+    return this.collect();
   }
 
   /** One round: the OOM kills in the pods' statuses, then the kubelet's figures. */
