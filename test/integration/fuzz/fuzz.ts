@@ -13,12 +13,12 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { once } from 'node:events';
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createHttpServer } from '../../../src/http/server.ts';
 import { fuzzCase, render, writesOf, type FuzzCase, type SurfaceShape } from './malformed.ts';
-import { cutOff, exchange, type Endpoint, type Exchange, type RawResponse } from './raw-http.ts';
+import { cutOff, exchange, parseResponses, type Endpoint, type Exchange, type RawResponse } from './raw-http.ts';
 
 export interface Surface extends SurfaceShape {
   name: string;
@@ -151,4 +151,34 @@ export async function startAppBehindHop(park: (res: http.ServerResponse) => bool
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { server, port: (server.address() as AddressInfo).port, smuggled };
+}
+
+/** One connection that pipelines about 1 MiB of the same request (the hop servers hold MAX_PIPELINED of them). */
+export interface PipelinedFlood {
+  /** Waits, within BOUND_MS, for the server to close the connection; then what it answered there, in order. */
+  answersOnceClosed(): Promise<RawResponse[]>;
+}
+
+export function floodPipelined(port: number, request: string): PipelinedFlood {
+  const socket = net.connect(port, '127.0.0.1');
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  const closed = once(socket, 'close');
+  socket.write(request.repeat(Math.floor(2 ** 20 / request.length)));
+  return {
+    async answersOnceClosed() {
+      await Promise.race([
+        closed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`the flooding connection still open after ${BOUND_MS} ms`)), BOUND_MS)),
+      ]);
+      return parseResponses(Buffer.concat(received), [], true).responses;
+    },
+  };
+}
+
+/** The first `maxPipelined` requests of a flood answered 200, the next one refused 429 with why. */
+export function expectPipelineLimit(answers: readonly RawResponse[], maxPipelined: number): void {
+  expect(answers.slice(0, maxPipelined).map((r) => r.status)).to.deep.equal(Array(maxPipelined).fill(200));
+  expect(answers[maxPipelined]?.status).to.equal(429);
+  expect(answers[maxPipelined]?.body.toString()).to.include(`at most ${maxPipelined} may wait`);
 }
