@@ -15,13 +15,24 @@ import { parse } from 'yaml';
 import { INJECTION_LABEL } from '../../src/core/annotations.ts';
 import { ACTIVITY_PATH, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
-import type { WorkloadKey } from '../../src/protocol/workload.ts';
+import { workloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import { eventually, startControlPlane, type ControlPlane } from '../fixtures/control-plane.ts';
 import { controllerEnvironment } from '../fixtures/controller.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
 import { loadAverage, rssMB, sleep } from './bench-support.ts';
 
 export const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+// The cluster both benches build: WORKLOADS Deployments (app-0, app-1, …) of REPLICAS pods each on
+// NODES KWOK nodes, a hundred workloads a namespace (bench-0, bench-1, …).
+export const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
+export const REPLICAS = setting('BENCH_REPLICAS', 10);
+export const NODES = setting('BENCH_NODES', 20);
+export const NAMESPACES = Math.max(1, Math.ceil(WORKLOADS / 100));
+export const namespaceOf = (index: number) => `bench-${index % NAMESPACES}`;
+export const nameOf = (index: number) => `app-${index}`;
+export const keyOf = (index: number) => workloadKey(namespaceOf(index), nameOf(index));
+export const benchNamespaces = () => Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i));
 export const seconds = (ms: number) => (ms / 1000).toFixed(1);
 export const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 

@@ -23,16 +23,22 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { Watch, type V1Deployment } from '@kubernetes/client-node';
-import { workloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { cpuSeconds, loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
+  benchNamespaces,
   controllerLeads,
   createWorkloads,
   fixed,
+  keyOf,
   metricCount,
   metricValue,
+  nameOf,
+  namespaceOf,
+  NAMESPACES,
+  NODES,
   printControllerWarnings,
+  REPLICAS,
   row,
   scrape,
   seconds,
@@ -46,14 +52,11 @@ import {
   tableHeader,
   tickHistogram,
   verdict,
+  WORKLOADS,
 } from './cluster-bench.ts';
 
-const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
-const REPLICAS = setting('BENCH_REPLICAS', 10);
-const NODES = setting('BENCH_NODES', 20);
 /** How long ticks are measured once the controller has settled. */
 const STEADY_MS = setting('BENCH_STEADY_MS', 90_000);
-const NAMESPACES = Math.max(1, Math.ceil(WORKLOADS / 100));
 const TICK_MS = 2000;
 const REACTION_TRIALS = 5;
 /** The default target concurrency: 10 per pod keeps a workload at REPLICAS. */
@@ -62,10 +65,6 @@ const RAISED_PER_POD_IN_FLIGHT = 15;
 /** The pods may take this long to run; past it the bench goes on with what runs, and says so. */
 const PODS_DEADLINE_MS = 360_000;
 const TARGETS = { tickMs: 100, rssMB: 300, reactionMs: 2000 };
-
-const namespaceOf = (index: number) => `bench-${index % NAMESPACES}`;
-const nameOf = (index: number) => `app-${index}`;
-const keyOf = (index: number) => workloadKey(namespaceOf(index), nameOf(index));
 
 function deployment(index: number): V1Deployment {
   const labels = { app: nameOf(index) };
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
   );
   let controller: ChildProcess | undefined;
   try {
-    const namespaces = Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i));
+    const namespaces = benchNamespaces();
     const deployments = Array.from({ length: WORKLOADS }, (_, i) => deployment(i));
     const pods = await createWorkloads(controlPlane, namespaces, deployments, totalPods, PODS_DEADLINE_MS);
     const { started, startedAt: controllerStarted, sampler } = await startSampledController(controlPlane, agent, { EBB_TICK_MS: String(TICK_MS) });

@@ -39,10 +39,14 @@ import { workloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
+  benchNamespaces,
   controllerLeads,
   createWorkloads,
   fixed,
+  keyOf,
+  NODES,
   printControllerWarnings,
+  REPLICAS,
   row,
   scrape,
   seconds,
@@ -55,11 +59,9 @@ import {
   stopController,
   tableHeader,
   verdict,
+  WORKLOADS,
 } from './cluster-bench.ts';
 
-const WORKLOADS = setting('BENCH_WORKLOADS', 1000);
-const REPLICAS = setting('BENCH_REPLICAS', 10);
-const NODES = setting('BENCH_NODES', 20);
 const EVICT_WORKLOADS = setting('BENCH_EVICT_WORKLOADS', 20);
 const EVICT_MINUTES = setting('BENCH_EVICT_MINUTES', 3);
 const RATE_PER_MINUTE = setting('BENCH_EVICTION_RATE', 30);
@@ -67,7 +69,6 @@ const RATE_PER_MINUTE = setting('BENCH_EVICTION_RATE', 30);
 const USAGE_INTERVAL_MS = setting('BENCH_USAGE_INTERVAL_MS', 1000);
 /** Phase A ends here at the latest, whatever is right-sized by then. */
 const RESIZE_DEADLINE_MS = setting('BENCH_RESIZE_DEADLINE_MS', 600_000);
-const NAMESPACES = Math.max(1, Math.ceil(WORKLOADS / 100));
 const EVICT_NAMESPACE = 'bench-evict';
 /** The label that tells the phases' Deployments and pods apart. */
 const PHASE_LABEL = 'ebb-bench/phase';
@@ -83,7 +84,6 @@ const TARGETS = { tickMs: 100, rssMB: 300 };
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 type Phase = 'in-place' | 'evict';
-const namespaceOf = (index: number) => `bench-${index % NAMESPACES}`;
 
 // No webhook runs here, and the templates say so as a template that opts out of injection does: the
 // repair then leaves the pods alone (its probe, one pod evicted 10 min after the newest pod that
@@ -312,7 +312,7 @@ async function main(): Promise<void> {
   );
   const benchStarted = Date.now();
   const controlPlane = await startBenchControlPlane(NODES, maxPodsPerNode);
-  const inPlaceKeys = Array.from({ length: WORKLOADS }, (_, i) => workloadKey(namespaceOf(i), `app-${i}`));
+  const inPlaceKeys = Array.from({ length: WORKLOADS }, (_, i) => keyOf(i));
   const evictKeys = Array.from({ length: EVICT_WORKLOADS }, (_, i) => workloadKey(EVICT_NAMESPACE, `evict-${i}`));
   const agent = new StandInAgents([...inPlaceKeys, ...evictKeys], {
     replicas: REPLICAS,
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
   });
   let controller: ChildProcess | undefined;
   try {
-    const namespaces = [...Array.from({ length: NAMESPACES }, (_, i) => namespaceOf(i)), EVICT_NAMESPACE];
+    const namespaces = [...benchNamespaces(), EVICT_NAMESPACE];
     const evictNode = controlPlane.nodeNames.at(-1)!;
     const deployments = [
       ...inPlaceKeys.map((key) => deployment(key.split('/')[0]!, key.split('/')[1]!, 'in-place', evictNode)),
