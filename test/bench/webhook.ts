@@ -25,7 +25,7 @@ import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../src/core/annotations
 import { locateAssets } from '../../src/localcluster/assets.ts';
 import { startControlPlane, eventually, type ControlPlane } from '../fixtures/control-plane.ts';
 import { dryRunCreate, startWebhook, WEBHOOK_CONFIGURATION_NAME, webhookConfiguration } from '../fixtures/webhook.ts';
-import { deployment } from '../integration/webhook/workloads.ts';
+import { deployment } from '../fixtures/deployments.ts';
 import { cpuSeconds, loadAverage, percentile, writeResult } from './bench-support.ts';
 
 const RATE_MS = 4_000;

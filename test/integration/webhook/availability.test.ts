@@ -7,7 +7,8 @@ import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { useControlPlane } from '../../fixtures/control-plane.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
-import { deployment, expectInjected, expectUntouched, Workloads } from './workloads.ts';
+import { deployment } from '../../fixtures/deployments.ts';
+import { expectInjected, expectUntouched, Workloads } from './workloads.ts';
 
 const NAMESPACE = 'shop';
 const WEBHOOK_TIMEOUT_SECONDS = 5;

@@ -9,7 +9,8 @@ import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { APP_PORT_NAME } from '../../../src/protocol/sidecar.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
-import { deployment, expectInjected, expectUntouched, injectedRecord, sidecarOf, Workloads } from './workloads.ts';
+import { deployment } from '../../fixtures/deployments.ts';
+import { expectInjected, expectUntouched, injectedRecord, sidecarOf, Workloads } from './workloads.ts';
 
 const LABELLED = 'shop';
 const UNLABELLED = 'plain';

@@ -8,7 +8,8 @@ import { DEFAULT_EBB_NAMESPACE } from '../../../src/core/opt-in.ts';
 import { POLICY_CONFIGMAP, POLICY_KEY } from '../../../src/kube/cluster-cache.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
-import { deployment, injectedRecord, Workloads } from './workloads.ts';
+import { deployment } from '../../fixtures/deployments.ts';
+import { injectedRecord, Workloads } from './workloads.ts';
 
 const NAMESPACE = 'shop';
 

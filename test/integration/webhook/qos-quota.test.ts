@@ -8,7 +8,8 @@ import type { V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { dryRunCreate, replicaSetPod, useWebhook } from '../../fixtures/webhook.ts';
-import { deployment, injectedRecord, sidecarOf, Workloads } from './workloads.ts';
+import { deployment } from '../../fixtures/deployments.ts';
+import { injectedRecord, sidecarOf, Workloads } from './workloads.ts';
 
 describe('webhook: QoS class and ResourceQuotas through the API server', function () {
   this.timeout(60_000);

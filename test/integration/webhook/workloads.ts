@@ -1,5 +1,6 @@
-// Building blocks of the webhook's integration tests: namespaces, Deployments whose pods the real
-// ReplicaSet controller creates, and what an injected pod looks like from the API server's side.
+// Building blocks of the webhook's integration tests: namespaces, Deployments (test/fixtures/
+// deployments.ts) whose pods the real ReplicaSet controller creates, and what an injected pod looks
+// like from the API server's side.
 
 import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
@@ -39,31 +40,6 @@ export class Workloads {
       return pods.length === count ? pods : undefined;
     });
   }
-}
-
-export interface DeploymentShape {
-  replicas?: number;
-  annotations?: Record<string, string>;
-  templateAnnotations?: Record<string, string>;
-  container?: Partial<V1Container>;
-}
-
-/** A Deployment of one app container serving on port `http` (8080), without requests. */
-export function deployment(namespace: string, name: string, shape: DeploymentShape = {}): V1Deployment {
-  const labels = { app: name };
-  return {
-    metadata: { name, namespace, annotations: shape.annotations },
-    spec: {
-      replicas: shape.replicas ?? 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels, annotations: shape.templateAnnotations },
-        spec: {
-          containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: 8080 }], ...shape.container }],
-        },
-      },
-    },
-  };
 }
 
 export function injectedRecord(pod: V1Pod): InjectedRecord | undefined {
