@@ -12,18 +12,19 @@
 
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { DiscoveryV1Api, type AppsV1Api, type CoreV1Api } from '@kubernetes/client-node';
+import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
 import {
   agentMetric,
   agentTokenFile,
-  injectedPodTemplate,
+  createInjectedWorkload,
   optedInNamespace,
   podPorts,
   runningPods,
   serviceAccountToken,
   startPodProcesses,
+  useClients,
   type PodPorts,
 } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
@@ -80,8 +81,7 @@ class ActivatorRoute {
 describe('chaos: an agent holding requests gets SIGTERM, under load', function () {
   this.timeout(180_000);
   const controlPlane = useControlPlane({ nodes: 2 });
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
   let agentToken = '';
   let controllerUrl = '';
@@ -107,25 +107,18 @@ describe('chaos: an agent holding requests gets SIGTERM, under load', function (
   const held = async (agent: Agent, workload: string) =>
     (await agentMetric(agent.process.ready.activity, `ebb_agent_held_requests{workload="${namespace}/${workload}"}`)) ?? 0;
   const sleepingWorkload = async (name: string) => {
-    const labels = { app: name };
     ports.set(name, await podPorts());
-    await core.createNamespacedService({
-      namespace,
-      body: { metadata: { name }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
-    });
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name, annotations: { 'ebb.dev/min-replicas': '0', 'ebb.dev/idle-after': '10m' } },
-        spec: { replicas: 0, selector: { matchLabels: labels }, template: injectedPodTemplate(labels, ports.get(name)!) },
-      },
+    await createInjectedWorkload({ core, apps }, namespace, name, {
+      replicas: 0,
+      ports: ports.get(name)!,
+      annotations: { 'ebb.dev/min-replicas': '0', 'ebb.dev/idle-after': '10m' },
     });
   };
 
   before(async function () {
     this.timeout(120_000);
     const kubeConfig = controlPlane().kubeConfig;
-    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
+    await optedInNamespace(kubeConfig, namespace);
     const controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
     agentToken = await agentTokenFile(controlPlane());
     await sleepingWorkload('sleepy');

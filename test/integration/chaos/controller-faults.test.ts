@@ -11,9 +11,17 @@
 // burst is a flap, and keeping 4 depends on what a leader remembers, not on the cluster.
 
 import { expect } from 'chai';
-import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentTokenFile, injectedPodTemplate, optedInNamespace, podPorts, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import {
+  agentTokenFile,
+  createInjectedWorkload,
+  injectedPodTemplate,
+  optedInNamespace,
+  podPorts,
+  runningPods,
+  serviceAccountToken,
+  useClients,
+} from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
@@ -32,8 +40,7 @@ const TAKEOVER_BOUND_MS = LEASE.durationMs + 2 * LEASE.retryPeriodMs + 3_000;
 describe('chaos: the leader killed and the API server down, under load', function () {
   this.timeout(180_000);
   const controlPlane = useControlPlane({ nodes: 1 });
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
   let agent: Started<AgentReady>;
   let controllerToken = '';
   let pods: PodProcesses;
@@ -56,24 +63,14 @@ describe('chaos: the leader killed and the API server down, under load', functio
   before(async function () {
     this.timeout(120_000);
     const kubeConfig = controlPlane().kubeConfig;
-    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
+    await optedInNamespace(kubeConfig, namespace);
     controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
     const agentToken = await agentTokenFile(controlPlane());
 
-    const labels = { app: 'steady' };
-    await core.createNamespacedService({
-      namespace,
-      body: { metadata: { name: 'steady' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
-    });
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: {
-          name: 'steady',
-          annotations: { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' },
-        },
-        spec: { replicas: 2, selector: { matchLabels: labels }, template: injectedPodTemplate(labels, await podPorts()) },
-      },
+    await createInjectedWorkload({ core, apps }, namespace, 'steady', {
+      replicas: 2,
+      ports: await podPorts(),
+      annotations: { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' },
     });
     await runningPods(core, namespace, 'app=steady', 2);
     pods = new PodProcesses(core, namespace, 'app=steady', `${namespace}/steady`, 200);

@@ -10,12 +10,13 @@
 // the load wants the 2 it has, so any scale write is a flap.
 
 import { expect } from 'chai';
-import { PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentTokenFile, optedInNamespace, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { agentTokenFile, optedInNamespace, serviceAccountToken, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { deployment } from '../../fixtures/deployments.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
 import { freePort, killAll, startClusterAgent, type Started } from '../../fixtures/processes.ts';
@@ -40,8 +41,7 @@ describe('chaos: the webhook rotated and down, under load', function () {
   this.timeout(180_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   const webhook = useWebhook(controlPlane);
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
   let pods: PodProcesses;
   let load: RunningLoad | undefined;
@@ -52,28 +52,16 @@ describe('chaos: the webhook rotated and down, under load', function () {
     (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((pod) => !pod.metadata?.deletionTimestamp);
   const scale = (name: string, replicas: number) => apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, MERGE_PATCH);
   const webLoad = () => startLoad(0, { concurrency: 6, durationMs: 150_000, maxRequests: 8_000, target: pods.target });
-  const deployment = (name: string, replicas: number, annotations: Record<string, string>, appPort: number) => {
-    const labels = { app: name };
-    return apps.createNamespacedDeployment({
+  const createDeployment = (name: string, replicas: number, annotations: Record<string, string>, appPort: number) =>
+    apps.createNamespacedDeployment({
       namespace,
-      body: {
-        metadata: { name, annotations },
-        spec: {
-          replicas,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: appPort }] }] },
-          },
-        },
-      },
+      body: deployment(namespace, name, { replicas, annotations, container: { ports: [{ name: 'http', containerPort: appPort }] } }),
     });
-  };
 
   before(async function () {
     this.timeout(120_000);
     const kubeConfig = controlPlane().kubeConfig;
-    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
+    await optedInNamespace(kubeConfig, namespace);
     // The sidecar's ports: free ones (another run on this machine may use the same pod IPs), and
     // evictions at most one a second (the default, 5 a minute, would make the repair take long).
     const policyLoads = () =>
@@ -108,14 +96,14 @@ describe('chaos: the webhook rotated and down, under load', function () {
       namespace,
       body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
     });
-    await deployment(
+    await createDeployment(
       'web',
       2,
       { 'ebb.dev/target-concurrency': '4', 'ebb.dev/min-replicas': '1', 'ebb.dev/max-replicas': '4', 'ebb.dev/idle-after': '10m' },
       await freePort(),
     );
     // Pods to create during the rotation; ebb leaves its replicas to the test.
-    await deployment('burst', 0, { 'ebb.dev/paused': 'true' }, await freePort());
+    await createDeployment('burst', 0, { 'ebb.dev/paused': 'true' }, await freePort());
     const first = await eventually('2 pods of web, injected', async () => {
       const found = await live('web');
       return found.length === 2 && found.every(injected) ? found : undefined;

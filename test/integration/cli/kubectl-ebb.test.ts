@@ -7,12 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { WEBHOOK_CONFIGURATION_NAME, startEbb, type RunningEbb } from '../../../src/localcluster/ebb.ts';
 import { DEFAULT_EBB_NAMESPACE } from '../../../src/core/opt-in.ts';
-import { createNamespace } from '../../fixtures/cluster-support.ts';
+import { createNamespace, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { deployment } from '../../fixtures/deployments.ts';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const PLUGIN = join(REPO, 'dist', 'kubectl-ebb.mjs');
@@ -90,14 +91,10 @@ describe('kubectl ebb', function () {
   });
 
   describe('with ebb running', () => {
-    let apps: AppsV1Api;
-    let core: CoreV1Api;
+    const { core, apps } = useClients(controlPlane);
 
     before(async function () {
       this.timeout(120_000);
-      const { kubeConfig } = controlPlane();
-      apps = kubeConfig.makeApiClient(AppsV1Api);
-      core = kubeConfig.makeApiClient(CoreV1Api);
       ebb = await startEbb(controlPlane());
       // The agents' DaemonSet, as the manifests install it: KWOK runs a Ready pod of it on each node.
       const daemonSet = parseYaml(readFileSync(join(REPO, 'manifests/agent/daemonset.yaml'), 'utf8')) as Parameters<
@@ -109,7 +106,7 @@ describe('kubectl ebb', function () {
         { name: NAMESPACE, body: { metadata: { labels: { 'ebb.dev/injection': 'enabled' }, annotations: { 'ebb.dev/idle-after': '30m' } } } },
         MERGE_PATCH,
       );
-      await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: deployment('web', { 'ebb.dev/min-replicas': '2', 'ebb.dev/max-replicas': 'lots' }) });
+      await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: app('web', { 'ebb.dev/min-replicas': '2', 'ebb.dev/max-replicas': 'lots' }) });
       await core.createNamespacedService({
         namespace: NAMESPACE,
         body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] } },
@@ -242,7 +239,7 @@ describe('kubectl ebb', function () {
       await ebb!.processes.find((process) => process.name === 'ebb-controller')!.stop();
       // Created while opted out, then opted in on the Deployment (no rollout): its pod has no sidecar,
       // and no controller replaces it.
-      await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: deployment('legacy', { 'ebb.dev/enabled': 'false' }) });
+      await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: app('legacy', { 'ebb.dev/enabled': 'false' }) });
       await eventually(
         'shop/legacy ready',
         async () => ((await apps.readNamespacedDeployment({ name: 'legacy', namespace: NAMESPACE })).status?.readyReplicas === 1 ? true : undefined),
@@ -306,28 +303,9 @@ describe('kubectl ebb', function () {
   });
 });
 
-function deployment(name: string, annotations: Record<string, string>): V1Deployment {
-  return {
-    metadata: { name, annotations },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [
-            {
-              name: 'app',
-              image: 'registry.example/app:1',
-              ports: [{ name: 'http', containerPort: 8080 }],
-              resources: { requests: { cpu: '250m', memory: '256Mi' } },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
+/** An app of one pod, with the requests `kubectl ebb status` reports. */
+const app = (name: string, annotations: Record<string, string>) =>
+  deployment(NAMESPACE, name, { annotations, container: { resources: { requests: { cpu: '250m', memory: '256Mi' } } } });
 
 /** A kubeconfig for the same API server with only a bearer token: someone with no RBAC. */
 function tokenKubeconfig(admin: KubeConfig, token: string, file: string): string {

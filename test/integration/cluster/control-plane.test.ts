@@ -2,42 +2,23 @@
 // behave as a cluster does for the APIs ebb uses (scale, eviction with PDBs, in-place resize).
 
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { createNamespace, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { deployment } from '../../fixtures/deployments.ts';
 
 const namespace = 'smoke';
 
-function deployment(name: string, replicas: number): V1Deployment {
-  const labels = { app: name };
-  return {
-    metadata: { name, namespace },
-    spec: {
-      replicas,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: '100m', memory: '64Mi' } } }],
-        },
-      },
-    },
-  };
-}
+/** The app's requests: what the scheduler places and the resize changes. */
+const REQUESTS = { resources: { requests: { cpu: '100m', memory: '64Mi' } } };
 
 describe('local control plane', function () {
   this.timeout(90_000);
   const controlPlane = useControlPlane({ nodes: 2 });
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
 
   before(async () => {
-    core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
-    apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await eventually('the default service account in the namespace', async () => {
-      const accounts = await core.listNamespacedServiceAccount({ namespace });
-      return accounts.items.length > 0 ? true : undefined;
-    });
+    await createNamespace(core, namespace);
   });
 
   const runningPods = async (app: string): Promise<V1Pod[]> =>
@@ -51,7 +32,7 @@ describe('local control plane', function () {
   });
 
   it('runs a Deployment: ReplicaSet, scheduled pods, Running with loopback IPs', async () => {
-    await apps.createNamespacedDeployment({ namespace, body: deployment('web', 3) });
+    await apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'web', { replicas: 3, container: REQUESTS }) });
     const pods = await eventually('3 running pods', async () => {
       const running = await runningPods('web');
       return running.length === 3 ? running : undefined;
@@ -79,7 +60,7 @@ describe('local control plane', function () {
   });
 
   it('refuses an eviction with 429 while a PDB allows no disruption, and the pod stays', async () => {
-    await apps.createNamespacedDeployment({ namespace, body: deployment('guarded', 1) });
+    await apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'guarded', { container: REQUESTS }) });
     const policy = controlPlane().kubeConfig.makeApiClient(PolicyV1Api);
     await policy.createNamespacedPodDisruptionBudget({
       namespace,

@@ -10,7 +10,7 @@ import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { activatorSliceName, readActivatorSlice } from '../../../src/core/activator-slice.ts';
 import { LOCAL_URL_ANNOTATION } from '../../../src/core/report/local-urls.ts';
 import { parseMemory } from '../../../src/core/quantity.ts';
@@ -20,7 +20,7 @@ import { startEbb, type RunningEbb } from '../../../src/localcluster/ebb.ts';
 import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
 import { DEFAULT_USAGE_NAME } from '../../../src/localcluster/sandbox/default-usage.ts';
 import { startSandboxWorkloads, type SandboxWorkloads } from '../../../src/localcluster/sandbox/workloads.ts';
-import { createNamespace } from '../../fixtures/cluster-support.ts';
+import { createNamespace, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 
 const REPO = resolve(import.meta.dirname, '../../..');
@@ -52,14 +52,10 @@ describe("the local sandbox serves the user's own workloads", function () {
   const lines: string[] = [];
   let ebb: RunningEbb | undefined;
   let sandbox: SandboxWorkloads | undefined;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
 
   before(async function () {
     this.timeout(120_000);
-    const { kubeConfig } = controlPlane();
-    core = kubeConfig.makeApiClient(CoreV1Api);
-    apps = kubeConfig.makeApiClient(AppsV1Api);
     ebb = await startEbb(controlPlane());
     sandbox = await startSandboxWorkloads(controlPlane(), ebb, (line) => lines.push(line));
     await createNamespace(core, namespace);

@@ -9,22 +9,13 @@
 // eviction requests.
 
 import { expect } from 'chai';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  PolicyV1Api,
-  setHeaderOptions,
-  Watch,
-  type KubeConfig,
-  type V1Deployment,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { PatchStrategy, PolicyV1Api, setHeaderOptions, Watch, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
-import { agentMetric, createNamespace, optedInNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { agentMetric, createNamespace, optedInNamespace, runningPods, serviceAccountToken, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { deployment } from '../../fixtures/deployments.ts';
 import { startSizingController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type Started } from '../../fixtures/processes.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
@@ -41,26 +32,8 @@ const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 const policyYaml = (dryRun: boolean) => `eviction:\n  ratePerMinute: ${RATE}\n  windows: ["00:00-24:00"]\n  dryRun: ${dryRun}\n`;
 
-const deployment = (name: string, replicas: number, options: { annotations?: Record<string, string>; labels?: Record<string, string> } = {}): V1Deployment => ({
-  metadata: { name, annotations: options.annotations ?? {} },
-  spec: {
-    replicas,
-    selector: { matchLabels: { app: name } },
-    template: {
-      metadata: { labels: { app: name, ...options.labels } },
-      spec: {
-        containers: [
-          {
-            name: 'app',
-            image: 'registry.example/app:1',
-            ports: [{ name: 'http', containerPort: 8080 }],
-            resources: { requests: { cpu: '100m', memory: '64Mi' } },
-          },
-        ],
-      },
-    },
-  },
-});
+/** The app's requests: the pods' sizes the evictions are about. */
+const REQUESTS = { resources: { requests: { cpu: '100m', memory: '64Mi' } } };
 
 const uid = (pod: V1Pod) => pod.metadata?.uid ?? '';
 const injected = (pod: V1Pod) =>
@@ -75,8 +48,7 @@ describe('disruptions on the real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   const webhook = useWebhook(controlPlane);
-  let apps: AppsV1Api;
-  let core: CoreV1Api;
+  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
 
   const pods = async (namespace: string, app: string) => (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
@@ -101,7 +73,7 @@ describe('disruptions on the real control plane', function () {
   /** A pod injected now: the sign that the webhook answers, after which the pods that missed it are repaired. */
   const witnessInjection = async () => {
     const name = `witness-${++witnesses}`;
-    await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(name, 1) });
+    await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(SHOP, name, { container: REQUESTS }) });
     const [pod] = await runningPods(core, SHOP, `app=${name}`, 1);
     expect(injected(pod!), 'the witness pod injected').to.equal(true);
   };
@@ -123,7 +95,7 @@ describe('disruptions on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, SHOP));
+    await optedInNamespace(controlPlane().kubeConfig, SHOP);
     await createNamespace(core, LATE);
     await core.createNamespacedConfigMap({ namespace: 'ebb-system', body: { metadata: { name: 'ebb-policy' }, data: { 'policy.yaml': policyYaml(false) } } });
     const controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
@@ -141,7 +113,7 @@ describe('disruptions on the real control plane', function () {
 
   it('replaces pods admitted while the webhook was stopped by injected ones, one at a time, and says Repaired', async () => {
     await webhook().stopProcess();
-    await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment('mended', 2) });
+    await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(SHOP, 'mended', { replicas: 2, container: REQUESTS }) });
     const missed = await runningPods(core, SHOP, 'app=mended', 2);
     expect(missed.filter(injected), 'the webhook fails open').to.deep.equal([]);
     await webhook().startProcess();
@@ -173,7 +145,7 @@ describe('disruptions on the real control plane', function () {
   });
 
   it('replaces the only pod of a single-replica workload through a surge replica, with a Ready pod at every moment, then returns to one', async () => {
-    await apps.createNamespacedDeployment({ namespace: LATE, body: deployment('solo', 1) });
+    await apps.createNamespacedDeployment({ namespace: LATE, body: deployment(LATE, 'solo', { container: REQUESTS }) });
     const [original] = await runningPods(core, LATE, 'app=solo', 1);
     const watch = await watchDeployment(LATE, 'solo');
     try {
@@ -218,7 +190,7 @@ describe('disruptions on the real control plane', function () {
 
   it('retries an eviction a PodDisruptionBudget refuses after a doubling backoff (no storm), says EvictionBlocked once, and evicts once the budget allows', async () => {
     const policy = controlPlane().kubeConfig.makeApiClient(PolicyV1Api);
-    await apps.createNamespacedDeployment({ namespace: LATE, body: deployment('guarded', 2) });
+    await apps.createNamespacedDeployment({ namespace: LATE, body: deployment(LATE, 'guarded', { replicas: 2, container: REQUESTS }) });
     const originals = await runningPods(core, LATE, 'app=guarded', 2);
     await policy.createNamespacedPodDisruptionBudget({
       namespace: LATE,
@@ -296,7 +268,7 @@ describe('disruptions on the real control plane', function () {
       for (const name of fleet)
         await apps.createNamespacedDeployment({
           namespace: SHOP,
-          body: deployment(name, 3, { annotations: { 'ebb.dev/resize': 'evict' }, labels: { tier: 'fleet' } }),
+          body: deployment(SHOP, name, { replicas: 3, annotations: { 'ebb.dev/resize': 'evict' }, templateLabels: { tier: 'fleet' }, container: REQUESTS }),
         });
       const originals = new Set((await Promise.all(fleet.map((name) => runningPods(core, SHOP, `app=${name}`, 3)))).flat().map(uid));
       await eventually(
@@ -327,7 +299,7 @@ describe('disruptions on the real control plane', function () {
     await setPolicy(true);
     try {
       const evictedBefore = await controllerMetric('ebb_evictions_total{outcome="evicted"}');
-      await apps.createNamespacedDeployment({ namespace: LATE, body: deployment('trial', 1) });
+      await apps.createNamespacedDeployment({ namespace: LATE, body: deployment(LATE, 'trial', { container: REQUESTS }) });
       const [original] = await runningPods(core, LATE, 'app=trial', 1);
       const watch = await watchDeployment(LATE, 'trial');
       try {

@@ -6,13 +6,14 @@
 // injected them. Each Deployment is one scenario; its container name picks its usage.
 
 import { expect } from 'chai';
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node';
+import { AutoscalingV2Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { parseCpu, parseMemory } from '../../../src/core/quantity.ts';
 import { PodResizer } from '../../../src/kube/pod-resize.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_RESIZE_DEFERRED_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { createNamespace, optedInNamespace, runningPods, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { createNamespace, optedInNamespace, runningPods, serviceAccountToken, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { deployment } from '../../fixtures/deployments.ts';
 import { startSizingController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type Started } from '../../fixtures/processes.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
@@ -32,24 +33,13 @@ describe('in-place resize on the real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   useWebhook(controlPlane);
-  let apps: AppsV1Api;
-  let core: CoreV1Api;
+  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
 
   const createDeployment = (name: string, mode: string, container: V1Container) =>
     apps.createNamespacedDeployment({
       namespace,
-      body: {
-        metadata: { name, annotations: { 'ebb.dev/resize': mode, 'ebb.dev/min-replicas': '1' } },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: name } },
-          template: {
-            metadata: { labels: { app: name } },
-            spec: { containers: [{ image: 'registry.example/app:1', ports: [{ name: 'http', containerPort: 8080 }], ...container }] },
-          },
-        },
-      },
+      body: deployment(namespace, name, { annotations: { 'ebb.dev/resize': mode, 'ebb.dev/min-replicas': '1' }, container }),
     });
   const podOf = async (name: string): Promise<V1Pod> => (await runningPods(core, namespace, `app=${name}`, 1))[0]!;
   const podEvents = async (pod: string, reason: string) =>
@@ -85,7 +75,7 @@ describe('in-place resize on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
+    await optedInNamespace(controlPlane().kubeConfig, namespace);
     // A short deferral timeout, so the Deferred scenario does not wait the default 5 minutes.
     await core.createNamespacedConfigMap({
       namespace: 'ebb-system',

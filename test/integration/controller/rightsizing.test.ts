@@ -5,14 +5,15 @@
 // plays an OOM kill; a SIGKILLed leader's successor resumes from the checkpoint.
 
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../../src/core/annotations.ts';
 import { recommendationFromStatus, type ContainerRequests } from '../../../src/core/recommendation.ts';
 import { CHECKPOINT_KEY, checkpointName } from '../../../src/kube/sizing-checkpoints.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_OOM_KILL_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { agentMetric, optedInNamespace, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { agentMetric, optedInNamespace, runningPods, serviceAccountToken, startUsageAgent, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { deployment } from '../../fixtures/deployments.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { useWebhook } from '../../fixtures/webhook.ts';
@@ -25,8 +26,7 @@ describe('right-sizing on the real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   useWebhook(controlPlane);
-  let apps: AppsV1Api;
-  let core: CoreV1Api;
+  const { core, apps } = useClients(controlPlane);
   let controllerToken: string;
   let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;
@@ -53,7 +53,7 @@ describe('right-sizing on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
+    await optedInNamespace(controlPlane().kubeConfig, namespace);
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
 
     // Every app container in the namespace uses 400m and 300Mi, from its first scrape on.
@@ -63,29 +63,13 @@ describe('right-sizing on the real control plane', function () {
         { containers: ['app'], usage: { cpu: { value: '400m' }, memory: { value: '300Mi' } } },
       ]),
     );
-    const labels = { app: 'web' };
     await apps.createNamespacedDeployment({
       namespace,
-      body: {
-        metadata: { name: 'web', annotations: { 'ebb.dev/min-replicas': '2' } },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              containers: [
-                {
-                  name: 'app',
-                  image: 'registry.example/app:1',
-                  ports: [{ name: 'http', containerPort: 8080 }],
-                  resources: { requests: { cpu: '100m', memory: '64Mi' } },
-                },
-              ],
-            },
-          },
-        },
-      },
+      body: deployment(namespace, 'web', {
+        replicas: 2,
+        annotations: { 'ebb.dev/min-replicas': '2' },
+        container: { resources: { requests: { cpu: '100m', memory: '64Mi' } } },
+      }),
     });
     await runningPods(core, namespace, 'app=web', 2);
     const [node] = controlPlane().nodeNames;

@@ -3,10 +3,10 @@
 // activator, holds keep-warm floors, and keeps the last good settings when an annotation is wrong.
 
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
+import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
-import { optedInNamespace } from '../../fixtures/cluster-support.ts';
+import { optedInNamespace, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad } from '../../fixtures/load.ts';
@@ -18,8 +18,7 @@ const TICK_MS = 2000;
 describe('controller: scaling on the real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 1 });
-  let apps: AppsV1Api;
-  let core: CoreV1Api;
+  const { core, apps } = useClients(controlPlane);
   const servers: http.Server[] = [];
   const interceptorPorts = new Map<string, number>();
   let controller: Started<ControllerReady> | undefined;
@@ -52,7 +51,7 @@ describe('controller: scaling on the real control plane', function () {
 
   before(async function () {
     this.timeout(120_000);
-    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
+    await optedInNamespace(controlPlane().kubeConfig, namespace);
 
     // A real app and interceptor per workload that has pods; the agent scrapes their admin ports.
     const targets: string[] = [];

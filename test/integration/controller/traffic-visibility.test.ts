@@ -5,10 +5,10 @@
 // warning clears and the workload ebbs to zero. A Deployment with no container port is warned about.
 
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1ContainerPort } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1ContainerPort } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { STATUS_ANNOTATION } from '../../../src/core/annotations.ts';
-import { optedInNamespace } from '../../fixtures/cluster-support.ts';
+import { optedInNamespace, useClients } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, startInterceptor, type Started } from '../../fixtures/processes.ts';
@@ -30,8 +30,7 @@ interface Status {
 describe('controller: traffic ebb cannot see, on the real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 1 });
-  let apps: AppsV1Api;
-  let core: CoreV1Api;
+  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady> | undefined;
   let app: http.Server | undefined;
   afterEach(async function () {
@@ -75,7 +74,7 @@ describe('controller: traffic ebb cannot see, on the real control plane', functi
 
   before(async function () {
     this.timeout(120_000);
-    ({ core, apps } = await optedInNamespace(controlPlane().kubeConfig, namespace));
+    await optedInNamespace(controlPlane().kubeConfig, namespace);
 
     // podinfo's pod has the interceptor (its port has a name to take over): the agent reports the
     // workload, with nothing in flight, so without the warning it would look idle and ebb to zero.

@@ -6,19 +6,20 @@
 // and is answered once; then the leader controller is killed and another takes over.
 
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
+import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
 import {
   agentMetric,
   agentTokenFile,
-  injectedPodTemplate,
+  createInjectedWorkload,
   optedInNamespace,
   podPorts,
   runningPods,
   serviceAccountToken,
   startPodProcesses,
+  useClients,
   type PodPorts,
 } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
@@ -33,8 +34,7 @@ describe('controller: ebb to zero and wake on the first request, on the real con
   const controlPlane = useControlPlane({ nodes: 1 });
   const servers: http.Server[] = [];
   const controllers: Started<ControllerReady>[] = [];
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
   let agentActivatorHost = '';
   /** The agent port the controller gave the Service's port `http` while it sleeps. */
   let activatorPort = 0;
@@ -58,22 +58,15 @@ describe('controller: ebb to zero and wake on the first request, on the real con
 
   before(async () => {
     const kubeConfig = controlPlane().kubeConfig;
-    ({ core, apps } = await optedInNamespace(kubeConfig, namespace));
+    await optedInNamespace(kubeConfig, namespace);
     controllerToken = await serviceAccountToken(kubeConfig, 'ebb-system', 'ebb-controller');
     const agentToken = await agentTokenFile(controlPlane());
 
     ports = await podPorts();
-    const labels = { app: 'web' };
-    await core.createNamespacedService({
-      namespace,
-      body: { metadata: { name: 'web' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
-    });
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name: 'web', annotations: { 'ebb.dev/idle-after': '3s', 'ebb.dev/min-replicas': '0' } },
-        spec: { replicas: 1, selector: { matchLabels: labels }, template: injectedPodTemplate(labels, ports) },
-      },
+    await createInjectedWorkload({ core, apps }, namespace, 'web', {
+      replicas: 1,
+      ports,
+      annotations: { 'ebb.dev/idle-after': '3s', 'ebb.dev/min-replicas': '0' },
     });
     const [pod] = await runningPods(core, namespace, 'app=web', 1);
     pod1 = await startPodProcesses(pod!.status!.podIP!, ports, 'shop/web');

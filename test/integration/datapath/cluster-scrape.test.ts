@@ -4,7 +4,6 @@
 // controller. Pods on another node are not its business, however busy they are.
 
 import { expect } from 'chai';
-import type { CoreV1Api } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
 import {
@@ -15,6 +14,7 @@ import {
   runningPods,
   serviceAccountToken,
   startPodProcesses,
+  useClients,
   type PodPorts,
 } from '../../fixtures/cluster-support.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
@@ -27,11 +27,11 @@ describe('agent scraping on a real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 2 });
   const servers = useServers('all');
-  let core: CoreV1Api;
+  const { core } = useClients(controlPlane);
   let controllerToken: string;
 
   before(async () => {
-    ({ core } = await ebbNamespaces(controlPlane().kubeConfig, namespace));
+    await ebbNamespaces(controlPlane().kubeConfig, namespace);
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
   });
 

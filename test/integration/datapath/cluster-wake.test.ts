@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { AuthenticationV1Api, type AppsV1Api, type CoreV1Api, type V1Service } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type V1Service } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { activatorSlice } from '../../../src/core/activator-slice.ts';
 import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
@@ -23,11 +23,12 @@ import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import {
   agentMetric,
   agentTokenFile,
+  createInjectedWorkload,
   ebbNamespaces,
-  injectedPodTemplate,
   podPorts,
   runningPods,
   startPodProcesses,
+  useClients,
   type PodPorts,
 } from '../../fixtures/cluster-support.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
@@ -40,8 +41,7 @@ describe('activator wake path on a real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 2 });
   const servers = useServers('all');
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  const { core, apps } = useClients(controlPlane);
   let agentToken: string;
   /** Wake requests the stand-in controller accepted as authentic, in arrival order. */
   const wakes: WakeRequest[] = [];
@@ -51,7 +51,7 @@ describe('activator wake path on a real control plane', function () {
 
   before(async () => {
     const kubeConfig = controlPlane().kubeConfig;
-    ({ core, apps } = await ebbNamespaces(kubeConfig, namespace));
+    await ebbNamespaces(kubeConfig, namespace);
     agentToken = await agentTokenFile(controlPlane());
 
     const verifier = new TokenReviewVerifier(kubeConfig.makeApiClient(AuthenticationV1Api));
@@ -84,13 +84,7 @@ describe('activator wake path on a real control plane', function () {
    * activator: the Service's port `http` has the agents' port `activatorPort`.
    */
   async function sleepingWorkload(name: string, ports: PodPorts, activatorPort: number): Promise<V1Service> {
-    const labels = { app: name };
-    const service = await core.createNamespacedService({
-      namespace,
-      body: { metadata: { name }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
-    });
-    const template = injectedPodTemplate(labels, ports);
-    await apps.createNamespacedDeployment({ namespace, body: { metadata: { name }, spec: { replicas: 0, selector: { matchLabels: labels }, template } } });
+    const service = await createInjectedWorkload({ core, apps }, namespace, name, { replicas: 0, ports });
     const [here, there] = controlPlane().nodeNames;
     const agents = [
       { ip: '192.0.2.10', nodeName: here },

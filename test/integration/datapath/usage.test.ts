@@ -6,9 +6,9 @@
 // the kubelet restarting an OOM-killed container; stopping KWOK makes the kubelet unreachable.
 
 import { expect } from 'chai';
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
-import { agentMetric, ebbNamespaces, runningPods, serviceAccountToken, startUsageAgent } from '../../fixtures/cluster-support.ts';
+import { agentMetric, ebbNamespaces, runningPods, serviceAccountToken, startUsageAgent, useClients } from '../../fixtures/cluster-support.ts';
 import { killAll, request, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
@@ -21,7 +21,7 @@ const MiB = 2 ** 20;
 describe('usage from the kubelet on a real control plane', function () {
   this.timeout(120_000);
   const controlPlane = useControlPlane({ nodes: 2 });
-  let core: CoreV1Api;
+  const { core } = useClients(controlPlane);
   let controllerToken: string;
   let agent: Started<AgentReady>;
 
@@ -48,7 +48,7 @@ describe('usage from the kubelet on a real control plane', function () {
   });
 
   before(async () => {
-    ({ core } = await ebbNamespaces(controlPlane().kubeConfig, namespace));
+    await ebbNamespaces(controlPlane().kubeConfig, namespace);
     controllerToken = await serviceAccountToken(controlPlane().kubeConfig, 'ebb-system', 'ebb-controller');
 
     const [here, there] = controlPlane().nodeNames;
