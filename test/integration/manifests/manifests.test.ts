@@ -6,14 +6,13 @@
 // with the webhook, controller and agent run under their own accounts' tokens to show the RBAC
 // is enough, and the applied webhook selectors exercised by the API server itself.
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join, relative } from 'node:path';
 import { expect } from 'chai';
 import {
   AdmissionregistrationV1Api,
@@ -30,37 +29,17 @@ import {
   type V1PolicyRule,
   type V1Role,
 } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { createWebhookCertificates } from '../../../certs/webhook-certificates.ts';
 import { DEFAULT_POLICY, parsePolicy } from '../../../src/core/policy.ts';
 import { BUILT_IN_DEFAULTS } from '../../../src/core/setting-schema.ts';
 import { ensureWebhookCaBundle } from '../../../src/kube/ca-bundle.ts';
-import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { freePort, killAll, startProgram } from '../../fixtures/processes.ts';
 import { accountKubeconfig, probe } from './accounts.ts';
+import { kubectl, MANIFESTS, NAMESPACE, render, type KubeObject } from './kustomize.ts';
 import { playSecretVolume } from './secret-volume.ts';
 
-const MANIFESTS = resolve(import.meta.dirname, '../../../manifests');
-const NAMESPACE = 'ebb-system';
 const IMAGE = 'ghcr.io/ebb-dev/ebb:0.1.0';
-const runFile = promisify(execFile);
-
-interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-}
-
-async function kubectl(args: string[], kubeconfig?: string): Promise<{ stdout: string; stderr: string }> {
-  const env = { ...process.env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) };
-  return runFile(locateAssets().kubectl, args, { env, maxBuffer: 16 * 2 ** 20 });
-}
-
-async function render(dir = MANIFESTS): Promise<KubeObject[]> {
-  const { stdout } = await kubectl(['kustomize', dir]);
-  return parseAllDocuments(stdout).map((document) => document.toJS() as KubeObject);
-}
 
 const toYaml = (objects: readonly KubeObject[]) => objects.map((object) => JSON.stringify(object)).join('\n---\n');
 

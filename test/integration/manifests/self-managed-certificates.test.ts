@@ -13,13 +13,12 @@
 // with its Service reference replaced by the webhook's loopback URL (the serving certificate is
 // also valid for 127.0.0.1). The API server, its admission calls and their TLS are real.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   AdmissionregistrationV1Api,
@@ -31,31 +30,22 @@ import {
   type V1MutatingWebhookConfiguration,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
-import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { freePort, killAll, startProgram, type Started } from '../../fixtures/processes.ts';
 import { dryRunCreate, replicaSetPod } from '../../fixtures/webhook.ts';
 import { accountKubeconfig } from './accounts.ts';
+import { kubectl, NAMESPACE, render, type KubeObject } from './kustomize.ts';
 import { playSecretVolume, type SecretVolume } from './secret-volume.ts';
 
-const MANIFESTS = resolve(import.meta.dirname, '../../../manifests');
-const NAMESPACE = 'ebb-system';
 const SHOP = 'shop';
 const WEBHOOK = 'name="pods.webhook.ebb.dev"';
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const runFile = promisify(execFile);
 /** Lifetimes of seconds: a serving certificate renewed every ~20 s, a CA every ~60 s (overlap 6 s). */
 const SERVING_VALIDITY = '30s';
 const CA_VALIDITY = '90s';
-
-interface KubeObject {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
 
 const injected = (pod: V1Pod) =>
   pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
@@ -83,8 +73,7 @@ describe("one-command install: the controller makes and renews the webhook's cer
   const webhookOutput: string[] = [];
   let volume: SecretVolume;
   let controller: Started<{ port: number }>;
-  const kubectl = (args: string[]) =>
-    runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
+  const clusterKubectl = (args: string[]) => kubectl(args, controlPlane().kubeconfigPath);
 
   const kubeconfigOf = (account: string) => accountKubeconfig(controlPlane().kubeConfig, NAMESPACE, account, work);
 
@@ -92,8 +81,7 @@ describe("one-command install: the controller makes and renews the webhook's cer
     work = mkdtempSync(join(tmpdir(), 'ebb-one-command-'));
     core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
     apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
-    const { stdout } = await kubectl(['kustomize', MANIFESTS]);
-    const objects = parseAllDocuments(stdout).map((document) => document.toJS() as KubeObject);
+    const objects = await render();
     webhookPort = await freePort();
     // Everything but the programs' workloads (local processes here), the webhook configuration
     // calling the local webhook where the Service would take the API server.
@@ -106,7 +94,7 @@ describe("one-command install: the controller makes and renews the webhook's cer
         return configuration;
       });
     writeFileSync(join(work, 'install.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: applied }));
-    await kubectl(['apply', '--server-side', '-f', join(work, 'install.json')]);
+    await clusterKubectl(['apply', '--server-side', '-f', join(work, 'install.json')]);
     const controllerEnv = (objects.find((object) => object.kind === 'Deployment' && object.metadata.name === 'ebb-controller') as KubeObject & V1Deployment)
       .spec!.template.spec!.containers[0]!.env!.filter((variable) => variable.value !== undefined)
       .map((variable) => [variable.name, variable.value!] as const);
