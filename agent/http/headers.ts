@@ -91,24 +91,27 @@ export function forwardRequestHeaders(raw: readonly string[], forwarded: Forward
   // The next hop is asked in HTTP/1.1, which requires Host; an HTTP/1.0 request may have none,
   // and its URI no authority: RFC 9112 §3.2 says to send Host empty then.
   if (host === undefined) out.push('Host', '');
-  out.push(...(upgrade ? upgradeFields(raw) : bodyFraming(contentLength, transferEncoding)));
+  if (upgrade) pushUpgradeFields(out, raw);
+  else pushBodyFraming(out, contentLength, transferEncoding);
   return out;
 }
 
 /**
  * The body goes on framed as it came, whatever the method: Node frames a GET's, DELETE's or
  * OPTIONS' body not at all unless told, and the next hop then read it as a request of its own,
- * smuggled past the count, with an X-Forwarded-For of the client's choosing.
+ * smuggled past the count, with an X-Forwarded-For of the client's choosing. Pushed into the
+ * fields being built: this runs for every proxied request.
  */
-function bodyFraming(contentLength: string | undefined, transferEncoding: readonly string[]): string[] {
-  if (contentLength !== undefined) return ['Content-Length', contentLength];
-  return transferEncoding.length > 0 ? ['Transfer-Encoding', transferEncoding.join(', ')] : [];
+function pushBodyFraming(out: string[], contentLength: string | undefined, transferEncoding: readonly string[]): void {
+  if (contentLength !== undefined) out.push('Content-Length', contentLength);
+  else if (transferEncoding.length > 0) out.push('Transfer-Encoding', transferEncoding.join(', '));
 }
 
 /** An upgrade sends no body: only the fields that ask for the upgrade. */
-function upgradeFields(raw: readonly string[]): string[] {
+function pushUpgradeFields(out: string[], raw: readonly string[]): void {
   const upgradeTo = headerValue(raw, 'upgrade');
-  return ['Connection', 'Upgrade', ...(upgradeTo !== undefined ? ['Upgrade', upgradeTo] : [])];
+  out.push('Connection', 'Upgrade');
+  if (upgradeTo !== undefined) out.push('Upgrade', upgradeTo);
 }
 
 /** Response headers for the client: the upstream's, less its hop-by-hop fields. */

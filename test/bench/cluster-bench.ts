@@ -169,7 +169,9 @@ function placePods(workloads: readonly WorkloadKey[], replicas: number, nodes: n
     const [namespace = '', name = ''] = workload.split('/');
     for (let i = 0; i < replicas; i++) {
       const onNode = placements[(index * replicas + i) % nodes]!;
-      onNode.set(workload, [...(onNode.get(workload) ?? []), `${namespace}/${name}-${i}`]);
+      const pods = onNode.get(workload) ?? [];
+      pods.push(`${namespace}/${name}-${i}`);
+      onNode.set(workload, pods);
     }
   });
   return placements.map((onNode) => [...onNode].map(([workload, pods]) => ({ workload, pods })));
