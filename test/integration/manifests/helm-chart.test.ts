@@ -19,6 +19,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { parsePolicy } from '../../../src/core/policy.ts';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { locateTool } from '../../../src/localcluster/tools.ts';
+import { crdsEstablished } from '../../fixtures/cluster-support.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -228,7 +229,7 @@ describe('Helm chart (charts/ebb)', function () {
         writeFileSync(join(dir, 'namespace.json'), JSON.stringify(namespace));
         for (const crds of [join(import.meta.dirname, 'crds'), join(import.meta.dirname, '../monitoring/crds')])
           await kubectl(['apply', '--server-side', '-f', crds]);
-        await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+        await crdsEstablished(controlPlane().kubeConfig);
         await kubectl(['apply', '--server-side', '-f', join(dir, 'namespace.json')]);
         for (const [name, text] of Object.entries(renders)) {
           const file = join(dir, `${name.replaceAll(' ', '-')}.yaml`);

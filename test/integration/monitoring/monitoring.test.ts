@@ -24,7 +24,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { locateAssets } from '../../../src/localcluster/assets.ts';
 import { locateTool } from '../../../src/localcluster/tools.ts';
 import { ADMIN_PORT_NAME } from '../../../src/protocol/sidecar.ts';
-import { createNamespace, serviceAccountToken } from '../../fixtures/cluster-support.ts';
+import { crdsEstablished, createNamespace, serviceAccountToken } from '../../fixtures/cluster-support.ts';
 import { useControlPlane } from '../../fixtures/control-plane.ts';
 import { startController } from '../../fixtures/controller.ts';
 import { closeServer, killAll, request, startApp, startClusterAgent, startInterceptor } from '../../fixtures/processes.ts';
@@ -231,14 +231,7 @@ describe('monitoring (manifests/monitoring)', function () {
     const kubectl = (args: string[]) =>
       runFile(locateAssets().kubectl, args, { env: { ...process.env, KUBECONFIG: controlPlane().kubeconfigPath }, maxBuffer: 16 * 2 ** 20 });
     await kubectl(['apply', '--server-side', '-f', join(import.meta.dirname, 'crds')]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/servicemonitors.monitoring.coreos.com',
-      'crd/podmonitors.monitoring.coreos.com',
-      'crd/prometheusrules.monitoring.coreos.com',
-    ]);
+    await crdsEstablished(controlPlane().kubeConfig);
     const file = join(controlPlane().workDir, 'monitoring.yaml');
     writeFileSync(file, (await runFile(locateAssets().kubectl, ['kustomize', MONITORING], { maxBuffer: 16 * 2 ** 20 })).stdout);
     // Strict field validation: a field the CRD's schema does not know is an error, not dropped.
