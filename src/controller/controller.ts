@@ -35,6 +35,7 @@ import { Scaler, type ScalerEffects, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { SizingLoop } from './sizing.ts';
 import { StatusWrites } from './status-writes.ts';
+import { TickGate, TimeSlices } from './time-slices.ts';
 import { CertificateKeeper, certificateRound } from './webhook-certificates.ts';
 import { WorkloadSource, type Workload } from './workloads.ts';
 
@@ -141,7 +142,10 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     };
   };
 
+  // The tick goes first: background rounds and writes wait while it runs (time-slices.ts).
+  const tickGate = new TickGate();
   const { sizing, disruptions, repair, resizer } = buildRightSizing({
+    tickGate,
     config,
     kubeConfig,
     cache,
@@ -156,7 +160,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     log,
   });
 
-  const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error));
+  const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error), tickGate);
   const effects: ScalerEffects = {
     event: (workload, type, reason, message) => {
       log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
@@ -208,7 +212,8 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     tuning: config.tuning,
   });
 
-  async function tick(): Promise<void> {
+  const tick = () => tickGate.run(decideEveryWorkload);
+  async function decideEveryWorkload(): Promise<void> {
     const stopTimer = metrics.tickDuration.startTimer();
     try {
       const current = workloads.list();
@@ -243,19 +248,25 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
   });
 
   // A round can outlast its interval (a slow agent, many checkpoint writes): never two at once.
+  // Each step starts at a slice boundary: what follows an answer from the API or the agents waits
+  // for a tick under way instead of running inside it.
   let sizingRound: Promise<void> | undefined;
-  const sizingAndDisruptions = () => {
-    sizingRound ??= sizing
-      .round(Date.now())
-      .catch(report('sizing'))
+  const rightSizingRound = async () => {
+    await sizing.round(Date.now()).catch(report('sizing'));
+    const slices = new TimeSlices(tickGate);
+    try {
       // The sources offer what they want replaced, then the manager decides what goes now.
-      .then(async () => {
-        await resizer.round(Date.now());
-        repair.round(Date.now());
-        return disruptions.run();
-      })
-      .catch(report('disruptions'))
-      .finally(() => (sizingRound = undefined));
+      await slices.next();
+      await resizer.round(Date.now());
+      await slices.next();
+      repair.round(Date.now());
+      await disruptions.run();
+    } catch (error) {
+      report('disruptions')(error);
+    }
+  };
+  const sizingAndDisruptions = () => {
+    sizingRound ??= rightSizingRound().finally(() => (sizingRound = undefined));
   };
   const timers: NodeJS.Timeout[] = [];
 
@@ -288,6 +299,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
 }
 
 interface RightSizingParts {
+  tickGate: TickGate;
   config: ControllerConfig;
   kubeConfig: KubeConfig;
   cache: ClusterCache;
@@ -304,8 +316,9 @@ interface RightSizingParts {
 
 /** The recommender's loop, the in-place resizer, the repair of pods that missed the webhook, and the one manager of evictions. */
 function buildRightSizing(parts: RightSizingParts) {
-  const { config, kubeConfig, cache, watch, workloads, workloadPods, events, metrics, isLeader, agentDirectory, token, log } = parts;
+  const { tickGate, config, kubeConfig, cache, watch, workloads, workloadPods, events, metrics, isLeader, agentDirectory, token, log } = parts;
   const sizing = new SizingLoop({
+    tickGate,
     isLeader,
     collect: () => collectUsage(agentDirectory, () => token.read()),
     workloads: () => workloads.list(),

@@ -18,7 +18,7 @@ import type { Collected } from './agents.ts';
 import { concurrencyLimit } from '../kube/concurrency-limit.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Gauge } from 'prom-client';
-import { TimeSlices } from './time-slices.ts';
+import { TimeSlices, type TickGate } from './time-slices.ts';
 import type { Workload } from './workloads.ts';
 
 export interface CheckpointStorage {
@@ -28,6 +28,8 @@ export interface CheckpointStorage {
 }
 
 export interface SizingLoopOptions {
+  /** The scaling tick, which the round steps aside for (time-slices.ts). */
+  tickGate?: TickGate;
   isLeader(): boolean;
   collect(): Promise<Collected<UsageReport>>;
   /** The opted-in workloads, from the caches. */
@@ -72,7 +74,9 @@ export class SizingLoop {
     }
     if (!this.restored) await this.restore();
 
+    const slices = new TimeSlices(options.tickGate);
     const collected = await options.collect();
+    await slices.next();
     for (const failure of collected.failures) {
       options.metrics.agentScrapeFailures.inc({ agent: failure.url, report: 'usage' });
       options.log('warn', `agent ${failure.url}: ${failure.error}`);
@@ -84,7 +88,6 @@ export class SizingLoop {
 
     for (const gone of this.recommender.retain((key) => options.exists(key))) this.forget(gone);
     // A round for 1,000 workloads is about 100 ms of work: the ticks must not wait behind all of it.
-    const slices = new TimeSlices();
     for (const workload of workloads.values()) {
       this.publish(workload, now, config.tolerance);
       await slices.next();
@@ -175,6 +178,7 @@ export class SizingLoop {
     await Promise.all(
       due.map((workload) =>
         writes(async () => {
+          await this.options.tickGate?.clear();
           const checkpoint = this.recommender.checkpoint(workload);
           if (!checkpoint) return;
           try {

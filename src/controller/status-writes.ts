@@ -1,9 +1,11 @@
 // Status writes come in bursts (every workload's first decision; the refresh a minute later). They
 // run behind the tick, a few at a time: a thousand at once opened a thousand connections (the RSS
 // doubled) and held the tick, and with it every workload's next decision, for seconds. At most one
-// write per workload is pending; a newer text waits for the next tick.
+// write per workload is pending; a newer text waits for the next tick. A write starts once the
+// tick that submitted it has settled (time-slices.ts): sending it is work the tick need not wait for.
 
 import { concurrencyLimit } from '../kube/concurrency-limit.ts';
+import type { TickGate } from './time-slices.ts';
 
 export class StatusWrites {
   private readonly pending = new Set<string>();
@@ -12,6 +14,7 @@ export class StatusWrites {
   constructor(
     concurrency: number,
     private readonly onError: (key: string, error: unknown) => void,
+    private readonly tickGate?: TickGate,
   ) {
     this.limit = concurrencyLimit(concurrency);
   }
@@ -25,7 +28,10 @@ export class StatusWrites {
   submit(key: string, write: () => Promise<unknown>): boolean {
     if (this.pending.has(key)) return false;
     this.pending.add(key);
-    void this.limit(write)
+    void this.limit(async () => {
+      await this.tickGate?.clear();
+      return write();
+    })
       .catch((error: unknown) => this.onError(key, error))
       .finally(() => this.pending.delete(key));
     return true;

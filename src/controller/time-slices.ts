@@ -1,26 +1,66 @@
-// Long rounds of work cut into slices of the controller's one event loop. The scaling tick shares
-// that loop with the sizing round: a round held the loop for its whole length, and a tick whose
-// agent answer arrived meanwhile waited behind it (bench:controller: the slowest ticks were the
-// ones beside a sizing round). Between slices the loop turns, so I/O callbacks and timers run,
-// and nothing waits behind more than one slice.
+// The controller's one event loop, shared between the scaling tick and the background rounds
+// (sizing, resize, repair, evictions, status and checkpoint writes). Cutting the rounds into
+// slices was not enough: a tick waits for I/O (the agents' answers) several times, and at each
+// wait the loop ran the next slices of whatever round was under way, so the tick's length became
+// its own work plus everything that ran beside it (bench:controller: the slowest ticks were the
+// ones beside a sizing round). So the tick goes first: while it runs, background work waits at its
+// next slice boundary, and goes on once the tick has settled. The tick decides on the activity it
+// just read, not on figures a sizing round made it wait past; the rounds lose only the tick's length.
 
 /** Long enough that yielding costs nothing measurable; short beside the tick's 100 ms target. */
 export const DEFAULT_SLICE_MS = 5;
+
+/** The scaling tick, which background work steps aside for. */
+export class TickGate {
+  /** Settles (never fails) when the running tick has. */
+  private running: Promise<void> | undefined;
+
+  /** Runs the tick; background slices wait until it has settled. The gate is closed before the tick's first line runs. */
+  async run<T>(tick: () => Promise<T>): Promise<T> {
+    let settled!: () => void;
+    const running = new Promise<void>((resolve) => (settled = resolve));
+    this.running = running;
+    try {
+      return await tick();
+    } finally {
+      if (this.running === running) this.running = undefined;
+      settled();
+    }
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** At once when no tick runs; else once it has settled (and any tick that started meanwhile). */
+  async clear(): Promise<void> {
+    while (this.running) await this.running;
+  }
+}
 
 export class TimeSlices {
   private sliceStartedAt: number;
 
   constructor(
+    private readonly gate: TickGate | undefined,
     private readonly sliceMs = DEFAULT_SLICE_MS,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.sliceStartedAt = now();
   }
 
-  /** At once while the current slice lasts; once it is used up, after one turn of the event loop. */
+  /**
+   * At once while the current slice lasts and no tick runs; once the slice is used up, after one
+   * turn of the event loop; while a tick runs, after it has settled.
+   */
   async next(): Promise<void> {
-    if (this.now() - this.sliceStartedAt < this.sliceMs) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    if (this.gate?.busy) {
+      await this.gate.clear();
+    } else {
+      if (this.now() - this.sliceStartedAt < this.sliceMs) return;
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.gate?.clear();
+    }
     this.sliceStartedAt = this.now();
   }
 }

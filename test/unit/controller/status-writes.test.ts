@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { StatusWrites } from '../../../src/controller/status-writes.ts';
+import { TickGate } from '../../../src/controller/time-slices.ts';
 import { eventually } from '../../fixtures/wait.ts';
 
 /** A write the test finishes: it resolves (or fails) when told to. */
@@ -44,5 +45,23 @@ describe('StatusWrites', () => {
     await eventually('the failure reported', () => (failures.length === 1 ? true : undefined), 5_000);
     expect(failures).to.deep.equal(['shop/web: Error: conflict']);
     await eventually('the key free', () => (writes.isPending('shop/web') ? undefined : true), 5_000);
+  });
+
+  it('starts a write submitted during a tick once that tick has settled', async () => {
+    const gate = new TickGate();
+    const writes = new StatusWrites(4, () => undefined, gate);
+    const order: string[] = [];
+    const tickEnds = heldWrite();
+    const tick = gate.run(async () => {
+      writes.submit('shop/web', () => Promise.resolve(void order.push('write starts')));
+      await tickEnds.done;
+      order.push('tick ends');
+    });
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(order, 'nothing sent while the tick runs').to.deep.equal([]);
+    tickEnds.finish();
+    await tick;
+    await eventually('the write done', () => (writes.isPending('shop/web') ? undefined : true), 5_000);
+    expect(order).to.deep.equal(['tick ends', 'write starts']);
   });
 });
