@@ -7,9 +7,13 @@ import { INJECTION_LABEL } from './annotations.ts';
 import type { Policy } from './policy.ts';
 import type { SettingsLayer } from './setting-schema.ts';
 
+/** Kubernetes' own namespaces: never opted in, whatever their labels say. */
 export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+/** On a static pod's mirror: the kubelet owns that pod, and the API server cannot change it. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+/** `ebb` on ebb's own pods, wherever they run: ebb never sizes or scales itself. */
 export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
+/** Where ebb runs when POD_NAMESPACE does not say; the one place this name is written. */
 export const DEFAULT_EBB_NAMESPACE = 'ebb-system';
 
 export interface OptInInput {

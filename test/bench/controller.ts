@@ -27,33 +27,31 @@ import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { cpuSeconds, loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
 import {
   benchNamespaces,
-  controllerLeads,
   createWorkloads,
-  fixed,
   keyOf,
-  metricCount,
-  metricValue,
   nameOf,
   namespaceOf,
   NAMESPACES,
   NODES,
-  printControllerWarnings,
   REPLICAS,
-  row,
-  scrape,
-  seconds,
-  seriesValue,
   setting,
-  StandInAgents,
   startBenchControlPlane,
-  startSampledController,
   stopClusterBench,
-  stopController,
-  tableHeader,
-  tickHistogram,
-  verdict,
   WORKLOADS,
 } from './cluster-bench.ts';
+import { fixed, row, seconds, tableHeader, verdict } from './bench-table.ts';
+import {
+  controllerLeads,
+  metricCount,
+  metricValue,
+  printControllerWarnings,
+  scrape,
+  seriesValue,
+  startSampledController,
+  stopController,
+  tickHistogram,
+} from './bundled-controller.ts';
+import { StandInAgents } from './stand-in-agents.ts';
 
 /** How long ticks are measured once the controller has settled. */
 const STEADY_MS = setting('BENCH_STEADY_MS', 90_000);

@@ -38,29 +38,10 @@ import { MAX_IN_FLIGHT } from '../../src/controller/resizer.ts';
 import { workloadKey, type WorkloadKey } from '../../src/protocol/workload.ts';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { loadAverage, percentile, rssMB, sleep, writeResult } from './bench-support.ts';
-import {
-  benchNamespaces,
-  controllerLeads,
-  createWorkloads,
-  fixed,
-  keyOf,
-  NODES,
-  printControllerWarnings,
-  REPLICAS,
-  row,
-  scrape,
-  seconds,
-  seriesValue,
-  setting,
-  StandInAgents,
-  startBenchControlPlane,
-  startSampledController,
-  stopClusterBench,
-  stopController,
-  tableHeader,
-  verdict,
-  WORKLOADS,
-} from './cluster-bench.ts';
+import { benchNamespaces, createWorkloads, keyOf, NODES, REPLICAS, setting, startBenchControlPlane, stopClusterBench, WORKLOADS } from './cluster-bench.ts';
+import { fixed, row, seconds, tableHeader, verdict } from './bench-table.ts';
+import { controllerLeads, printControllerWarnings, scrape, seriesValue, startSampledController, stopController } from './bundled-controller.ts';
+import { StandInAgents } from './stand-in-agents.ts';
 
 const EVICT_WORKLOADS = setting('BENCH_EVICT_WORKLOADS', 20);
 const EVICT_MINUTES = setting('BENCH_EVICT_MINUTES', 3);

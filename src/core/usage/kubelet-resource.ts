@@ -4,9 +4,12 @@
 
 import type { PrometheusSample } from './prometheus-text.ts';
 
-export const CPU_SERIES = 'container_cpu_usage_seconds_total';
-export const MEMORY_SERIES = 'container_memory_working_set_bytes';
-export const START_TIME_SERIES = 'container_start_time_seconds';
+/** The series read, each with the part of a container's reading it gives. */
+const SERIES_READ = new Map<string, 'cpuSeconds' | 'memoryBytes' | 'startedAt'>([
+  ['container_cpu_usage_seconds_total', 'cpuSeconds'],
+  ['container_memory_working_set_bytes', 'memoryBytes'],
+  ['container_start_time_seconds', 'startedAt'],
+]);
 
 export interface Reading {
   value: number;
@@ -36,16 +39,16 @@ export const containerKey = (reading: Pick<ContainerReading, 'namespace' | 'pod'
 export function containerReadings(samples: readonly PrometheusSample[], scrapedAt: number): ContainerReading[] {
   const byContainer = new Map<string, ContainerReading>();
   for (const sample of samples) {
-    if (sample.name !== CPU_SERIES && sample.name !== MEMORY_SERIES && sample.name !== START_TIME_SERIES) continue;
+    const field = SERIES_READ.get(sample.name);
+    if (!field) continue;
     const { namespace, pod, container } = sample.labels;
     if (!namespace || !pod || !container || !Number.isFinite(sample.value) || sample.value < 0) continue;
     const key = containerKey({ namespace, pod, container });
     const reading = byContainer.get(key) ?? { namespace, pod, container };
     byContainer.set(key, reading);
     const at = sample.timestampMs ?? scrapedAt;
-    if (sample.name === CPU_SERIES) reading.cpuSeconds = { value: sample.value, at };
-    else if (sample.name === MEMORY_SERIES) reading.memoryBytes = { value: sample.value, at };
-    else reading.startedAt = sample.value * 1000;
+    if (field === 'startedAt') reading.startedAt = sample.value * 1000;
+    else reading[field] = { value: sample.value, at };
   }
   return [...byContainer.values()];
 }

@@ -15,19 +15,10 @@ import { once } from 'node:events';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import {
-  agentMetric,
-  agentTokenFile,
-  createInjectedWorkload,
-  optedInNamespace,
-  podPorts,
-  runningPods,
-  serviceAccountToken,
-  startPodProcesses,
-  useClients,
-  type PodPorts,
-} from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { agentTokenFile, optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { createInjectedWorkload, podPorts, runningPods, startPodProcesses, type PodPorts } from '../../fixtures/pods.ts';
+import { agentMetric } from '../../fixtures/agents.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type LoadTarget, type RunningLoad } from '../../fixtures/load.ts';
 import { closeServer, freePort, killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
@@ -80,8 +71,7 @@ class ActivatorRoute {
 
 describe('chaos: an agent holding requests gets SIGTERM, under load', function () {
   this.timeout(180_000);
-  const controlPlane = useControlPlane({ nodes: 2 });
-  const { core, apps } = useClients(controlPlane);
+  const { controlPlane, core, apps } = useCluster({ nodes: 2 });
   let controller: Started<ControllerReady>;
   let agentToken = '';
   let controllerUrl = '';

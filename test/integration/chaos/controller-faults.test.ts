@@ -12,17 +12,9 @@
 
 import { expect } from 'chai';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import {
-  agentTokenFile,
-  createInjectedWorkload,
-  injectedPodTemplate,
-  optedInNamespace,
-  podPorts,
-  runningPods,
-  serviceAccountToken,
-  useClients,
-} from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { agentTokenFile, optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { createInjectedWorkload, injectedPodTemplate, podPorts, runningPods } from '../../fixtures/pods.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
 import { killAll, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
@@ -39,8 +31,7 @@ const TAKEOVER_BOUND_MS = LEASE.durationMs + 2 * LEASE.retryPeriodMs + 3_000;
 
 describe('chaos: the leader killed and the API server down, under load', function () {
   this.timeout(180_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
-  const { core, apps } = useClients(controlPlane);
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   let agent: Started<AgentReady>;
   let controllerToken = '';
   let pods: PodProcesses;

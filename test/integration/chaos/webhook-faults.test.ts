@@ -14,8 +14,9 @@ import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import { agentTokenFile, optedInNamespace, serviceAccountToken, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { injectedByWebhook } from '../../fixtures/pods.ts';
+import { agentTokenFile, optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { deployment } from '../../fixtures/deployments.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad, type RunningLoad } from '../../fixtures/load.ts';
@@ -32,16 +33,13 @@ const ROTATIONS = 3;
 /** The pod stream during the rotations: 2 more replicas of `burst` every 300 ms, at most this many. */
 const BURST_MAX = 48;
 
-const injected = (pod: V1Pod) =>
-  pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 const missedWebhook = (pod: V1Pod) =>
   pod.metadata?.annotations?.[INJECTED_ANNOTATION] === undefined && !(pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 
 describe('chaos: the webhook rotated and down, under load', function () {
   this.timeout(180_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   const webhook = useWebhook(controlPlane);
-  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
   let pods: PodProcesses;
   let load: RunningLoad | undefined;
@@ -106,7 +104,7 @@ describe('chaos: the webhook rotated and down, under load', function () {
     await createDeployment('burst', 0, { 'ebb.dev/paused': 'true' }, await freePort());
     const first = await eventually('2 pods of web, injected', async () => {
       const found = await live('web');
-      return found.length === 2 && found.every(injected) ? found : undefined;
+      return found.length === 2 && found.every(injectedByWebhook) ? found : undefined;
     });
     expect(first).to.have.length(2);
     pods = new PodProcesses(core, namespace, 'app=web', `${namespace}/web`, 200);
@@ -214,8 +212,8 @@ describe('chaos: the webhook rotated and down, under load', function () {
     const calls = (await apiServerMetric(kubeConfig, 'apiserver_admission_webhook_admission_duration_seconds_count', WEBHOOK)) - callsBefore;
     const failedOpen = (await apiServerMetric(kubeConfig, 'apiserver_admission_webhook_fail_open_count', WEBHOOK)) - failedOpenBefore;
     const rejected = (await apiServerMetric(kubeConfig, 'apiserver_admission_webhook_rejection_count', WEBHOOK)) - rejectedBefore;
-    const withSidecar = created.filter(injected).length;
-    const dryRunWithSidecar = dryRun.filter(injected).length;
+    const withSidecar = created.filter(injectedByWebhook).length;
+    const dryRunWithSidecar = dryRun.filter(injectedByWebhook).length;
     const writes = (await scaleWrites(controller.ready.port)) - writesBefore;
     const figures = recordScenario({
       scenario: '(d) webhook certificate rotated ×3 during pod creation',
@@ -305,14 +303,14 @@ describe('chaos: the webhook rotated and down, under load', function () {
     await eventually(
       'a new pod of burst, injected',
       async () =>
-        (await live('burst')).some((pod) => injected(pod) && Date.parse(String(pod.metadata?.creationTimestamp)) >= upAt - 1_000) ? true : undefined,
+        (await live('burst')).some((pod) => injectedByWebhook(pod) && Date.parse(String(pod.metadata?.creationTimestamp)) >= upAt - 1_000) ? true : undefined,
       30_000,
     );
     const repaired = await eventually(
       'web repaired: 2 injected pods, serving through their interceptors',
       async () => {
         const found = await live('web');
-        const done = found.length === 2 && found.every((pod) => injected(pod) && !original.has(pod.metadata?.uid) && !missed.has(pod.metadata!.uid!));
+        const done = found.length === 2 && found.every((pod) => injectedByWebhook(pod) && !original.has(pod.metadata?.uid) && !missed.has(pod.metadata!.uid!));
         const uids = new Set(found.map((pod) => pod.metadata!.uid!));
         const serving = pods.routable().filter((endpoint) => uids.has(endpoint.uid) && endpoint.injected).length === 2;
         return done && serving ? uids : undefined;

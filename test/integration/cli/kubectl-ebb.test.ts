@@ -11,8 +11,8 @@ import { AdmissionregistrationV1Api, AppsV1Api, KubeConfig, PatchStrategy, setHe
 import { parse as parseYaml } from 'yaml';
 import { WEBHOOK_CONFIGURATION_NAME, startEbb, type RunningEbb } from '../../../src/localcluster/ebb.ts';
 import { DEFAULT_EBB_NAMESPACE } from '../../../src/core/opt-in.ts';
-import { createNamespace, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { createNamespace, useCluster } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { deployment } from '../../fixtures/deployments.ts';
 
 const REPO = resolve(import.meta.dirname, '../../..');
@@ -29,7 +29,7 @@ interface Run {
 
 describe('kubectl ebb', function () {
   this.timeout(180_000);
-  const controlPlane = useControlPlane({ nodes: 2 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 2 });
   let ebb: RunningEbb | undefined;
 
   before(function () {
@@ -91,8 +91,6 @@ describe('kubectl ebb', function () {
   });
 
   describe('with ebb running', () => {
-    const { core, apps } = useClients(controlPlane);
-
     before(async function () {
       this.timeout(120_000);
       ebb = await startEbb(controlPlane());

@@ -3,8 +3,8 @@
 
 import { expect } from 'chai';
 import { PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { createNamespace, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { createNamespace, useCluster } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { deployment } from '../../fixtures/deployments.ts';
 
 const namespace = 'smoke';
@@ -14,8 +14,7 @@ const REQUESTS = { resources: { requests: { cpu: '100m', memory: '64Mi' } } };
 
 describe('local control plane', function () {
   this.timeout(90_000);
-  const controlPlane = useControlPlane({ nodes: 2 });
-  const { core, apps } = useClients(controlPlane);
+  const { controlPlane, core, apps } = useCluster({ nodes: 2 });
 
   before(async () => {
     await createNamespace(core, namespace);

@@ -20,8 +20,8 @@ import { startEbb, type RunningEbb } from '../../../src/localcluster/ebb.ts';
 import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
 import { DEFAULT_USAGE_NAME } from '../../../src/localcluster/sandbox/default-usage.ts';
 import { startSandboxWorkloads, type SandboxWorkloads } from '../../../src/localcluster/sandbox/workloads.ts';
-import { createNamespace, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { createNamespace, useCluster } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const runFile = promisify(execFile);
@@ -47,12 +47,11 @@ const app = (name: string) => ({ name: 'app', image: `registry.example/${name}:1
 describe("the local sandbox serves the user's own workloads", function () {
   this.timeout(180_000);
   // Pod IPs apart from other control planes on this machine: the sandbox binds to them.
-  const controlPlane = useControlPlane({ nodes: 1, podCidr: `127.${100 + (process.pid % 100)}.0.0/16` });
+  const { controlPlane, core, apps } = useCluster({ nodes: 1, podCidr: `127.${100 + (process.pid % 100)}.0.0/16` });
   const namespace = `own-${process.pid}`;
   const lines: string[] = [];
   let ebb: RunningEbb | undefined;
   let sandbox: SandboxWorkloads | undefined;
-  const { core, apps } = useClients(controlPlane);
 
   before(async function () {
     this.timeout(120_000);

@@ -10,11 +10,11 @@
 
 import { expect } from 'chai';
 import { PatchStrategy, PolicyV1Api, setHeaderOptions, Watch, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
-import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
-import { agentMetric, createNamespace, optedInNamespace, runningPods, serviceAccountToken, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { createNamespace, optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { injectedByWebhook, runningPods } from '../../fixtures/pods.ts';
+import { agentMetric } from '../../fixtures/agents.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { deployment } from '../../fixtures/deployments.ts';
 import { startSizingController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type Started } from '../../fixtures/processes.ts';
@@ -36,8 +36,6 @@ const policyYaml = (dryRun: boolean) => `eviction:\n  ratePerMinute: ${RATE}\n  
 const REQUESTS = { resources: { requests: { cpu: '100m', memory: '64Mi' } } };
 
 const uid = (pod: V1Pod) => pod.metadata?.uid ?? '';
-const injected = (pod: V1Pod) =>
-  pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 const ready = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** The API server's own count of eviction requests it answered with `code`, from its /metrics. */
@@ -46,9 +44,8 @@ const evictionRequests = (kubeConfig: KubeConfig, code: number) =>
 
 describe('disruptions on the real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   const webhook = useWebhook(controlPlane);
-  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
 
   const pods = async (namespace: string, app: string) => (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
@@ -75,7 +72,7 @@ describe('disruptions on the real control plane', function () {
     const name = `witness-${++witnesses}`;
     await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(SHOP, name, { container: REQUESTS }) });
     const [pod] = await runningPods(core, SHOP, `app=${name}`, 1);
-    expect(injected(pod!), 'the witness pod injected').to.equal(true);
+    expect(injectedByWebhook(pod!), 'the witness pod injected').to.equal(true);
   };
   /** Watches a Deployment and keeps every state the watch reports. */
   const watchDeployment = async (namespace: string, name: string) => {
@@ -115,7 +112,7 @@ describe('disruptions on the real control plane', function () {
     await webhook().stopProcess();
     await apps.createNamespacedDeployment({ namespace: SHOP, body: deployment(SHOP, 'mended', { replicas: 2, container: REQUESTS }) });
     const missed = await runningPods(core, SHOP, 'app=mended', 2);
-    expect(missed.filter(injected), 'the webhook fails open').to.deep.equal([]);
+    expect(missed.filter(injectedByWebhook), 'the webhook fails open').to.deep.equal([]);
     await webhook().startProcess();
     // Through the outage (seconds, a controller round every second) nothing was replaced in vain:
     // no pod has been injected since these missed the webhook.
@@ -127,7 +124,7 @@ describe('disruptions on the real control plane', function () {
       'both pods replaced by injected, Ready ones',
       async () => {
         const current = await live(SHOP, 'mended');
-        return current.length === 2 && current.every((pod) => injected(pod) && ready(pod) && !original.has(uid(pod))) ? current : undefined;
+        return current.length === 2 && current.every((pod) => injectedByWebhook(pod) && ready(pod) && !original.has(uid(pod))) ? current : undefined;
       },
       60_000,
     );
@@ -162,7 +159,7 @@ describe('disruptions on the real control plane', function () {
             state.ready === 1 &&
             current.length === 1 &&
             uid(current[0]!) !== uid(original!) &&
-            injected(current[0]!) &&
+            injectedByWebhook(current[0]!) &&
             ready(current[0]!)
             ? current[0]
             : undefined;
@@ -227,7 +224,7 @@ describe('disruptions on the real control plane', function () {
       'both pods replaced once the budget allows',
       async () => {
         const current = await live(LATE, 'guarded');
-        return current.length === 2 && current.every((pod) => injected(pod) && ready(pod) && !original.has(uid(pod))) ? true : undefined;
+        return current.length === 2 && current.every((pod) => injectedByWebhook(pod) && ready(pod) && !original.has(uid(pod))) ? true : undefined;
       },
       90_000,
     );

@@ -11,8 +11,9 @@ import { parseCpu, parseMemory } from '../../../src/core/quantity.ts';
 import { PodResizer } from '../../../src/kube/pod-resize.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_RESIZE_DEFERRED_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { createNamespace, optedInNamespace, runningPods, serviceAccountToken, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { createNamespace, optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { runningPods } from '../../fixtures/pods.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { deployment } from '../../fixtures/deployments.ts';
 import { startSizingController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type Started } from '../../fixtures/processes.ts';
@@ -31,9 +32,8 @@ const bytes = (quantity: string | undefined) => {
 
 describe('in-place resize on the real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   useWebhook(controlPlane);
-  const { core, apps } = useClients(controlPlane);
   let controller: Started<ControllerReady>;
 
   const createDeployment = (name: string, mode: string, container: V1Container) =>

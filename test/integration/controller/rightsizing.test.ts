@@ -11,8 +11,10 @@ import { recommendationFromStatus, type ContainerRequests } from '../../../src/c
 import { CHECKPOINT_KEY, checkpointName } from '../../../src/kube/sizing-checkpoints.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_OOM_KILL_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
-import { agentMetric, optedInNamespace, runningPods, serviceAccountToken, startUsageAgent, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { runningPods } from '../../fixtures/pods.ts';
+import { agentMetric, startUsageAgent } from '../../fixtures/agents.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { deployment } from '../../fixtures/deployments.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { killAll, type AgentReady, type Started } from '../../fixtures/processes.ts';
@@ -24,9 +26,8 @@ const CHECKPOINT_INTERVAL_MS = 2_000;
 
 describe('right-sizing on the real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   useWebhook(controlPlane);
-  const { core, apps } = useClients(controlPlane);
   let controllerToken: string;
   let agent: Started<AgentReady>;
   let controller: Started<ControllerReady>;

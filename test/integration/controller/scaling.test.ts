@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
-import { optedInNamespace, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { optedInNamespace, useCluster } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { startLoad } from '../../fixtures/load.ts';
 import { CONTROLLER_TOKEN, closeServer, killAll, request, startAgent, startApp, startInterceptor, freePort, type Started } from '../../fixtures/processes.ts';
@@ -17,8 +17,7 @@ const TICK_MS = 2000;
 
 describe('controller: scaling on the real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
-  const { core, apps } = useClients(controlPlane);
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   const servers: http.Server[] = [];
   const interceptorPorts = new Map<string, number>();
   let controller: Started<ControllerReady> | undefined;

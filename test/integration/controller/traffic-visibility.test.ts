@@ -8,8 +8,8 @@ import { expect } from 'chai';
 import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1ContainerPort } from '@kubernetes/client-node';
 import type http from 'node:http';
 import { STATUS_ANNOTATION } from '../../../src/core/annotations.ts';
-import { optedInNamespace, useClients } from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { optedInNamespace, useCluster } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { CONTROLLER_TOKEN, closeServer, freePort, killAll, request, startAgent, startApp, startInterceptor, type Started } from '../../fixtures/processes.ts';
 
@@ -29,8 +29,7 @@ interface Status {
 
 describe('controller: traffic ebb cannot see, on the real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
-  const { core, apps } = useClients(controlPlane);
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   let controller: Started<ControllerReady> | undefined;
   let app: http.Server | undefined;
   afterEach(async function () {

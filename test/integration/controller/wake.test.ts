@@ -10,19 +10,10 @@ import { DiscoveryV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } fro
 import type http from 'node:http';
 import { activatorSliceName } from '../../../src/core/activator-slice.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
-import {
-  agentMetric,
-  agentTokenFile,
-  createInjectedWorkload,
-  optedInNamespace,
-  podPorts,
-  runningPods,
-  serviceAccountToken,
-  startPodProcesses,
-  useClients,
-  type PodPorts,
-} from '../../fixtures/cluster-support.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { agentTokenFile, optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { createInjectedWorkload, podPorts, runningPods, startPodProcesses, type PodPorts } from '../../fixtures/pods.ts';
+import { agentMetric } from '../../fixtures/agents.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { startController, type ControllerReady } from '../../fixtures/controller.ts';
 import { metricOf } from '../../fixtures/metrics.ts';
 import { closeServer, freePort, killAll, request, startClusterAgent, type AgentReady, type Started } from '../../fixtures/processes.ts';
@@ -31,10 +22,9 @@ const namespace = 'shop';
 
 describe('controller: ebb to zero and wake on the first request, on the real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 1 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 1 });
   const servers: http.Server[] = [];
   const controllers: Started<ControllerReady>[] = [];
-  const { core, apps } = useClients(controlPlane);
   let agentActivatorHost = '';
   /** The agent port the controller gave the Service's port `http` while it sleeps. */
   let activatorPort = 0;

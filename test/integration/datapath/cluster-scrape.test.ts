@@ -4,19 +4,11 @@
 // controller. Pods on another node are not its business, however busy they are.
 
 import { expect } from 'chai';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
-import {
-  agentMetric,
-  ebbNamespaces,
-  injectedPodTemplate,
-  podPorts,
-  runningPods,
-  serviceAccountToken,
-  startPodProcesses,
-  useClients,
-  type PodPorts,
-} from '../../fixtures/cluster-support.ts';
+import { ebbNamespaces, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { injectedPodTemplate, podPorts, runningPods, startPodProcesses, type PodPorts } from '../../fixtures/pods.ts';
+import { agentMetric } from '../../fixtures/agents.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
 import { request, startClusterAgent } from '../../fixtures/processes.ts';
 import { useServers } from '../../fixtures/suite.ts';
@@ -25,9 +17,8 @@ const namespace = 'shop';
 
 describe('agent scraping on a real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 2 });
+  const { controlPlane, core } = useCluster({ nodes: 2 });
   const servers = useServers('all');
-  const { core } = useClients(controlPlane);
   let controllerToken: string;
 
   before(async () => {

@@ -13,24 +13,16 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, type V1Service } from '@kubernetes/client-node';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
 import { activatorSlice } from '../../../src/core/activator-slice.ts';
 import { ActivatorSlices } from '../../../src/kube/activator-slices.ts';
 import { INTERCEPTOR_READY_PATH } from '../../../src/protocol/sidecar.ts';
 import { authorizeRequest, TokenReviewVerifier } from '../../../src/protocol/auth.ts';
 import { isWakeRequest, type WakeRequest } from '../../../src/protocol/wake.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
-import {
-  agentMetric,
-  agentTokenFile,
-  createInjectedWorkload,
-  ebbNamespaces,
-  podPorts,
-  runningPods,
-  startPodProcesses,
-  useClients,
-  type PodPorts,
-} from '../../fixtures/cluster-support.ts';
+import { agentTokenFile, ebbNamespaces, useCluster } from '../../fixtures/cluster-support.ts';
+import { createInjectedWorkload, podPorts, runningPods, startPodProcesses, type PodPorts } from '../../fixtures/pods.ts';
+import { agentMetric } from '../../fixtures/agents.ts';
 import { activatorListening, uniqueLoopbackHost } from '../../fixtures/activator.ts';
 import { closeServer, request, startClusterAgent, type Reply } from '../../fixtures/processes.ts';
 import { useServers } from '../../fixtures/suite.ts';
@@ -39,9 +31,8 @@ const namespace = 'shop';
 
 describe('activator wake path on a real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 2 });
+  const { controlPlane, core, apps } = useCluster({ nodes: 2 });
   const servers = useServers('all');
-  const { core, apps } = useClients(controlPlane);
   let agentToken: string;
   /** Wake requests the stand-in controller accepted as authentic, in arrival order. */
   const wakes: WakeRequest[] = [];

@@ -7,8 +7,10 @@
 
 import { expect } from 'chai';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
-import { agentMetric, ebbNamespaces, runningPods, serviceAccountToken, startUsageAgent, useClients } from '../../fixtures/cluster-support.ts';
+import { eventually } from '../../fixtures/control-plane.ts';
+import { ebbNamespaces, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
+import { runningPods } from '../../fixtures/pods.ts';
+import { agentMetric, startUsageAgent } from '../../fixtures/agents.ts';
 import { killAll, request, type AgentReady, type Started } from '../../fixtures/processes.ts';
 import { INJECTED_ANNOTATION } from '../../../src/core/annotations.ts';
 import { createKwokObject, resourceUsage } from '../../../src/localcluster/kwok-metrics.ts';
@@ -20,8 +22,7 @@ const MiB = 2 ** 20;
 
 describe('usage from the kubelet on a real control plane', function () {
   this.timeout(120_000);
-  const controlPlane = useControlPlane({ nodes: 2 });
-  const { core } = useClients(controlPlane);
+  const { controlPlane, core } = useCluster({ nodes: 2 });
   let controllerToken: string;
   let agent: Started<AgentReady>;
 

@@ -30,8 +30,8 @@ import {
   type V1MutatingWebhookConfiguration,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { INJECTED_ANNOTATION, INJECTION_LABEL } from '../../../src/core/annotations.ts';
-import { SIDECAR_NAME } from '../../../src/protocol/sidecar.ts';
+import { INJECTION_LABEL } from '../../../src/core/annotations.ts';
+import { injectedByWebhook } from '../../fixtures/pods.ts';
 import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
 import { apiServerMetric } from '../../fixtures/metrics.ts';
 import { freePort, killAll, startProgram, type Started } from '../../fixtures/processes.ts';
@@ -46,9 +46,6 @@ const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** Lifetimes of seconds: a serving certificate renewed every ~20 s, a CA every ~60 s (overlap 6 s). */
 const SERVING_VALIDITY = '30s';
 const CA_VALIDITY = '90s';
-
-const injected = (pod: V1Pod) =>
-  pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined && (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_NAME);
 
 /** The controller's log lines saying what it renewed. */
 function renewals(output: readonly string[]): { ca: boolean; serving: boolean; trusted: number; msg: string }[] {
@@ -212,7 +209,7 @@ describe("one-command install: the controller makes and renews the webhook's cer
       const pods = (await core.listNamespacedPod({ namespace: SHOP, labelSelector: 'app=web' })).items;
       return pods.length === 1 ? pods : undefined;
     });
-    expect(injected(pod!), JSON.stringify(pod!.metadata?.annotations)).to.equal(true);
+    expect(injectedByWebhook(pod!), JSON.stringify(pod!.metadata?.annotations)).to.equal(true);
   });
 
   // Fails if a renewal is not made in time (none within the bound), if the webhook does not take
@@ -280,8 +277,8 @@ describe("one-command install: the controller makes and renews the webhook's cer
       .split('\n')
       .filter((line) => line.includes('"serving certificate reloaded"')).length;
     expect({ failedOpen, rejected }).to.deep.equal({ failedOpen: 0, rejected: 0 });
-    expect(created.filter((pod) => !injected(pod)).map((pod) => pod.metadata?.name)).to.deep.equal([]);
-    expect(dryRun.filter((pod) => !injected(pod))).to.have.length(0);
+    expect(created.filter((pod) => !injectedByWebhook(pod)).map((pod) => pod.metadata?.name)).to.deep.equal([]);
+    expect(dryRun.filter((pod) => !injectedByWebhook(pod))).to.have.length(0);
     expect(dryRun.length).to.be.greaterThan(100);
     // The webhook took every renewed pair: at least the first, the move and the one after.
     expect(reloads).to.be.at.least(3);

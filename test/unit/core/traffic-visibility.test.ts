@@ -5,7 +5,7 @@ import jsonpatch from 'jsonpatch';
 import { mutatePod } from '../../../src/core/mutation.ts';
 import { DEFAULT_POLICY } from '../../../src/core/policy.ts';
 import { trafficStatus, unobservedTraffic, type TrafficInput } from '../../../src/core/traffic-visibility.ts';
-import { injectedPodTemplate } from '../../fixtures/cluster-support.ts';
+import { injectedPodTemplate } from '../../fixtures/pods.ts';
 
 const LISTEN_PORT = DEFAULT_POLICY.sidecar.listenPort;
 const labels = { app: 'podinfo' };

@@ -6,15 +6,8 @@
 // safety rules hold in the cluster as it really is at each eviction.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import {
-  INITIAL_EVICTION_STATE,
-  planEvictions,
-  recordEvicted,
-  recordRefused,
-  type EvictionCandidate,
-  type EvictionState,
-  type WorkloadPods,
-} from '../../../src/core/eviction/index.ts';
+import { INITIAL_EVICTION_STATE, planEvictions, recordEvicted, recordRefused, type EvictionState } from '../../../src/core/eviction/index.ts';
+import type { EvictionCandidate, WorkloadPods } from '../../../src/core/eviction/types.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 import { evictionPolicy, MINUTE_MS, SECOND_MS, T0 } from './cluster.ts';
 

@@ -167,12 +167,13 @@ describe('policy resize.deferredTimeout', () => {
   });
 
   it('reports what is not accepted, with its path, like the other fields', () => {
-    const cases: [string, string][] = [
-      ['resize: { deferredTimeout: 300 }', '"300" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 1s to 24h'],
-      ['resize: { deferredTimeout: 2d }', 'expected a duration such as'],
-      ['resize: { deferredTimeout: 25h }', '"25h" is not accepted: expected a duration such as 250ms, 30s, 5m or 1h30m, from 1s to 24h'],
-      ['resize: { deferedTimeout: 5m }', 'unknown field "deferedTimeout": known fields are deferredTimeout'],
-    ];
-    for (const [text, message] of cases) expect(rejected(text)[0]!.message, text).to.include(message);
+    const accepted = 'expected a duration such as 250ms, 30s, 5m or 1h30m, from 1s to 24h';
+    const messages = {
+      'resize: { deferredTimeout: 300 }': `"300" is not accepted: ${accepted}`,
+      'resize: { deferredTimeout: 2d }': 'expected a duration such as',
+      'resize: { deferredTimeout: 25h }': `"25h" is not accepted: ${accepted}`,
+      'resize: { deferedTimeout: 5m }': 'unknown field "deferedTimeout": known fields are deferredTimeout',
+    };
+    for (const [text, message] of Object.entries(messages)) expect(rejected(text)[0]!.message, text).to.include(message);
   });
 });

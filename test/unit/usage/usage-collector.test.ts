@@ -105,16 +105,9 @@ describe('UsageCollector', () => {
     pods[1]!.status!.containerStatuses = structuredClone(pods[0]!.status!.containerStatuses);
     await collector.collect();
     await collector.collect();
-    expect(collector.report().ooms).to.deep.equal([
-      {
-        pod: 'shop/web-a',
-        workload: 'shop/web',
-        container: 'app',
-        at: killedAt.getTime(),
-        restartCount: 1,
-        memoryRequestBytes: 64 * 2 ** 20,
-        memoryLimitBytes: 128 * 2 ** 20,
-      },
-    ]);
+    // The record's fields are oom-kills.test.ts's subject; here: one kill, of this pod, with its memory.
+    const [kill, ...more] = collector.report().ooms;
+    expect(more, 'reported once, and not for the pod that is not opted in').to.deep.equal([]);
+    expect(kill).to.deep.include({ pod: 'shop/web-a', restartCount: 1, at: killedAt.getTime(), memoryLimitBytes: 128 * 2 ** 20 });
   });
 });

@@ -1,0 +1,117 @@
+// The one stand-in of the cluster benches: the agents of every node, answering the controller's
+// GET /activity and GET /usage for the pods placed on their node.
+
+import http from 'node:http';
+import { ACTIVITY_PATH, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
+import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
+import type { WorkloadKey } from '../../src/protocol/workload.ts';
+import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
+
+/** How often the stand-in kubelets have a new sample (the agents' default scrape interval). */
+const USAGE_SAMPLE_MS = 10_000;
+/** What each container of every pod uses at a kubelet sample (the `at` is added per sample). */
+export type StandInUsage = Omit<ContainerUsage, 'at'>;
+
+export interface StandInOptions {
+  /** Pods per workload, in both reports. */
+  replicas: number;
+  /** Agents (one per node), each reporting its share of the pods. */
+  nodes: number;
+  /** Requests in flight per pod, until changed in `perPodInFlight`. */
+  perPodInFlight: number;
+  /** Every pod's containers at the kubelet sample taken at `at`. */
+  usage(at: number): StandInUsage[];
+}
+
+/**
+ * The stand-in for the agents of a cluster: one HTTP server per node, as the DaemonSet has one agent
+ * per node, each reporting the pods placed on its node (a workload's pods spread round robin over
+ * the nodes, as the scheduler spreads them here) — so the controller pulls, parses and merges one
+ * report per node, as it does in a cluster. Reports are built per request.
+ */
+export class StandInAgents {
+  readonly perPodInFlight = new Map<WorkloadKey, number>();
+  activityRequests = 0;
+  usageRequests = 0;
+  private readonly servers: http.Server[];
+  /** Per node, the workloads with pods on it and those pods' names: placed once, read per report. */
+  private readonly placements: { workload: WorkloadKey; pods: string[] }[][];
+
+  constructor(
+    workloads: readonly WorkloadKey[],
+    private readonly options: StandInOptions,
+  ) {
+    for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
+    this.placements = placePods(workloads, options.replicas, options.nodes);
+    this.servers = this.placements.map((_, node) => http.createServer((req, res) => this.answer(node, req, res)));
+  }
+
+  /** The agents' URLs, as a comma-separated list (EBB_AGENT_URLS). */
+  async listen(): Promise<string> {
+    const urls = await Promise.all(
+      this.servers.map(async (server) => {
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      }),
+    );
+    return urls.join(',');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map((server) => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+      }),
+    );
+  }
+
+  private answer(node: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.url !== ACTIVITY_PATH && req.url !== USAGE_PATH) return void res.writeHead(404).end();
+    if (req.headers.authorization !== `Bearer ${CONTROLLER_TOKEN}`) return void res.writeHead(401).end('unauthenticated');
+    if (req.url === USAGE_PATH) this.usageRequests++;
+    else this.activityRequests++;
+    const body = JSON.stringify(req.url === USAGE_PATH ? this.usage(node, Date.now()) : this.report(node, Date.now()));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /** The kubelet's newest sample of every pod on the node, taken on the last 10-s boundary. */
+  private usage(node: number, now: number): UsageReport {
+    const at = Math.floor(now / USAGE_SAMPLE_MS) * USAGE_SAMPLE_MS;
+    const containers = this.options.usage(at).map((container) => ({ ...container, at }));
+    const pods = this.placements[node]!.flatMap(({ workload, pods }): PodUsage[] => pods.map((pod) => ({ pod, workload, containers })));
+    return { node: `kwok-node-${node}`, generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
+  }
+
+  private report(node: number, now: number): ActivityReport {
+    const workloads = this.placements[node]!.map(({ workload, pods }): WorkloadActivity => {
+      const perPod = this.perPodInFlight.get(workload) ?? 0;
+      return {
+        workload,
+        inFlight: perPod * pods.length,
+        meanInFlight: perPod * pods.length,
+        requestRate: perPod * pods.length * 20,
+        lastRequestAt: now - 10,
+        held: 0,
+        stalePods: 0,
+        pods: pods.map((pod) => ({ pod, inFlight: perPod, stale: false, scrapedAt: now - 500 })),
+      };
+    });
+    return { node: `kwok-node-${node}`, generatedAt: now, windowMs: 10_000, workloads };
+  }
+}
+
+/** Pod i of the w-th workload runs on node (w × replicas + i) mod nodes: per node, its workloads and their pods there. */
+function placePods(workloads: readonly WorkloadKey[], replicas: number, nodes: number): { workload: WorkloadKey; pods: string[] }[][] {
+  const placements = Array.from({ length: nodes }, () => new Map<WorkloadKey, string[]>());
+  workloads.forEach((workload, index) => {
+    const [namespace = '', name = ''] = workload.split('/');
+    for (let i = 0; i < replicas; i++) {
+      const onNode = placements[(index * replicas + i) % nodes]!;
+      const pods = onNode.get(workload) ?? [];
+      pods.push(`${namespace}/${name}-${i}`);
+      onNode.set(workload, pods);
+    }
+  });
+  return placements.map((onNode) => [...onNode].map(([workload, pods]) => ({ workload, pods })));
+}
