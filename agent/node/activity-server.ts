@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
-import { ACTIVITY_PATH, type ActivityReport } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, activityTotals, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 
@@ -18,8 +18,10 @@ export function createActivityServer(
 ): http.Server {
   return createHttpServer({}, (req, res) => {
     if (serveOperations(req, res, { metrics })) return;
-    const path = (req.url ?? '/').split('?')[0];
-    const report = path === ACTIVITY_PATH ? activity : path === USAGE_PATH ? usage : undefined;
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const totalsOnly = url.searchParams.get('pods') === 'false';
+    const report =
+      url.pathname === ACTIVITY_PATH ? () => (totalsOnly ? activityTotals(activity()) : activity()) : url.pathname === USAGE_PATH ? usage : undefined;
     if (!report) return answerText(res, 404, 'not found');
     if (req.method !== 'GET') return answerText(res, 405, 'only GET');
     authorizeRequest(req, verifier, allowedIdentity).then(

@@ -3,7 +3,7 @@
 // agent costs at most the timeout and is reported, never blocking the tick on the others.
 
 import http from 'node:http';
-import { ACTIVITY_PATH, type ActivityReport } from '../protocol/activity.ts';
+import { ACTIVITY_TOTALS_PATH, type ActivityTotalsReport } from '../protocol/activity.ts';
 import { USAGE_PATH, type UsageReport } from '../protocol/usage.ts';
 
 export interface AgentDirectory {
@@ -23,9 +23,9 @@ export interface Collected<Report> {
   failures: { url: string; error: string }[];
 }
 
-/** Every agent's activity report (GET /activity), pulled every tick. */
-export function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<Collected<ActivityReport>> {
-  return collectFromAgents<ActivityReport>(directory, token, ACTIVITY_PATH, timeoutMs);
+/** Every agent's activity report (GET /activity, totals only), pulled every tick. */
+export function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<Collected<ActivityTotalsReport>> {
+  return collectFromAgents<ActivityTotalsReport>(directory, token, ACTIVITY_TOTALS_PATH, timeoutMs);
 }
 
 /** Every agent's usage report (GET /usage): the kubelet's per-container figures and OOM kills. */

@@ -3,6 +3,12 @@
 import type { WorkloadKey } from './workload.ts';
 
 export const ACTIVITY_PATH = '/activity';
+/**
+ * What the controller asks for: the report without the per-pod list. It reads the workloads'
+ * totals only, and at 10,000 pods the list was most of what it parsed every tick; people and tests
+ * ask `/activity` for the whole report.
+ */
+export const ACTIVITY_TOTALS_PATH = `${ACTIVITY_PATH}?pods=false`;
 
 export interface PodActivity {
   /** `namespace/pod`. */
@@ -14,7 +20,8 @@ export interface PodActivity {
   scrapedAt: number | null;
 }
 
-export interface WorkloadActivity {
+/** A workload's figures on one node: what the controller decides on. */
+export interface WorkloadTotals {
   workload: WorkloadKey;
   /** Sum of the pods' in-flight requests at the last scrape (stale pods count their last value). */
   inFlight: number;
@@ -28,15 +35,25 @@ export interface WorkloadActivity {
   held: number;
   /** How many of the pods could not be scraped last time. */
   stalePods: number;
+}
+
+export interface WorkloadActivity extends WorkloadTotals {
   pods: PodActivity[];
 }
 
-export interface ActivityReport {
+export interface ActivityReport<Workload extends WorkloadTotals = WorkloadActivity> {
   /** The node this agent runs on. */
   node: string;
   /** Epoch ms at which the report was built (agent clock). */
   generatedAt: number;
   /** The length of the window behind meanInFlight and requestRate. */
   windowMs: number;
-  workloads: WorkloadActivity[];
+  workloads: Workload[];
+}
+
+/** The report as ACTIVITY_TOTALS_PATH answers it: each workload without its pods. */
+export type ActivityTotalsReport = ActivityReport<WorkloadTotals>;
+
+export function activityTotals(report: ActivityReport): ActivityTotalsReport {
+  return { ...report, workloads: report.workloads.map(({ pods: _pods, ...totals }) => totals) };
 }

@@ -2,7 +2,7 @@
 // GET /activity and GET /usage for the pods placed on their node.
 
 import http from 'node:http';
-import { ACTIVITY_PATH, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, activityTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
@@ -67,11 +67,14 @@ export class StandInAgents {
   }
 
   private answer(node: number, req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.url !== ACTIVITY_PATH && req.url !== USAGE_PATH) return void res.writeHead(404).end();
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (url.pathname !== ACTIVITY_PATH && url.pathname !== USAGE_PATH) return void res.writeHead(404).end();
     if (req.headers.authorization !== `Bearer ${CONTROLLER_TOKEN}`) return void res.writeHead(401).end('unauthenticated');
-    if (req.url === USAGE_PATH) this.usageRequests++;
+    if (url.pathname === USAGE_PATH) this.usageRequests++;
     else this.activityRequests++;
-    const body = JSON.stringify(req.url === USAGE_PATH ? this.usage(node, Date.now()) : this.report(node, Date.now()));
+    // As the agent answers: the whole report, or its totals (what the controller asks for).
+    const activity = () => (url.searchParams.get('pods') === 'false' ? activityTotals(this.report(node, Date.now())) : this.report(node, Date.now()));
+    const body = JSON.stringify(url.pathname === USAGE_PATH ? this.usage(node, Date.now()) : activity());
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 

@@ -3,10 +3,10 @@
 // figures add up across agents; the last request is the latest any agent saw.
 
 import type { ActivitySample } from '../decider/activity-window.ts';
-import type { ActivityReport } from '../../protocol/activity.ts';
+import type { ActivityTotalsReport } from '../../protocol/activity.ts';
 import type { WorkloadKey } from '../../protocol/workload.ts';
 
-export function mergeReports(reports: readonly ActivityReport[], at: number): Map<WorkloadKey, ActivitySample> {
+export function mergeReports(reports: readonly ActivityTotalsReport[], at: number): Map<WorkloadKey, ActivitySample> {
   const merged = new Map<WorkloadKey, ActivitySample>();
   for (const report of reports) {
     for (const workload of report.workloads) {

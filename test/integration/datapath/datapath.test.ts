@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ActivityReport } from '../../../src/protocol/activity.ts';
+import { ACTIVITY_TOTALS_PATH, type ActivityReport, type ActivityTotalsReport } from '../../../src/protocol/activity.ts';
 import type { WakeRequest } from '../../../src/protocol/wake.ts';
 import { eventually } from '../../fixtures/control-plane.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
@@ -59,6 +59,15 @@ describe('data path (real processes on loopback)', function () {
     // in-flight integral is off by far more.
     expect(workload!.meanInFlight).to.be.closeTo(littlesLaw, littlesLaw * 0.1);
     expect(workload!.requestRate).to.be.closeTo(arrivalRate, arrivalRate * 0.1);
+
+    // What the controller asks for: the same workloads' totals, without their pods.
+    expect(workload!.pods.map((pod) => pod.pod)).to.have.length(1);
+    const totals = await request(agent.ready.activity, ACTIVITY_TOTALS_PATH, { Authorization: `Bearer ${CONTROLLER_TOKEN}` });
+    const totalsReport = JSON.parse(totals.body) as ActivityTotalsReport;
+    expect(totalsReport.workloads.map((w) => w.workload)).to.deep.equal(report.workloads.map((w) => w.workload));
+    expect(totalsReport.workloads.find((w) => w.workload === 'shop/app'))
+      .to.include({ stalePods: 0 })
+      .and.not.have.property('pods');
   });
 
   it('SIGTERM to the interceptor under load: every request sent is answered 2xx, then it exits 0', async () => {
