@@ -191,12 +191,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     },
     routeToActivator: (workload, asleep) =>
       routing.route({ key: workload.key, namespace: workload.namespace, services: watch.servicesFor(workload.namespace, workload.podLabels) }, asleep),
-    decided: (workload, decision) => {
-      metrics.decisions.inc({ reason: decision.reason.code });
-      metrics.actualReplicas.set({ namespace: workload.namespace, deployment: workload.name }, workload.replicas);
-      if (decision.desiredReplicas !== null)
-        metrics.desiredReplicas.set({ namespace: workload.namespace, deployment: workload.name }, decision.desiredReplicas);
-    },
+    decided: (workload, decision) => metrics.tickDecisions.decided(workload, decision),
   };
   const scaler = new Scaler({
     isLeader,
@@ -225,6 +220,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       }
       const now = Date.now();
       await scaler.tick(current.map(viewOf), mergeReports(collected.reports, now), now);
+      metrics.tickDecisions.count();
     } catch (error) {
       report('tick')(error);
     } finally {

@@ -70,4 +70,39 @@ export class ControllerMetrics extends ProgramMetrics {
   );
   readonly repairs = this.counter('ebb_repairs_total', 'Pods evicted to be replaced because they missed the webhook or carried an older injection');
   readonly leader = this.gauge('ebb_controller_leader', '1 while this replica leads');
+  /** Where each tick's decisions go: into decisions, actualReplicas and desiredReplicas. */
+  readonly tickDecisions = new DecisionGauges(this);
+}
+
+/**
+ * What every tick's decisions put into the metrics, for every workload: the decisions counted by
+ * reason (one increment per reason a tick, not per workload) and the replica gauges set only when
+ * a figure changed. A label lookup per workload and metric every tick was a tenth of a tick at
+ * 1,000 workloads (bench:controller profile).
+ */
+export class DecisionGauges {
+  private readonly reasons = new Map<string, number>();
+  /** Per workload, `actual/desired` as last set. */
+  private readonly setTo = new Map<string, string>();
+
+  constructor(private readonly metrics: ControllerMetrics) {}
+
+  decided(
+    workload: { key: string; namespace: string; name: string; replicas: number },
+    decision: { reason: { code: string }; desiredReplicas: number | null },
+  ): void {
+    this.reasons.set(decision.reason.code, (this.reasons.get(decision.reason.code) ?? 0) + 1);
+    const figures = `${workload.replicas}/${decision.desiredReplicas}`;
+    if (this.setTo.get(workload.key) === figures) return;
+    this.setTo.set(workload.key, figures);
+    const labels = { namespace: workload.namespace, deployment: workload.name };
+    this.metrics.actualReplicas.set(labels, workload.replicas);
+    if (decision.desiredReplicas !== null) this.metrics.desiredReplicas.set(labels, decision.desiredReplicas);
+  }
+
+  /** Adds the tick's decisions to the counter; called once the tick has decided every workload. */
+  count(): void {
+    for (const [reason, count] of this.reasons) this.metrics.decisions.inc({ reason }, count);
+    this.reasons.clear();
+  }
 }

@@ -30,6 +30,23 @@ export function recommendationFromStatus(status: string | undefined): Recommenda
 /** The targets of a status recommendation's `containers`; undefined when it is not an object. */
 export function targetsOf(containers: unknown): Recommendation | undefined {
   if (typeof containers !== 'object' || containers === null) return undefined;
+  let targets = parsedTargets.get(containers);
+  if (targets === undefined) {
+    targets = parseTargets(containers);
+    parsedTargets.set(containers, targets);
+  }
+  return targets;
+}
+
+/**
+ * Targets, by the containers object they were read from: the status of every workload compares
+ * the same parsed annotation and the same published recommendation every tick until one of them
+ * is replaced, and parsing their quantities again was most of that comparison (bench:controller
+ * profile). The objects are read only, and so are the targets returned.
+ */
+const parsedTargets = new WeakMap<object, Recommendation>();
+
+function parseTargets(containers: object): Recommendation {
   const recommendation: Record<string, ContainerRequests> = {};
   for (const [name, requests] of Object.entries(
     containers as Record<string, { cpu?: unknown; memory?: unknown; upper?: { memory?: unknown }; raiseOnly?: unknown }>,
