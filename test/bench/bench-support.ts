@@ -57,4 +57,4 @@ export function writeResult(name: string, figures: Record<string, number | strin
   );
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep } from '../fixtures/wait.ts';
