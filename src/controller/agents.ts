@@ -28,29 +28,55 @@ export function collectActivity(directory: AgentDirectory, token: () => Promise<
   return collectFromAgents<ActivityTotalsReport>(directory, token, ACTIVITY_TOTALS_PATH, timeoutMs);
 }
 
-/** Every agent's usage report (GET /usage): the kubelet's per-container figures and OOM kills. */
-export function collectUsage(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 3000): Promise<Collected<UsageReport>> {
-  return collectFromAgents<UsageReport>(directory, token, USAGE_PATH, timeoutMs);
+/**
+ * Every agent's usage report (GET /usage): the kubelet's per-container figures and OOM kills.
+ * `beforeParse` is awaited before the reports are parsed: at 10,000 pods they are megabytes of
+ * JSON, which the tick should not find parsed inside its own waits, nor held while it collects.
+ */
+export function collectUsage(
+  directory: AgentDirectory,
+  token: () => Promise<string>,
+  beforeParse?: () => Promise<void>,
+  timeoutMs = 3000,
+): Promise<Collected<UsageReport>> {
+  return collectFromAgents<UsageReport>(directory, token, USAGE_PATH, timeoutMs, beforeParse);
 }
 
-async function collectFromAgents<Report>(directory: AgentDirectory, token: () => Promise<string>, path: string, timeoutMs: number): Promise<Collected<Report>> {
+async function collectFromAgents<Report>(
+  directory: AgentDirectory,
+  token: () => Promise<string>,
+  path: string,
+  timeoutMs: number,
+  beforeParse?: () => Promise<void>,
+): Promise<Collected<Report>> {
   const bearer = await token();
+  const bodies: { url: string; body: string }[] = [];
   const collected: Collected<Report> = { reports: [], failures: [] };
+  const failed = (url: string, error: unknown) => collected.failures.push({ url, error: error instanceof Error ? error.message : String(error) });
   await Promise.all(
     directory.urls().map(async (url) => {
       try {
-        collected.reports.push((await fetchJson(new URL(path, url), bearer, timeoutMs)) as Report);
+        bodies.push({ url, body: await fetchBody(new URL(path, url), bearer, timeoutMs) });
       } catch (error) {
-        collected.failures.push({ url, error: error instanceof Error ? error.message : String(error) });
+        failed(url, error);
       }
     }),
   );
+  await beforeParse?.();
+  for (const { url, body } of bodies) {
+    try {
+      collected.reports.push(JSON.parse(body) as Report);
+    } catch {
+      failed(url, new Error(`${new URL(path, url).href} answered with a body that is not JSON`));
+    }
+  }
   return collected;
 }
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-function fetchJson(url: URL, bearer: string, timeoutMs: number): Promise<unknown> {
+/** The body of a 200 answer; anything else is an error naming the URL. */
+function fetchBody(url: URL, bearer: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: keepAlive, headers: { Authorization: `Bearer ${bearer}` }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
@@ -58,11 +84,7 @@ function fetchJson(url: URL, bearer: string, timeoutMs: number): Promise<unknown
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         if (res.statusCode !== 200) return reject(new Error(`${url.href} answered ${res.statusCode}: ${body.trim()}`));
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          reject(new Error(`${url.href} answered with a body that is not JSON`));
-        }
+        resolve(body);
       });
       res.on('error', reject);
     });

@@ -316,7 +316,7 @@ function buildRightSizing(parts: RightSizingParts) {
   const sizing = new SizingLoop({
     tickGate,
     isLeader,
-    collect: () => collectUsage(agentDirectory, () => token.read()),
+    collect: () => collectUsage(agentDirectory, () => token.read(), () => tickGate.clear()),
     workloads: () => workloads.list(),
     exists: (key) => workloads.exists(key),
     config: () => cache.policy().sizing,
