@@ -316,7 +316,12 @@ function buildRightSizing(parts: RightSizingParts) {
   const sizing = new SizingLoop({
     tickGate,
     isLeader,
-    collect: () => collectUsage(agentDirectory, () => token.read(), () => tickGate.clear()),
+    collect: () =>
+      collectUsage(
+        agentDirectory,
+        () => token.read(),
+        () => tickGate.clear(),
+      ),
     workloads: () => workloads.list(),
     exists: (key) => workloads.exists(key),
     config: () => cache.policy().sizing,
