@@ -164,12 +164,15 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
   const effects: ScalerEffects = {
     event: (workload, type, reason, message) => {
       log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
-      return events.record(
-        { kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid },
-        type,
-        reason,
-        message,
-      );
+      // Written once the tick is over, and never waited for: the recorder sends a few at a time, in
+      // order, so a Scaled Event could queue behind a burst (every workload's first recommendation)
+      // and hold the tick, and every decision after it, for seconds.
+      const target = { kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid };
+      void tickGate
+        .clear()
+        .then(() => events.record(target, type, reason, message))
+        .catch(report('event'));
+      return Promise.resolve();
     },
     status: (workload, decision, lastRequestAt) => {
       if (statusWrites.isPending(workload.key)) return Promise.resolve();
