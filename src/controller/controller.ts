@@ -193,7 +193,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       return Promise.resolve();
     },
     routeToActivator: (workload, asleep) =>
-      routing.route({ key: workload.key, namespace: workload.namespace, services: watch.servicesFor(workload.namespace, workload.podLabels) }, asleep),
+      routing.route({ key: workload.key, namespace: workload.namespace, services: () => watch.servicesFor(workload.namespace, workload.podLabels) }, asleep),
     decided: (workload, decision) => metrics.tickDecisions.decided(workload, decision),
   };
   const scaler = new Scaler({

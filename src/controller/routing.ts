@@ -18,7 +18,8 @@ import type { WorkloadKey } from '../protocol/workload.ts';
 export interface RoutingTarget {
   key: WorkloadKey;
   namespace: string;
-  services: V1Service[];
+  /** The Services selecting the workload's pods: looked up only when it goes to the activator. */
+  services(): V1Service[];
 }
 
 /** What the watched slices say, indexed. */
@@ -68,7 +69,10 @@ export class ActivatorRouting {
   }
 
   async route(target: RoutingTarget, toActivator: boolean): Promise<void> {
-    const asleep = [...new Set([...(this.written.get(target.key)?.services ?? []), ...(this.sliceIndex().servicesOf.get(target.key) ?? [])])];
+    const sliced = this.sliceIndex().servicesOf.get(target.key) ?? [];
+    // Most workloads are awake with nothing routed: every tick asks, and there is nothing to undo.
+    if (!toActivator && !this.written.has(target.key) && sliced.length === 0) return;
+    const asleep = [...new Set([...(this.written.get(target.key)?.services ?? []), ...sliced])];
     if (!toActivator) {
       await this.removeSlices(target, asleep);
       this.written.delete(target.key);
@@ -76,7 +80,7 @@ export class ActivatorRouting {
     }
     const agents = this.agents();
     // Ports are given synchronously, before any await: routes of other workloads run meanwhile.
-    const routed = target.services.map((service) => ({ service, ports: this.portsFor(target.namespace, service) }));
+    const routed = target.services().map((service) => ({ service, ports: this.portsFor(target.namespace, service) }));
     const services = routed.map(({ service }) => service.metadata?.name ?? '');
     const fingerprint = JSON.stringify([routed.map(({ ports }, i) => [services[i], [...ports]]), agents]);
     if (this.written.get(target.key)?.fingerprint === fingerprint) return;
