@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
-import { ACTIVITY_PATH, activityTotals, type ActivityReport } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, activityTotals, asksForTotals, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 
@@ -19,7 +19,7 @@ export function createActivityServer(
   return createHttpServer({}, (req, res) => {
     if (serveOperations(req, res, { metrics })) return;
     const url = new URL(req.url ?? '/', 'http://agent');
-    const totalsOnly = url.searchParams.get('pods') === 'false';
+    const totalsOnly = asksForTotals(url.searchParams);
     const report =
       url.pathname === ACTIVITY_PATH ? () => (totalsOnly ? activityTotals(activity()) : activity()) : url.pathname === USAGE_PATH ? usage : undefined;
     if (!report) return answerText(res, 404, 'not found');

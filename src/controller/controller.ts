@@ -168,10 +168,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       // order, so a Scaled Event could queue behind a burst (every workload's first recommendation)
       // and hold the tick, and every decision after it, for seconds.
       const target = { kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid };
-      void tickGate
-        .clear()
-        .then(() => events.record(target, type, reason, message))
-        .catch(report('event'));
+      void tickGate.after(() => events.record(target, type, reason, message)).catch(report('event'));
       return Promise.resolve();
     },
     status: (workload, decision, lastRequestAt) => {

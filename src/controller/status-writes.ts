@@ -28,10 +28,7 @@ export class StatusWrites {
   submit(key: string, write: () => Promise<unknown>): boolean {
     if (this.pending.has(key)) return false;
     this.pending.add(key);
-    void this.limit(async () => {
-      await this.tickGate?.clear();
-      return write();
-    })
+    void this.limit(() => (this.tickGate ? this.tickGate.after(write) : write()))
       .catch((error: unknown) => this.onError(key, error))
       .finally(() => this.pending.delete(key));
     return true;

@@ -36,6 +36,12 @@ export class TickGate {
   async clear(): Promise<void> {
     while (this.running) await this.running;
   }
+
+  /** Runs `work` once no tick runs: what a tick may start but need not wait for (writes, Events). */
+  async after<T>(work: () => Promise<T>): Promise<T> {
+    await this.clear();
+    return work();
+  }
 }
 
 export class TimeSlices {

@@ -10,6 +10,11 @@ export const ACTIVITY_PATH = '/activity';
  */
 export const ACTIVITY_TOTALS_PATH = `${ACTIVITY_PATH}?pods=false`;
 
+/** Whether a request for ACTIVITY_PATH asked for the totals only (ACTIVITY_TOTALS_PATH's query). */
+export function asksForTotals(query: URLSearchParams): boolean {
+  return query.get('pods') === 'false';
+}
+
 export interface PodActivity {
   /** `namespace/pod`. */
   pod: string;

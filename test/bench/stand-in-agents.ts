@@ -2,7 +2,7 @@
 // GET /activity and GET /usage for the pods placed on their node.
 
 import http from 'node:http';
-import { ACTIVITY_PATH, activityTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, activityTotals, asksForTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
@@ -73,7 +73,7 @@ export class StandInAgents {
     if (url.pathname === USAGE_PATH) this.usageRequests++;
     else this.activityRequests++;
     // As the agent answers: the whole report, or its totals (what the controller asks for).
-    const activity = () => (url.searchParams.get('pods') === 'false' ? activityTotals(this.report(node, Date.now())) : this.report(node, Date.now()));
+    const activity = () => (asksForTotals(url.searchParams) ? activityTotals(this.report(node, Date.now())) : this.report(node, Date.now()));
     const body = JSON.stringify(url.pathname === USAGE_PATH ? this.usage(node, Date.now()) : activity());
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }

@@ -47,6 +47,13 @@ describe('scraper', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  /** A scraper on the driven clock with a 10 s window, counting its failed scrapes. */
+  const scraperOn = (discovery: StaticDiscovery, clock: Clock) => {
+    const failures = { count: 0 };
+    const scraper = new Scraper(discovery, { intervalMs: 1_000, timeoutMs: 5_000, windowMs: 10_000, clock, onScrapeFailure: () => (failures.count += 1) });
+    return { scraper, failures };
+  };
+
   const sample = (uptimeMs: number, requests: number, inFlightMsTotal: number, inFlight: number): InterceptorStats => ({
     workload: 'shop/web',
     startedAt: 1,
@@ -62,14 +69,7 @@ describe('scraper', () => {
 
   it('computes rate and mean concurrency over its window from the driven clock', async () => {
     const clock = new SteppedClock();
-    let failures = 0;
-    const scraper = new Scraper(new StaticDiscovery([address]), {
-      intervalMs: 1_000,
-      timeoutMs: 5_000,
-      windowMs: 10_000,
-      clock,
-      onScrapeFailure: () => (failures += 1),
-    });
+    const { scraper, failures } = scraperOn(new StaticDiscovery([address]), clock);
     stats = sample(0, 0, 0, 0);
     await scraper.scrapeAll();
     clock.advance(10_000);
@@ -83,19 +83,12 @@ describe('scraper', () => {
     expect(web?.meanInFlight).to.equal(3);
     expect(web?.inFlight).to.equal(4);
     expect(web?.pods[0]?.scrapedAt).to.equal(clock.epoch);
-    expect(failures).to.equal(0);
+    expect(failures.count).to.equal(0);
   });
 
   it('keeps a pod whose scrape fails with its last figures, marked stale, never zero', async () => {
     const clock = new SteppedClock();
-    let failures = 0;
-    const scraper = new Scraper(new StaticDiscovery([address]), {
-      intervalMs: 1_000,
-      timeoutMs: 5_000,
-      windowMs: 10_000,
-      clock,
-      onScrapeFailure: () => (failures += 1),
-    });
+    const { scraper, failures } = scraperOn(new StaticDiscovery([address]), clock);
     stats = sample(0, 0, 0, 0);
     await scraper.scrapeAll();
     clock.advance(5_000);
@@ -107,7 +100,7 @@ describe('scraper', () => {
     stats = undefined;
     await scraper.scrapeAll();
     const [web] = scraper.report('node-a', new Map()).workloads;
-    expect(failures).to.equal(1);
+    expect(failures.count).to.equal(1);
     expect(web?.stalePods).to.equal(1);
     expect(web?.inFlight).to.equal(2);
     expect(web?.meanInFlight).to.equal(2);
@@ -117,11 +110,11 @@ describe('scraper', () => {
   it('forgets a pod that left the node', async () => {
     const clock = new SteppedClock();
     const discovery = new StaticDiscovery([address]);
-    const scraper = new Scraper(discovery, { intervalMs: 1_000, timeoutMs: 5_000, windowMs: 10_000, clock });
+    const { scraper } = scraperOn(discovery, clock);
     stats = sample(0, 0, 0, 1);
     await scraper.scrapeAll();
     expect(scraper.report('node-a', new Map()).workloads).to.have.length(1);
-    const empty = new Scraper(new StaticDiscovery([]), { intervalMs: 1_000, timeoutMs: 5_000, windowMs: 10_000, clock });
+    const { scraper: empty } = scraperOn(new StaticDiscovery([]), clock);
     await empty.scrapeAll();
     expect(empty.report('node-a', new Map()).workloads).to.have.length(0);
   });
