@@ -68,6 +68,9 @@ const deploymentTarget = (deployment: V1Deployment) => ({
   uid: deployment.metadata?.uid,
 });
 
+/** The two lists as one; the first itself when the second is empty (nearly always: asked for every workload every tick). */
+const bothLists = <T>(first: T[], second: T[]): T[] => (second.length === 0 ? first : [...first, ...second]);
+
 export function buildController(config: ControllerConfig, { kubeConfig, verifier, log }: ControllerDependencies): Controller {
   const report = (what: string) => (error: unknown) => log('warn', `${what}: ${error instanceof Error ? error.message : String(error)}`);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
@@ -169,25 +172,23 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       // and hold the tick, and every decision after it, for seconds.
       const target = { kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid };
       void tickGate.after(() => events.record(target, type, reason, message)).catch(report('event'));
-      return Promise.resolve();
     },
     status: (workload, decision, lastRequestAt) => {
-      if (statusWrites.isPending(workload.key)) return Promise.resolve();
+      if (statusWrites.isPending(workload.key)) return;
       const now = Date.now();
-      const fields = {
-        ...statusFields(decision, lastRequestAt, now, sizing.statusRecommendation(workload.key)),
+      const fields = statusFields(decision, lastRequestAt, now, {
+        recommendation: sizing.statusRecommendation(workload.key),
         traffic: trafficStatus(workload.unobservedTraffic),
-        pending: [...resizer.pendingFor(workload.key), ...disruptions.pendingFor(workload.key)],
-      };
+        pending: bothLists(resizer.pendingFor(workload.key), disruptions.pendingFor(workload.key)),
+      });
       const text = nextStatus(workload.status, fields, now, cache.policy().sizing.tolerance, statusRefreshMs(workload.key));
-      if (text === undefined) return Promise.resolve();
+      if (text === undefined) return;
       statusWrites.submit(workload.key, () =>
         apps.patchNamespacedDeployment(
           { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         ),
       );
-      return Promise.resolve();
     },
     routeToActivator: (workload, asleep) =>
       routing.route({ key: workload.key, namespace: workload.namespace, services: () => watch.servicesFor(workload.namespace, workload.podLabels) }, asleep),

@@ -68,10 +68,14 @@ export class ActivatorRouting {
     await this.watched.stop();
   }
 
-  async route(target: RoutingTarget, toActivator: boolean): Promise<void> {
+  route(target: RoutingTarget, toActivator: boolean): Promise<void> | undefined {
     const sliced = this.sliceIndex().servicesOf.get(target.key) ?? [];
     // Most workloads are awake with nothing routed: every tick asks, and there is nothing to undo.
-    if (!toActivator && !this.written.has(target.key) && sliced.length === 0) return;
+    if (!toActivator && !this.written.has(target.key) && sliced.length === 0) return undefined;
+    return this.reroute(target, toActivator, sliced);
+  }
+
+  private async reroute(target: RoutingTarget, toActivator: boolean, sliced: readonly string[]): Promise<void> {
     const asleep = [...new Set([...(this.written.get(target.key)?.services ?? []), ...sliced])];
     if (!toActivator) {
       await this.removeSlices(target, asleep);

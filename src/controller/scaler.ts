@@ -1,7 +1,10 @@
 // The horizontal loop for every opted-in workload: activity in, a decision out, and the decision
 // carried out through the scale subresource, with an Event and a status annotation saying why.
 // One decision per workload at a time: ticks and wake-ups for the same workload are serialized,
-// so however many agents ask to wake a workload at once, it is scaled up once.
+// so however many agents ask to wake a workload at once, it is scaled up once. A decision that
+// needs no write (nearly all of them, every tick) is taken and carried out synchronously: a tick
+// of 1,000 workloads run as 1,000 interleaved async chains held every workload's intermediate
+// objects alive until the last one settled, and paid a dozen promises per workload.
 
 import {
   activityHorizonMs,
@@ -51,11 +54,15 @@ export interface ScaleTarget {
 }
 
 export interface ScalerEffects {
-  event(workload: WorkloadView, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
-  /** After each decision; the implementation decides whether it is worth a write. */
-  status(workload: WorkloadView, decision: Decision, lastRequestAt: number | undefined): Promise<void>;
-  /** Traffic for the workload should go to the activators (true) or to its pods (false). */
-  routeToActivator(workload: WorkloadView, asleep: boolean): Promise<void>;
+  /** Queued by the implementation, never waited for: a decision does not wait for its Event. */
+  event(workload: WorkloadView, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** After each decision; the implementation decides whether it is worth a write, and queues it. */
+  status(workload: WorkloadView, decision: Decision, lastRequestAt: number | undefined): void;
+  /**
+   * Traffic for the workload should go to the activators (true) or to its pods (false): undefined
+   * when it already does, else the routing under way.
+   */
+  routeToActivator(workload: WorkloadView, asleep: boolean): Promise<void> | undefined;
   decided?(workload: WorkloadView, decision: Decision, durationMs: number): void;
 }
 
@@ -101,13 +108,21 @@ export class Scaler {
   async tick(workloads: readonly WorkloadView[], samples: ReadonlyMap<WorkloadKey, ActivitySample>, now: number): Promise<void> {
     const present = new Set(workloads.map((workload) => workload.key));
     for (const key of this.memory.keys()) if (!present.has(key)) this.memory.delete(key);
-    await Promise.all(
-      workloads.map((workload) => {
-        const sample = samples.get(workload.key);
-        if (sample) this.remember(workload.key).window.record(sample);
-        return this.serialized(workload.key, () => this.decideAndAct(workload, now));
-      }),
-    );
+    const underWay: Promise<void>[] = [];
+    // One workload's failure is the tick's, reported once every workload has been decided.
+    let failed: { error: unknown } | undefined;
+    for (const workload of workloads) {
+      const sample = samples.get(workload.key);
+      if (sample) this.remember(workload.key).window.record(sample);
+      try {
+        const acting = this.serialized(workload.key, () => this.decideAndAct(workload, now));
+        if (acting) underWay.push(acting);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+    await Promise.all(underWay);
+    if (failed) throw failed.error;
   }
 
   /**
@@ -138,7 +153,7 @@ export class Scaler {
    * failing probe) will not serve the requests held for it: they end with 503 at their deadline.
    * Say so once, where the app team looks.
    */
-  private async reportWakeNotReady(workload: WorkloadView, replicas: number, memory: WorkloadMemory, now: number): Promise<void> {
+  private reportWakeNotReady(workload: WorkloadView, replicas: number, memory: WorkloadMemory, now: number): void {
     if (memory.wokenAt === undefined) return;
     if (workload.readyReplicas > 0 || replicas === 0) {
       memory.wokenAt = undefined;
@@ -147,7 +162,7 @@ export class Scaler {
     }
     if (memory.notReadyReported || now - memory.wokenAt < WAKE_READY_WARNING_MS) return;
     memory.notReadyReported = true;
-    await this.options.effects.event(
+    this.options.effects.event(
       workload,
       'Warning',
       'WakeUpNotReady',
@@ -159,17 +174,20 @@ export class Scaler {
    * Traffic that goes around the interceptor keeps the workload up (the decider never calls it
    * idle); say once per cause why, and how to fix it. A cause that clears and comes back is told again.
    */
-  private async reportUnobservedTraffic(workload: WorkloadView, memory: WorkloadMemory): Promise<void> {
+  private reportUnobservedTraffic(workload: WorkloadView, memory: WorkloadMemory): void {
+    if (workload.unobservedTraffic.length === 0 && memory.trafficReported.size === 0) return;
     const untold = workload.unobservedTraffic.filter((cause) => !memory.trafficReported.has(cause));
     memory.trafficReported = new Set(workload.unobservedTraffic);
     for (const cause of untold) {
-      await this.options.effects.event(workload, 'Warning', 'TrafficNotObserved', `${cause}; until ebb sees this traffic, it keeps at least one replica`);
+      this.options.effects.event(workload, 'Warning', 'TrafficNotObserved', `${cause}; until ebb sees this traffic, it keeps at least one replica`);
     }
   }
 
-  private serialized<T>(key: WorkloadKey, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
+  /** Runs `work` now when nothing for the workload is under way, else after it; undefined when it finished synchronously. */
+  private serialized(key: WorkloadKey, work: () => Promise<void> | undefined): Promise<void> | undefined {
+    const previous = this.queues.get(key);
+    const next = previous ? previous.then(work, work) : work();
+    if (next === undefined) return undefined;
     const settled = next.catch(() => undefined);
     this.queues.set(key, settled);
     void settled.then(() => {
@@ -188,25 +206,20 @@ export class Scaler {
       return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      await this.options.effects.event(
-        workload,
-        'Warning',
-        'ActivatorUnavailable',
-        `staying at ${current} replicas rather than sleeping unreachable: ${reason}`,
-      );
+      this.options.effects.event(workload, 'Warning', 'ActivatorUnavailable', `staying at ${current} replicas rather than sleeping unreachable: ${reason}`);
       return false;
     }
   }
 
   /** Two autoscalers on one Deployment fight: with an HPA present ebb steps back, and says so once. */
-  private async steppedBackForHpa(workload: WorkloadView, memory: WorkloadMemory): Promise<boolean> {
+  private steppedBackForHpa(workload: WorkloadView, memory: WorkloadMemory): boolean {
     if (!workload.hpa) {
       memory.hpaReported = undefined;
       return false;
     }
     if (memory.hpaReported !== workload.hpa) {
       memory.hpaReported = workload.hpa;
-      await this.options.effects.event(
+      this.options.effects.event(
         workload,
         'Warning',
         'HorizontalPodAutoscalerPresent',
@@ -252,32 +265,63 @@ export class Scaler {
     if (read.replicas !== current) return false;
     const outcome = await this.options.target.write(workload.namespace, workload.name, desired, read.resourceVersion);
     if (outcome === 'conflict') return false;
-    await this.options.effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
+    this.options.effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
     if (current === 0 && desired > 0) memory.wokenAt = now;
     return true;
   }
 
-  private async decideAndAct(workload: WorkloadView, now: number): Promise<void> {
-    const { effects, target } = this.options;
+  private decideAndAct(workload: WorkloadView, now: number): Promise<void> | undefined {
     const memory = this.remember(workload.key);
-    if ((await this.steppedBackForHpa(workload, memory)) || !this.options.isLeader()) return;
-    await this.reportUnobservedTraffic(workload, memory);
-
+    if (this.steppedBackForHpa(workload, memory) || !this.options.isLeader()) return undefined;
+    this.reportUnobservedTraffic(workload, memory);
     // A wake-up decides from a fresh read: the cache may not show a scale-up made a moment ago.
-    const fresh = memory.wakeRequestedAt !== undefined ? await target.read(workload.namespace, workload.name) : undefined;
-    const current = fresh?.replicas ?? workload.replicas;
-    const decision = this.decideNow(workload, memory, current, now);
+    if (memory.wakeRequestedAt !== undefined) return this.decideFreshAndAct(workload, memory, now);
+    return this.decideAndCarryOut(workload, memory, { current: workload.replicas }, now);
+  }
+
+  private async decideFreshAndAct(workload: WorkloadView, memory: WorkloadMemory, now: number): Promise<void> {
+    const fresh = await this.options.target.read(workload.namespace, workload.name);
+    await this.decideAndCarryOut(workload, memory, { current: fresh.replicas, fresh }, now);
+  }
+
+  /** Synchronous (undefined) when the decision needs no write, else the writes under way. */
+  private decideAndCarryOut(
+    workload: WorkloadView,
+    memory: WorkloadMemory,
+    scale: { current: number; fresh?: ScaleRead },
+    now: number,
+  ): Promise<void> | undefined {
+    const decision = this.decideNow(workload, memory, scale.current, now);
     const desired = decision.desiredReplicas;
+    if (desired !== null && desired !== scale.current) return this.scaleAndSettle(workload, memory, { ...scale, desired }, decision, now);
+    return this.settle(workload, memory, scale.current, decision, now);
+  }
+
+  private async scaleAndSettle(
+    workload: WorkloadView,
+    memory: WorkloadMemory,
+    scale: { current: number; desired: number; fresh?: ScaleRead },
+    decision: Decision,
+    now: number,
+  ): Promise<void> {
+    const { current, desired } = scale;
     if (desired === 0 && current > 0 && !(await this.activatorReady(workload, current))) {
-      await effects.status(workload, decision, memory.window.lastRequestAt);
+      this.options.effects.status(workload, decision, memory.window.lastRequestAt);
       return;
     }
-    if (desired !== null && desired !== current && !(await this.scaled(workload, memory, { current, desired, fresh }, decision, now))) return;
-    const replicas = desired ?? current;
-    await this.reportWakeNotReady(workload, replicas, memory, now);
+    if (!(await this.scaled(workload, memory, scale, decision, now))) return;
+    await this.settle(workload, memory, desired, decision, now);
+  }
+
+  /** After the count is settled: a wake-up still not Ready, where traffic goes, the status. */
+  private settle(workload: WorkloadView, memory: WorkloadMemory, replicas: number, decision: Decision, now: number): Promise<void> | undefined {
+    const { effects } = this.options;
+    this.reportWakeNotReady(workload, replicas, memory, now);
     // Traffic goes to the activators while nothing can serve it: at zero, and after a wake-up
     // until a pod is Ready.
-    await effects.routeToActivator(workload, replicas === 0 || workload.readyReplicas === 0);
-    await effects.status(workload, decision, memory.window.lastRequestAt);
+    const routing = effects.routeToActivator(workload, replicas === 0 || workload.readyReplicas === 0);
+    if (routing) return routing.then(() => effects.status(workload, decision, memory.window.lastRequestAt));
+    effects.status(workload, decision, memory.window.lastRequestAt);
+    return undefined;
   }
 }

@@ -35,7 +35,32 @@ interface Interception {
  * Why ebb cannot see (all of) the workload's traffic: one message per cause, each naming what
  * goes around the interceptor and how to fix it. Empty when every request is counted.
  */
-export function unobservedTraffic(input: TrafficInput): string[] {
+export function unobservedTraffic(input: TrafficInput): readonly string[] {
+  const known = input.template && answers.get(input.template);
+  if (known && sameInput(known.input, input)) return known.causes;
+  const causes = findUnobserved(input);
+  if (input.template) answers.set(input.template, { input, causes });
+  return causes;
+}
+
+/**
+ * Answers, by pod template: the controller asks for every workload every tick, and the answer
+ * changes only with the Deployment (whose cache hands a new template object then), the
+ * settings, the policy or the Services (whose caches hand new objects when they change).
+ */
+const answers = new WeakMap<V1PodTemplateSpec, { input: TrafficInput; causes: readonly string[] }>();
+
+function sameInput(before: TrafficInput, now: TrafficInput): boolean {
+  return (
+    before.traffic === now.traffic &&
+    before.listenPort === now.listenPort &&
+    before.dryRun === now.dryRun &&
+    before.services.length === now.services.length &&
+    before.services.every((service, i) => service === now.services[i])
+  );
+}
+
+function findUnobserved(input: TrafficInput): string[] {
   const pod: V1Pod = { metadata: input.template?.metadata, spec: input.template?.spec };
   const interception = interceptionOf(pod, input);
   if (typeof interception === 'string') return [interception];

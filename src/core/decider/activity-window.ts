@@ -106,40 +106,63 @@ export class ActivityWindow {
     return true;
   }
 
-  /** The activity as of `now`, the present: slots of seconds past the horizon are reused. */
+  /**
+   * The activity as of `now`, the present: slots of seconds past the horizon are reused. One pass
+   * over the slots, adding up both windows: it runs for every workload every tick.
+   */
   snapshot(now: number, { stableWindowMs, panicWindowMs }: ActivityWindows): ActivitySnapshot {
-    const stable = this.#bucketsWithin(stableWindowMs, now);
-    const panic = this.#bucketsWithin(panicWindowMs, now);
+    const newest = Math.floor(now / SECOND_MS);
+    const stable = new WindowMeans(this.#oldestSecond(stableWindowMs, newest));
+    const panic = new WindowMeans(this.#oldestSecond(panicWindowMs, newest));
     const latest = this.#latest;
     const latestInFlight = latest?.inFlight ?? 0;
+    let peakInFlight = latestInFlight;
+    for (const bucket of this.#buckets) {
+      if (bucket === undefined || bucket.second > newest) continue;
+      stable.add(bucket);
+      if (panic.add(bucket)) peakInFlight = Math.max(peakInFlight, bucket.peakInFlight);
+    }
     return {
       latestSampleAt: latest?.at,
-      stableInFlight: mean(stable, 'inFlightSum', latestInFlight),
-      panicInFlight: mean(panic, 'inFlightSum', latestInFlight),
-      peakInFlight: Math.max(latestInFlight, ...panic.map((bucket) => bucket.peakInFlight)),
-      requestRate: mean(stable, 'requestRateSum', latest?.requestRate ?? 0),
+      stableInFlight: stable.mean('inFlightSum', latestInFlight),
+      panicInFlight: panic.mean('inFlightSum', latestInFlight),
+      peakInFlight,
+      requestRate: stable.mean('requestRateSum', latest?.requestRate ?? 0),
       lastRequestAt: this.#lastRequestAt,
       observedSince: this.#observedSince,
     };
   }
 
-  /** The buckets of the seconds in (now - windowMs, now], the current second included. */
-  #bucketsWithin(windowMs: number, now: number): Bucket[] {
+  /** The oldest second of the window (now - windowMs, now], the current second included. */
+  #oldestSecond(windowMs: number, newest: number): number {
     if (windowMs > this.#horizonMs) {
       throw new RangeError(`a ${windowMs} ms window is longer than this ActivityWindow's ${this.#horizonMs} ms horizon`);
     }
-    const newest = Math.floor(now / SECOND_MS);
-    const oldest = newest - Math.ceil(windowMs / SECOND_MS) + 1;
-    return this.#buckets.filter((bucket): bucket is Bucket => bucket !== undefined && bucket.second >= oldest && bucket.second <= newest);
+    return newest - Math.ceil(windowMs / SECOND_MS) + 1;
   }
 }
 
 /**
  * A second without a sample is a missing report, not zero load (agents report every second or two,
- * and report zero when idle), so the mean is over the seconds that have samples. A window with none
+ * and report zero when idle), so a mean is over the seconds that have samples. A window with none
  * falls back to the newest sample; whether that one is too old to trust is the decider's call.
  */
-function mean(buckets: readonly Bucket[], sum: 'inFlightSum' | 'requestRateSum', latest: number): number {
-  if (buckets.length === 0) return latest;
-  return buckets.reduce((total, bucket) => total + bucket[sum] / bucket.samples, 0) / buckets.length;
+class WindowMeans {
+  private seconds = 0;
+  private readonly sums = { inFlightSum: 0, requestRateSum: 0 };
+
+  constructor(private readonly oldestSecond: number) {}
+
+  /** Adds the bucket's per-second means if its second is in the window; whether it was. */
+  add(bucket: Bucket): boolean {
+    if (bucket.second < this.oldestSecond) return false;
+    this.sums.inFlightSum += bucket.inFlightSum / bucket.samples;
+    this.sums.requestRateSum += bucket.requestRateSum / bucket.samples;
+    this.seconds += 1;
+    return true;
+  }
+
+  mean(sum: 'inFlightSum' | 'requestRateSum', latest: number): number {
+    return this.seconds === 0 ? latest : this.sums[sum] / this.seconds;
+  }
 }

@@ -104,8 +104,29 @@ export interface Decision {
   inFlight?: number;
 }
 
+/** Tunings completed with the defaults, by the partial one given: decide runs for every workload every tick, with the same tuning. Read only. */
+const completedTunings = new WeakMap<Partial<DeciderTuning>, Readonly<DeciderTuning>>();
+
+function completeTuning(partial: Partial<DeciderTuning> | undefined): Readonly<DeciderTuning> {
+  if (partial === undefined) return DEFAULT_TUNING;
+  let tuning = completedTunings.get(partial);
+  if (tuning === undefined) {
+    tuning = { ...DEFAULT_TUNING, ...partial };
+    completedTunings.set(partial, tuning);
+  }
+  return tuning;
+}
+
+/** The decision with the stable window's mean in flight it saw. */
+const seeing = (decision: Decision, inFlight: number): Decision => ({
+  desiredReplicas: decision.desiredReplicas,
+  reason: decision.reason,
+  state: decision.state,
+  inFlight,
+});
+
 export function decide(input: DecideInput): Decision {
-  const tuning: DeciderTuning = { ...DEFAULT_TUNING, ...input.tuning };
+  const tuning = completeTuning(input.tuning);
   const { settings, currentReplicas: current, now } = input;
   if (settings.paused) return noAction('paused', 'paused', input.state);
 
@@ -128,15 +149,14 @@ export function decide(input: DecideInput): Decision {
 
   const idleForMs = now - lastActiveAt(activity, state, now);
   const idle = activity.peakInFlight === 0 && idleForMs >= settings.idleAfterMs;
-  const inFlight = { inFlight: activity.stableInFlight };
   if (idle && floor.replicas === 0) {
     const detail = `no request for ${formatElapsed(idleForMs)} (idle-after ${formatDuration(settings.idleAfterMs)})`;
     // Waking up starts afresh: no panic carried over, and no delay history to hold replicas up.
     const afresh: DeciderState = { lastWakeAt: state.lastWakeAt, recentWanted: [] };
-    return { ...conclude(current, { replicas: 0, code: 'idle', detail }, afresh), ...inFlight };
+    return seeing(conclude(current, { replicas: 0, code: 'idle', detail }, afresh), activity.stableInFlight);
   }
 
-  return { ...decideOnLoad(input, tuning, { activity, floor, idle }, state), ...inFlight };
+  return seeing(decideOnLoad(input, tuning, { activity, floor, idle }, state), activity.stableInFlight);
 }
 
 /** A step's outcome: the count so far and the constraint that set it. */

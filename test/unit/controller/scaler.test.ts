@@ -38,8 +38,8 @@ function recordingEffects() {
   const events: string[] = [];
   const routes: boolean[] = [];
   const effects: ScalerEffects = {
-    event: (_workload, type, reason, message) => (events.push(`${type} ${reason}: ${message}`), Promise.resolve()),
-    status: () => Promise.resolve(),
+    event: (_workload, type, reason, message) => void events.push(`${type} ${reason}: ${message}`),
+    status: () => undefined,
     routeToActivator: (_workload, asleep) => (routes.push(asleep), Promise.resolve()),
   };
   return { events, routes, effects };
@@ -247,5 +247,26 @@ describe('scaler', () => {
     // An activity window shorter than the stable window would refuse to answer (a RangeError).
     await scaler.tick([view(1)], new Map([['shop/web', sample]]), 1_000);
     expect(target.writes).to.deep.equal([]);
+  });
+
+  it('decides every workload of a tick when one fails, then fails the tick with that error', async () => {
+    const target = new FakeScale();
+    target.replicas = 1;
+    const decided: string[] = [];
+    const effects: ScalerEffects = {
+      event: () => undefined,
+      status: (workload) => {
+        decided.push(workload.key);
+        if (workload.key === 'shop/a') throw new Error('status of shop/a');
+      },
+      routeToActivator: () => undefined,
+    };
+    const scaler = new Scaler({ target, effects, isLeader: () => true });
+    const workloads = (['shop/a', 'shop/b', 'shop/c'] as const).map((key) => view(1, { key, name: key.split('/')[1]! }));
+    const samples = new Map(workloads.map((workload) => [workload.key, { at: 1000, inFlight: 5, lastRequestAt: 1000 }]));
+    let failure: unknown;
+    await scaler.tick(workloads, samples, 1000).catch((error: unknown) => (failure = error));
+    expect(decided).to.deep.equal(['shop/a', 'shop/b', 'shop/c']);
+    expect(failure).to.be.an('error').with.property('message', 'status of shop/a');
   });
 });

@@ -45,7 +45,7 @@ describe('the ebb.dev/status annotation', () => {
 
   it('says at once when whether ebb sees the traffic changes, and not again while it does not', () => {
     const steady = decision(1, 'steady', 'holding 1');
-    const withTraffic = (traffic: string, at: number) => ({ ...statusFields(steady, undefined, at), traffic });
+    const withTraffic = (traffic: string, at: number) => statusFields(steady, undefined, at, { traffic });
     const unobserved = 'not observed: Service shop/web targets port 8080 by number';
     const first = nextStatus(undefined, withTraffic('observed', now), now)!;
     const warned = nextStatus(first, withTraffic(unobserved, now + 2000), now + 2000);
@@ -80,52 +80,61 @@ describe('the ebb.dev/status annotation', () => {
     const steady = decision(2, 'steady', 'holding 2');
 
     it('writes it where the webhook reads the targets', () => {
-      const text = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      const text = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
       expect(recommendationFromStatus(text)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
 
     it('writes at once when a target moves by more than the tolerance, and not for a drift within it', () => {
-      const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
-      expect(nextStatus(first, statusFields(steady, undefined, now + 2000, recommendation('270m', '300Mi')), now + 2000, 0.1)).to.equal(undefined);
-      const moved = nextStatus(first, statusFields(steady, undefined, now + 2000, recommendation('300m', '300Mi')), now + 2000, 0.1);
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
+      expect(nextStatus(first, statusFields(steady, undefined, now + 2000, { recommendation: recommendation('270m', '300Mi') }), now + 2000, 0.1)).to.equal(
+        undefined,
+      );
+      const moved = nextStatus(first, statusFields(steady, undefined, now + 2000, { recommendation: recommendation('300m', '300Mi') }), now + 2000, 0.1);
       expect(recommendationFromStatus(moved)).to.deep.equal({ app: { cpuMillis: 300, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
 
     it('brings a drift within the tolerance up to date at the next refresh', () => {
-      const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
       const later = now + STATUS_REFRESH_MS;
-      expect(recommendationFromStatus(nextStatus(first, statusFields(steady, undefined, later, recommendation('260m', '300Mi')), later, 0.1))).to.deep.equal({
+      expect(
+        recommendationFromStatus(nextStatus(first, statusFields(steady, undefined, later, { recommendation: recommendation('260m', '300Mi') }), later, 0.1)),
+      ).to.deep.equal({
         app: { cpuMillis: 260, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 },
       });
     });
 
     it('keeps the recommendation it has when the decision is written without one', () => {
-      const first = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
       const next = nextStatus(first, statusFields(decision(4, 'load', '2 → 4'), undefined, now + 10, undefined), now + 10)!;
       expect(recommendationFromStatus(next)).to.deep.equal({ app: { cpuMillis: 250, memoryBytes: 300 * 2 ** 20, memoryUpperBytes: 2 ** 30 } });
     });
 
     it('compares one recommendation, tick after tick, against whichever annotation is current (its comparison is remembered, never reused for another)', () => {
       const published = recommendation('300m', '300Mi');
-      const at250 = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('250m', '300Mi')), now)!;
-      const at290 = nextStatus(undefined, statusFields(steady, undefined, now, recommendation('290m', '300Mi')), now)!;
+      const at250 = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
+      const at290 = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('290m', '300Mi') }), now)!;
       for (let tick = 1; tick <= 3; tick++) {
         const at = now + tick * 2000;
-        expect(nextStatus(at250, statusFields(steady, undefined, at, published), at, 0.1), `moved, tick ${tick}`).to.be.a('string');
-        expect(nextStatus(at290, statusFields(steady, undefined, at, published), at, 0.1), `within the tolerance, tick ${tick}`).to.equal(undefined);
-        expect(nextStatus(at250, statusFields(steady, undefined, at, published), at, 0.5), `within a wider tolerance, tick ${tick}`).to.equal(undefined);
+        expect(nextStatus(at250, statusFields(steady, undefined, at, { recommendation: published }), at, 0.1), `moved, tick ${tick}`).to.be.a('string');
+        expect(nextStatus(at290, statusFields(steady, undefined, at, { recommendation: published }), at, 0.1), `within the tolerance, tick ${tick}`).to.equal(
+          undefined,
+        );
+        expect(
+          nextStatus(at250, statusFields(steady, undefined, at, { recommendation: published }), at, 0.5),
+          `within a wider tolerance, tick ${tick}`,
+        ).to.equal(undefined);
       }
     });
   });
 
   it("says at once what waits for the workload's pods, and when nothing does any more", () => {
     const steady = decision(2, 'steady', 'holding 2');
-    const first = nextStatus(undefined, { ...statusFields(steady, undefined, now), pending: [] }, now)!;
+    const first = nextStatus(undefined, statusFields(steady, undefined, now, { pending: [] }), now)!;
     const waiting = ['pod shop/web-1 waits for the eviction rate limit (5/min)'];
-    const next = nextStatus(first, { ...statusFields(steady, undefined, now + 2000), pending: waiting }, now + 2000);
+    const next = nextStatus(first, statusFields(steady, undefined, now + 2000, { pending: waiting }), now + 2000);
     expect(JSON.parse(next!)).to.deep.include({ pending: waiting });
-    expect(nextStatus(next, { ...statusFields(steady, undefined, now + 4000), pending: waiting }, now + 4000)).to.equal(undefined);
-    expect(JSON.parse(nextStatus(next, { ...statusFields(steady, undefined, now + 6000), pending: [] }, now + 6000)!)).to.deep.include({ pending: [] });
+    expect(nextStatus(next, statusFields(steady, undefined, now + 4000, { pending: waiting }), now + 4000)).to.equal(undefined);
+    expect(JSON.parse(nextStatus(next, statusFields(steady, undefined, now + 6000, { pending: [] }), now + 6000)!)).to.deep.include({ pending: [] });
   });
 
   it('carries the requests in flight the decision saw, to one decimal, without a write for that alone', () => {

@@ -30,11 +30,22 @@ const targeting = (targetPort: IntOrString | undefined, port = 80): V1ServicePor
   ...(targetPort === undefined ? {} : { targetPort }),
 });
 
-function causes(overrides: Partial<TrafficInput>): string[] {
+function causes(overrides: Partial<TrafficInput>): readonly string[] {
   return unobservedTraffic({ template: template(PODINFO_PORTS), traffic: {}, listenPort: LISTEN_PORT, dryRun: false, services: [], ...overrides });
 }
 
 describe('traffic visibility', () => {
+  it('answers again for the same template when a Service, the settings or the policy change, and gives back the same answer otherwise', () => {
+    const asked = { template: template(PODINFO_PORTS), traffic: {}, listenPort: LISTEN_PORT, dryRun: false, services: [service('podinfo', targeting('http'))] };
+    const observed = unobservedTraffic(asked);
+    expect(observed).to.deep.equal([]);
+    expect(unobservedTraffic({ ...asked, services: [...asked.services] })).to.equal(observed);
+    expect(unobservedTraffic({ ...asked, services: [service('podinfo', targeting(9898))] })).to.have.length(1);
+    expect(unobservedTraffic({ ...asked, traffic: { port: 'grpc' } })).to.have.length(1);
+    expect(unobservedTraffic({ ...asked, dryRun: true })).to.have.length(1);
+    expect(unobservedTraffic(asked)).to.deep.equal([]);
+  });
+
   describe('a Service in front of the intercepted port', () => {
     it('is observed when it targets the port by name, which the interceptor takes over', () => {
       expect(causes({ services: [service('podinfo', targeting('http'))] })).to.deep.equal([]);
