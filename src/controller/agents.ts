@@ -42,6 +42,10 @@ export function collectUsage(
   return collectFromAgents<UsageReport>(directory, token, USAGE_PATH, timeoutMs, beforeParse);
 }
 
+/**
+ * Without `beforeParse`, each body is parsed as it arrives: the tick's activity reports are then
+ * parsed while the slower agents are still answering, not all after the last one.
+ */
 async function collectFromAgents<Report>(
   directory: AgentDirectory,
   token: () => Promise<string>,
@@ -53,22 +57,27 @@ async function collectFromAgents<Report>(
   const bodies: { url: string; body: string }[] = [];
   const collected: Collected<Report> = { reports: [], failures: [] };
   const failed = (url: string, error: unknown) => collected.failures.push({ url, error: error instanceof Error ? error.message : String(error) });
-  await Promise.all(
-    directory.urls().map(async (url) => {
-      try {
-        bodies.push({ url, body: await fetchBody(new URL(path, url), bearer, timeoutMs) });
-      } catch (error) {
-        failed(url, error);
-      }
-    }),
-  );
-  await beforeParse?.();
-  for (const { url, body } of bodies) {
+  const parse = ({ url, body }: { url: string; body: string }) => {
     try {
       collected.reports.push(JSON.parse(body) as Report);
     } catch {
       failed(url, new Error(`${new URL(path, url).href} answered with a body that is not JSON`));
     }
+  };
+  await Promise.all(
+    directory.urls().map(async (url) => {
+      try {
+        const answered = { url, body: await fetchBody(new URL(path, url), bearer, timeoutMs) };
+        if (beforeParse) bodies.push(answered);
+        else parse(answered);
+      } catch (error) {
+        failed(url, error);
+      }
+    }),
+  );
+  if (beforeParse) {
+    await beforeParse();
+    bodies.forEach(parse);
   }
   return collected;
 }

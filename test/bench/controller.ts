@@ -99,7 +99,7 @@ async function reactionMs(controlPlane: ControlPlane, agent: StandInAgents, inde
   try {
     await sleep(Math.random() * TICK_MS);
     changedAt = Date.now();
-    agent.perPodInFlight.set(keyOf(index), RAISED_PER_POD_IN_FLIGHT);
+    agent.setPerPodInFlight(keyOf(index), RAISED_PER_POD_IN_FLIGHT);
     return await Promise.race([scaled, sleep(15_000).then(() => NaN)]);
   } finally {
     watch.abort();

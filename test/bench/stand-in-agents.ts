@@ -9,6 +9,11 @@ import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
 
 /** How often the stand-in kubelets have a new sample (the agents' default scrape interval). */
 const USAGE_SAMPLE_MS = 10_000;
+/** Every workload's last request, this long before the report. */
+const LAST_REQUEST_AGO_MS = 10;
+/** The time a kept totals body is built with, replaced by the time of each answer: no other figure in it is this large. */
+const TIME_MARK = 9_000_000_000_000_000;
+
 /** What each container of every pod uses at a kubelet sample (the `at` is added per sample). */
 export type StandInUsage = Omit<ContainerUsage, 'at'>;
 
@@ -27,10 +32,16 @@ export interface StandInOptions {
  * The stand-in for the agents of a cluster: one HTTP server per node, as the DaemonSet has one agent
  * per node, each reporting the pods placed on its node (a workload's pods spread round robin over
  * the nodes, as the scheduler spreads them here) — so the controller pulls, parses and merges one
- * report per node, as it does in a cluster. Reports are built per request.
+ * report per node, as it does in a cluster. Usage reports and full activity reports are built per
+ * request. The activity totals the controller pulls every tick are built once per node and load:
+ * in a cluster the agents answer at once, each on its own node, while here one process answers
+ * the 20 in turn, and building each body per request added their sum (about 20 ms a tick, a
+ * millisecond each) to every tick the bench measures.
  */
 export class StandInAgents {
-  readonly perPodInFlight = new Map<WorkloadKey, number>();
+  private readonly perPodInFlight = new Map<WorkloadKey, number>();
+  /** Per node, the totals body for the load as it is; emptied when the load changes. */
+  private readonly totalsBodies = new Map<number, string>();
   activityRequests = 0;
   usageRequests = 0;
   private readonly servers: http.Server[];
@@ -44,6 +55,12 @@ export class StandInAgents {
     for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
     this.placements = placePods(workloads, options.replicas, options.nodes);
     this.servers = this.placements.map((_, node) => http.createServer((req, res) => this.answer(node, req, res)));
+  }
+
+  /** Sets a workload's requests in flight per pod, which every report from now on says. */
+  setPerPodInFlight(workload: WorkloadKey, inFlight: number): void {
+    this.perPodInFlight.set(workload, inFlight);
+    this.totalsBodies.clear();
   }
 
   /** The agents' URLs, as a comma-separated list (EBB_AGENT_URLS). */
@@ -73,9 +90,20 @@ export class StandInAgents {
     if (url.pathname === USAGE_PATH) this.usageRequests++;
     else this.activityRequests++;
     // As the agent answers: the whole report, or its totals (what the controller asks for).
-    const activity = () => (asksForTotals(url.searchParams) ? activityTotals(this.report(node, Date.now())) : this.report(node, Date.now()));
-    const body = JSON.stringify(url.pathname === USAGE_PATH ? this.usage(node, Date.now()) : activity());
+    const activity = () => (asksForTotals(url.searchParams) ? this.totalsBody(node) : JSON.stringify(this.report(node, Date.now())));
+    const body = url.pathname === USAGE_PATH ? JSON.stringify(this.usage(node, Date.now())) : activity();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /** The node's totals as of now: the body kept for the load, with this moment's times written in. */
+  private totalsBody(node: number): string {
+    let body = this.totalsBodies.get(node);
+    if (body === undefined) {
+      body = JSON.stringify(activityTotals(this.report(node, TIME_MARK)));
+      this.totalsBodies.set(node, body);
+    }
+    const now = Date.now();
+    return body.replaceAll(`:${TIME_MARK - LAST_REQUEST_AGO_MS}`, `:${now - LAST_REQUEST_AGO_MS}`).replaceAll(`:${TIME_MARK}`, `:${now}`);
   }
 
   /** The kubelet's newest sample of every pod on the node, taken on the last 10-s boundary. */
@@ -94,7 +122,7 @@ export class StandInAgents {
         inFlight: perPod * pods.length,
         meanInFlight: perPod * pods.length,
         requestRate: perPod * pods.length * 20,
-        lastRequestAt: now - 10,
+        lastRequestAt: now - LAST_REQUEST_AGO_MS,
         held: 0,
         stalePods: 0,
         pods: pods.map((pod) => ({ pod, inFlight: perPod, stale: false, scrapedAt: now - 500 })),
