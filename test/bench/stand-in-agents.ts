@@ -14,6 +14,10 @@ const LAST_REQUEST_AGO_MS = 10;
 /** The time a kept totals body is built with, replaced by the time of each answer: no other figure in it is this large. */
 const TIME_MARK = 9_000_000_000_000_000;
 
+/** The body with the time of the answer where it has TIME_MARK (and the last request's where it has that less LAST_REQUEST_AGO_MS). */
+const withTimes = (body: string, now: number) =>
+  body.replaceAll(`:${TIME_MARK - LAST_REQUEST_AGO_MS}`, `:${now - LAST_REQUEST_AGO_MS}`).replaceAll(`:${TIME_MARK}`, `:${now}`);
+
 /** What each container of every pod uses at a kubelet sample (the `at` is added per sample). */
 export type StandInUsage = Omit<ContainerUsage, 'at'>;
 
@@ -32,16 +36,20 @@ export interface StandInOptions {
  * The stand-in for the agents of a cluster: one HTTP server per node, as the DaemonSet has one agent
  * per node, each reporting the pods placed on its node (a workload's pods spread round robin over
  * the nodes, as the scheduler spreads them here) — so the controller pulls, parses and merges one
- * report per node, as it does in a cluster. Usage reports and full activity reports are built per
- * request. The activity totals the controller pulls every tick are built once per node and load:
- * in a cluster the agents answer at once, each on its own node, while here one process answers
- * the 20 in turn, and building each body per request added their sum (about 20 ms a tick, a
- * millisecond each) to every tick the bench measures.
+ * report per node, as it does in a cluster. The bodies the controller pulls are built once per
+ * node and kept, the activity totals while the load does not change and the usage reports while
+ * the kubelet sample is the same, with each answer's time written in: in a cluster the agents
+ * answer at once, each on its own node, while here one process answers the 20 in turn, and
+ * building each body per request added their sum to the ticks the bench measures (about 20 ms
+ * every tick for the totals, a millisecond each, and up to 100 ms for the activity requests that
+ * came in behind a round of usage requests). Full activity reports are built per request.
  */
 export class StandInAgents {
   private readonly perPodInFlight = new Map<WorkloadKey, number>();
   /** Per node, the totals body for the load as it is; emptied when the load changes. */
   private readonly totalsBodies = new Map<number, string>();
+  /** Per node, the usage body of the sample taken at `sampledAt`. */
+  private usageBodies = { sampledAt: NaN, byNode: new Map<number, string>() };
   activityRequests = 0;
   usageRequests = 0;
   private readonly servers: http.Server[];
@@ -91,7 +99,7 @@ export class StandInAgents {
     else this.activityRequests++;
     // As the agent answers: the whole report, or its totals (what the controller asks for).
     const activity = () => (asksForTotals(url.searchParams) ? this.totalsBody(node) : JSON.stringify(this.report(node, Date.now())));
-    const body = url.pathname === USAGE_PATH ? JSON.stringify(this.usage(node, Date.now())) : activity();
+    const body = url.pathname === USAGE_PATH ? this.usageBody(node) : activity();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 
@@ -102,13 +110,24 @@ export class StandInAgents {
       body = JSON.stringify(activityTotals(this.report(node, TIME_MARK)));
       this.totalsBodies.set(node, body);
     }
-    const now = Date.now();
-    return body.replaceAll(`:${TIME_MARK - LAST_REQUEST_AGO_MS}`, `:${now - LAST_REQUEST_AGO_MS}`).replaceAll(`:${TIME_MARK}`, `:${now}`);
+    return withTimes(body, Date.now());
   }
 
-  /** The kubelet's newest sample of every pod on the node, taken on the last 10-s boundary. */
-  private usage(node: number, now: number): UsageReport {
-    const at = Math.floor(now / USAGE_SAMPLE_MS) * USAGE_SAMPLE_MS;
+  /** The node's usage report as of now: the body kept for the newest kubelet sample, with this moment's time written in. */
+  private usageBody(node: number): string {
+    const now = Date.now();
+    const sampledAt = Math.floor(now / USAGE_SAMPLE_MS) * USAGE_SAMPLE_MS;
+    if (this.usageBodies.sampledAt !== sampledAt) this.usageBodies = { sampledAt, byNode: new Map() };
+    let body = this.usageBodies.byNode.get(node);
+    if (body === undefined) {
+      body = JSON.stringify(this.usage(node, sampledAt, TIME_MARK));
+      this.usageBodies.byNode.set(node, body);
+    }
+    return withTimes(body, now);
+  }
+
+  /** The kubelet's sample of every pod on the node taken at `at` (a 10-s boundary), in a report made at `now`. */
+  private usage(node: number, at: number, now: number): UsageReport {
     const containers = this.options.usage(at).map((container) => ({ ...container, at }));
     const pods = this.placements[node]!.flatMap(({ workload, pods }): PodUsage[] => pods.map((pod) => ({ pod, workload, containers })));
     return { node: `kwok-node-${node}`, generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
