@@ -16,6 +16,15 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/**
+ * A thread's time on a CPU and runnable but waiting for one, in ms (the kernel's schedstat; a
+ * process's main thread has the process's id). The wait is what a busy machine adds to its work.
+ */
+export function threadSchedMs(pid: number, tid = pid): { onCpu: number; waiting: number } {
+  const [onCpu = 0, waiting = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { onCpu: onCpu / 1e6, waiting: waiting / 1e6 };
+}
+
 /** A process's resident memory in MB: now, its high-water mark, and now's anonymous (heaps) and file-backed (the binary) parts. */
 export function rssMB(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
