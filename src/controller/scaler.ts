@@ -249,27 +249,6 @@ export class Scaler {
     return decision;
   }
 
-  /**
-   * Writes `desired` through the scale subresource, guarded by a fresh read; false when someone
-   * else moved the count since the cache saw it, or the write conflicted: decide again next tick.
-   */
-  private async scaled(
-    workload: WorkloadView,
-    memory: WorkloadMemory,
-    scale: { current: number; desired: number; fresh?: ScaleRead },
-    decision: Decision,
-    now: number,
-  ): Promise<boolean> {
-    const { current, desired } = scale;
-    const read = scale.fresh ?? (await this.options.target.read(workload.namespace, workload.name));
-    if (read.replicas !== current) return false;
-    const outcome = await this.options.target.write(workload.namespace, workload.name, desired, read.resourceVersion);
-    if (outcome === 'conflict') return false;
-    this.options.effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
-    if (current === 0 && desired > 0) memory.wokenAt = now;
-    return true;
-  }
-
   private decideAndAct(workload: WorkloadView, now: number): Promise<void> | undefined {
     const memory = this.remember(workload.key);
     if (this.steppedBackForHpa(workload, memory) || !this.options.isLeader()) return undefined;
@@ -304,12 +283,19 @@ export class Scaler {
     decision: Decision,
     now: number,
   ): Promise<void> {
+    const { target, effects } = this.options;
     const { current, desired } = scale;
     if (desired === 0 && current > 0 && !(await this.activatorReady(workload, current))) {
-      this.options.effects.status(workload, decision, memory.window.lastRequestAt);
+      effects.status(workload, decision, memory.window.lastRequestAt);
       return;
     }
-    if (!(await this.scaled(workload, memory, scale, decision, now))) return;
+    // Through the scale subresource, guarded by a fresh read: when someone else moved the count
+    // since the cache saw it, or the write conflicted, nothing is written and the next tick decides again.
+    const read = scale.fresh ?? (await target.read(workload.namespace, workload.name));
+    if (read.replicas !== current) return;
+    if ((await target.write(workload.namespace, workload.name, desired, read.resourceVersion)) === 'conflict') return;
+    effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
+    if (current === 0 && desired > 0) memory.wokenAt = now;
     await this.settle(workload, memory, desired, decision, now);
   }
 
