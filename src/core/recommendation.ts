@@ -4,6 +4,7 @@
 // "confidence":0.42,"newestSample":"2026-…Z"}}}, …}`. `cpu` and `memory` are the targets.
 import { formatCpu, formatMemory, parseCpu, parseMemory } from './quantity.ts';
 import type { ContainerRecommendation } from './recommender/index.ts';
+import { rememberedPerObject } from './remembered.ts';
 
 export interface ContainerRequests {
   cpuMillis?: number;
@@ -30,12 +31,7 @@ export function recommendationFromStatus(status: string | undefined): Recommenda
 /** The targets of a status recommendation's `containers`; undefined when it is not an object. */
 export function targetsOf(containers: unknown): Recommendation | undefined {
   if (typeof containers !== 'object' || containers === null) return undefined;
-  let targets = parsedTargets.get(containers);
-  if (targets === undefined) {
-    targets = parseTargets(containers);
-    parsedTargets.set(containers, targets);
-  }
-  return targets;
+  return parsedTargets(containers);
 }
 
 /**
@@ -44,7 +40,7 @@ export function targetsOf(containers: unknown): Recommendation | undefined {
  * is replaced, and parsing their quantities again was most of that comparison (bench:controller
  * profile). The objects are read only, and so are the targets returned.
  */
-const parsedTargets = new WeakMap<object, Recommendation>();
+const parsedTargets = rememberedPerObject((containers: object) => parseTargets(containers));
 
 function parseTargets(containers: object): Recommendation {
   const recommendation: Record<string, ContainerRequests> = {};

@@ -4,6 +4,7 @@
 
 import type { Decision } from './decider/index.ts';
 import { movedContainers, targetsOf, type StatusRecommendation } from './recommendation.ts';
+import { rememberedPerObject } from './remembered.ts';
 
 export interface StatusFields {
   desiredReplicas: number | null;
@@ -125,17 +126,10 @@ function sameLines(previous: unknown, next: readonly string[]): boolean {
   return before.length === next.length && next.every((line, i) => before[i] === line);
 }
 
-/** When the parsed annotation was written (NaN when it does not say), by parsed object: read every tick, changed only by a write. */
-const updatedTimes = new WeakMap<object, number>();
-
-function updatedAtOf(previous: Readonly<Record<string, unknown>>): number {
-  let at = updatedTimes.get(previous);
-  if (at === undefined) {
-    at = typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN;
-    updatedTimes.set(previous, at);
-  }
-  return at;
-}
+/** When the parsed annotation was written (NaN when it does not say): read every tick, changed only by a write. */
+const updatedAtOf = rememberedPerObject((previous: Readonly<Record<string, unknown>>) =>
+  typeof previous.updatedAt === 'string' ? Date.parse(previous.updatedAt) : NaN,
+);
 
 /**
  * Annotations parsed, by text. nextStatus runs for every workload every tick, and a workload's
@@ -199,16 +193,10 @@ function compareRecommendation(
  * recommendation until the annotation is written again, and a recommendation with the annotation
  * until the next round replaces it. Both are read only.
  */
-const jsonTexts = new WeakMap<object, string>();
+const jsonText = rememberedPerObject((value: object) => JSON.stringify(value));
 
 function jsonOf(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
-  let text = jsonTexts.get(value);
-  if (text === undefined) {
-    text = JSON.stringify(value);
-    jsonTexts.set(value, text);
-  }
-  return text;
+  return typeof value === 'object' && value !== null ? jsonText(value) : JSON.stringify(value);
 }
 
 /** The same target texts, container for container: then no target moved, and nothing is parsed (targets are written by formatCpu/formatMemory, one text per figure). */

@@ -28,6 +28,7 @@ import type { ObjectInfo } from '../core/mutation.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../core/policy.ts';
 import { recommendationFromStatus, type Recommendation } from '../core/recommendation.ts';
 import type { ConfigError } from '../core/setting-schema.ts';
+import { rememberedPerObject } from '../core/remembered.ts';
 
 export const POLICY_CONFIGMAP = 'ebb-policy';
 export const POLICY_KEY = 'policy.yaml';
@@ -61,7 +62,9 @@ export class ClusterCache implements ClusterView {
   private synced = false;
   private stopped = false;
   /** Recommendations parsed once per Deployment object (an update replaces the object). */
-  private readonly recommendations = new WeakMap<V1Deployment, Recommendation | undefined>();
+  private readonly recommendations = rememberedPerObject((deployment: V1Deployment) =>
+    recommendationFromStatus(deployment.metadata?.annotations?.[STATUS_ANNOTATION]),
+  );
 
   constructor(
     kubeConfig: KubeConfig,
@@ -146,11 +149,7 @@ export class ClusterCache implements ClusterView {
 
   recommendation(namespace: string, deployment: string): Recommendation | undefined {
     const object = this.deployments.get(deployment, namespace);
-    if (!object) return undefined;
-    if (!this.recommendations.has(object)) {
-      this.recommendations.set(object, recommendationFromStatus(object.metadata?.annotations?.[STATUS_ANNOTATION]));
-    }
-    return this.recommendations.get(object);
+    return object && this.recommendations(object);
   }
 
   private loadPolicy(configMap: V1ConfigMap): void {

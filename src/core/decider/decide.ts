@@ -16,6 +16,7 @@ import type { ScalingSettings } from '../settings.ts';
 import type { ActivitySnapshot, ActivityWindow } from './activity-window.ts';
 import { peakWanted, recordWanted, type RecentPeak } from './recent-peak.ts';
 import { describeStep, formatConcurrency, formatElapsed, type Reason, type ReasonCode } from './reason.ts';
+import { rememberedPerObject } from '../remembered.ts';
 
 export interface DeciderTuning {
   /** The window whose mean concurrency drives scaling; the ActivityWindow's horizon covers it (activityHorizonMs). */
@@ -104,18 +105,9 @@ export interface Decision {
   inFlight?: number;
 }
 
-/** Tunings completed with the defaults, by the partial one given: decide runs for every workload every tick, with the same tuning. Read only. */
-const completedTunings = new WeakMap<Partial<DeciderTuning>, Readonly<DeciderTuning>>();
-
-function completeTuning(partial: Partial<DeciderTuning> | undefined): Readonly<DeciderTuning> {
-  if (partial === undefined) return DEFAULT_TUNING;
-  let tuning = completedTunings.get(partial);
-  if (tuning === undefined) {
-    tuning = { ...DEFAULT_TUNING, ...partial };
-    completedTunings.set(partial, tuning);
-  }
-  return tuning;
-}
+/** The tuning completed with the defaults: decide runs for every workload every tick, with the same tuning. Read only. */
+const completed = rememberedPerObject((partial: Partial<DeciderTuning>): Readonly<DeciderTuning> => ({ ...DEFAULT_TUNING, ...partial }));
+const completeTuning = (partial: Partial<DeciderTuning> | undefined) => (partial === undefined ? DEFAULT_TUNING : completed(partial));
 
 /** The decision with the stable window's mean in flight it saw. */
 const seeing = (decision: Decision, inFlight: number): Decision => ({
