@@ -3,7 +3,7 @@
 // any pod, so it is not authenticated; the sidecar has no credentials to check tokens with.
 
 import http from 'node:http';
-import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
+import { answerJson, answerText, requestTarget, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
 import { INTERCEPTOR_READY_PATH } from '../../src/protocol/sidecar.ts';
 import { INTERCEPTOR_STATS_PATH } from '../../src/protocol/stats.ts';
@@ -14,7 +14,7 @@ export function createAdminServer(activity: InterceptorActivity, appReadiness: A
   return createHttpServer({}, (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return answerText(res, 405, 'only GET');
     if (serveOperations(req, res, { metrics: activity.registry })) return;
-    switch ((req.url ?? '/').split('?')[0]) {
+    switch (requestTarget(req).path) {
       case INTERCEPTOR_STATS_PATH:
         return answerJson(res, 200, activity.stats(appReadiness.current(), isDraining()));
       case INTERCEPTOR_READY_PATH:

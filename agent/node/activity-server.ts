@@ -3,7 +3,7 @@
 
 import http from 'node:http';
 import type { Registry } from 'prom-client';
-import { answerJson, answerText, serveOperations } from '../../src/http/answer.ts';
+import { answerJson, answerText, requestTarget, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
 import { ACTIVITY_PATH, activityTotals, asksForTotals, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
@@ -18,10 +18,8 @@ export function createActivityServer(
 ): http.Server {
   return createHttpServer({}, (req, res) => {
     if (serveOperations(req, res, { metrics })) return;
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const totalsOnly = asksForTotals(url.searchParams);
-    const report =
-      url.pathname === ACTIVITY_PATH ? () => (totalsOnly ? activityTotals(activity()) : activity()) : url.pathname === USAGE_PATH ? usage : undefined;
+    const { path, query } = requestTarget(req);
+    const report = path === ACTIVITY_PATH ? () => (asksForTotals(query) ? activityTotals(activity()) : activity()) : path === USAGE_PATH ? usage : undefined;
     if (!report) return answerText(res, 404, 'not found');
     if (req.method !== 'GET') return answerText(res, 405, 'only GET');
     authorizeRequest(req, verifier, allowedIdentity).then(

@@ -2,7 +2,7 @@
 // metrics for the kubelet and Prometheus.
 
 import http from 'node:http';
-import { answerJson, answerText, readCappedBody, serveOperations } from '../http/answer.ts';
+import { answerJson, answerText, readCappedBody, requestTarget, serveOperations } from '../http/answer.ts';
 import { createHttpServer } from '../http/server.ts';
 import { authorizeRequest, type TokenVerifier } from '../protocol/auth.ts';
 import { isWakeRequest, WAKE_PATH, type WakeRequest, type WakeResponse } from '../protocol/wake.ts';
@@ -32,8 +32,7 @@ const REFUSAL_STATUS: Record<WakeRefusal | 'unknown-workload', number> = { 'not-
 export function createControllerServer(options: ControllerServerOptions): http.Server {
   return createHttpServer({}, (req, res) => {
     if (serveOperations(req, res, { metrics: options.metrics.registry, ready: () => options.ready() || 'caches not synced yet' })) return;
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== WAKE_PATH) return answerText(res, 404, 'not found');
+    if (requestTarget(req).path !== WAKE_PATH) return answerText(res, 404, 'not found');
     if (req.method !== 'POST') return answerText(res, 405, `only POST on ${WAKE_PATH}`);
     void handleWake(req, options).then(
       // The rest of an over-cap body is not read: the connection cannot carry another request.

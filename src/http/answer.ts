@@ -59,11 +59,21 @@ export interface OperationsRoutes {
 }
 
 /**
+ * The request's path and query, split as sent. Never `new URL(req.url, base)`: a target such as
+ * `//` or `//host/x` is no path relative to a base (it throws, or names another host), and any
+ * client can send one.
+ */
+export function requestTarget(req: IncomingMessage): { path: string; query: URLSearchParams } {
+  const [path, query = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
+  return { path, query: new URLSearchParams(query) };
+}
+
+/**
  * Answers /healthz, /readyz and /metrics (the kubelet's probes and Prometheus); false for any
  * other path, which the caller serves.
  */
 export function serveOperations(req: IncomingMessage, res: ServerResponse, routes: OperationsRoutes): boolean {
-  const [path, query = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
+  const { path, query } = requestTarget(req);
   switch (path) {
     case '/healthz':
       answerText(res, 200, 'ok');
@@ -76,7 +86,7 @@ export function serveOperations(req: IncomingMessage, res: ServerResponse, route
       return true;
     }
     case '/metrics':
-      renderMetrics(routes.metrics, new URLSearchParams(query).getAll('name')).then(
+      renderMetrics(routes.metrics, query.getAll('name')).then(
         (text) => answer(res, 200, routes.metrics.contentType, text),
         (error: unknown) => answerText(res, 500, `metrics failed: ${String(error)}`),
       );

@@ -1,6 +1,7 @@
 // The agent's GET /activity and GET /usage for the controller (bearer token) under generated
 // malformed input, over real sockets on 127.0.0.1, in process with static tokens.
 
+import { expect } from 'chai';
 import { once } from 'node:events';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { usageUnavailable } from '../../../agent/node/usage-collector.ts';
 import { CachingTokenVerifier, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
 import { closeServer, CONTROLLER_TOKEN } from '../../fixtures/processes.ts';
 import { fuzzSurface, type Surface } from './fuzz.ts';
+import { exchange } from './raw-http.ts';
 
 const CONTROLLER_IDENTITY = 'system:serviceaccount:ebb-system:ebb-controller';
 
@@ -55,5 +57,18 @@ describe('fuzz: agent /activity and /usage', function () {
 
   it('and 100 for /usage', async () => {
     await fuzzSurface(surface('/usage'), 100);
+  });
+
+  it('answers request targets that are no path (`//`, `//host/x`, `*`) with 404 and a message, and keeps serving', async () => {
+    const request = (target: string) => Buffer.from(`GET ${target} HTTP/1.1\r\nHost: 10.0.0.7:18092\r\nAuthorization: Bearer ${CONTROLLER_TOKEN}\r\n\r\n`);
+    for (const target of ['//', '//host/activity', '*']) {
+      const { responses } = await exchange({ port }, { writes: [request(target)], answers: 1, boundMs: 5_000 });
+      expect(
+        responses.map(({ status, body }) => `${status} ${body.toString().trim()}`),
+        target,
+      ).to.deep.equal(['404 not found']);
+    }
+    const { responses } = await exchange({ port }, { writes: [request('/activity?pods=false')], answers: 1, boundMs: 5_000 });
+    expect(responses[0]?.status).to.equal(200);
   });
 });
