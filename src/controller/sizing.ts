@@ -11,21 +11,14 @@ import type { ContainerRecommendation, SizingConfig } from '../core/recommender/
 import { WorkloadRecommender } from '../core/sizing/workload-recommender.ts';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../core/quantity.ts';
 import type { Result } from '../core/result.ts';
-import type { StoredCheckpoint } from '../kube/sizing-checkpoints.ts';
 import type { OomKill, UsageReport } from '../protocol/usage.ts';
 import type { WorkloadKey } from '../protocol/workload.ts';
 import type { Collected } from './agents.ts';
-import { concurrencyLimit } from '../kube/concurrency-limit.ts';
+import { SizingCheckpoints, type CheckpointStorage } from './checkpoints.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { Gauge } from 'prom-client';
 import { TimeSlices, type TickGate } from './time-slices.ts';
 import type { Workload } from './workloads.ts';
-
-export interface CheckpointStorage {
-  list(): Promise<StoredCheckpoint[]>;
-  write(workload: WorkloadKey, text: string): Promise<void>;
-  delete(workload: WorkloadKey): Promise<void>;
-}
 
 export interface SizingLoopOptions {
   /** The scaling tick, which the round steps aside for (time-slices.ts). */
@@ -44,8 +37,6 @@ export interface SizingLoopOptions {
   log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
 }
 
-const writes = concurrencyLimit(8);
-
 export class SizingLoop {
   private readonly recommender = new WorkloadRecommender();
   private restored = false;
@@ -54,12 +45,19 @@ export class SizingLoop {
   private readonly announced = new Map<WorkloadKey, Recommendation>();
   /** `workload/container` warned about OOM kills at its memory maximum, until it is no longer capped. */
   private readonly cappedWarned = new Set<string>();
-  private readonly checkpointed = new Map<WorkloadKey, { at: number; newestSampleAt: number | null }>();
-  private lastRoundAt: number | undefined;
+  private readonly checkpoints: SizingCheckpoints;
   /** The figures each workload's gauges were last set from. */
   private readonly gaugesSetTo = new Map<WorkloadKey, string>();
 
-  constructor(private readonly options: SizingLoopOptions) {}
+  constructor(private readonly options: SizingLoopOptions) {
+    this.checkpoints = new SizingCheckpoints({
+      store: options.store,
+      intervalMs: options.checkpointIntervalMs,
+      metrics: options.metrics,
+      tickGate: options.tickGate,
+      log: (level, msg) => options.log(level, msg),
+    });
+  }
 
   /** The recommendation to write into the workload's status, once it has one. */
   statusRecommendation(workload: WorkloadKey): StatusRecommendation | undefined {
@@ -85,7 +83,7 @@ export class SizingLoop {
       this.publish(workload, now, config.tolerance);
       await slices.next();
     }
-    await this.checkpoint(now, options.checkpointIntervalMs);
+    await this.checkpoints.write(this.recommender, now);
   }
 
   /**
@@ -104,20 +102,9 @@ export class SizingLoop {
   }
 
   private async restore(): Promise<void> {
-    const config = this.options.config();
-    for (const stored of await this.options.store.list()) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(stored.text);
-      } catch {
-        parsed = undefined;
-      }
-      const restored = this.recommender.restore(parsed, config);
-      if (restored.ok) this.checkpointed.set(restored.value, { at: -Infinity, newestSampleAt: this.recommender.newestSampleAt(restored.value) });
-      else this.options.log('warn', `checkpoint of ${stored.workload} not restored (its history starts again): ${restored.error}`);
-    }
+    const restored = await this.checkpoints.restore(this.recommender, this.options.config());
     this.restored = true;
-    this.options.log('info', `recommender restored ${this.checkpointed.size} workload checkpoints`);
+    this.options.log('info', `recommender restored ${restored} workload checkpoints`);
   }
 
   private publish(workload: Workload, now: number, tolerance: number): void {
@@ -165,43 +152,6 @@ export class SizingLoop {
     void this.options.event(workload, 'Warning', 'OOMKilled', message).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
   }
 
-  /**
-   * Writes the checkpoints that have new samples and whose last write is an interval old, the
-   * longest-waiting first, at most a round's share of them (checkpointBudget): every workload is
-   * new at the first rounds, and all of them due in the same round once a minute were a burst of
-   * 1,000 writes that stalled the ticks at 1,000 workloads (test/bench/controller.ts).
-   */
-  private async checkpoint(now: number, intervalMs: number): Promise<void> {
-    const lastAt = (workload: WorkloadKey) => this.checkpointed.get(workload)?.at ?? -Infinity;
-    const workloads = this.recommender.workloads();
-    const due = workloads
-      .filter((workload) => {
-        const last = this.checkpointed.get(workload);
-        const newest = this.recommender.newestSampleAt(workload);
-        return !last || (newest !== last.newestSampleAt && now - last.at >= intervalMs);
-      })
-      .sort((a, b) => lastAt(a) - lastAt(b))
-      .slice(0, checkpointBudget(workloads.length, this.lastRoundAt === undefined ? 0 : now - this.lastRoundAt, intervalMs));
-    this.lastRoundAt = now;
-    await Promise.all(
-      due.map((workload) =>
-        writes(async () => {
-          await this.options.tickGate?.clear();
-          const checkpoint = this.recommender.checkpoint(workload);
-          if (!checkpoint) return;
-          try {
-            await this.options.store.write(workload, JSON.stringify(checkpoint));
-            this.checkpointed.set(workload, { at: now, newestSampleAt: checkpoint.newestSampleAt });
-            this.options.metrics.checkpointWrites.inc({ outcome: 'written' });
-          } catch (error) {
-            this.options.metrics.checkpointWrites.inc({ outcome: 'failed' });
-            this.options.log('warn', `checkpoint of ${workload}: ${error instanceof Error ? error.message : String(error)}`);
-          }
-        }),
-      ),
-    );
-  }
-
   private setGauges(workload: Workload, recommendations: ReadonlyMap<string, ContainerRecommendation>): void {
     const { target, lower, upper, confidence, templateRequests } = this.options.metrics.recommendation;
     const namespace = workload.deployment.metadata?.namespace ?? '';
@@ -238,9 +188,7 @@ export class SizingLoop {
     this.published.delete(workload);
     this.gaugesSetTo.delete(workload);
     this.announced.delete(workload);
-    this.checkpointed.delete(workload);
     for (const key of this.cappedWarned) if (key.startsWith(`${workload}/`)) this.cappedWarned.delete(key);
-    void this.options.store.delete(workload).catch((error: unknown) => this.options.log('warn', `checkpoint of ${workload} not deleted: ${String(error)}`));
   }
 
   /** A replica that stops leading forgets: the next leader's checkpoints are the truth when it leads again. */
@@ -249,22 +197,10 @@ export class SizingLoop {
     this.published.clear();
     this.gaugesSetTo.clear();
     this.announced.clear();
-    this.checkpointed.clear();
+    this.checkpoints.clear();
     this.cappedWarned.clear();
     this.restored = false;
-    this.lastRoundAt = undefined;
   }
-}
-
-/** Checkpoint writes a round may make however few workloads there are: a handful are written at once. */
-const MIN_CHECKPOINT_WRITES = 16;
-
-/**
- * The workloads' share of the interval that passed since the last round, half again for room to
- * catch up: each workload is written about once an interval and a backlog clears in a few rounds.
- */
-export function checkpointBudget(workloads: number, sinceLastRoundMs: number, intervalMs: number): number {
-  return Math.max(MIN_CHECKPOINT_WRITES, Math.ceil(workloads * Math.min(1, sinceLastRoundMs / intervalMs) * 1.5));
 }
 
 function describeMove(container: string, before: { cpuMillis?: number; memoryBytes?: number } | undefined, after: ContainerRecommendation): string {

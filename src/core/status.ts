@@ -3,6 +3,7 @@
 // it). Fields written by other parts of ebb (the recommendation) are carried over untouched.
 
 import type { Decision } from './decider/index.ts';
+import { fnv1a } from './hash.ts';
 import { movedContainers, targetsOf, type StatusRecommendation } from './recommendation.ts';
 import { rememberedPerObject } from './remembered.ts';
 
@@ -41,10 +42,7 @@ export const STATUS_REFRESH_SPREAD_MS = 30_000;
  * drift apart from the others'.
  */
 export function statusRefreshMs(workload: string): number {
-  // FNV-1a: any fixed, evenly spread hash of the key does.
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < workload.length; i++) hash = Math.imul(hash ^ workload.charCodeAt(i), 0x01000193);
-  return STATUS_REFRESH_MS + Math.round(((hash >>> 0) / 2 ** 32) * STATUS_REFRESH_SPREAD_MS);
+  return STATUS_REFRESH_MS + Math.round((fnv1a(workload) / 2 ** 32) * STATUS_REFRESH_SPREAD_MS);
 }
 
 /** What a status says beside the decision: the recommendation, whether ebb sees the traffic, what waits for the pods. */

@@ -75,8 +75,8 @@ export class ClusterCache implements ClusterView {
     this.namespaces = makeInformer(kubeConfig, '/api/v1/namespaces', () => core.listNamespace());
     this.replicaSets = makeInformer(kubeConfig, '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces());
     this.deployments = makeInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces());
-    // The policy's ConfigMap alone: ebb's namespace also holds one checkpoint ConfigMap per
-    // workload, rewritten every minute, that no cache needs to hold or decode.
+    // The policy's ConfigMap alone: ebb's namespace also holds the recommender's checkpoint shards,
+    // rewritten every minute, that no cache needs to hold or decode.
     const policyOnly = `metadata.name=${POLICY_CONFIGMAP}`;
     this.configMaps = new ListWatch(
       `/api/v1/namespaces/${options.namespace}/configmaps`,

@@ -80,6 +80,13 @@ export class WorkloadRecommender {
     return [...this.models.keys()];
   }
 
+  /** Containers modelled, across every workload. */
+  containerCount(): number {
+    let count = 0;
+    for (const models of this.models.values()) count += models.size;
+    return count;
+  }
+
   newestSampleAt(workload: WorkloadKey): number | null {
     return this.newestSample.get(workload) ?? null;
   }

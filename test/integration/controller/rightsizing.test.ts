@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../../../src/core/annotations.ts';
 import { recommendationFromStatus, type ContainerRequests } from '../../../src/core/recommendation.ts';
-import { CHECKPOINT_KEY, checkpointName } from '../../../src/kube/sizing-checkpoints.ts';
+import { SHARD_KEY, shardName } from '../../../src/kube/sizing-checkpoints.ts';
 import { clusterResourceUsage, createKwokObject } from '../../../src/localcluster/kwok-metrics.ts';
 import { TEST_OOM_KILL_ANNOTATION } from '../../../src/localcluster/kwok-stages.ts';
 import { optedInNamespace, serviceAccountToken, useCluster } from '../../fixtures/cluster-support.ts';
@@ -142,9 +142,12 @@ describe('right-sizing on the real control plane', function () {
   it('resumes from the checkpoint when the leader is SIGKILLed', async () => {
     // The leader checkpoints every 2 s while samples arrive: read one, then kill the leader.
     const series = `ebb_recommendation_target{namespace="${namespace}",deployment="web",container="app",resource="memory"}`;
-    const configMaps = () => core.readNamespacedConfigMap({ name: checkpointName('shop/web'), namespace: 'ebb-system' });
-    const saved = await eventually('a checkpoint', async () => (await configMaps().catch(() => undefined))?.data?.[CHECKPOINT_KEY]);
-    expect(JSON.parse(saved)).to.include({ v: 1, workload: 'shop/web' });
+    // One workload: one shard holds it.
+    const configMaps = () => core.readNamespacedConfigMap({ name: shardName(0, 1), namespace: 'ebb-system' });
+    const saved = await eventually('a checkpoint', async () => (await configMaps().catch(() => undefined))?.data?.[SHARD_KEY]);
+    const { checkpoints } = JSON.parse(saved) as { checkpoints: unknown[] };
+    expect(checkpoints).to.have.length(1);
+    expect(checkpoints[0]).to.include({ v: 1, workload: 'shop/web' });
     const lastTarget = await agentMetric(controller.ready.port, series);
     controller.child.kill('SIGKILL');
 

@@ -5,11 +5,13 @@ import { expect } from 'chai';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Collected } from '../../../src/controller/agents.ts';
 import { ControllerMetrics } from '../../../src/controller/metrics.ts';
-import { SizingLoop, type CheckpointStorage } from '../../../src/controller/sizing.ts';
+import { SizingLoop } from '../../../src/controller/sizing.ts';
+import type { CheckpointStorage } from '../../../src/controller/checkpoints.ts';
 import type { Workload } from '../../../src/controller/workloads.ts';
 import { DEFAULT_SIZING } from '../../../src/core/recommender/index.ts';
 import type { WorkloadSettings } from '../../../src/core/settings.ts';
-import type { StoredCheckpoint } from '../../../src/kube/sizing-checkpoints.ts';
+import type { StoredCheckpoints } from '../../../src/kube/sizing-checkpoints.ts';
+import { shardText } from '../../../src/core/sizing/checkpoint-shards.ts';
 import type { OomKill, UsageReport } from '../../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 
@@ -17,19 +19,24 @@ const MiB = 2 ** 20;
 const start = Date.parse('2026-12-01T00:00:00Z');
 
 class MemoryStore implements CheckpointStorage {
-  readonly saved = new Map<WorkloadKey, string>();
+  readonly saved = new Map<string, { kind: 'shard' | 'workload'; text: string }>();
   writes = 0;
-  list(): Promise<StoredCheckpoint[]> {
-    return Promise.resolve([...this.saved].map(([workload, text]) => ({ workload, text })));
+  list(): Promise<StoredCheckpoints[]> {
+    return Promise.resolve([...this.saved].map(([name, object]) => ({ name, ...object })));
   }
-  write(workload: WorkloadKey, text: string): Promise<void> {
+  write(name: string, text: string): Promise<void> {
     this.writes++;
-    this.saved.set(workload, text);
+    this.saved.set(name, { kind: 'shard', text });
     return Promise.resolve();
   }
-  delete(workload: WorkloadKey): Promise<void> {
-    this.saved.delete(workload);
+  delete(name: string): Promise<void> {
+    this.saved.delete(name);
     return Promise.resolve();
+  }
+  /** The checkpoints a shard holds. */
+  shard(name: string): { workload: string }[] {
+    const object = this.saved.get(name);
+    return object ? (JSON.parse(object.text) as { checkpoints: { workload: string }[] }).checkpoints : [];
   }
 }
 
@@ -90,6 +97,20 @@ async function rounds(h: ReturnType<typeof harness>, from: number, count: number
     await h.loop.round(now);
   }
   return now;
+}
+
+function workloadsNamed(count: number): Workload[] {
+  return Array.from({ length: count }, (_, i) => ({ ...web, key: `shop/web-${i}` as WorkloadKey }));
+}
+
+/** One sample of one container for each workload's one pod. */
+function usageOf(workloads: readonly Workload[], at: number): UsageReport {
+  const pods = workloads.map((workload) => ({
+    pod: `${workload.key}-1`,
+    workload: workload.key,
+    containers: [{ container: 'app', cpuCores: 0.5, memoryBytes: 300 * MiB, at }],
+  }));
+  return { node: 'node-a', generatedAt: at, scrapedAt: at, stale: false, pods, ooms: [] };
 }
 
 const target = (h: ReturnType<typeof harness>) => h.loop.statusRecommendation('shop/web')?.containers.app;
@@ -153,7 +174,7 @@ describe('sizing loop', () => {
     expect(parseMi(target(h)!.memory)).to.be.greaterThan(parseMi(before));
   });
 
-  it('checkpoints at most once per interval per workload, and a new leader resumes from the checkpoint', async () => {
+  it('checkpoints at most once per interval, and a new leader resumes from the checkpoint', async () => {
     const store = new MemoryStore();
     const first = harness(store);
     // Rounds at 0 … 60 s: written at the first and at 60 s; what it published then is what a successor gets back.
@@ -162,8 +183,9 @@ describe('sizing loop', () => {
     const atCheckpoint = first.loop.statusRecommendation('shop/web');
     await rounds(first, next, 5, 0.5, 300 * MiB); // up to 110 s: no write within the interval
     expect(store.writes).to.equal(2);
-    const saved = store.saved.get('shop/web')!;
-    expect(JSON.parse(saved)).to.include({ v: 1, workload: 'shop/web' });
+    expect([...store.saved.keys()]).to.deep.equal(['ebb-sizing-0-of-1']);
+    expect(store.shard('ebb-sizing-0-of-1')).to.have.length(1);
+    expect(store.shard('ebb-sizing-0-of-1')[0]).to.include({ v: 1, workload: 'shop/web' });
 
     // The leader dies; another replica leads with no usage to pull yet: it starts from the checkpoint.
     const successor = harness(store);
@@ -175,30 +197,95 @@ describe('sizing loop', () => {
     expect(restored?.containers.app?.memory).to.equal(atCheckpoint?.containers.app?.memory);
   });
 
-  it('spreads the checkpoints of many workloads over the interval instead of writing them all in one round', async () => {
+  it('keeps many workloads in a few shards, each written about once an interval, spread over the rounds', async () => {
     const store = new MemoryStore();
     const h = harness(store);
-    const many: Workload[] = Array.from({ length: 600 }, (_, i) => ({ ...web, key: `shop/web-${i}` as WorkloadKey }));
+    const many = workloadsNamed(600);
     h.setWorkloads(many);
     const writesPerRound: number[] = [];
     for (let round = 0, now = start; round < 30; round++, now += 10_000) {
-      const pods = many.map((workload) => ({
-        pod: `${workload.key}-1`,
-        workload: workload.key,
-        containers: [{ container: 'app', cpuCores: 0.5, memoryBytes: 300 * MiB, at: now }],
-      }));
-      h.feed([{ node: 'node-a', generatedAt: now, scrapedAt: now, stale: false, pods, ooms: [] }]);
+      h.feed([usageOf(many, now)]);
       const before = store.writes;
       await h.loop.round(now);
       writesPerRound.push(store.writes - before);
     }
-    // 600 workloads, 10-s rounds, a 60-s interval: 100 a round on average, at most 150 (16 in the first, which has no previous round).
-    expect(writesPerRound[0]).to.equal(16);
-    expect(Math.max(...writesPerRound)).to.equal(150);
-    expect(store.saved.size, 'every workload checkpointed within the first minute').to.equal(600);
-    expect(writesPerRound.slice(0, 6).reduce((a, b) => a + b)).to.be.at.least(600);
-    // Then each workload about once an interval: over the last 4 minutes, 3 or 4 times each.
-    expect(writesPerRound.slice(6).reduce((a, b) => a + b)).to.be.within(600 * 3, 600 * 4);
+    // 600 containers, at most 200 a shard: 4 shards, written one a round (their share of a 60-s interval, half again, rounded up).
+    expect([...store.saved.keys()].sort()).to.deep.equal(['ebb-sizing-0-of-4', 'ebb-sizing-1-of-4', 'ebb-sizing-2-of-4', 'ebb-sizing-3-of-4']);
+    expect(Math.max(...writesPerRound)).to.equal(1);
+    const held = [...store.saved.keys()].flatMap((name) => store.shard(name).map((checkpoint) => checkpoint.workload));
+    expect(new Set(held).size, 'every workload checkpointed, once').to.equal(600);
+    expect(held).to.have.length(600);
+    expect(writesPerRound.slice(0, 4), 'every shard written in the first rounds').to.deep.equal([1, 1, 1, 1]);
+    // Then each shard once an interval: over the last 4 minutes, 4 times each.
+    expect(writesPerRound.slice(6).reduce((a, b) => a + b)).to.equal(4 * 4);
+  });
+
+  it('moves to more shards as containers are added: writes the new set, then deletes the old one whole', async () => {
+    const store = new MemoryStore();
+    const h = harness(store);
+    let workloads = workloadsNamed(150);
+    h.setWorkloads(workloads);
+    let now = start;
+    const round = async () => {
+      h.feed([usageOf(workloads, now)]);
+      await h.loop.round(now);
+      now += 10_000;
+    };
+    await round();
+    expect([...store.saved.keys()]).to.deep.equal(['ebb-sizing-0-of-1']);
+    workloads = workloadsNamed(300);
+    h.setWorkloads(workloads);
+    await round();
+    // The old shard stays until both new ones are written, and only then goes.
+    expect([...store.saved.keys()].sort()).to.deep.equal(['ebb-sizing-0-of-1', 'ebb-sizing-0-of-2']);
+    expect(store.shard('ebb-sizing-0-of-1')).to.have.length(150);
+    await round();
+    expect([...store.saved.keys()].sort()).to.deep.equal(['ebb-sizing-0-of-2', 'ebb-sizing-1-of-2']);
+    const held = ['ebb-sizing-0-of-2', 'ebb-sizing-1-of-2'].flatMap((name) => store.shard(name));
+    expect(held).to.have.length(300);
+  });
+
+  it('reads the one-workload checkpoints written before shards, and deletes them once its shards are written', async () => {
+    const before = new MemoryStore();
+    await rounds(harness(before), start, 3, 0.5, 300 * MiB);
+    const store = new MemoryStore();
+    store.saved.set('ebb-sizing.shop.web', { kind: 'workload', text: JSON.stringify(before.shard('ebb-sizing-0-of-1')[0]) });
+    const h = harness(store);
+    h.feed([]);
+    await h.loop.round(start + 60_000);
+    expect(h.logs).to.include('recommender restored 1 workload checkpoints');
+    expect(target(h)).to.not.equal(undefined);
+    await rounds(h, start + 70_000, 1, 0.5, 300 * MiB);
+    expect([...store.saved.keys()]).to.deep.equal(['ebb-sizing-0-of-1']);
+    expect(store.shard('ebb-sizing-0-of-1')[0]).to.include({ workload: 'shop/web' });
+  });
+
+  it('drops the checkpoint of a Deployment that no longer exists from its shard within an interval, and keeps a sleeping one’s', async () => {
+    const h = harness();
+    const now = await rounds(h, start, 3, 0.5, 300 * MiB);
+    h.feed([]); // asleep at zero: no pods, no usage
+    await h.loop.round(now + 3_600_000);
+    expect(h.store.shard('ebb-sizing-0-of-1').map((checkpoint) => checkpoint.workload)).to.deep.equal(['shop/web']);
+    expect(target(h)).to.not.equal(undefined);
+    h.setWorkloads([]);
+    await h.loop.round(now + 3_610_000);
+    expect(target(h)).to.equal(undefined);
+    // Its shard was written 10 s ago: it goes at the shard's next write, an interval after that one.
+    await h.loop.round(now + 3_650_000);
+    expect(h.store.shard('ebb-sizing-0-of-1')).to.have.length(1);
+    await h.loop.round(now + 3_660_000);
+    expect(h.store.shard('ebb-sizing-0-of-1')).to.deep.equal([]);
+  });
+
+  it('restores nothing from an unreadable checkpoint, says which and why, and starts its history again', async () => {
+    const store = new MemoryStore();
+    store.saved.set('ebb-sizing-0-of-1', { kind: 'shard', text: shardText([{ v: 99, workload: 'shop/web' }]) });
+    store.saved.set('ebb-sizing-1-of-2', { kind: 'shard', text: '{"v":1,"checkpoints":{}}' });
+    const h = harness(store);
+    await rounds(h, start, 3, 0.5, 300 * MiB);
+    expect(h.logs.some((line) => /checkpoint in ebb-sizing-0-of-1 not restored .*version 99/.test(line))).to.equal(true);
+    expect(h.logs).to.include('checkpoints in ebb-sizing-1-of-2 not restored (their histories start again): a shard must hold a "checkpoints" array');
+    expect(target(h)).to.not.equal(undefined);
   });
 
   it('does nothing while not leading, and forgets what it knew when it stops leading', async () => {
@@ -213,31 +300,6 @@ describe('sizing loop', () => {
     h.setLeader(false);
     await h.loop.round(now);
     expect(target(h)).to.equal(undefined);
-  });
-
-  it('deletes the checkpoint of a Deployment that no longer exists, and keeps a sleeping one’s', async () => {
-    const h = harness();
-    const now = await rounds(h, start, 3, 0.5, 300 * MiB);
-    h.feed([]); // asleep at zero: no pods, no usage
-    await h.loop.round(now + 3_600_000);
-    expect(h.store.saved.has('shop/web')).to.equal(true);
-    expect(target(h)).to.not.equal(undefined);
-    h.setWorkloads([]);
-    await h.loop.round(now + 3_610_000);
-    expect(h.store.saved.has('shop/web')).to.equal(false);
-    expect(target(h)).to.equal(undefined);
-  });
-
-  it('restores nothing from an unreadable checkpoint, says so, and starts the history again', async () => {
-    const store = new MemoryStore();
-    store.saved.set('shop/web', '{"v":99}');
-    const h = harness(store);
-    await rounds(h, start, 3, 0.5, 300 * MiB);
-    expect(
-      h.logs.some((line) => /checkpoint of shop\/web not restored .*version 99/.test(line)),
-      h.logs.join('\n'),
-    ).to.equal(true);
-    expect(target(h)).to.not.equal(undefined);
   });
 });
 
