@@ -46,9 +46,11 @@ export class ControllerMetrics extends ProgramMetrics {
     'deployment',
     'container',
   ]);
-  readonly checkpointWrites = this.counter('ebb_recommender_checkpoint_writes_total', 'Writes of the recommender checkpoints, by outcome (written, failed)', [
-    'outcome',
-  ]);
+  readonly checkpointWrites = this.counter(
+    'ebb_recommender_checkpoint_writes_total',
+    'Writes of the recommender checkpoint shards, by outcome (written, failed)',
+    ['outcome'],
+  );
   readonly resizes = this.counter(
     'ebb_resizes_total',
     'In-place resizes of running pods, by outcome (written, applied, conflict, refused, failed; error: the kubelet failed to apply one; infeasible, deferred: the node refused or held one back past the timeout; offered: a pod offered for eviction instead)',

@@ -1,10 +1,10 @@
 // The right-sizing loop of the leader: every usage interval it pulls the agents' usage reports,
 // feeds the recommender, publishes each workload's recommendation (metrics now, the status
 // annotation through the scaler's status write, an Event when a target moves by more than the
-// policy's tolerance) and checkpoints the recommender's state at most once per checkpoint interval
-// per workload. A replica that becomes leader first restores every checkpoint, so a failover loses
-// at most one checkpoint interval; it feeds nothing before that, so it never overwrites a
-// checkpoint with less than it holds.
+// policy's tolerance) and checkpoints the recommender's state (checkpoints.ts: in shards, each
+// written at most once per checkpoint interval). A replica that becomes leader first restores
+// every checkpoint, so a failover loses at most one checkpoint interval; it feeds nothing before
+// that, so it never overwrites a checkpoint with less than it holds.
 
 import { movedContainers, statusRecommendation, targetsOf, type Recommendation, type StatusRecommendation } from '../core/recommendation.ts';
 import type { ContainerRecommendation, SizingConfig } from '../core/recommender/index.ts';
