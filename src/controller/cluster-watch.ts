@@ -5,7 +5,6 @@
 import {
   AutoscalingV2Api,
   CoreV1Api,
-  makeInformer,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
@@ -17,6 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ActivatorEndpoint } from '../core/activator-slice.ts';
 import { servicesSelecting } from '../core/traffic-visibility.ts';
+import { leanInformer, withoutManagedFields } from '../kube/lean-informer.ts';
 import { restartOnError } from '../kube/restart-on-error.ts';
 
 type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -36,14 +36,18 @@ export class ClusterWatch {
   ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
-    this.services = makeInformer(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces());
-    this.autoscalers = makeInformer(kubeConfig, '/apis/autoscaling/v2/horizontalpodautoscalers', () =>
-      autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
+    this.services = leanInformer(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces(), withoutManagedFields);
+    this.autoscalers = leanInformer(
+      kubeConfig,
+      '/apis/autoscaling/v2/horizontalpodautoscalers',
+      () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
+      withoutManagedFields,
     );
-    this.agentPods = makeInformer(
+    this.agentPods = leanInformer(
       kubeConfig,
       `/api/v1/namespaces/${ebbNamespace}/pods`,
       () => core.listNamespacedPod({ namespace: ebbNamespace, labelSelector: AGENT_SELECTOR }),
+      withoutManagedFields,
       AGENT_SELECTOR,
     );
   }

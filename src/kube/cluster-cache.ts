@@ -8,7 +8,6 @@ import {
   AppsV1Api,
   CoreV1Api,
   ListWatch,
-  makeInformer,
   Watch,
   type Informer,
   type KubeConfig,
@@ -18,11 +17,11 @@ import {
   type V1Deployment,
   type V1Namespace,
   type V1ObjectMeta,
-  type V1ReplicaSet,
   type V1ResourceQuota,
 } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import type { ClusterView } from '../core/cluster-view.ts';
+import { leanInformer, replicaSetIdentity, withoutManagedFields } from './lean-informer.ts';
 import { restartOnError } from './restart-on-error.ts';
 import type { ObjectInfo } from '../core/mutation.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../core/policy.ts';
@@ -53,7 +52,7 @@ const info = (meta: V1ObjectMeta | undefined): ObjectInfo => ({ name: meta?.name
 
 export class ClusterCache implements ClusterView {
   private readonly namespaces: Cache<V1Namespace>;
-  private readonly replicaSets: Cache<V1ReplicaSet>;
+  private readonly replicaSets: Cache<KubernetesObject>;
   private readonly deployments: Cache<V1Deployment>;
   private readonly configMaps: Cache<V1ConfigMap>;
   private readonly quotas: Cache<V1ResourceQuota> | undefined;
@@ -72,9 +71,11 @@ export class ClusterCache implements ClusterView {
   ) {
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const apps = kubeConfig.makeApiClient(AppsV1Api);
-    this.namespaces = makeInformer(kubeConfig, '/api/v1/namespaces', () => core.listNamespace());
-    this.replicaSets = makeInformer(kubeConfig, '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces());
-    this.deployments = makeInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces());
+    this.namespaces = leanInformer(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), withoutManagedFields);
+    // Asked only who owns a ReplicaSet: its template, status and annotations (a copy of the
+    // Deployment's, ebb.dev/status included) are not kept.
+    this.replicaSets = leanInformer(kubeConfig, '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces(), replicaSetIdentity);
+    this.deployments = leanInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), withoutManagedFields);
     // The policy's ConfigMap alone: ebb's namespace also holds the recommender's checkpoint shards,
     // rewritten every minute, that no cache needs to hold or decode.
     const policyOnly = `metadata.name=${POLICY_CONFIGMAP}`;
@@ -86,7 +87,9 @@ export class ClusterCache implements ClusterView {
       undefined,
       policyOnly,
     );
-    this.quotas = options.resourceQuotas ? makeInformer(kubeConfig, '/api/v1/resourcequotas', () => core.listResourceQuotaForAllNamespaces()) : undefined;
+    this.quotas = options.resourceQuotas
+      ? leanInformer(kubeConfig, '/api/v1/resourcequotas', () => core.listResourceQuotaForAllNamespaces(), withoutManagedFields)
+      : undefined;
     this.configMaps.on('add', (configMap) => this.loadPolicy(configMap));
     this.configMaps.on('update', (configMap) => this.loadPolicy(configMap));
     this.configMaps.on('delete', (configMap) => {

@@ -5,10 +5,11 @@
 // read in pages, so no more than a page of full pods is ever held at once. Opt-in is not a filter
 // here: a workload opted in later has its pods at once, without a new list.
 
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, ListWatch, type KubeConfig, type KubernetesListObject, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
 import { slimPod, type SlimPod } from '../core/resize/slim-pod.ts';
 import { owningDeploymentName, owningReplicaSetName } from '../core/owner.ts';
 import { workloadKey, type WorkloadKey } from '../protocol/workload.ts';
+import { LeanWatch } from './lean-informer.ts';
 import { restartOnError } from './restart-on-error.ts';
 
 /** What the list-watch stores per pod: its identity, and the slim pod when a ReplicaSet controls it. */
@@ -22,31 +23,6 @@ interface CachedPod {
 // (10,000 pods, single runs on a loaded machine) the controller's RSS peak was 426 MB without this
 // cache, 487 MB with pages of 500, 466-471 MB with pages of 100 (the slim pods: ~11 MB).
 const PAGE = 100;
-
-/** A Watch that hands on the slim form of each pod it receives, never the pod. */
-class SlimmingWatch extends Watch {
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly cached: (pod: V1Pod) => CachedPod,
-  ) {
-    super(kubeConfig);
-  }
-
-  override watch(
-    path: string,
-    params: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, object: unknown, raw?: unknown) => void,
-    done: (error: unknown) => void,
-  ): Promise<AbortController> {
-    const objectEvent = (phase: string) => phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
-    return super.watch(
-      path,
-      { ...params, allowWatchBookmarks: true },
-      (phase, object: V1Pod) => callback(phase, objectEvent(phase) ? this.cached(object) : object),
-      done,
-    );
-  }
-}
 
 export interface WorkloadPodsOptions {
   /** The ReplicaSet as an informer knows it (its owner names the Deployment), if it does yet. */
@@ -86,7 +62,7 @@ export class WorkloadPods {
       }
       return { metadata: { resourceVersion: page.metadata?.resourceVersion }, items };
     };
-    this.informer = new ListWatch<CachedPod>('/api/v1/pods', new SlimmingWatch(kubeConfig, cached), list, false);
+    this.informer = new ListWatch<CachedPod>('/api/v1/pods', new LeanWatch(kubeConfig, cached), list, false);
     this.informer.on('add', (pod) => this.index(pod));
     this.informer.on('update', (pod) => this.index(pod));
     this.informer.on('delete', (pod) => this.unindex(keyOf(pod)));
