@@ -9,6 +9,8 @@
 import { movedContainers, statusRecommendation, targetsOf, type Recommendation, type StatusRecommendation } from '../core/recommendation.ts';
 import type { ContainerRecommendation, SizingConfig } from '../core/recommender/index.ts';
 import { WorkloadRecommender } from '../core/sizing/workload-recommender.ts';
+import { STATUS_ANNOTATION } from '../core/annotations.ts';
+import { compareWithStatus } from '../core/status.ts';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../core/quantity.ts';
 import type { Result } from '../core/result.ts';
 import type { OomKill, UsageReport } from '../protocol/usage.ts';
@@ -113,6 +115,7 @@ export class SizingLoop {
     if (recommendations.size === 0) return;
     const status = statusRecommendation(recommendations);
     this.published.set(workload.key, status);
+    compareWithStatus(workload.deployment.metadata?.annotations?.[STATUS_ANNOTATION], status, tolerance);
     this.setGauges(workload, recommendations);
 
     const targets = targetsOf(status.containers) ?? {};

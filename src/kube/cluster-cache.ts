@@ -21,7 +21,7 @@ import {
 } from '@kubernetes/client-node';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import type { ClusterView } from '../core/cluster-view.ts';
-import { leanInformer, replicaSetIdentity, withoutManagedFields } from './lean-informer.ts';
+import { leanInformer, replicaSetIdentity, withoutManagedFields, withSpecShared } from './lean-informer.ts';
 import { restartOnError } from './restart-on-error.ts';
 import type { ObjectInfo } from '../core/mutation.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../core/policy.ts';
@@ -75,7 +75,12 @@ export class ClusterCache implements ClusterView {
     // Asked only who owns a ReplicaSet: its template, status and annotations (a copy of the
     // Deployment's, ebb.dev/status included) are not kept.
     this.replicaSets = leanInformer(kubeConfig, '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces(), replicaSetIdentity);
-    this.deployments = leanInformer(kubeConfig, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces(), withoutManagedFields);
+    this.deployments = leanInformer(
+      kubeConfig,
+      '/apis/apps/v1/deployments',
+      () => apps.listDeploymentForAllNamespaces(),
+      (deployment) => withSpecShared(withoutManagedFields(deployment), this.deployments.get(deployment.metadata?.name ?? '', deployment.metadata?.namespace)),
+    );
     // The policy's ConfigMap alone: ebb's namespace also holds the recommender's checkpoint shards,
     // rewritten every minute, that no cache needs to hold or decode.
     const policyOnly = `metadata.name=${POLICY_CONFIGMAP}`;

@@ -38,6 +38,18 @@ export function withoutManagedFields<T extends KubernetesObject>(object: T): T {
   return { ...object, metadata };
 }
 
+/**
+ * The object with the cached copy's spec when its generation did not move (for a Deployment, any
+ * change to the spec, replicas included, moves it): an update of its annotations or status (ebb's
+ * own status writes, the Deployment controller's status) then keeps every answer remembered per
+ * pod template, and leaves no copy of the spec to collect.
+ */
+export function withSpecShared<T extends KubernetesObject & { spec?: unknown }>(object: T, cached: T | undefined): T {
+  const { uid, generation } = object.metadata ?? {};
+  if (!cached || generation === undefined || cached.metadata?.uid !== uid || cached.metadata?.generation !== generation) return object;
+  return { ...object, spec: cached.spec };
+}
+
 /** A ReplicaSet as the caches need it: who it is and who owns it. */
 export function replicaSetIdentity<T extends KubernetesObject>(object: T): KubernetesObject {
   const { name, namespace, uid, resourceVersion, ownerReferences }: V1ObjectMeta = object.metadata ?? {};

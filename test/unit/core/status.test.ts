@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { nextStatus, readStatus, statusFields, statusRefreshMs, STATUS_REFRESH_MS, STATUS_REFRESH_SPREAD_MS } from '../../../src/core/status.ts';
+import {
+  compareWithStatus,
+  nextStatus,
+  readStatus,
+  statusFields,
+  statusRefreshMs,
+  STATUS_REFRESH_MS,
+  STATUS_REFRESH_SPREAD_MS,
+} from '../../../src/core/status.ts';
 import { recommendationFromStatus, type StatusRecommendation } from '../../../src/core/recommendation.ts';
 import type { Decision } from '../../../src/core/decider/index.ts';
 
@@ -124,6 +132,18 @@ describe('the ebb.dev/status annotation', () => {
           `within a wider tolerance, tick ${tick}`,
         ).to.equal(undefined);
       }
+    });
+
+    it('decides the same when the sizing round compared the recommendation first, whatever annotation it compared with', () => {
+      const at250 = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
+      const at290 = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('290m', '300Mi') }), now)!;
+      const published = recommendation('300m', '300Mi');
+      compareWithStatus(at290, published, 0.1);
+      expect(nextStatus(at290, statusFields(steady, undefined, now + 2000, { recommendation: published }), now + 2000, 0.1)).to.equal(undefined);
+      // Compared with another annotation, or another tolerance, than the tick's: the tick compares again.
+      expect(nextStatus(at250, statusFields(steady, undefined, now + 2000, { recommendation: published }), now + 2000, 0.1)).to.be.a('string');
+      compareWithStatus(at250, published, 0.5);
+      expect(nextStatus(at250, statusFields(steady, undefined, now + 4000, { recommendation: published }), now + 4000, 0.1)).to.be.a('string');
     });
   });
 
