@@ -41,6 +41,8 @@ import { WorkloadSource, type Workload } from './workloads.ts';
 
 /** Status writes at once (status-writes.ts). */
 const STATUS_WRITE_CONCURRENCY = 16;
+/** Status writes waiting or running at most (status-writes.ts). */
+const STATUS_WRITES_PENDING_MAX = 128;
 
 export interface ControllerDependencies {
   /** The API server, for every cache, write and watch. */
@@ -163,7 +165,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     log,
   });
 
-  const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error), tickGate);
+  const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error), tickGate, STATUS_WRITES_PENDING_MAX);
   const effects: ScalerEffects = {
     event: (workload, type, reason, message) => {
       log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
@@ -174,7 +176,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       void tickGate.after(() => events.record(target, type, reason, message)).catch(report('event'));
     },
     status: (workload, decision, lastRequestAt) => {
-      if (statusWrites.isPending(workload.key)) return;
+      if (statusWrites.isPending(workload.key) || !statusWrites.hasRoom()) return;
       const now = Date.now();
       const fields = statusFields(decision, lastRequestAt, now, {
         recommendation: sizing.statusRecommendation(workload.key),

@@ -3,6 +3,10 @@
 // doubled) and held the tick, and with it every workload's next decision, for seconds. At most one
 // write per workload is pending; a newer text waits for the next tick. A write starts once the
 // tick that submitted it has settled (time-slices.ts): sending it is work the tick need not wait for.
+// At most `maxPending` writes wait or run: when every workload's recommendation moves at once (or
+// a new leader writes them all), building a thousand texts in one tick only to queue them behind
+// each other took 40–70 ms of that tick (bench:controller profile); the rest are checked again at
+// the next ticks, as the queue drains.
 
 import { concurrencyLimit } from '../kube/concurrency-limit.ts';
 import type { TickGate } from './time-slices.ts';
@@ -15,6 +19,7 @@ export class StatusWrites {
     concurrency: number,
     private readonly onError: (key: string, error: unknown) => void,
     private readonly tickGate?: TickGate,
+    private readonly maxPending = Infinity,
   ) {
     this.limit = concurrencyLimit(concurrency);
   }
@@ -24,9 +29,14 @@ export class StatusWrites {
     return this.pending.has(key);
   }
 
-  /** Queues the write, unless one for `key` is pending; false when it was not queued. Never waits. */
+  /** Whether another write can be queued now: when not, a text is not worth computing yet. */
+  hasRoom(): boolean {
+    return this.pending.size < this.maxPending;
+  }
+
+  /** Queues the write, unless one for `key` is pending or the queue is full; false when it was not queued. Never waits. */
   submit(key: string, write: () => Promise<unknown>): boolean {
-    if (this.pending.has(key)) return false;
+    if (this.pending.has(key) || !this.hasRoom()) return false;
     this.pending.add(key);
     void this.limit(() => (this.tickGate ? this.tickGate.after(write) : write()))
       .catch((error: unknown) => this.onError(key, error))

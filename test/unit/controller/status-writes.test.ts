@@ -36,6 +36,21 @@ describe('StatusWrites', () => {
     expect(writes.submit('shop/web', () => Promise.resolve())).to.equal(true);
   });
 
+  it('holds at most `maxPending` writes, waiting or running, and takes more as they finish', async () => {
+    const writes = new StatusWrites(1, () => undefined, undefined, 2);
+    const held = [heldWrite(), heldWrite()];
+    expect(writes.submit('shop/a', () => held[0]!.done)).to.equal(true);
+    expect(writes.hasRoom()).to.equal(true);
+    expect(writes.submit('shop/b', () => held[1]!.done)).to.equal(true);
+    expect(writes.hasRoom()).to.equal(false);
+    expect(writes.submit('shop/c', () => Promise.resolve())).to.equal(false);
+    expect(writes.isPending('shop/c')).to.equal(false);
+    held[0]!.finish();
+    await eventually('room again', () => (writes.hasRoom() ? true : undefined), 5_000);
+    expect(writes.submit('shop/c', () => Promise.resolve())).to.equal(true);
+    held[1]!.finish();
+  });
+
   it('reports a failed write with its key and frees the key', async () => {
     const failures: string[] = [];
     const writes = new StatusWrites(1, (key, error) => failures.push(`${key}: ${String(error)}`));
