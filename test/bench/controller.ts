@@ -194,6 +194,8 @@ async function main(): Promise<void> {
       tick_p99_ms: percentile(ticks, 99),
       tick_max_ms: ticks.at(-1) ?? NaN,
       ticks_sampled: ticks.length,
+      // With 50 samples p99 is the slowest one: how many are over the target says more.
+      ticks_over_target: ticks.filter((ms) => ms > TARGETS.tickMs).length,
       rss_peak_mb: Math.max(sampler.peakRssMB, rss.rss),
       rss_hwm_mb: rss.peak,
       rss_peak_anon_mb: sampler.peakParts.anon,
@@ -218,6 +220,7 @@ ${row(`tick mean (histogram, ${steadyTicks} ticks)`, `${fixed(figures.tick_mean_
 ${row('controller CPU per tick (all its work)', `${fixed(figures.cpu_per_tick_ms)} ms`)}
 ${row('its main thread per tick: on a CPU / waiting for one', `${fixed(figures.main_thread_cpu_per_tick_ms)} / ${fixed(figures.main_thread_waiting_per_tick_ms)} ms`)}
 ${row(`tick p50 / p99 / max (${ticks.length} sampled)`, `${fixed(figures.tick_p50_ms)} / ${fixed(figures.tick_p99_ms)} / ${fixed(figures.tick_max_ms)} ms`, `≤ ${TARGETS.tickMs} ms`, verdict(figures.tick_p99_ms, TARGETS.tickMs))}
+${row(`sampled ticks over ${TARGETS.tickMs} ms`, `${figures.ticks_over_target} of ${ticks.length}`)}
 ${row('controller RSS peak (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`, `≤ ${TARGETS.rssMB} MB`, verdict(figures.rss_peak_mb, TARGETS.rssMB))}
 ${row('at the peak: anon + file, when', `${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`)}
 ${row(`reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)`, `${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`, `≤ ${TARGETS.reactionMs} ms`, verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs))}
