@@ -2,7 +2,8 @@
 // A shard is written when one of its workloads has new samples, or one came or went, and its last
 // write is an interval old; a round writes at most its share of the shards (checkpointBudget), the
 // longest-waiting first. A new shard count is a new set of objects: the old set stays whole until
-// every shard of the new one is written, and is deleted then (with any objects from before shards).
+// the shards of the new one hold every workload, and is deleted then (with any objects from before
+// shards).
 // Restoring reads every object and, for a workload found twice, keeps its newer checkpoint.
 
 import { checkpointsInShard, nextShardCount, restoreOrder, shardOf, shardText, type FoundCheckpoint } from '../core/sizing/checkpoint-shards.ts';
@@ -58,10 +59,11 @@ export class SizingCheckpoints {
       if (checkpoints.ok) for (const checkpoint of checkpoints.value) found.push({ source: object.name, checkpoint });
       else this.options.log('warn', `checkpoints in ${object.name} not restored (their histories start again): ${checkpoints.error}`);
     }
-    const restored = new Set<WorkloadKey>();
+    /** Each workload restored, and the object its (newest) checkpoint came from. */
+    const restoredFrom = new Map<WorkloadKey, string>();
     for (const { source, checkpoint } of restoreOrder(found)) {
       const result = recommender.restore(checkpoint, config);
-      if (result.ok) restored.add(result.value);
+      if (result.ok) restoredFrom.set(result.value, source);
       else this.options.log('warn', `checkpoint in ${source} not restored (its history starts again): ${result.error}`);
     }
 
@@ -72,12 +74,16 @@ export class SizingCheckpoints {
       if (position?.count !== this.count || position.index >= this.count) this.strays.add(object.name);
       else this.written.set(position.index, { at: -Infinity, members: new Map() });
     }
-    // What a found shard holds now: its restored workloads (a workload found twice is in one shard only).
-    for (const workload of restored) this.written.get(shardOf(workload, this.count))?.members.set(workload, recommender.newestSampleAt(workload));
-    return restored.size;
+    // What a found shard holds: the workloads restored from it. One restored from elsewhere (a stray)
+    // is missing from its shard, which is therefore written before any stray is deleted.
+    for (const [workload, source] of restoredFrom) {
+      const position = shardPosition(source);
+      if (position?.count === this.count) this.written.get(position.index)?.members.set(workload, recommender.newestSampleAt(workload));
+    }
+    return restoredFrom.size;
   }
 
-  /** Writes the shards that are due, then deletes the strays once the count in use is whole. */
+  /** Writes the shards that are due, then deletes the strays once the shards of the count in use hold every workload. */
   async write(recommender: WorkloadRecommender, now: number): Promise<void> {
     const count = nextShardCount(this.count, recommender.containerCount());
     if (count !== this.count) {
@@ -99,7 +105,7 @@ export class SizingCheckpoints {
       .slice(0, checkpointBudget(count, this.lastRoundAt === undefined ? 0 : now - this.lastRoundAt, intervalMs));
     this.lastRoundAt = now;
     await Promise.all(due.map((index) => writes(() => this.writeShard(recommender, index, members[index]!, now))));
-    if (this.strays.size > 0 && this.written.size === count) await this.deleteStrays();
+    if (this.strays.size > 0 && this.holdsEveryWorkload(members)) await this.deleteStrays();
   }
 
   /** A replica that stops leading forgets: the next leader's checkpoints are the truth when it leads again. */
@@ -108,6 +114,14 @@ export class SizingCheckpoints {
     this.written.clear();
     this.strays.clear();
     this.lastRoundAt = undefined;
+  }
+
+  /** Whether every shard is stored and holds every workload that hashes to it (their samples may be older). */
+  private holdsEveryWorkload(members: readonly ShardMembers[]): boolean {
+    return members.every((shard, index) => {
+      const stored = this.written.get(index)?.members;
+      return stored !== undefined && [...shard.keys()].every((workload) => stored.has(workload));
+    });
   }
 
   private async writeShard(recommender: WorkloadRecommender, index: number, members: ShardMembers, now: number): Promise<void> {

@@ -12,7 +12,7 @@ export const CHECKPOINT_LABEL = 'ebb.dev/sizing-checkpoint';
 export const SHARD_KEY = 'checkpoints.json';
 /**
  * The key of the ConfigMaps written before shards, one per workload (`ebb-sizing.<namespace>.<name>`,
- * a single checkpoint): still read when a replica starts leading, deleted once the shards are written.
+ * a single checkpoint): still read when a replica starts leading, deleted once the shards hold their workloads.
  */
 export const WORKLOAD_KEY = 'checkpoint.json';
 

@@ -260,6 +260,34 @@ describe('sizing loop', () => {
     expect(store.shard('ebb-sizing-0-of-1')[0]).to.include({ workload: 'shop/web' });
   });
 
+  it('deletes an older checkpoint object only once the shards hold its workload, also one that sleeps and sends no samples', async () => {
+    const [asleep, awake] = workloadsNamed(2);
+    const before = new MemoryStore();
+    const first = harness(before);
+    first.setWorkloads([asleep!, awake!]);
+    for (let now = start; now < start + 30_000; now += 10_000) {
+      first.feed([usageOf([asleep!, awake!], now)]);
+      await first.loop.round(now);
+    }
+    const checkpointOf = (workload: Workload) => before.shard('ebb-sizing-0-of-1').find((checkpoint) => checkpoint.workload === workload.key);
+    // Its own object from before shards holds the sleeping workload; the shard holds only the other.
+    const store = new MemoryStore();
+    store.saved.set('ebb-sizing.shop.web-0', { kind: 'workload', text: JSON.stringify(checkpointOf(asleep!)) });
+    store.saved.set('ebb-sizing-0-of-1', { kind: 'shard', text: shardText([checkpointOf(awake!)]) });
+    const h = harness(store);
+    h.setWorkloads([asleep!, awake!]);
+    h.feed([]);
+    await h.loop.round(start + 60_000);
+    // The sleeping workload's object goes only once the shard holds it.
+    expect([...store.saved.keys()]).to.deep.equal(['ebb-sizing-0-of-1']);
+    expect(
+      store
+        .shard('ebb-sizing-0-of-1')
+        .map((checkpoint) => checkpoint.workload)
+        .sort(),
+    ).to.deep.equal([asleep!.key, awake!.key].sort());
+  });
+
   it('drops the checkpoint of a Deployment that no longer exists from its shard within an interval, and keeps a sleeping one’s', async () => {
     const h = harness();
     const now = await rounds(h, start, 3, 0.5, 300 * MiB);
