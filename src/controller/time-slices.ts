@@ -9,17 +9,38 @@
 
 /** Long enough that yielding costs nothing measurable; short beside the tick's 100 ms target. */
 export const DEFAULT_SLICE_MS = 5;
+/** How long after its due time a tick may start (timers run late on a busy loop) before a wait for it gives up on it. */
+const TICK_LATENESS_MS = 20;
+
+export interface TickSchedule {
+  /** The ticks' period (EBB_TICK_MS). */
+  periodMs: number;
+  /** The clock, in ms; performance.now() unless a test drives it. */
+  now?: () => number;
+  /** Resolves after `ms` of that clock. */
+  sleep?: (ms: number) => Promise<void>;
+}
 
 /** The scaling tick, which background work steps aside for. */
 export class TickGate {
   /** Settles (never fails) when the running tick has. */
   private running: Promise<void> | undefined;
+  /** When the last tick started, on the schedule's clock (NaN before the first). */
+  private lastStartedAt = NaN;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly schedule?: TickSchedule) {
+    this.now = schedule?.now ?? (() => performance.now());
+    this.sleep = schedule?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
 
   /** Runs the tick; background slices wait until it has settled. The gate is closed before the tick's first line runs. */
   async run<T>(tick: () => Promise<T>): Promise<T> {
     let settled!: () => void;
     const running = new Promise<void>((resolve) => (settled = resolve));
     this.running = running;
+    this.lastStartedAt = this.now();
     try {
       return await tick();
     } finally {
@@ -35,6 +56,27 @@ export class TickGate {
   /** At once when no tick runs; else once it has settled (and any tick that started meanwhile). */
   async clear(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  /**
+   * Once no tick runs and the next one is at least `neededMs` away: at once early in the gap
+   * between two ticks, else right after the next tick. For work that would slow a tick it
+   * overlapped rather than merely wait for it: pulling the agents' usage reports (megabytes at
+   * 10,000 pods) queued the tick's activity requests behind them at the agents, and its answers
+   * behind theirs on the controller's loop (bench:controller: the slowest ticks were those that
+   * began beside a usage pull). Without a schedule, or before the first tick, the same as clear().
+   * Gives up waiting after two periods: ticks that stopped do not hold the work forever.
+   */
+  async quiet(neededMs: number): Promise<void> {
+    const periodMs = this.schedule?.periodMs;
+    const giveUpAt = this.now() + 2 * (periodMs ?? 0);
+    for (;;) {
+      await this.clear();
+      if (periodMs === undefined || Number.isNaN(this.lastStartedAt) || this.now() >= giveUpAt) return;
+      const untilNext = this.lastStartedAt + periodMs - this.now();
+      if (untilNext >= neededMs) return;
+      await this.sleep(Math.max(untilNext, 0) + TICK_LATENESS_MS);
+    }
   }
 
   /** Runs `work` once no tick runs: what a tick may start but need not wait for (writes, Events). */

@@ -53,4 +53,71 @@ describe('time slices of the event loop', () => {
     await cleared;
     expect(gate.busy).to.equal(false);
   });
+
+  describe('a quiet moment between ticks', () => {
+    /** A gate on a driven clock: `sleep` moves the clock and lets the test act at that moment. */
+    const drivenGate = (periodMs: number, onSleep: (until: number) => void = () => undefined) => {
+      const clock = { at: 0, slept: [] as number[] };
+      const gate = new TickGate({
+        periodMs,
+        now: () => clock.at,
+        sleep: (ms) => {
+          clock.slept.push(ms);
+          clock.at += ms;
+          onSleep(clock.at);
+          return Promise.resolve();
+        },
+      });
+      return { gate, clock };
+    };
+    const endlessTick = (gate: TickGate, order: string[]) => {
+      let end!: () => void;
+      const done = gate.run(async () => {
+        order.push('tick starts');
+        await new Promise<void>((resolve) => (end = resolve));
+        order.push('tick ends');
+      });
+      return { done, end: () => end() };
+    };
+    /** A tick at the clock's time 0 that has already settled. */
+    const tickedAtZero = async (gate: TickGate) => {
+      const tick = endlessTick(gate, []);
+      tick.end();
+      await tick.done;
+    };
+
+    it('goes on at once early in the gap, and before the first tick', async () => {
+      const { gate, clock } = drivenGate(2000);
+      await gate.quiet(1000);
+      await tickedAtZero(gate);
+      clock.at = 999;
+      await gate.quiet(1000);
+      expect(clock.slept, 'never slept: 1,001 ms to the next tick').to.deep.equal([]);
+    });
+
+    it('late in the gap, waits for the next tick to run and settle', async () => {
+      const order: string[] = [];
+      let next: { done: Promise<void>; end: () => void } | undefined;
+      const { gate, clock } = drivenGate(2000, (at) => {
+        if (at >= 2000 && !next) next = endlessTick(gate, order);
+      });
+      await tickedAtZero(gate);
+      clock.at = 1200;
+      const pull = gate.quiet(1000).then(() => order.push('pull'));
+      for (let turn = 0; turn < 5; turn++) await turnOfTheLoop();
+      expect(order, 'the pull waits behind the tick due in 800 ms').to.deep.equal(['tick starts']);
+      next!.end();
+      await pull;
+      expect(order).to.deep.equal(['tick starts', 'tick ends', 'pull']);
+      expect(clock.slept, 'slept until the tick was due, and a little').to.deep.equal([820]);
+    });
+
+    it('gives up on ticks that stopped after two periods', async () => {
+      const { gate, clock } = drivenGate(2000);
+      await tickedAtZero(gate);
+      clock.at = 1500;
+      await gate.quiet(1000);
+      expect(clock.at, 'waited past the missed tick, not forever').to.be.within(5500, 5600);
+    });
+  });
 });
