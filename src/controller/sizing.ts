@@ -6,7 +6,14 @@
 // every checkpoint, so a failover loses at most one checkpoint interval; it feeds nothing before
 // that, so it never overwrites a checkpoint with less than it holds.
 
-import { movedContainers, statusRecommendation, targetsOf, type Recommendation, type StatusRecommendation } from '../core/recommendation.ts';
+import {
+  movedContainers,
+  recommendationFromStatus,
+  statusRecommendation,
+  targetsOf,
+  type Recommendation,
+  type StatusRecommendation,
+} from '../core/recommendation.ts';
 import type { ContainerRecommendation, SizingConfig } from '../core/recommender/index.ts';
 import { WorkloadRecommender } from '../core/sizing/workload-recommender.ts';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
@@ -115,13 +122,16 @@ export class SizingLoop {
     if (recommendations.size === 0) return;
     const status = statusRecommendation(recommendations);
     this.published.set(workload.key, status);
-    compareWithStatus(workload.deployment.metadata?.annotations?.[STATUS_ANNOTATION], status, tolerance);
+    const annotation = workload.deployment.metadata?.annotations?.[STATUS_ANNOTATION];
+    compareWithStatus(annotation, status, tolerance);
     this.setGauges(workload, recommendations);
 
     const targets = targetsOf(status.containers) ?? {};
-    const moved = movedContainers(this.announced.get(workload.key), targets, tolerance);
+    // What the status says was announced, by this leader or the one before it: a new leader does
+    // not announce every workload's recommendation again (1,000 Events at 1,000 workloads).
+    const previous = this.announced.get(workload.key) ?? this.announcedInStatus(workload.key, annotation);
+    const moved = movedContainers(previous, targets, tolerance);
     if (moved.length > 0) {
-      const previous = this.announced.get(workload.key);
       this.announced.set(workload.key, targets);
       const figures = moved.map((name) => describeMove(name, previous?.[name], recommendations.get(name)!)).join('; ');
       void this.options
@@ -140,6 +150,13 @@ export class SizingLoop {
       const message = `container ${container} was OOM-killed with its memory recommendation at ebb.dev/memory-max (${max}); raise memory-max or lower the container's memory use`;
       void this.options.event(workload, 'Warning', 'OOMAtMemoryMax', message).catch((error: unknown) => this.options.log('warn', `event: ${String(error)}`));
     }
+  }
+
+  /** The recommendation a status annotation holds, remembered as announced. */
+  private announcedInStatus(key: WorkloadKey, annotation: string | undefined): Recommendation | undefined {
+    const announced = recommendationFromStatus(annotation);
+    if (announced) this.announced.set(key, announced);
+    return announced;
   }
 
   private reportKill(workload: Workload, kill: OomKill): void {

@@ -127,6 +127,23 @@ describe('sizing loop', () => {
     expect(metrics).to.match(/ebb_recommendation_target\{namespace="shop",deployment="web",container="app",resource="memory"\} \d+/);
   });
 
+  it('a new leader does not announce again the recommendations the status annotations already hold', async () => {
+    const store = new MemoryStore();
+    const first = harness(store);
+    const end = await rounds(first, start, 30, 0.5, 300 * MiB);
+    const status = JSON.stringify({ recommendation: first.loop.statusRecommendation('shop/web') });
+    const next = harness(store);
+    next.setWorkloads([{ ...web, deployment: { ...deployment, metadata: { ...deployment.metadata, annotations: { 'ebb.dev/status': status } } } }]);
+    await rounds(next, end, 1, 0.5, 300 * MiB);
+    expect(next.loop.statusRecommendation('shop/web'), 'restored and published').to.not.equal(undefined);
+    expect(next.events, 'the same figures: no Event').to.deep.equal([]);
+    await rounds(next, end + 10_000, 60, 2, 900 * MiB);
+    expect(
+      next.events.filter((event) => event.startsWith('Normal RecommendationChanged')),
+      'a real move is still announced',
+    ).to.have.length.greaterThan(0);
+  });
+
   it("publishes the pod template's requests beside the recommendation, in cores and bytes, none where it asks none", async () => {
     const h = harness();
     const template = { spec: { containers: [{ name: 'app', resources: { requests: { cpu: '250m' } } }] } };
