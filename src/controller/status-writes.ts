@@ -1,4 +1,4 @@
-// Status writes come in bursts (every workload's first decision; the refresh a minute later). They
+// Status writes come in bursts (every workload's first decision, then its first recommendation). They
 // run behind the tick, a few at a time: a thousand at once opened a thousand connections (the RSS
 // doubled) and held the tick, and with it every workload's next decision, for seconds. At most one
 // write per workload is pending; a newer text waits for the next tick. A write starts once the

@@ -4,6 +4,7 @@
 // stand-in-agents.ts, the table they print in bench-table.ts.
 
 import type { ChildProcess } from 'node:child_process';
+import https from 'node:https';
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { INJECTION_LABEL } from '../../src/core/annotations.ts';
 import { workloadKey } from '../../src/protocol/workload.ts';
@@ -117,4 +118,45 @@ export async function stopClusterBench(controller: ChildProcess | undefined, age
   await stopController(controller);
   await agent.close();
   await controlPlane.stop();
+}
+
+/** Verbs that write. */
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION']);
+
+/**
+ * The API server's writes so far (its apiserver_request_total), by `VERB resource[/subresource]`:
+ * what ebb makes the whole control plane do, the Deployment controller's echoes of its writes
+ * included. Compare two readings with writesBetween.
+ */
+export async function apiServerWrites(controlPlane: ControlPlane): Promise<Map<string, number>> {
+  const options: https.RequestOptions = {};
+  await controlPlane.kubeConfig.applyToHTTPSOptions(options);
+  const text = await new Promise<string>((resolve, reject) => {
+    https
+      .get(`${controlPlane.server}/metrics`, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+  const writes = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labels = new Map([...line.matchAll(/(\w+)="([^"]*)"/g)].map((match): [string, string] => [match[1] ?? '', match[2] ?? '']));
+    const [verb = '', resource = '', subresource = ''] = ['verb', 'resource', 'subresource'].map((name) => labels.get(name));
+    if (!WRITE_VERBS.has(verb)) continue;
+    const kind = `${verb} ${resource}${subresource ? `/${subresource}` : ''}`;
+    writes.set(kind, (writes.get(kind) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return writes;
+}
+
+/** The writes between two readings of apiServerWrites, most first. */
+export function writesBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): [kind: string, count: number][] {
+  return [...after]
+    .map(([kind, count]): [string, number] => [kind, count - (before.get(kind) ?? 0)])
+    .filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1]);
 }

@@ -10,6 +10,8 @@
 // two containers (a new kubelet sample every 10 s, as the agents scrape), checking the
 // controller's bearer token. So the recommender, its status writes and its checkpoints run too.
 // Measured:
+//   - the API server's writes in the window, from every client (its apiserver_request_total): what
+//     ebb makes the control plane do, the Deployment controller's echoes of its status writes included;
 //   - time per tick: the controller's ebb_controller_tick_duration_seconds histogram (mean over the
 //     steady window) and its last-tick gauge polled every 500 ms (each tick once: p50/p99/max,
 //     over the steady window and the reaction trials);
@@ -28,6 +30,7 @@ import { Watch, type V1Deployment } from '@kubernetes/client-node';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
 import { cpuSeconds, loadAverage, percentile, rssMB, sleep, threadSchedMs, writeResult } from './bench-support.ts';
 import {
+  apiServerWrites,
   benchNamespaces,
   createWorkloads,
   keyOf,
@@ -40,6 +43,7 @@ import {
   startBenchControlPlane,
   stopClusterBench,
   WORKLOADS,
+  writesBetween,
 } from './cluster-bench.ts';
 import { fixed, row, seconds, tableHeader, verdict } from './bench-table.ts';
 import {
@@ -144,8 +148,9 @@ async function main(): Promise<void> {
     await controllerLeads(port);
     const leaderAfterMs = Date.now() - controllerStarted;
     // The first ticks write every workload's status annotation; the steady window starts after
-    // them and covers the status refresh a minute later.
+    // them and covers every workload's first recommendation (its status write and its Event).
     await sleep(3 * TICK_MS);
+    const writesBefore = await apiServerWrites(controlPlane);
     const before = tickHistogram(await scrape(port));
     const cpuBefore = cpuSeconds(controller.pid!);
     const mainThreadBefore = threadSchedMs(controller.pid!);
@@ -155,6 +160,8 @@ async function main(): Promise<void> {
     const after = tickHistogram(await scrape(port));
     const cpuAfter = cpuSeconds(controller.pid!);
     const mainThreadAfter = threadSchedMs(controller.pid!);
+    const writes = writesBetween(writesBefore, await apiServerWrites(controlPlane));
+    const perSecond = (count: number) => count / (STEADY_MS / 1000);
 
     const reactions: number[] = [];
     for (let trial = 0; trial < REACTION_TRIALS; trial++) {
@@ -208,6 +215,11 @@ async function main(): Promise<void> {
       agent_reports: agent.activityRequests,
       usage_reports: agent.usageRequests,
       recommendations: metricCount(finalText, 'ebb_recommendation_target{') / 2,
+      api_writes_per_s: perSecond(writes.reduce((sum, [, count]) => sum + count, 0)),
+      api_writes_most: writes
+        .slice(0, 5)
+        .map(([kind, count]) => `${kind} ${fixed(perSecond(count))}/s`)
+        .join(', '),
       checkpoint_writes: seriesValue(finalText, 'ebb_recommender_checkpoint_writes_total{outcome="written"}') || 0,
       bench_s: (Date.now() - benchStarted) / 1000,
       load: loadAverage(),
@@ -225,6 +237,8 @@ ${row('controller RSS peak (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${
 ${row('at the peak: anon + file, when', `${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`)}
 ${row(`reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)`, `${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`, `≤ ${TARGETS.reactionMs} ms`, verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs))}
 ${row('usage reports, recommendations, checkpoint writes', `${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`)}
+${row('API server writes in the window (every client)', `${fixed(figures.api_writes_per_s)}/s`)}
+most: ${figures.api_writes_most}
 load average ${loadAverage()}; the agents are the one stand-in (one server per node in this process, each reporting its node's pods)
 `);
     writeResult('controller', figures);

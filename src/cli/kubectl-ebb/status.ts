@@ -133,7 +133,7 @@ export function renderStatus(report: StatusReport, now: number): string {
     report.workloads.length === 0
       ? 'No opted-in workloads. Opt one in with the annotation ebb.dev/enabled: "true", or a namespace with the label ebb.dev/injection=enabled.\n'
       : table(headers, rows),
-    '\nREASON, IN-FLIGHT and LAST-REQUEST are as the controller WRITTEN them into ebb.dev/status (at a change of decision, else every 60–90 s).\n',
+    '\nREASON, IN-FLIGHT and LAST-REQUEST are as the controller WRITTEN them into ebb.dev/status (at a change of decision, else every 5–7.5 min).\n',
     `Saved by right-sizing, across the running pods: CPU ${cpu(report.saved.cpu)}, memory ${memory(report.saved.memory)} (requests before ebb less requests recommended)\n`,
     ...(withUrls ? [`LOCAL-URL is where the local sandbox (npm start) serves the workload's Services, per Service port (${LOCAL_URL_ANNOTATION}).\n`] : []),
     ...(report.policyErrors ?? []).map((error) => `warning: ${error}\n`),
