@@ -35,13 +35,11 @@ export class Repair {
       options.disruptions.offer('repair', []);
       return;
     }
-    const pods: RepairPod[] = options.workloads().flatMap((workload) => {
+    const pods: RepairPod[] = [];
+    for (const workload of options.workloads()) {
       const templateInjected = workload.deployment.spec?.template.metadata?.annotations?.[INJECTED_ANNOTATION] !== undefined;
-      return options
-        .podsOf(workload.key)
-        .filter((pod) => !pod.deleting)
-        .map((pod) => ({ pod, templateInjected }));
-    });
+      for (const pod of options.podsOf(workload.key)) if (!pod.deleting) pods.push({ pod, templateInjected });
+    }
     const choice = chooseRepairs(pods, this.state, now);
     this.state = choice.state;
     if (choice.held !== this.held) {

@@ -60,14 +60,21 @@ export interface RepairChoice {
  * resolution; a tie counts as answered).
  */
 export function chooseRepairs(pods: readonly RepairPod[], state: RepairState, now: number): RepairChoice {
-  const due = pods.flatMap((candidate) => {
+  // One pass over the pods: at 10,000 (bench:controller) a chain of flatMap, map and filter over
+  // them took about 50 ms of the event loop every round.
+  const due: RepairChoice['offer'] = [];
+  let newestMissed = -Infinity;
+  let newestInjected = -Infinity;
+  for (const candidate of pods) {
+    const { pod } = candidate;
+    const createdAt = pod.createdAt ?? 0;
+    if (pod.injected && createdAt > newestInjected) newestInjected = createdAt;
     const why = repairReason(candidate);
-    const priority = candidate.pod.injected ? REPAIR_PRIORITY.older : REPAIR_PRIORITY.missed;
-    return why === undefined ? [] : [{ pod: candidate.pod, why, priority }];
-  });
-  const newest = (list: readonly SlimPod[]) => Math.max(-Infinity, ...list.map((pod) => pod.createdAt ?? 0));
-  const newestMissed = newest(due.map(({ pod }) => pod).filter((pod) => !pod.injected));
-  if (newest(pods.map(({ pod }) => pod).filter((pod) => pod.injected)) >= newestMissed) return { offer: due, state: {} };
+    if (why === undefined) continue;
+    due.push({ pod, why, priority: pod.injected ? REPAIR_PRIORITY.older : REPAIR_PRIORITY.missed });
+    if (!pod.injected && createdAt > newestMissed) newestMissed = createdAt;
+  }
+  if (newestInjected >= newestMissed) return { offer: due, state: {} };
 
   const probe = due.find(({ pod }) => pod.uid === state.probe) ?? (now - newestMissed >= REPAIR_PROBE_AFTER_MS ? oldest(due) : undefined);
   if (probe) {
