@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { INJECTION_LABEL } from '../../src/core/annotations.ts';
+import { parsePrometheusText } from '../../src/core/usage/prometheus-text.ts';
 import { workloadKey } from '../../src/protocol/workload.ts';
 import { eventually, startControlPlane, type ControlPlane } from '../fixtures/control-plane.ts';
 import { loadAverage, sleep } from './bench-support.ts';
@@ -142,13 +143,10 @@ export async function apiServerWrites(controlPlane: ControlPlane): Promise<Map<s
       .on('error', reject);
   });
   const writes = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const labels = new Map([...line.matchAll(/(\w+)="([^"]*)"/g)].map((match): [string, string] => [match[1] ?? '', match[2] ?? '']));
-    const [verb = '', resource = '', subresource = ''] = ['verb', 'resource', 'subresource'].map((name) => labels.get(name));
-    if (!WRITE_VERBS.has(verb)) continue;
-    const kind = `${verb} ${resource}${subresource ? `/${subresource}` : ''}`;
-    writes.set(kind, (writes.get(kind) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  for (const { name, labels, value } of parsePrometheusText(text).samples) {
+    if (name !== 'apiserver_request_total' || !WRITE_VERBS.has(labels.verb ?? '')) continue;
+    const kind = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    writes.set(kind, (writes.get(kind) ?? 0) + value);
   }
   return writes;
 }
