@@ -16,7 +16,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { evictPod } from '../kube/eviction.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { PodResizer } from '../kube/pod-resize.ts';
-import { readScale, writeScale } from '../kube/scale.ts';
+import { moveReplicas, readReplicas } from '../kube/scale.ts';
 import { CheckpointStore } from '../kube/sizing-checkpoints.ts';
 import { WorkloadPods } from '../kube/workload-pods.ts';
 import type { Log } from '../program/log.ts';
@@ -199,11 +199,11 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
   const scaler = new Scaler({
     isLeader,
     target: {
-      read: (namespace, name) => readScale(apps, namespace, name),
-      write: async (namespace, name, replicas, resourceVersion) => {
-        const result = await writeScale(apps, namespace, name, replicas, resourceVersion);
-        metrics.scaleWrites.inc({ outcome: result.outcome });
-        return result.outcome;
+      read: (namespace, name) => readReplicas(apps, namespace, name),
+      move: async (namespace, name, change) => {
+        const outcome = await moveReplicas(apps, namespace, name, change);
+        metrics.scaleWrites.inc({ outcome });
+        return outcome;
       },
     },
     effects,

@@ -9,7 +9,11 @@ export class ControllerMetrics extends ProgramMetrics {
   readonly desiredReplicas = this.gauge('ebb_desired_replicas', 'Replicas the decider wants, by workload', ['namespace', 'deployment']);
   readonly actualReplicas = this.gauge('ebb_actual_replicas', 'spec.replicas as last seen, by workload', ['namespace', 'deployment']);
   readonly decisions = this.counter('ebb_decisions_total', 'Scaling decisions, by reason code', ['reason']);
-  readonly scaleWrites = this.counter('ebb_scale_writes_total', 'Writes to the scale subresource, by outcome (written, conflict)', ['outcome']);
+  readonly scaleWrites = this.counter(
+    'ebb_scale_writes_total',
+    'Writes to the scale subresource, by outcome (written; moved: the count was no longer the one decided from, and nothing was written)',
+    ['outcome'],
+  );
   readonly wakeRequests = this.counter('ebb_wake_requests_total', 'Wake-up requests from agents, by outcome', ['outcome']);
   readonly tickDuration = this.histogram(
     'ebb_controller_tick_duration_seconds',

@@ -42,15 +42,11 @@ export interface WorkloadView {
   podLabels?: Readonly<Record<string, string>>;
 }
 
-/** A fresh read (not the cache): the count and the resourceVersion a write must match. */
-export interface ScaleRead {
-  replicas: number;
-  resourceVersion: string;
-}
-
 export interface ScaleTarget {
-  read(namespace: string, name: string): Promise<ScaleRead>;
-  write(namespace: string, name: string, replicas: number, resourceVersion: string): Promise<'written' | 'conflict'>;
+  /** A fresh read of the count (not the cache). */
+  read(namespace: string, name: string): Promise<number>;
+  /** Sets the count to `to` only if it is still `from`; 'moved' (nothing written) when it is not. */
+  move(namespace: string, name: string, change: { from: number; to: number }): Promise<'written' | 'moved'>;
 }
 
 export interface ScalerEffects {
@@ -255,45 +251,38 @@ export class Scaler {
     this.reportUnobservedTraffic(workload, memory);
     // A wake-up decides from a fresh read: the cache may not show a scale-up made a moment ago.
     if (memory.wakeRequestedAt !== undefined) return this.decideFreshAndAct(workload, memory, now);
-    return this.decideAndCarryOut(workload, memory, { current: workload.replicas }, now);
+    return this.decideAndCarryOut(workload, memory, workload.replicas, now);
   }
 
   private async decideFreshAndAct(workload: WorkloadView, memory: WorkloadMemory, now: number): Promise<void> {
-    const fresh = await this.options.target.read(workload.namespace, workload.name);
-    await this.decideAndCarryOut(workload, memory, { current: fresh.replicas, fresh }, now);
+    const current = await this.options.target.read(workload.namespace, workload.name);
+    await this.decideAndCarryOut(workload, memory, current, now);
   }
 
   /** Synchronous (undefined) when the decision needs no write, else the writes under way. */
-  private decideAndCarryOut(
-    workload: WorkloadView,
-    memory: WorkloadMemory,
-    scale: { current: number; fresh?: ScaleRead },
-    now: number,
-  ): Promise<void> | undefined {
-    const decision = this.decideNow(workload, memory, scale.current, now);
+  private decideAndCarryOut(workload: WorkloadView, memory: WorkloadMemory, current: number, now: number): Promise<void> | undefined {
+    const decision = this.decideNow(workload, memory, current, now);
     const desired = decision.desiredReplicas;
-    if (desired !== null && desired !== scale.current) return this.scaleAndSettle(workload, memory, { ...scale, desired }, decision, now);
-    return this.settle(workload, memory, scale.current, decision, now);
+    if (desired !== null && desired !== current) return this.scaleAndSettle(workload, memory, { from: current, to: desired }, decision, now);
+    return this.settle(workload, memory, current, decision, now);
   }
 
   private async scaleAndSettle(
     workload: WorkloadView,
     memory: WorkloadMemory,
-    scale: { current: number; desired: number; fresh?: ScaleRead },
+    change: { from: number; to: number },
     decision: Decision,
     now: number,
   ): Promise<void> {
     const { target, effects } = this.options;
-    const { current, desired } = scale;
+    const { from: current, to: desired } = change;
     if (desired === 0 && current > 0 && !(await this.activatorReady(workload, current))) {
       effects.status(workload, decision, memory.window.lastRequestAt);
       return;
     }
-    // Through the scale subresource, guarded by a fresh read: when someone else moved the count
-    // since the cache saw it, or the write conflicted, nothing is written and the next tick decides again.
-    const read = scale.fresh ?? (await target.read(workload.namespace, workload.name));
-    if (read.replicas !== current) return;
-    if ((await target.write(workload.namespace, workload.name, desired, read.resourceVersion)) === 'conflict') return;
+    // Only from the count the decision started from: when someone else moved it since (or the
+    // cache had not yet seen ebb's own last write), nothing is written and the next tick decides again.
+    if ((await target.move(workload.namespace, workload.name, change)) === 'moved') return;
     effects.event(workload, 'Normal', desired === 0 ? 'ScaledToZero' : 'Scaled', decision.reason.message);
     if (current === 0 && desired > 0) memory.wokenAt = now;
     await this.settle(workload, memory, desired, decision, now);

@@ -7,7 +7,7 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, VersionApi, type KubeConfig
 import { formatAmounts } from '../core/pod-resources.ts';
 import type { ContainerResize } from '../core/resize/plan.ts';
 import { allowsMemoryLimitDecrease } from '../core/resize/server-version.ts';
-import { isConflict, isNotFound, statusCode } from './errors.ts';
+import { isConflict, isNotFound, statusCode, statusMessage } from './errors.ts';
 
 export interface ResizeTarget {
   namespace: string;
@@ -35,18 +35,6 @@ const patchOf = (containers: readonly ContainerResize[]) => {
   return { ...(app.length > 0 ? { containers: app } : {}), ...(sidecars.length > 0 ? { initContainers: sidecars } : {}) };
 };
 
-/** The message of an API server Status in a client error, for a refused write. */
-function refusal(error: unknown): string {
-  const body = (error as { body?: unknown }).body;
-  try {
-    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string } | undefined;
-    if (status?.message) return status.message;
-  } catch {
-    // Not a Status: the error's own text will do.
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
 export class PodResizer {
   private readonly core: CoreV1Api;
 
@@ -65,7 +53,7 @@ export class PodResizer {
       if (isConflict(error)) return { outcome: 'conflict' };
       if (isNotFound(error)) return { outcome: 'gone' };
       const code = statusCode(error);
-      if (code !== undefined && code >= 400 && code < 500) return { outcome: 'refused', message: refusal(error) };
+      if (code !== undefined && code >= 400 && code < 500) return { outcome: 'refused', message: statusMessage(error) };
       throw error;
     }
   }

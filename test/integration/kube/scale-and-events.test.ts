@@ -1,23 +1,15 @@
 import { expect } from 'chai';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { EventRecorder } from '../../../src/kube/events.ts';
-import { readScale, writeScale } from '../../../src/kube/scale.ts';
-import { eventually, useControlPlane } from '../../fixtures/control-plane.ts';
+import { statusMessage } from '../../../src/kube/errors.ts';
+import { moveReplicas, readReplicas } from '../../../src/kube/scale.ts';
+import { useControlPlane } from '../../fixtures/control-plane.ts';
 
 describe('scale writes and events on the real API server', function () {
   this.timeout(60_000);
   const controlPlane = useControlPlane({ nodes: 1 });
   const namespace = 'default';
   let apps: AppsV1Api;
-
-  // The Deployment controller writes status after every change, which moves the resourceVersion;
-  // a test that expects its own write to go through waits until the Deployment is at rest.
-  const atRest = () =>
-    eventually('the Deployment at rest', async () => {
-      const deployment = await apps.readNamespacedDeployment({ name: 'scaled', namespace });
-      const status = deployment.status;
-      return status?.observedGeneration === deployment.metadata?.generation && (status?.readyReplicas ?? 0) === deployment.spec?.replicas ? true : undefined;
-    });
 
   before(async () => {
     apps = controlPlane().kubeConfig.makeApiClient(AppsV1Api);
@@ -31,22 +23,48 @@ describe('scale writes and events on the real API server', function () {
     });
   });
 
-  it('writes replicas guarded by the resourceVersion it read', async () => {
-    await atRest();
-    const read = await readScale(apps, namespace, 'scaled');
-    expect(read.replicas).to.equal(1);
-    const written = await writeScale(apps, namespace, 'scaled', 3, read.resourceVersion);
-    expect(written.outcome).to.equal('written');
-    expect((await readScale(apps, namespace, 'scaled')).replicas).to.equal(3);
+  it('moves the count from the one it was told, to zero and back', async () => {
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 1, to: 3 })).to.equal('written');
+    expect(await readReplicas(apps, namespace, 'scaled')).to.equal(3);
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 3, to: 0 })).to.equal('written');
+    expect(await readReplicas(apps, namespace, 'scaled')).to.equal(0);
+    // A Scale at zero leaves `replicas` out: the guard must still hold, then let the wake-up through.
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 2, to: 5 })).to.equal('moved');
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 0, to: 1 })).to.equal('written');
+    expect(await readReplicas(apps, namespace, 'scaled')).to.equal(1);
   });
 
-  it('reports a conflict, and writes nothing, when the Deployment changed since the read', async () => {
-    await atRest();
-    const stale = await readScale(apps, namespace, 'scaled');
-    expect((await writeScale(apps, namespace, 'scaled', 4, stale.resourceVersion)).outcome).to.equal('written'); // someone else's change
-    const result = await writeScale(apps, namespace, 'scaled', 1, stale.resourceVersion);
-    expect(result.outcome).to.equal('conflict');
-    expect((await readScale(apps, namespace, 'scaled')).replicas).to.equal(4);
+  it('writes nothing, and says so, when the count is no longer the one it was told', async () => {
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 1, to: 4 })).to.equal('written'); // someone else's change
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 1, to: 2 })).to.equal('moved');
+    expect(await moveReplicas(apps, namespace, 'scaled', { from: 0, to: 2 })).to.equal('moved');
+    expect(await readReplicas(apps, namespace, 'scaled')).to.equal(4);
+  });
+
+  it('goes through while others write the Deployment, as the Deployment controller and status annotations do', async () => {
+    const annotate = (value: string) =>
+      apps.patchNamespacedDeployment(
+        { name: 'scaled', namespace, body: { metadata: { annotations: { 'ebb.dev/status': value } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    let count = await readReplicas(apps, namespace, 'scaled');
+    for (let round = 0; round < 10; round++) {
+      const next = count === 4 ? 5 : 4;
+      const [moved] = await Promise.all([moveReplicas(apps, namespace, 'scaled', { from: count, to: next }), annotate(`round ${round}`)]);
+      expect(moved, `round ${round}`).to.equal('written');
+      count = next;
+    }
+    expect(await readReplicas(apps, namespace, 'scaled')).to.equal(count);
+  });
+
+  it('refuses a count the API server does not accept, as an error rather than a move', async () => {
+    const count = await readReplicas(apps, namespace, 'scaled');
+    const error: unknown = await moveReplicas(apps, namespace, 'scaled', { from: count, to: -1 }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(statusMessage(error)).to.match(/spec\.replicas: Invalid value: -1/);
+    expect(await readReplicas(apps, namespace, 'scaled')).to.equal(count);
   });
 
   it('records an Event and counts repeats in the same Event', async () => {
