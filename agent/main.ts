@@ -15,6 +15,7 @@ import { createActivityServer } from './node/activity-server.ts';
 import { agentConfigFromEnv } from './node/config.ts';
 import { KubePodDiscovery, StaticDiscovery, type TargetDiscovery } from './node/discovery.ts';
 import { AgentMetrics } from './node/metrics.ts';
+import { RiseFeed } from './node/rise-feed.ts';
 import { Scraper } from './node/scraper.ts';
 import { TokenFile } from '../src/protocol/token-file.ts';
 import { systemClock } from './node/clock.ts';
@@ -50,11 +51,14 @@ const metrics = new AgentMetrics({
   targets: () => discovery.targets().length,
   sleepingServices: () => servicesRouted(directory.routes()),
 });
+const rises = new RiseFeed(config.nodeName);
 const scraper = new Scraper(discovery, {
   intervalMs: config.scrapeIntervalMs,
   timeoutMs: config.scrapeTimeoutMs,
   windowMs: config.windowMs,
   onScrapeFailure: metrics.scrapeFailed,
+  // Each round is compared with what the controller last read: a rise is told at once.
+  onRound: () => rises.observe(scraper.report(config.nodeName, activator.heldByWorkload()).workloads),
 });
 const activator: Activator = new Activator({
   directory,
@@ -83,13 +87,14 @@ usage?.start();
 const usageReport = () =>
   usage?.report() ?? usageUnavailable(config.nodeName, 'no kubelet to read: the agent runs with EBB_STATIC_TARGETS, without the API server', Date.now());
 
-const activityServer = createActivityServer(
-  () => scraper.report(config.nodeName, activator.heldByWorkload()),
+const activityServer = createActivityServer({
+  activity: () => scraper.report(config.nodeName, activator.heldByWorkload()),
+  usage: usageReport,
+  rises,
   verifier,
-  config.allowedIdentity,
-  metrics.registry,
-  usageReport,
-);
+  allowedIdentity: config.allowedIdentity,
+  metrics: metrics.registry,
+});
 activityServer.listen(config.port, config.listenHost);
 await Promise.all([once(activityServer, 'listening'), listeners.apply(directory.routes())]);
 const activatorPorts = listeners.listening();
@@ -118,6 +123,7 @@ const stop = async () => {
   await activator.drain(config.drainMs);
   directory.stop();
   activator.close();
+  rises.close();
   activityServer.close();
   log('info', 'agent stopped');
   setTimeout(() => process.exit(0), 100).unref();

@@ -24,6 +24,8 @@ export interface ScraperOptions {
   timeoutMs: number;
   windowMs: number;
   onScrapeFailure?: () => void;
+  /** After each round, once every pod has answered or failed. */
+  onRound?: () => void;
   /** The system clock unless a test drives time. */
   clock?: Clock;
 }
@@ -64,8 +66,9 @@ export class Scraper extends Rounds {
     this.clock = options.clock ?? systemClock;
   }
 
-  protected round(): Promise<void> {
-    return this.scrapeAll();
+  protected async round(): Promise<void> {
+    await this.scrapeAll();
+    this.options.onRound?.();
   }
 
   async scrapeAll(): Promise<void> {

@@ -84,10 +84,14 @@ async function collectFromAgents<Report>(
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-/** The body of a 200 answer; anything else is an error naming the URL. */
-function fetchBody(url: URL, bearer: string, timeoutMs: number): Promise<string> {
+/**
+ * The body of a 200 answer; anything else is an error naming the URL. `timeoutMs` is how long the
+ * connection may stay silent; `via` the connection pool (the tick's, unless a caller keeps its own).
+ */
+export function fetchBody(url: URL, bearer: string, timeoutMs: number, via: { agent?: http.Agent; signal?: AbortSignal } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: keepAlive, headers: { Authorization: `Bearer ${bearer}` }, timeout: timeoutMs }, (res) => {
+    const options = { agent: via.agent ?? keepAlive, headers: { Authorization: `Bearer ${bearer}` }, timeout: timeoutMs, signal: via.signal };
+    const req = http.get(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {

@@ -31,6 +31,7 @@ import { ControllerMetrics } from './metrics.ts';
 import { Repair } from './repair.ts';
 import { Resizer } from './resizer.ts';
 import { ActivatorRouting } from './routing.ts';
+import { AgentRises } from './rises.ts';
 import { Scaler, type ScalerEffects, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { SizingLoop } from './sizing.ts';
@@ -105,6 +106,8 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     onStartedLeading: () => {
       metrics.leader.set(1);
       void certificates.kick();
+      // A new leader decides at once, and asks the agents to tell it of rises from now on.
+      tickGate.early(decideEveryWorkload);
     },
     onStoppedLeading: () => metrics.leader.set(0),
     log: (msg) => log('info', msg),
@@ -113,10 +116,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
   const certificates = new CertificateKeeper(certificateRound(kubeConfig, config.certificates, log), isLeader, report('webhook certificates'));
   const workloadPods = new WorkloadPods(kubeConfig, { replicaSet: (namespace, name) => cache.replicaSet(namespace, name), log: (msg) => log('warn', msg) });
 
-  const agentsForActivator = () => config.activatorAddresses?.map((ip) => ({ ip })) ?? watch.agents();
-  const agentDirectory: AgentDirectory = config.agentUrls
-    ? new StaticAgentDirectory(config.agentUrls)
-    : { urls: () => watch.agents().map((agent) => `http://${agent.ip}:${config.agentPort}`) };
+  const { agentDirectory, agentsForActivator } = agentAddresses(config, watch);
   const routing = new ActivatorRouting(kubeConfig, agentsForActivator, config.activatorPorts, (msg) => log('warn', msg));
   const token = new TokenFile(config.tokenFile);
 
@@ -211,10 +211,17 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
   });
 
   const tick = () => tickGate.run(decideEveryWorkload);
+  // A burst seen by an agent between two ticks is decided on at once (rises.ts).
+  const rises = new AgentRises({
+    token: () => token.read(),
+    onRise: () => (metrics.loadRises.inc(), tickGate.early(decideEveryWorkload)),
+    onFailure: (url, error) => log('warn', `agent ${url}: ${error}`),
+  });
   async function decideEveryWorkload(): Promise<void> {
     const stopTimer = metrics.tickDuration.startTimer();
     try {
       const current = workloads.list();
+      rises.follow(isLeader() ? agentDirectory.urls() : []);
       if (!isLeader()) return;
       const collected = await collectActivity(agentDirectory, () => token.read());
       for (const failure of collected.failures) {
@@ -288,6 +295,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     },
     async stop() {
       for (const timer of timers) clearInterval(timer);
+      rises.stop();
       certificates.stop();
       disruptions.stop();
       server.close();
@@ -295,6 +303,14 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       await Promise.all([cache.stop(), watch.stop(), workloadPods.stop()]);
     },
   };
+}
+
+/** Where the agents are: their API (activity, rises, usage) and the addresses activator slices point at. */
+function agentAddresses(config: ControllerConfig, watch: ClusterWatch) {
+  const agentDirectory: AgentDirectory = config.agentUrls
+    ? new StaticAgentDirectory(config.agentUrls)
+    : { urls: () => watch.agents().map((agent) => `http://${agent.ip}:${config.agentPort}`) };
+  return { agentDirectory, agentsForActivator: () => config.activatorAddresses?.map((ip) => ({ ip })) ?? watch.agents() };
 }
 
 interface RightSizingParts {

@@ -14,6 +14,10 @@ export class ControllerMetrics extends ProgramMetrics {
     'Writes to the scale subresource, by outcome (written; moved: the count was no longer the one decided from, and nothing was written)',
     ['outcome'],
   );
+  readonly loadRises = this.counter(
+    'ebb_load_rises_total',
+    "Agents' answers that a workload's load rose on their node; each asks for a tick ahead of the schedule",
+  );
   readonly wakeRequests = this.counter('ebb_wake_requests_total', 'Wake-up requests from agents, by outcome', ['outcome']);
   readonly tickDuration = this.histogram(
     'ebb_controller_tick_duration_seconds',

@@ -7,8 +7,15 @@
 // next slice boundary, and goes on once the tick has settled. The tick decides on the activity it
 // just read, not on figures a sizing round made it wait past; the rounds lose only the tick's length.
 
+import { earlyTickDelay } from '../core/early-tick.ts';
+
 /** Long enough that yielding costs nothing measurable; short beside the tick's 100 ms target. */
 export const DEFAULT_SLICE_MS = 5;
+/**
+ * The least time between the start of a tick and an early one: the rises that agents on many nodes
+ * see in one burst arrive within milliseconds of each other, and make one tick.
+ */
+const EARLY_TICK_GAP_MS = 500;
 /** How long after its due time a tick may start (timers run late on a busy loop) before a wait for it gives up on it. */
 const TICK_LATENESS_MS = 20;
 
@@ -27,6 +34,9 @@ export class TickGate {
   private running: Promise<void> | undefined;
   /** When the last tick started, on the schedule's clock (NaN before the first). */
   private lastStartedAt = NaN;
+  /** When the last scheduled (not early) tick started: the next is due a period later. */
+  private lastScheduledAt = NaN;
+  private earlyTickWaiting = false;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -35,12 +45,16 @@ export class TickGate {
     this.sleep = schedule?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  /** Runs the tick; background slices wait until it has settled. The gate is closed before the tick's first line runs. */
-  async run<T>(tick: () => Promise<T>): Promise<T> {
+  /**
+   * Runs the tick; background slices wait until it has settled. The gate is closed before the tick's
+   * first line runs. An `early` tick (see early()) does not move the schedule the next tick is expected on.
+   */
+  async run<T>(tick: () => Promise<T>, kind: 'scheduled' | 'early' = 'scheduled'): Promise<T> {
     let settled!: () => void;
     const running = new Promise<void>((resolve) => (settled = resolve));
     this.running = running;
     this.lastStartedAt = this.now();
+    if (kind === 'scheduled') this.lastScheduledAt = this.lastStartedAt;
     try {
       return await tick();
     } finally {
@@ -72,11 +86,36 @@ export class TickGate {
     const giveUpAt = this.now() + 2 * (periodMs ?? 0);
     for (;;) {
       await this.clear();
-      if (periodMs === undefined || Number.isNaN(this.lastStartedAt) || this.now() >= giveUpAt) return;
-      const untilNext = this.lastStartedAt + periodMs - this.now();
+      if (periodMs === undefined || Number.isNaN(this.lastScheduledAt) || this.now() >= giveUpAt) return;
+      const untilNext = this.lastScheduledAt + periodMs - this.now();
       if (untilNext >= neededMs) return;
       await this.sleep(Math.max(untilNext, 0) + TICK_LATENESS_MS);
     }
+  }
+
+  /**
+   * Runs `tick` ahead of the schedule, after any tick under way: at once, or EARLY_TICK_GAP_MS after
+   * the last tick started when that is sooner (core/early-tick.ts); not at all when the scheduled
+   * tick is due within that gap, or an early tick already waits to run.
+   */
+  early(tick: () => Promise<void>): void {
+    const periodMs = this.schedule?.periodMs;
+    if (periodMs === undefined || this.earlyTickWaiting) return;
+    const now = this.now();
+    const delayMs = earlyTickDelay({
+      now,
+      lastStartedAt: this.lastStartedAt,
+      nextDueAt: this.lastScheduledAt + periodMs,
+      minGapMs: Math.min(EARLY_TICK_GAP_MS, periodMs / 4),
+    });
+    if (delayMs === undefined) return;
+    this.earlyTickWaiting = true;
+    void this.sleep(delayMs)
+      .then(() => this.clear())
+      .then(() => {
+        this.earlyTickWaiting = false;
+        return this.run(tick, 'early');
+      });
   }
 
   /** Runs `work` once no tick runs: what a tick may start but need not wait for (writes, Events). */

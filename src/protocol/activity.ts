@@ -62,3 +62,61 @@ export type ActivityTotalsReport = ActivityReport<WorkloadTotals>;
 export function activityTotals(report: ActivityReport): ActivityTotalsReport {
   return { ...report, workloads: report.workloads.map(({ pods: _pods, ...totals }) => totals) };
 }
+
+/**
+ * `GET /activity/rises?since=<sequence>&waitMs=<ms>` (authenticated like ACTIVITY_PATH): held by the
+ * agent until a workload's load on its node rises since the controller's last read of ACTIVITY_PATH
+ * (core/activity/rise.ts), or until `waitMs` pass. The leader keeps one such question open at each
+ * agent and runs a tick when one answers with workloads: a burst is decided on within about a
+ * scrape interval rather than waiting for the next tick.
+ */
+export const ACTIVITY_RISES_PATH = `${ACTIVITY_PATH}/rises`;
+/** How long an agent holds the question when the controller does not say. */
+export const DEFAULT_RISE_WAIT_MS = 25_000;
+/** The longest an agent holds it: well inside any proxy's idle timeout. */
+export const MAX_RISE_WAIT_MS = 60_000;
+
+export interface RiseReport {
+  node: string;
+  /** Counts the rises this agent has seen; the next question passes it back as `since`. */
+  sequence: number;
+  /** The workloads that rose since the controller last read this agent's activity; empty when none. */
+  workloads: WorkloadKey[];
+}
+
+export interface RiseQuestion {
+  /** The sequence of the last answer, absent on the first question. */
+  since?: number;
+  waitMs: number;
+}
+
+/** The question in a request's query, or what is wrong with it (the parameter, the value, what is accepted). */
+export function parseRiseQuestion(query: URLSearchParams): RiseQuestion | { error: string } {
+  const since = query.get('since');
+  const waitMs = query.get('waitMs');
+  const whole = (text: string) => (/^\d{1,15}$/.test(text) ? Number(text) : undefined);
+  const question: RiseQuestion = { waitMs: DEFAULT_RISE_WAIT_MS };
+  if (since !== null) {
+    const value = whole(since);
+    if (value === undefined) return { error: `since: "${since}" is not a sequence (a whole number, 0 or more)` };
+    question.since = value;
+  }
+  if (waitMs !== null) {
+    const value = whole(waitMs);
+    if (value === undefined || value > MAX_RISE_WAIT_MS)
+      return { error: `waitMs: "${waitMs}" is not a wait in ms (a whole number from 0 to ${MAX_RISE_WAIT_MS})` };
+    question.waitMs = value;
+  }
+  return question;
+}
+
+export function riseQuestionPath(question: RiseQuestion): string {
+  const since = question.since === undefined ? '' : `since=${question.since}&`;
+  return `${ACTIVITY_RISES_PATH}?${since}waitMs=${question.waitMs}`;
+}
+
+export function isRiseReport(value: unknown): value is RiseReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.node === 'string' && Number.isSafeInteger(v.sequence) && Array.isArray(v.workloads) && v.workloads.every((w) => typeof w === 'string');
+}

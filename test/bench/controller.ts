@@ -211,6 +211,8 @@ async function main(): Promise<void> {
       reaction_p50_ms: percentile(sortedReactions, 50),
       reaction_max_ms: sortedReactions.at(-1) ?? NaN,
       reactions_seen: sortedReactions.length,
+      // The agents' answers that a workload's load rose, each a tick ahead of the schedule.
+      load_rises: metricValue(finalText, 'ebb_load_rises_total') || 0,
       scale_writes: scaleWrites,
       agent_reports: agent.activityRequests,
       usage_reports: agent.usageRequests,
@@ -236,6 +238,7 @@ ${row(`sampled ticks over ${TARGETS.tickMs} ms`, `${figures.ticks_over_target} o
 ${row('controller RSS peak (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`, `≤ ${TARGETS.rssMB} MB`, verdict(figures.rss_peak_mb, TARGETS.rssMB))}
 ${row('at the peak: anon + file, when', `${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`)}
 ${row(`reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)`, `${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`, `≤ ${TARGETS.reactionMs} ms`, verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs))}
+${row('load rises told by the agents (ticks run early)', `${figures.load_rises}`)}
 ${row('usage reports, recommendations, checkpoint writes', `${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`)}
 ${row('API server writes in the window (every client)', `${fixed(figures.api_writes_per_s)}/s`)}
 most: ${figures.api_writes_most}

@@ -1,14 +1,26 @@
 // The one stand-in of the cluster benches: the agents of every node, answering the controller's
-// GET /activity and GET /usage for the pods placed on their node.
+// GET /activity, GET /activity/rises and GET /usage for the pods placed on their node.
 
 import http from 'node:http';
-import { ACTIVITY_PATH, activityTotals, asksForTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
+import { RiseFeed } from '../../agent/node/rise-feed.ts';
+import type { LoadFigure } from '../../src/core/activity/rise.ts';
+import {
+  ACTIVITY_PATH,
+  ACTIVITY_RISES_PATH,
+  activityTotals,
+  asksForTotals,
+  parseRiseQuestion,
+  type ActivityReport,
+  type WorkloadActivity,
+} from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
 
 /** How often the stand-in kubelets have a new sample (the agents' default scrape interval). */
 const USAGE_SAMPLE_MS = 10_000;
+/** How often the agents scrape their interceptors (EBB_SCRAPE_INTERVAL_MS's default): a load change is seen at the next round. */
+const SCRAPE_ROUND_MS = 1_000;
 /** Every workload's last request, this long before the report. */
 const LAST_REQUEST_AGO_MS = 10;
 /** The time a kept totals body is built with, replaced by the time of each answer: no other figure in it is this large. */
@@ -55,6 +67,9 @@ export class StandInAgents {
   private readonly servers: http.Server[];
   /** Per node, the workloads with pods on it and those pods' names: placed once, read per report. */
   private readonly placements: { workload: WorkloadKey; pods: string[] }[][];
+  /** Per node, the agent's own rise feed, observing every scrape round as the agent does. */
+  private readonly rises: RiseFeed[];
+  private readonly scrapeRounds: NodeJS.Timeout;
 
   constructor(
     workloads: readonly WorkloadKey[],
@@ -63,6 +78,8 @@ export class StandInAgents {
     for (const key of workloads) this.perPodInFlight.set(key, options.perPodInFlight);
     this.placements = placePods(workloads, options.replicas, options.nodes);
     this.servers = this.placements.map((_, node) => http.createServer((req, res) => this.answer(node, req, res)));
+    this.rises = this.placements.map((_, node) => new RiseFeed(`kwok-node-${node}`));
+    this.scrapeRounds = setInterval(() => this.rises.forEach((feed, node) => feed.observe(this.loads(node))), SCRAPE_ROUND_MS);
   }
 
   /** Sets a workload's requests in flight per pod, which every report from now on says. */
@@ -83,6 +100,8 @@ export class StandInAgents {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.scrapeRounds);
+    for (const feed of this.rises) feed.close();
     await Promise.all(
       this.servers.map((server) => {
         server.closeAllConnections();
@@ -93,14 +112,34 @@ export class StandInAgents {
 
   private answer(node: number, req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (url.pathname !== ACTIVITY_PATH && url.pathname !== USAGE_PATH) return void res.writeHead(404).end();
+    if (![ACTIVITY_PATH, ACTIVITY_RISES_PATH, USAGE_PATH].includes(url.pathname)) return void res.writeHead(404).end();
     if (req.headers.authorization !== `Bearer ${CONTROLLER_TOKEN}`) return void res.writeHead(401).end('unauthenticated');
+    if (url.pathname === ACTIVITY_RISES_PATH) return this.answerRiseQuestion(node, url.searchParams, res);
     if (url.pathname === USAGE_PATH) this.usageRequests++;
-    else this.activityRequests++;
+    else {
+      this.activityRequests++;
+      this.rises[node]!.reportRead(this.loads(node));
+    }
     // As the agent answers: the whole report, or its totals (what the controller asks for).
     const activity = () => (asksForTotals(url.searchParams) ? this.totalsBody(node) : JSON.stringify(this.report(node, Date.now())));
     const body = url.pathname === USAGE_PATH ? this.usageBody(node) : activity();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /** Held until a rise, as the agent holds it (agent/node/rise-feed.ts). */
+  private answerRiseQuestion(node: number, query: URLSearchParams, res: http.ServerResponse): void {
+    const question = parseRiseQuestion(query);
+    if ('error' in question) return void res.writeHead(400).end(question.error);
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    void this.rises[node]!.answer(question, gone.signal).then((report) => {
+      if (!res.destroyed) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(report));
+    });
+  }
+
+  /** Each workload's load on the node, as a scrape round sees it. */
+  private loads(node: number): LoadFigure[] {
+    return this.placements[node]!.map(({ workload, pods }) => ({ workload, meanInFlight: (this.perPodInFlight.get(workload) ?? 0) * pods.length, held: 0 }));
   }
 
   /** The node's totals as of now: the body kept for the load, with this moment's times written in. */

@@ -7,6 +7,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { createActivityServer } from '../../../agent/node/activity-server.ts';
+import { RiseFeed } from '../../../agent/node/rise-feed.ts';
 import { usageUnavailable } from '../../../agent/node/usage-collector.ts';
 import { CachingTokenVerifier, StaticTokenVerifier } from '../../../src/protocol/auth.ts';
 import { closeServer, CONTROLLER_TOKEN } from '../../fixtures/processes.ts';
@@ -44,7 +45,14 @@ describe('fuzz: agent /activity and /usage', function () {
       new StaticTokenVerifier({ [CONTROLLER_TOKEN]: CONTROLLER_IDENTITY, 'agent-token': 'system:serviceaccount:ebb-system:ebb-agent' }),
     );
     const report = () => ({ node: 'node-1', generatedAt: Date.now(), windowMs: 10_000, workloads: [] });
-    server = createActivityServer(report, verifier, CONTROLLER_IDENTITY, new Registry(), () => usageUnavailable('node-1', 'static', Date.now()));
+    server = createActivityServer({
+      activity: report,
+      usage: () => usageUnavailable('node-1', 'static', Date.now()),
+      rises: new RiseFeed('node-1'),
+      verifier,
+      allowedIdentity: CONTROLLER_IDENTITY,
+      metrics: new Registry(),
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;

@@ -112,6 +112,40 @@ describe('time slices of the event loop', () => {
       expect(clock.slept, 'slept until the tick was due, and a little').to.deep.equal([820]);
     });
 
+    it('an early tick runs at once mid-gap, once however often it is asked for, and leaves the schedule as it was', async () => {
+      const { gate, clock } = drivenGate(2000);
+      await tickedAtZero(gate);
+      clock.at = 900;
+      const ran: number[] = [];
+      const early = () => (ran.push(clock.at), Promise.resolve());
+      gate.early(early);
+      gate.early(early);
+      for (let turn = 0; turn < 5; turn++) await turnOfTheLoop();
+      expect(ran).to.deep.equal([900]);
+      clock.at = 1100;
+      await gate.quiet(1000);
+      expect(clock.slept.slice(0, 2), 'the early tick at once; the pull waits for the scheduled tick due at 2000, not 2900').to.deep.equal([0, 920]);
+    });
+
+    it('an early tick waits a quarter period after the last tick, and for a tick under way; none when the next is due within that quarter', async () => {
+      const order: string[] = [];
+      const { gate, clock } = drivenGate(2000);
+      const running = endlessTick(gate, order);
+      clock.at = 100;
+      gate.early(() => (order.push(`early at ${clock.at}`), Promise.resolve()));
+      for (let turn = 0; turn < 5; turn++) await turnOfTheLoop();
+      expect(clock.slept, 'slept until 500 ms after the tick started').to.deep.equal([400]);
+      expect(order, 'behind the tick under way').to.deep.equal(['tick starts']);
+      running.end();
+      await running.done;
+      for (let turn = 0; turn < 5; turn++) await turnOfTheLoop();
+      expect(order).to.deep.equal(['tick starts', 'tick ends', 'early at 500']);
+      clock.at = 1600;
+      gate.early(() => (order.push('too late'), Promise.resolve()));
+      for (let turn = 0; turn < 5; turn++) await turnOfTheLoop();
+      expect(order.at(-1)).to.equal('early at 500');
+    });
+
     it('gives up on ticks that stopped after two periods', async () => {
       const { gate, clock } = drivenGate(2000);
       await tickedAtZero(gate);
