@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import { answerJson, answerText, requestTarget, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
-import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityTotals, asksForTotals, parseRiseQuestion, type ActivityReport } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityTotals, asksForTotals, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 import type { RiseFeed } from './rise-feed.ts';
@@ -45,15 +45,7 @@ function answerer(path: string, query: URLSearchParams, options: ActivityServerO
         options.rises.reportRead(report.workloads);
       };
     case ACTIVITY_RISES_PATH:
-      return () => {
-        const question = parseRiseQuestion(query);
-        if ('error' in question) return answerText(res, 400, question.error);
-        const gone = new AbortController();
-        res.on('close', () => gone.abort());
-        void options.rises.answer(question, gone.signal).then((report) => {
-          if (!res.writableEnded && !res.destroyed) answerJson(res, 200, report);
-        });
-      };
+      return () => options.rises.serve(query, res);
     case USAGE_PATH:
       return () => answerJson(res, 200, options.usage());
     default:

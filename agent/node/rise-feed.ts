@@ -3,7 +3,9 @@
 // soon as a workload's load rises, or when their wait is over.
 
 import { RiseWatch, type LoadFigure, type RiseAnswer } from '../../src/core/activity/rise.ts';
-import type { RiseQuestion, RiseReport } from '../../src/protocol/activity.ts';
+import type { ServerResponse } from 'node:http';
+import { answerJson, answerText } from '../../src/http/answer.ts';
+import { parseRiseQuestion, type RiseQuestion, type RiseReport } from '../../src/protocol/activity.ts';
 
 interface Waiter {
   saw: number | undefined;
@@ -32,11 +34,25 @@ export class RiseFeed {
   }
 
   /**
+   * Answers one GET ACTIVITY_RISES_PATH, already authorized: 400 naming what is wrong with a
+   * malformed question, else the answer once there is one; nothing when the caller went away first.
+   */
+  serve(query: URLSearchParams, res: ServerResponse): void {
+    const question = parseRiseQuestion(query);
+    if ('error' in question) return answerText(res, 400, question.error);
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    void this.answer(question, gone.signal).then((report) => {
+      if (!res.writableEnded && !res.destroyed) answerJson(res, 200, report);
+    });
+  }
+
+  /**
    * The answer to a question: at once when there is something new for it, else at the next rise,
    * else when its wait is over (the same sequence, no workloads). `cancelled` ends the wait
    * unanswered (the controller went away).
    */
-  answer(question: RiseQuestion, cancelled: AbortSignal): Promise<RiseReport> {
+  private answer(question: RiseQuestion, cancelled: AbortSignal): Promise<RiseReport> {
     const report = (answer: RiseAnswer): RiseReport => ({ node: this.node, ...answer });
     const now = this.watch.answerFor(question.since);
     if (now) return Promise.resolve(report(now));

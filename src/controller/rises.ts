@@ -6,6 +6,7 @@
 // regardless, so a lost answer costs at most the wait for the next scheduled tick.
 
 import http from 'node:http';
+import { setTimeout as pause } from 'node:timers/promises';
 import { DEFAULT_RISE_WAIT_MS, isRiseReport, riseQuestionPath, type RiseReport } from '../protocol/activity.ts';
 import { fetchBody } from './agents.ts';
 
@@ -73,7 +74,8 @@ export class AgentRises {
         if (stopped.aborted) return;
         if (!failing) onFailure(url, error instanceof Error ? error.message : String(error));
         failing = true;
-        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        // Ended at once when the agent is no longer followed.
+        await pause(retryMs, undefined, { signal: stopped }).catch(() => undefined);
       }
     }
   }

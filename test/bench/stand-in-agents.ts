@@ -4,15 +4,7 @@
 import http from 'node:http';
 import { RiseFeed } from '../../agent/node/rise-feed.ts';
 import type { LoadFigure } from '../../src/core/activity/rise.ts';
-import {
-  ACTIVITY_PATH,
-  ACTIVITY_RISES_PATH,
-  activityTotals,
-  asksForTotals,
-  parseRiseQuestion,
-  type ActivityReport,
-  type WorkloadActivity,
-} from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityTotals, asksForTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
@@ -114,7 +106,8 @@ export class StandInAgents {
     const url = new URL(req.url ?? '/', 'http://agent');
     if (![ACTIVITY_PATH, ACTIVITY_RISES_PATH, USAGE_PATH].includes(url.pathname)) return void res.writeHead(404).end();
     if (req.headers.authorization !== `Bearer ${CONTROLLER_TOKEN}`) return void res.writeHead(401).end('unauthenticated');
-    if (url.pathname === ACTIVITY_RISES_PATH) return this.answerRiseQuestion(node, url.searchParams, res);
+    // Held until a rise, as the agent holds it.
+    if (url.pathname === ACTIVITY_RISES_PATH) return this.rises[node]!.serve(url.searchParams, res);
     if (url.pathname === USAGE_PATH) this.usageRequests++;
     else {
       this.activityRequests++;
@@ -126,20 +119,14 @@ export class StandInAgents {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
 
-  /** Held until a rise, as the agent holds it (agent/node/rise-feed.ts). */
-  private answerRiseQuestion(node: number, query: URLSearchParams, res: http.ServerResponse): void {
-    const question = parseRiseQuestion(query);
-    if ('error' in question) return void res.writeHead(400).end(question.error);
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    void this.rises[node]!.answer(question, gone.signal).then((report) => {
-      if (!res.destroyed) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(report));
-    });
+  /** One pod's requests in flight for the workload, as every report says. */
+  private inFlight(workload: WorkloadKey): number {
+    return this.perPodInFlight.get(workload) ?? 0;
   }
 
   /** Each workload's load on the node, as a scrape round sees it. */
   private loads(node: number): LoadFigure[] {
-    return this.placements[node]!.map(({ workload, pods }) => ({ workload, meanInFlight: (this.perPodInFlight.get(workload) ?? 0) * pods.length, held: 0 }));
+    return this.placements[node]!.map(({ workload, pods }) => ({ workload, meanInFlight: this.inFlight(workload) * pods.length, held: 0 }));
   }
 
   /** The node's totals as of now: the body kept for the load, with this moment's times written in. */
@@ -174,7 +161,7 @@ export class StandInAgents {
 
   private report(node: number, now: number): ActivityReport {
     const workloads = this.placements[node]!.map(({ workload, pods }): WorkloadActivity => {
-      const perPod = this.perPodInFlight.get(workload) ?? 0;
+      const perPod = this.inFlight(workload);
       return {
         workload,
         inFlight: perPod * pods.length,
