@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import { answerJson, answerText, requestTarget, serveOperations } from '../../src/http/answer.ts';
 import { createHttpServer } from '../../src/http/server.ts';
-import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityTotals, asksForTotals, type ActivityReport } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityAnswer, type ActivityReport } from '../../src/protocol/activity.ts';
 import { authorizeRequest, type TokenVerifier } from '../../src/protocol/auth.ts';
 import { USAGE_PATH, type UsageReport } from '../../src/protocol/usage.ts';
 import type { RiseFeed } from './rise-feed.ts';
@@ -41,7 +41,7 @@ function answerer(path: string, query: URLSearchParams, options: ActivityServerO
     case ACTIVITY_PATH:
       return () => {
         const report = options.activity();
-        answerJson(res, 200, asksForTotals(query) ? activityTotals(report) : report);
+        answerJson(res, 200, activityAnswer(report, query));
         options.rises.reportRead(report.workloads);
       };
     case ACTIVITY_RISES_PATH:

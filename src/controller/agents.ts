@@ -3,7 +3,7 @@
 // agent costs at most the timeout and is reported, never blocking the tick on the others.
 
 import http from 'node:http';
-import { ACTIVITY_TOTALS_PATH, type ActivityTotalsReport } from '../protocol/activity.ts';
+import { ACTIVITY_COLUMNS_PATH, readActivityColumns, type ActivityColumns } from '../protocol/activity.ts';
 import { USAGE_PATH, type UsageReport } from '../protocol/usage.ts';
 
 export interface AgentDirectory {
@@ -23,9 +23,9 @@ export interface Collected<Report> {
   failures: { url: string; error: string }[];
 }
 
-/** Every agent's activity report (GET /activity, totals only), pulled every tick. */
-export function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<Collected<ActivityTotalsReport>> {
-  return collectFromAgents<ActivityTotalsReport>(directory, token, ACTIVITY_TOTALS_PATH, timeoutMs);
+/** Every agent's activity report (GET /activity, totals as columns), pulled every tick. */
+export function collectActivity(directory: AgentDirectory, token: () => Promise<string>, timeoutMs = 1500): Promise<Collected<ActivityColumns>> {
+  return collectFromAgents(directory, token, { path: ACTIVITY_COLUMNS_PATH, read: readActivityColumns, timeoutMs });
 }
 
 /**
@@ -39,30 +39,37 @@ export function collectUsage(
   beforeParse?: () => Promise<void>,
   timeoutMs = 3000,
 ): Promise<Collected<UsageReport>> {
-  return collectFromAgents<UsageReport>(directory, token, USAGE_PATH, timeoutMs, beforeParse);
+  return collectFromAgents<UsageReport>(directory, token, { path: USAGE_PATH, timeoutMs, beforeParse });
 }
 
-/**
- * Without `beforeParse`, each body is parsed as it arrives: the tick's activity reports are then
- * parsed while the slower agents are still answering, not all after the last one.
- */
-async function collectFromAgents<Report>(
-  directory: AgentDirectory,
-  token: () => Promise<string>,
-  path: string,
-  timeoutMs: number,
-  beforeParse?: () => Promise<void>,
-): Promise<Collected<Report>> {
+interface Question<Report> {
+  path: string;
+  timeoutMs: number;
+  /** The report in a parsed body, undefined when it is not one; without it, any JSON is taken as the report. */
+  read?: (value: unknown) => Report | undefined;
+  /**
+   * Without it, each body is parsed as it arrives: the tick's activity reports are then parsed
+   * while the slower agents are still answering, not all after the last one.
+   */
+  beforeParse?: () => Promise<void>;
+}
+
+async function collectFromAgents<Report>(directory: AgentDirectory, token: () => Promise<string>, question: Question<Report>): Promise<Collected<Report>> {
+  const { path, timeoutMs, read = (value: unknown) => value as Report, beforeParse } = question;
   const bearer = await token();
   const bodies: { url: string; body: string }[] = [];
   const collected: Collected<Report> = { reports: [], failures: [] };
   const failed = (url: string, error: unknown) => collected.failures.push({ url, error: error instanceof Error ? error.message : String(error) });
   const parse = ({ url, body }: { url: string; body: string }) => {
+    let value: unknown;
     try {
-      collected.reports.push(JSON.parse(body) as Report);
+      value = JSON.parse(body);
     } catch {
-      failed(url, new Error(`${new URL(path, url).href} answered with a body that is not JSON`));
+      return failed(url, new Error(`${new URL(path, url).href} answered with a body that is not JSON`));
     }
+    const report = read(value);
+    if (report === undefined) return failed(url, new Error(`${new URL(path, url).href} answered with JSON that is not the report asked for`));
+    collected.reports.push(report);
   };
   await Promise.all(
     directory.urls().map(async (url) => {

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import { RiseFeed } from '../../agent/node/rise-feed.ts';
 import type { LoadFigure } from '../../src/core/activity/rise.ts';
-import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityTotals, asksForTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
+import { ACTIVITY_PATH, ACTIVITY_RISES_PATH, activityAnswer, asksForTotals, type ActivityReport, type WorkloadActivity } from '../../src/protocol/activity.ts';
 import { USAGE_PATH, type ContainerUsage, type PodUsage, type UsageReport } from '../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../src/protocol/workload.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
@@ -20,7 +20,7 @@ const TIME_MARK = 9_000_000_000_000_000;
 
 /** The body with the time of the answer where it has TIME_MARK (and the last request's where it has that less LAST_REQUEST_AGO_MS). */
 const withTimes = (body: string, now: number) =>
-  body.replaceAll(`:${TIME_MARK - LAST_REQUEST_AGO_MS}`, `:${now - LAST_REQUEST_AGO_MS}`).replaceAll(`:${TIME_MARK}`, `:${now}`);
+  body.replaceAll(String(TIME_MARK - LAST_REQUEST_AGO_MS), String(now - LAST_REQUEST_AGO_MS)).replaceAll(String(TIME_MARK), String(now));
 
 /** What each container of every pod uses at a kubelet sample (the `at` is added per sample). */
 export type StandInUsage = Omit<ContainerUsage, 'at'>;
@@ -50,8 +50,8 @@ export interface StandInOptions {
  */
 export class StandInAgents {
   private readonly perPodInFlight = new Map<WorkloadKey, number>();
-  /** Per node, the totals body for the load as it is; emptied when the load changes. */
-  private readonly totalsBodies = new Map<number, string>();
+  /** Per node and form asked for (objects or columns), the totals body for the load as it is; emptied when the load changes. */
+  private readonly totalsBodies = new Map<string, string>();
   /** Per node, the usage body of the sample taken at `sampledAt`. */
   private usageBodies = { sampledAt: NaN, byNode: new Map<number, string>() };
   activityRequests = 0;
@@ -114,7 +114,7 @@ export class StandInAgents {
       this.rises[node]!.reportRead(this.loads(node));
     }
     // As the agent answers: the whole report, or its totals (what the controller asks for).
-    const activity = () => (asksForTotals(url.searchParams) ? this.totalsBody(node) : JSON.stringify(this.report(node, Date.now())));
+    const activity = () => (asksForTotals(url.searchParams) ? this.totalsBody(node, url.searchParams) : JSON.stringify(this.report(node, Date.now())));
     const body = url.pathname === USAGE_PATH ? this.usageBody(node) : activity();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
@@ -130,11 +130,12 @@ export class StandInAgents {
   }
 
   /** The node's totals as of now: the body kept for the load, with this moment's times written in. */
-  private totalsBody(node: number): string {
-    let body = this.totalsBodies.get(node);
+  private totalsBody(node: number, query: URLSearchParams): string {
+    const key = `${node} ${query.get('form')}`;
+    let body = this.totalsBodies.get(key);
     if (body === undefined) {
-      body = JSON.stringify(activityTotals(this.report(node, TIME_MARK)));
-      this.totalsBodies.set(node, body);
+      body = JSON.stringify(activityAnswer(this.report(node, TIME_MARK), query));
+      this.totalsBodies.set(key, body);
     }
     return withTimes(body, Date.now());
   }

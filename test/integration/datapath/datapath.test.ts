@@ -8,7 +8,13 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACTIVITY_TOTALS_PATH, type ActivityReport, type ActivityTotalsReport } from '../../../src/protocol/activity.ts';
+import {
+  ACTIVITY_COLUMNS_PATH,
+  ACTIVITY_TOTALS_PATH,
+  readActivityColumns,
+  type ActivityReport,
+  type ActivityTotalsReport,
+} from '../../../src/protocol/activity.ts';
 import type { WakeRequest } from '../../../src/protocol/wake.ts';
 import { eventually } from '../../fixtures/control-plane.ts';
 import { reportWithinLoad, startLoad } from '../../fixtures/load.ts';
@@ -68,6 +74,11 @@ describe('data path (real processes on loopback)', function () {
     expect(totalsReport.workloads.find((w) => w.workload === 'shop/app'))
       .to.include({ stalePods: 0 })
       .and.not.have.property('pods');
+    const columns = readActivityColumns(
+      JSON.parse((await request(agent.ready.activity, ACTIVITY_COLUMNS_PATH, { Authorization: `Bearer ${CONTROLLER_TOKEN}` })).body),
+    );
+    expect(columns?.workload).to.deep.equal(totalsReport.workloads.map((w) => w.workload));
+    expect(columns?.stalePods[columns.workload.indexOf('shop/app')]).to.equal(0);
   });
 
   it('SIGTERM to the interceptor under load: every request sent is answered 2xx, then it exits 0', async () => {

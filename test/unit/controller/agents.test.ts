@@ -3,6 +3,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { collectActivity, collectUsage, StaticAgentDirectory } from '../../../src/controller/agents.ts';
+import { ACTIVITY_COLUMNS_PATH } from '../../../src/protocol/activity.ts';
 import { eventually } from '../../fixtures/wait.ts';
 
 /** A stand-in agent on loopback answering each path with `status` and `body`; records what it was asked. */
@@ -24,14 +25,34 @@ describe('collecting the agents’ reports', () => {
   const servers: http.Server[] = [];
   afterEach(() => servers.splice(0).forEach((server) => server.close()));
 
-  it('asks every agent for activity totals with the bearer token, and reports a failing one by URL without losing the others', async () => {
-    const good = await agent({ '/activity?pods=false': [200, JSON.stringify({ node: 'a', generatedAt: 1, windowMs: 10_000, workloads: [] })] });
-    const refusing = await agent({ '/activity?pods=false': [403, 'forbidden'] });
-    servers.push(good.server, refusing.server);
-    const collected = await collectActivity(new StaticAgentDirectory([good.url, refusing.url]), () => Promise.resolve('t0ken'));
-    expect(good.asked).to.deep.equal(['/activity?pods=false Bearer t0ken']);
-    expect(collected.reports.map((report) => report.node)).to.deep.equal(['a']);
-    expect(collected.failures).to.deep.equal([{ url: refusing.url, error: `${refusing.url}/activity?pods=false answered 403: forbidden` }]);
+  it('asks every agent for activity totals as columns with the bearer token, and reports a failing one by URL without losing the others', async () => {
+    const columns = {
+      node: 'a',
+      generatedAt: 1,
+      windowMs: 10_000,
+      workload: ['shop/web'],
+      inFlight: [1],
+      meanInFlight: [1],
+      requestRate: [2],
+      lastRequestAt: [null],
+      held: [0],
+      stalePods: [0],
+    };
+    const good = await agent({ [ACTIVITY_COLUMNS_PATH]: [200, JSON.stringify(columns)] });
+    // An agent without columns answers the totals as objects.
+    const older = await agent({ [ACTIVITY_COLUMNS_PATH]: [200, JSON.stringify({ node: 'b', generatedAt: 1, windowMs: 10_000, workloads: [] })] });
+    const refusing = await agent({ [ACTIVITY_COLUMNS_PATH]: [403, 'forbidden'] });
+    const unequal = await agent({ [ACTIVITY_COLUMNS_PATH]: [200, JSON.stringify({ ...columns, held: [] })] });
+    servers.push(good.server, older.server, refusing.server, unequal.server);
+    const collected = await collectActivity(new StaticAgentDirectory([good.url, older.url, refusing.url, unequal.url]), () => Promise.resolve('t0ken'));
+    expect(good.asked).to.deep.equal([`${ACTIVITY_COLUMNS_PATH} Bearer t0ken`]);
+    expect(collected.reports.map((report) => report.node).sort()).to.deep.equal(['a', 'b']);
+    expect(collected.failures.sort((x, y) => x.url.localeCompare(y.url))).to.deep.equal(
+      [
+        { url: refusing.url, error: `${refusing.url}${ACTIVITY_COLUMNS_PATH} answered 403: forbidden` },
+        { url: unequal.url, error: `${unequal.url}${ACTIVITY_COLUMNS_PATH} answered with JSON that is not the report asked for` },
+      ].sort((x, y) => x.url.localeCompare(y.url)),
+    );
   });
 
   it('waits for `beforeParse` once every agent has answered, before it parses, and names an agent whose body is not JSON', async () => {

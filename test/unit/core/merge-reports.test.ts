@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { mergeReports } from '../../../src/core/activity/merge-reports.ts';
-import type { ActivityReport, WorkloadActivity } from '../../../src/protocol/activity.ts';
+import { activityColumns, type WorkloadActivity } from '../../../src/protocol/activity.ts';
 
 const workload = (key: `${string}/${string}`, figures: Partial<WorkloadActivity>): WorkloadActivity => ({
   workload: key,
@@ -13,7 +13,7 @@ const workload = (key: `${string}/${string}`, figures: Partial<WorkloadActivity>
   pods: [],
   ...figures,
 });
-const report = (node: string, workloads: WorkloadActivity[]): ActivityReport => ({ node, generatedAt: 0, windowMs: 1000, workloads });
+const report = (node: string, workloads: WorkloadActivity[]) => activityColumns({ node, generatedAt: 0, windowMs: 1000, workloads });
 
 describe("merging agents' activity reports", () => {
   it('adds up concurrency (mean in flight plus held) and rates across nodes; keeps the latest request', () => {
