@@ -9,10 +9,10 @@ export const ACTIVITY_PATH = '/activity';
 export const ACTIVITY_TOTALS_PATH = `${ACTIVITY_PATH}?pods=false`;
 /**
  * What the controller asks for every tick: the totals as columns (ActivityColumns). At 10,000 pods
- * the twenty agents' totals were 1.4 MB of objects that took 8-9 ms to parse, a third of a tick's
- * own work; the same figures as columns are 0.5 MB and 3 ms. An agent that predates the columns
- * ignores `form` and answers the totals as objects, which the controller reads as well
- * (readActivityColumns).
+ * the twenty agents' totals were 1.4 MB of objects, and parsing them was the largest single part of
+ * a tick's own work (bench:controller's CPU profile); as columns they are 0.5 MB, parsed in about a
+ * third of the time. An agent that predates the columns ignores `form` and answers the totals as
+ * objects, which the controller reads as well (readActivityColumns).
  */
 export const ACTIVITY_COLUMNS_PATH = `${ACTIVITY_TOTALS_PATH}&form=columns`;
 
