@@ -31,6 +31,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Watch, type V1Deployment } from '@kubernetes/client-node';
 import type { ControlPlane } from '../fixtures/control-plane.ts';
+import { sumSeries } from '../fixtures/metrics.ts';
 import { cpuSeconds, loadAverage, percentile, rssMB, sleep, threadSchedMs, writeResult } from './bench-support.ts';
 import {
   apiServerWrites,
@@ -184,8 +185,8 @@ async function main(): Promise<void> {
     await sampler.stop();
     const finalText = await scrape(port);
     const rss = rssMB(controller.pid!);
-    // No series until the first write.
-    const scaleWrites = metricValue(finalText, 'ebb_scale_writes_total') || 0;
+    // Writes that changed a count: a guarded write refused as moved wrote nothing.
+    const scaleWrites = sumSeries(finalText, 'ebb_scale_writes_total', 'outcome="written"');
     printControllerWarnings(started);
     await stopController(controller);
 

@@ -24,8 +24,13 @@ export async function decisionsByReason(controllerPort: number): Promise<Map<str
   return counts;
 }
 
-/** Writes through the scale subresource, from the controller's metric (each outcome: written, conflict). */
-export const scaleWrites = (controllerPort: number) => metricOf(controllerPort, 'ebb_scale_writes_total');
+/**
+ * Writes through the scale subresource that changed the count, from the controller's metric
+ * (outcome written). A guarded write refused because the count was no longer the one decided from
+ * (outcome moved) wrote nothing: a tick that decides 0 → 1 from a cache that has not yet seen a
+ * wake-up's own 0 → 1 is refused so, and the workload is scaled once.
+ */
+export const scaleWrites = (controllerPort: number) => metricOf(controllerPort, 'ebb_scale_writes_total', 'outcome="written"');
 /** Decisions the controller made on fresh activity (every reason but no-data). */
 export const freshDecisions = async (controllerPort: number) =>
   (await metricOf(controllerPort, 'ebb_decisions_total')) - (await metricOf(controllerPort, 'ebb_decisions_total', 'reason="no-data"'));
@@ -127,7 +132,7 @@ export const describeFailures = (result: LoadResult) =>
 
 export interface ChaosRow extends ClientFigures {
   scenario: string;
-  /** Writes to the scale subresource by ebb during the scenario (ebb_scale_writes_total). */
+  /** Writes to the scale subresource by ebb during the scenario that changed the count (ebb_scale_writes_total{outcome="written"}). */
   scaleWrites: number;
   /** What the scenario expected of them, in words (e.g. "0: no flapping", "1: the wake-up"). */
   expectedWrites: string;
