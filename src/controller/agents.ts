@@ -45,8 +45,8 @@ export function collectUsage(
 interface Question<Report> {
   path: string;
   timeoutMs: number;
-  /** The report in a parsed body, undefined when it is not one; without it, any JSON is taken as the report. */
-  read?: (value: unknown) => Report | undefined;
+  /** The report in a parsed body, or what is wrong with it; without it, any JSON is taken as the report. */
+  read?: (value: unknown) => Report | { error: string };
   /**
    * Without it, each body is parsed as it arrives: the tick's activity reports are then parsed
    * while the slower agents are still answering, not all after the last one.
@@ -68,7 +68,7 @@ async function collectFromAgents<Report>(directory: AgentDirectory, token: () =>
       return failed(url, new Error(`${new URL(path, url).href} answered with a body that is not JSON`));
     }
     const report = read(value);
-    if (report === undefined) return failed(url, new Error(`${new URL(path, url).href} answered with JSON that is not the report asked for`));
+    if (isError(report)) return failed(url, new Error(`${new URL(path, url).href} answered with a report that cannot be read: ${report.error}`));
     collected.reports.push(report);
   };
   await Promise.all(
@@ -88,6 +88,9 @@ async function collectFromAgents<Report>(directory: AgentDirectory, token: () =>
   }
   return collected;
 }
+
+const isError = (read: unknown): read is { error: string } =>
+  typeof read === 'object' && read !== null && typeof (read as { error?: unknown }).error === 'string';
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
 

@@ -119,21 +119,31 @@ export function activityAnswer(report: ActivityReport, query: URLSearchParams): 
 
 /**
  * An answer to ACTIVITY_COLUMNS_PATH as columns: as sent, or from the totals as objects that an
- * older agent answers; undefined for anything else (columns of unequal lengths included). The
- * figures themselves are not checked here: the decider refuses a sample that is not a finite
+ * older agent answers; else what is wrong with it (the field, what it holds, what is accepted).
+ * The figures themselves are not checked here: the decider refuses a sample that is not a finite
  * number of 0 or more (core/decider/activity-window.ts).
  */
-export function readActivityColumns(value: unknown): ActivityColumns | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
+export function readActivityColumns(value: unknown): ActivityColumns | { error: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'the answer is not a JSON object' };
   const v = value as Record<string, unknown>;
-  if (typeof v.node !== 'string') return undefined;
+  if (typeof v.node !== 'string') return { error: `node: ${JSON.stringify(v.node)} is not a node's name (a string)` };
   if (Array.isArray(v.workloads)) {
-    const objects = v.workloads.every((w) => typeof w === 'object' && w !== null && typeof (w as Record<string, unknown>).workload === 'string');
-    return objects ? activityColumns(value as ActivityTotalsReport) : undefined;
+    const unkeyed = v.workloads.findIndex((w) => typeof w !== 'object' || w === null || typeof (w as Record<string, unknown>).workload !== 'string');
+    if (unkeyed >= 0) return { error: `workloads[${unkeyed}]: not a workload's totals (an object with a workload key, a string)` };
+    return activityColumns(value as ActivityTotalsReport);
   }
-  if (!Array.isArray(v.workload) || !v.workload.every((key) => typeof key === 'string')) return undefined;
+  if (!Array.isArray(v.workload)) return { error: 'workload: missing (columns: an array of workload keys; or totals as objects: workloads)' };
+  const notKey = v.workload.findIndex((key) => typeof key !== 'string');
+  if (notKey >= 0) return { error: `workload[${notKey}]: ${JSON.stringify(v.workload[notKey])} is not a workload key (a string)` };
   const length = v.workload.length;
-  return FIGURES.every((figure) => Array.isArray(v[figure]) && (v[figure] as unknown[]).length === length) ? (value as ActivityColumns) : undefined;
+  for (const figure of FIGURES) {
+    const column = v[figure];
+    if (!Array.isArray(column) || column.length !== length) {
+      const holds = Array.isArray(column) ? `${column.length} entries` : 'no array';
+      return { error: `${figure}: ${holds} where workload has ${length} (one entry per workload)` };
+    }
+  }
+  return value as ActivityColumns;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   ACTIVITY_COLUMNS_PATH,
   ACTIVITY_TOTALS_PATH,
   readActivityColumns,
+  type ActivityColumns,
   type ActivityReport,
   type ActivityTotalsReport,
 } from '../../../src/protocol/activity.ts';
@@ -76,9 +77,10 @@ describe('data path (real processes on loopback)', function () {
       .and.not.have.property('pods');
     const columns = readActivityColumns(
       JSON.parse((await request(agent.ready.activity, ACTIVITY_COLUMNS_PATH, { Authorization: `Bearer ${CONTROLLER_TOKEN}` })).body),
-    );
-    expect(columns?.workload).to.deep.equal(totalsReport.workloads.map((w) => w.workload));
-    expect(columns?.stalePods[columns.workload.indexOf('shop/app')]).to.equal(0);
+    ) as ActivityColumns;
+    expect(columns).to.not.have.property('error');
+    expect(columns.workload).to.deep.equal(totalsReport.workloads.map((w) => w.workload));
+    expect(columns.stalePods[columns.workload.indexOf('shop/app')]).to.equal(0);
   });
 
   it('SIGTERM to the interceptor under load: every request sent is answered 2xx, then it exits 0', async () => {

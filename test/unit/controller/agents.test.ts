@@ -50,7 +50,10 @@ describe('collecting the agents’ reports', () => {
     expect(collected.failures.sort((x, y) => x.url.localeCompare(y.url))).to.deep.equal(
       [
         { url: refusing.url, error: `${refusing.url}${ACTIVITY_COLUMNS_PATH} answered 403: forbidden` },
-        { url: unequal.url, error: `${unequal.url}${ACTIVITY_COLUMNS_PATH} answered with JSON that is not the report asked for` },
+        {
+          url: unequal.url,
+          error: `${unequal.url}${ACTIVITY_COLUMNS_PATH} answered with a report that cannot be read: held: 0 entries where workload has 1 (one entry per workload)`,
+        },
       ].sort((x, y) => x.url.localeCompare(y.url)),
     );
   });

@@ -7,6 +7,7 @@ import {
   activityAnswer,
   activityTotals,
   readActivityColumns,
+  type ActivityColumns,
   type ActivityReport,
   type WorkloadActivity,
 } from '../../../src/protocol/activity.ts';
@@ -63,28 +64,32 @@ describe("the agent's activity answers", () => {
   it('reads columns as sent, and the totals as objects that an agent without columns answers, to the same figures', () => {
     fc.assert(
       fc.property(report, (agentReport) => {
-        const columns = readActivityColumns(sent(activityAnswer(agentReport, queryOf(ACTIVITY_COLUMNS_PATH))));
+        const columns = readActivityColumns(sent(activityAnswer(agentReport, queryOf(ACTIVITY_COLUMNS_PATH)))) as ActivityColumns;
         // An agent that predates the columns ignores `form`: it answers the totals as objects.
-        const fromObjects = readActivityColumns(sent(activityAnswer(agentReport, queryOf(ACTIVITY_TOTALS_PATH))));
+        const fromObjects = readActivityColumns(sent(activityAnswer(agentReport, queryOf(ACTIVITY_TOTALS_PATH)))) as ActivityColumns;
         expect(columns).to.deep.equal(fromObjects);
-        expect(columns?.workload).to.deep.equal(agentReport.workloads.map((w) => w.workload));
-        expect(mergeReports([columns!], 1)).to.deep.equal(mergeReports([fromObjects!], 1));
+        expect(columns.workload).to.deep.equal(agentReport.workloads.map((w) => w.workload));
+        expect(mergeReports([columns], 1)).to.deep.equal(mergeReports([fromObjects], 1));
       }),
     );
   });
 
-  it('refuses what is neither: not an object, no node, columns of unequal lengths, a key that is not a string', () => {
+  it('refuses what is neither, naming the field, what it holds and what is accepted', () => {
     const columns = sent(activityAnswer(example, queryOf(ACTIVITY_COLUMNS_PATH))) as Record<string, unknown>;
-    for (const [why, value] of [
-      ['null', null],
-      ['text', 'report'],
-      ['no node', { ...columns, node: undefined }],
-      ['a short column', { ...columns, held: [1] }],
-      ['a missing column', { ...columns, requestRate: undefined }],
-      ['a key that is a number', { ...columns, workload: ['shop/web', 7] }],
-      ['objects without their key', { node: 'node-a', generatedAt: 0, windowMs: 1, workloads: [{ inFlight: 1 }] }],
+    for (const [value, error] of [
+      [null, 'the answer is not a JSON object'],
+      ['report', 'the answer is not a JSON object'],
+      [{ ...columns, node: 7 }, "node: 7 is not a node's name (a string)"],
+      [{ ...columns, held: [1] }, 'held: 1 entries where workload has 2 (one entry per workload)'],
+      [{ ...columns, requestRate: undefined }, 'requestRate: no array where workload has 2 (one entry per workload)'],
+      [{ ...columns, workload: ['shop/web', 7] }, 'workload[1]: 7 is not a workload key (a string)'],
+      [{ ...columns, workload: undefined }, 'workload: missing (columns: an array of workload keys; or totals as objects: workloads)'],
+      [
+        { node: 'node-a', generatedAt: 0, windowMs: 1, workloads: [{ inFlight: 1 }] },
+        "workloads[0]: not a workload's totals (an object with a workload key, a string)",
+      ],
     ] as const) {
-      expect(readActivityColumns(value), why).to.equal(undefined);
+      expect(readActivityColumns(value)).to.deep.equal({ error });
     }
   });
 });
