@@ -55,8 +55,8 @@ export class SizingLoop {
   /** `workload/container` warned about OOM kills at its memory maximum, until it is no longer capped. */
   private readonly cappedWarned = new Set<string>();
   private readonly checkpoints: SizingCheckpoints;
-  /** The figures each workload's gauges were last set from. */
-  private readonly gaugesSetTo = new Map<WorkloadKey, string>();
+  /** The figures each `workload/container`'s gauges were last set to (setGauges). */
+  private readonly gaugesSetTo = new Map<string, readonly unknown[]>();
 
   constructor(private readonly options: SizingLoopOptions) {
     this.checkpoints = new SizingCheckpoints({
@@ -177,23 +177,32 @@ export class SizingLoop {
     const namespace = workload.deployment.metadata?.namespace ?? '';
     const deployment = workload.deployment.metadata?.name ?? '';
     const templateContainers = workload.deployment.spec?.template.spec?.containers ?? [];
-    // Nine series per container, each a label lookup: set again only when a figure moved.
-    const figures = JSON.stringify([[...recommendations], templateContainers.map((container) => [container.name, container.resources?.requests])]);
-    if (this.gaugesSetTo.get(workload.key) === figures) return;
-    this.gaugesSetTo.set(workload.key, figures);
     for (const [container, r] of recommendations) {
       const cpu = { namespace, deployment, container, resource: 'cpu' };
       const memory = { namespace, deployment, container, resource: 'memory' };
       const requests = templateContainers.find((candidate) => candidate.name === container)?.resources?.requests ?? {};
-      setRequest(templateRequests, cpu, requests.cpu, parseCpu, 1000);
-      setRequest(templateRequests, memory, requests.memory, parseMemory, 1);
-      target.set(cpu, r.cpu.targetMillis / 1000);
-      lower.set(cpu, r.cpu.lowerMillis / 1000);
-      upper.set(cpu, r.cpu.upperMillis / 1000);
-      target.set(memory, r.memory.targetBytes);
-      lower.set(memory, r.memory.lowerBytes);
-      upper.set(memory, r.memory.upperBytes);
-      confidence.set({ namespace, deployment, container }, r.confidence);
+      // Each series a label lookup: set again only when its figure moved. Every round makes a new
+      // recommendation, but once the history is long enough most of its figures stay.
+      const series: readonly (readonly [figure: unknown, set: () => void])[] = [
+        [requests.cpu, () => setRequest(templateRequests, cpu, requests.cpu, parseCpu, 1000)],
+        [requests.memory, () => setRequest(templateRequests, memory, requests.memory, parseMemory, 1)],
+        [r.cpu.targetMillis, () => target.set(cpu, r.cpu.targetMillis / 1000)],
+        [r.cpu.lowerMillis, () => lower.set(cpu, r.cpu.lowerMillis / 1000)],
+        [r.cpu.upperMillis, () => upper.set(cpu, r.cpu.upperMillis / 1000)],
+        [r.memory.targetBytes, () => target.set(memory, r.memory.targetBytes)],
+        [r.memory.lowerBytes, () => lower.set(memory, r.memory.lowerBytes)],
+        [r.memory.upperBytes, () => upper.set(memory, r.memory.upperBytes)],
+        [r.confidence, () => confidence.set({ namespace, deployment, container }, r.confidence)],
+      ];
+      const key = `${workload.key}/${container}`;
+      const before = this.gaugesSetTo.get(key);
+      series.forEach(([figure, set], index) => {
+        if (before?.[index] !== figure) set();
+      });
+      this.gaugesSetTo.set(
+        key,
+        series.map(([figure]) => figure),
+      );
     }
   }
 
@@ -204,9 +213,9 @@ export class SizingLoop {
       for (const resource of ['cpu', 'memory'])
         for (const gauge of [target, lower, upper, templateRequests]) gauge.remove({ namespace, deployment, container, resource });
       confidence.remove({ namespace, deployment, container });
+      this.gaugesSetTo.delete(`${workload}/${container}`);
     }
     this.published.delete(workload);
-    this.gaugesSetTo.delete(workload);
     this.announced.delete(workload);
     for (const key of this.cappedWarned) if (key.startsWith(`${workload}/`)) this.cappedWarned.delete(key);
   }

@@ -45,10 +45,12 @@ export function formatCpu(millicores: number): string {
   return millicores % 1000 === 0 ? String(millicores / 1000) : `${millicores}m`;
 }
 
+const BINARY_LARGEST_FIRST = Object.entries(BINARY).reverse();
+
 /** The largest binary suffix that divides exactly (`512Mi`), else decimal (`1G`), else bytes. */
 export function formatMemory(bytes: number): string {
   if (bytes === 0) return '0';
-  for (const [suffix, size] of Object.entries(BINARY).reverse()) {
+  for (const [suffix, size] of BINARY_LARGEST_FIRST) {
     if (bytes % size === 0) return `${bytes / size}${suffix}`;
   }
   for (const suffix of ['E', 'P', 'T', 'G', 'M', 'k'] as const) {

@@ -7,7 +7,7 @@
 
 import type { Result } from '../result.ts';
 import { ContainerModel, type ContainerRecommendation, type ResourceBounds, type SizingConfig } from '../recommender/index.ts';
-import type { OomKill, UsageReport } from '../../protocol/usage.ts';
+import type { ContainerUsage, OomKill, UsageReport } from '../../protocol/usage.ts';
 import type { WorkloadKey } from '../../protocol/workload.ts';
 
 /** What the leader stores per workload so a restart or a failover resumes where it was. */
@@ -24,8 +24,8 @@ const REMEMBER_MS = 15 * 60_000;
 
 export class WorkloadRecommender {
   private readonly models = new Map<WorkloadKey, Map<string, ContainerModel>>();
-  /** `pod/container` → `at` of the newest sample fed from it. */
-  private readonly fedUntil = new Map<string, number>();
+  /** Pod → container → `at` of the newest sample fed from it. */
+  private readonly fedUntil = new Map<string, Map<string, number>>();
   /** `pod/container/restartCount` → when the kill was first seen. */
   private readonly killsSeen = new Map<string, number>();
   private readonly newestSample = new Map<WorkloadKey, number>();
@@ -35,23 +35,36 @@ export class WorkloadRecommender {
    * opted in, or not yet in the caches). Returns the OOM kills seen for the first time.
    */
   ingest(reports: readonly UsageReport[], known: (workload: WorkloadKey) => boolean, config: SizingConfig, now: number): OomKill[] {
-    const fresh: { workload: WorkloadKey; container: string; at: number; cpuCores?: number; memoryBytes?: number }[] = [];
+    // The fresh samples, by workload and container: each model takes its own samples in time order
+    // (pods on different nodes are scraped at different moments). Batches rather than one sort of
+    // every sample: 20,000 samples a round at 10,000 pods, where the sort and a string key per
+    // sample made ingesting cost about 100 ms a round.
+    const batches = new Map<WorkloadKey, Map<string, ContainerUsage[]>>();
     for (const report of reports) {
       for (const pod of report.pods) {
         if (!known(pod.workload)) continue;
+        let fed = this.fedUntil.get(pod.pod);
+        if (!fed) this.fedUntil.set(pod.pod, (fed = new Map<string, number>()));
+        let batch = batches.get(pod.workload);
+        if (!batch) batches.set(pod.workload, (batch = new Map<string, ContainerUsage[]>()));
         for (const usage of pod.containers) {
-          const key = `${pod.pod}/${usage.container}`;
-          if (usage.at <= (this.fedUntil.get(key) ?? -Infinity)) continue;
-          this.fedUntil.set(key, usage.at);
-          fresh.push({ workload: pod.workload, ...usage });
+          if (usage.at <= (fed.get(usage.container) ?? -Infinity)) continue;
+          fed.set(usage.container, usage.at);
+          const samples = batch.get(usage.container);
+          if (samples) samples.push(usage);
+          else batch.set(usage.container, [usage]);
         }
       }
     }
-    // Models take samples in time order; pods on different nodes are scraped at different moments.
-    fresh.sort((a, b) => a.at - b.at);
-    for (const sample of fresh) {
-      this.model(sample.workload, sample.container, config, sample.at).addSample(sample);
-      this.newestSample.set(sample.workload, Math.max(this.newestSample.get(sample.workload) ?? -Infinity, sample.at));
+    for (const [workload, containers] of batches) {
+      let newest = this.newestSample.get(workload) ?? -Infinity;
+      for (const [container, samples] of containers) {
+        samples.sort((a, b) => a.at - b.at);
+        const model = this.model(workload, container, config, samples[0]!.at);
+        for (const sample of samples) model.addSample(sample);
+        newest = Math.max(newest, samples.at(-1)!.at);
+      }
+      if (newest > -Infinity) this.newestSample.set(workload, newest);
     }
 
     const kills: OomKill[] = [];
@@ -144,7 +157,10 @@ export class WorkloadRecommender {
   }
 
   private forgetOlderThan(cutoff: number): void {
-    for (const [key, at] of this.fedUntil) if (at < cutoff) this.fedUntil.delete(key);
+    for (const [pod, containers] of this.fedUntil) {
+      for (const [container, at] of containers) if (at < cutoff) containers.delete(container);
+      if (containers.size === 0) this.fedUntil.delete(pod);
+    }
     for (const [key, at] of this.killsSeen) if (at < cutoff) this.killsSeen.delete(key);
   }
 }

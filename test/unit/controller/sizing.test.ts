@@ -12,6 +12,8 @@ import { DEFAULT_SIZING } from '../../../src/core/recommender/index.ts';
 import type { WorkloadSettings } from '../../../src/core/settings.ts';
 import type { StoredCheckpoints } from '../../../src/kube/sizing-checkpoints.ts';
 import { shardText } from '../../../src/core/sizing/checkpoint-shards.ts';
+import { parseCpu, parseMemory } from '../../../src/core/quantity.ts';
+import type { Result } from '../../../src/core/result.ts';
 import type { OomKill, UsageReport } from '../../../src/protocol/usage.ts';
 import type { WorkloadKey } from '../../../src/protocol/workload.ts';
 
@@ -125,6 +127,34 @@ describe('sizing loop', () => {
     expect(h.events[0]).to.match(/^Normal RecommendationChanged: app: cpu \S+ \(\S+–\S+\), memory/);
     const metrics = await h.metrics.registry.getSingleMetricAsString('ebb_recommendation_target');
     expect(metrics).to.match(/ebb_recommendation_target\{namespace="shop",deployment="web",container="app",resource="memory"\} \d+/);
+  });
+
+  it("keeps the metrics at the published figures as they move, and drops a deleted workload's series", async () => {
+    const h = harness();
+    // The target series by resource.
+    const series = async (): Promise<Record<string, number>> => {
+      const text = await h.metrics.registry.getSingleMetricAsString('ebb_recommendation_target');
+      return Object.fromEntries(
+        [...text.matchAll(/^ebb_recommendation_target\{.*resource="(\w+)"\} (\S+)$/gm)].map(([, resource, value]) => [resource!, Number(value)]),
+      );
+    };
+    const amount = (parsed: Result<number>) => (parsed.ok ? parsed.value : NaN);
+    // What the gauges show: cores and bytes.
+    const published = () => ({ cpu: amount(parseCpu(target(h)!.cpu)) / 1000, memory: amount(parseMemory(target(h)!.memory)) });
+    let now = await rounds(h, start, 30, 0.5, 300 * MiB);
+    const before = published();
+    expect(await series()).to.deep.equal(before);
+    now = await rounds(h, now, 30, 1.5, 900 * MiB);
+    const after = published();
+    expect(after, 'a step up moves the targets').to.not.deep.equal(before);
+    expect(await series()).to.deep.equal(after);
+
+    h.setWorkloads([]);
+    await h.loop.round(now);
+    expect(await series(), 'deleted').to.deep.equal({});
+    h.setWorkloads([web]);
+    await rounds(h, now + 10_000, 30, 0.5, 300 * MiB);
+    expect(Object.keys(await series()), 'created again').to.deep.equal(['cpu', 'memory']);
   });
 
   it('a new leader does not announce again the recommendations the status annotations already hold', async () => {

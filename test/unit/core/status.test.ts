@@ -111,6 +111,18 @@ describe('the ebb.dev/status annotation', () => {
       });
     });
 
+    it('at the refresh, writes nothing for the same recommendation (a new object, its keys in another order), and writes one a sample newer', () => {
+      const first = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
+      const later = now + STATUS_REFRESH_MS;
+      const { cpu, memory, lower, upper, confidence } = recommendation('250m', '300Mi').containers.app!;
+      const reordered: StatusRecommendation = { containers: { app: { upper, lower, confidence, memory, cpu } } };
+      expect(nextStatus(first, statusFields(steady, undefined, later, { recommendation: reordered }), later, 0.1)).to.equal(undefined);
+      const newer: StatusRecommendation = { containers: { app: { ...reordered.containers.app!, newestSample: new Date(later).toISOString() } } };
+      expect(JSON.parse(nextStatus(first, statusFields(steady, undefined, later, { recommendation: newer }), later, 0.1)!)).to.deep.include({
+        recommendation: newer,
+      });
+    });
+
     it('keeps the recommendation it has when the decision is written without one', () => {
       const first = nextStatus(undefined, statusFields(steady, undefined, now, { recommendation: recommendation('250m', '300Mi') }), now)!;
       const next = nextStatus(first, statusFields(decision(4, 'load', '2 → 4'), undefined, now + 10, undefined), now + 10)!;
