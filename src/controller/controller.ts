@@ -223,7 +223,9 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       const current = workloads.list();
       rises.follow(isLeader() ? agentDirectory.urls() : []);
       if (!isLeader()) return;
+      const stopAgentsTimer = metrics.lastTickAgentsDuration.startTimer();
       const collected = await collectActivity(agentDirectory, () => token.read());
+      stopAgentsTimer();
       for (const failure of collected.failures) {
         metrics.agentScrapeFailures.inc({ agent: failure.url, report: 'activity' });
         log('warn', `agent ${failure.url}: ${failure.error}`);

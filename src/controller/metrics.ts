@@ -26,6 +26,11 @@ export class ControllerMetrics extends ProgramMetrics {
   );
   /** The histogram's buckets are too coarse to see one tick; this is the last one exactly. */
   readonly lastTickDuration = this.gauge('ebb_controller_last_tick_duration_seconds', 'Time the last controller tick took');
+  /** What a slow tick waited for: the agents, or the controller's own work (the rest of the tick). */
+  readonly lastTickAgentsDuration = this.gauge(
+    'ebb_controller_last_tick_agents_seconds',
+    "Of the last controller tick, the time spent pulling the agents' activity (their answers, and reading them)",
+  );
   readonly configErrors = this.counter('ebb_config_errors_total', 'Invalid annotation or policy values found', ['key']);
   readonly agentScrapeFailures = this.counter('ebb_agent_scrape_failures_total', 'Failed reads from agents, by report (activity, usage)', ['agent', 'report']);
   /** CPU in cores, memory in bytes: Prometheus' base units. */

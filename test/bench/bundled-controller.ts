@@ -181,10 +181,12 @@ export async function controllerLeads(port: number): Promise<void> {
 
 /**
  * Polls the controller every 500 ms (a quarter of a tick, so each tick is seen once): each tick's
- * duration and the RSS.
+ * duration, the part of it spent pulling the agents' activity, and the RSS.
  */
 export class ControllerSampler {
   readonly ticksMs: number[] = [];
+  /** Of each tick in ticksMs, the time it spent pulling the agents' activity. */
+  readonly agentsMs: number[] = [];
   peakRssMB = 0;
   /** At the RSS peak: its anonymous and file-backed parts (MB), and when (s after the sampler started). */
   peakParts = { anon: 0, file: 0, atS: 0 };
@@ -223,10 +225,18 @@ export class ControllerSampler {
         this.peakRssMB = rss.rss;
         this.peakParts = { anon: rss.anon, file: rss.file, atS: (Date.now() - this.startedAt) / 1000 };
       }
-      const text = await scrape(this.port, 'ebb_controller_tick_duration_seconds', 'ebb_controller_last_tick_duration_seconds').catch(() => '');
+      const text = await scrape(
+        this.port,
+        'ebb_controller_tick_duration_seconds',
+        'ebb_controller_last_tick_duration_seconds',
+        'ebb_controller_last_tick_agents_seconds',
+      ).catch(() => '');
       const count = metricValue(text, 'ebb_controller_tick_duration_seconds_count');
-      // Exactly one tick since the last poll: the gauge is that tick's duration.
-      if (this.recording && count === this.lastCount + 1) this.ticksMs.push(metricValue(text, 'ebb_controller_last_tick_duration_seconds') * 1000);
+      // Exactly one tick since the last poll: the gauges are that tick's.
+      if (this.recording && count === this.lastCount + 1) {
+        this.ticksMs.push(metricValue(text, 'ebb_controller_last_tick_duration_seconds') * 1000);
+        this.agentsMs.push(metricValue(text, 'ebb_controller_last_tick_agents_seconds') * 1000);
+      }
       this.lastCount = count;
       await sleep(500);
     }

@@ -13,8 +13,9 @@
 //   - the API server's writes in the window, from every client (its apiserver_request_total): what
 //     ebb makes the control plane do, the Deployment controller's echoes of its status writes included;
 //   - time per tick: the controller's ebb_controller_tick_duration_seconds histogram (mean over the
-//     steady window) and its last-tick gauge polled every 500 ms (each tick once: p50/p99/max,
-//     over the steady window and the reaction trials);
+//     steady window) and its last-tick gauges polled every 500 ms (each tick once: p50/p99/max,
+//     over the steady window and the reaction trials), each tick also in two parts: pulling the
+//     agents' activity, and the rest (deciding, scaling, routing);
 //   - the controller's CPU per tick interval (all its threads), and its main thread's time on a CPU
 //     and waiting for one (schedstat): what a tick costs, and what the shared machine adds to it;
 //   - the controller's RSS (VmRSS every 500 ms, peak; VmHWM at the end);
@@ -191,6 +192,10 @@ async function main(): Promise<void> {
     await stopController(controller);
 
     const ticks = [...sampler.ticksMs].sort((a, b) => a - b);
+    // Each sampled tick in two parts: pulling the agents' activity (here the stand-ins, all on this
+    // process's one event loop, where a cluster has an agent on each node), and the rest.
+    const agentsParts = [...sampler.agentsMs].sort((a, b) => a - b);
+    const ownParts = sampler.ticksMs.map((ms, i) => ms - sampler.agentsMs[i]!).sort((a, b) => a - b);
     const steadyTicks = after.count - before.count;
     const figures = {
       workloads: WORKLOADS,
@@ -215,6 +220,11 @@ async function main(): Promise<void> {
       ticks_sampled: ticks.length,
       // With 50 samples p99 is the slowest one: how many are over the target says more.
       ticks_over_target: ticks.filter((ms) => ms > TARGETS.tickMs).length,
+      tick_agents_p50_ms: percentile(agentsParts, 50),
+      tick_agents_p99_ms: percentile(agentsParts, 99),
+      tick_own_p50_ms: percentile(ownParts, 50),
+      tick_own_p99_ms: percentile(ownParts, 99),
+      ticks_own_over_target: ownParts.filter((ms) => ms > TARGETS.tickMs).length,
       rss_peak_mb: Math.max(sampler.peakRssMB, rss.rss),
       rss_hwm_mb: rss.peak,
       rss_peak_anon_mb: sampler.peakParts.anon,
@@ -250,6 +260,8 @@ ${row('controller CPU per tick (all its work)', `${fixed(figures.cpu_per_tick_ms
 ${row('its main thread per tick: on a CPU / waiting for one', `${fixed(figures.main_thread_cpu_per_tick_ms)} / ${fixed(figures.main_thread_waiting_per_tick_ms)} ms`)}
 ${row(`tick p50 / p99 / max (${ticks.length} sampled)`, `${fixed(figures.tick_p50_ms)} / ${fixed(figures.tick_p99_ms)} / ${fixed(figures.tick_max_ms)} ms`, `≤ ${TARGETS.tickMs} ms`, verdict(figures.tick_p99_ms, TARGETS.tickMs))}
 ${row(`sampled ticks over ${TARGETS.tickMs} ms`, `${figures.ticks_over_target} of ${ticks.length}`)}
+${row('of each tick, pulling the agents: p50 / p99', `${fixed(figures.tick_agents_p50_ms)} / ${fixed(figures.tick_agents_p99_ms)} ms`)}
+${row('of each tick, the rest: p50 / p99 (over target)', `${fixed(figures.tick_own_p50_ms)} / ${fixed(figures.tick_own_p99_ms)} ms (${figures.ticks_own_over_target})`)}
 ${row('controller RSS peak (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`, `≤ ${TARGETS.rssMB} MB`, verdict(figures.rss_peak_mb, TARGETS.rssMB))}
 ${row('at the peak: anon + file, when', `${fixed(figures.rss_peak_anon_mb)} + ${fixed(figures.rss_peak_file_mb)} MB, ${fixed(figures.rss_peak_at_s, 0)} s`)}
 ${row(`reaction p50 / max (${sortedReactions.length}/${REACTION_TRIALS} seen)`, `${fixed(figures.reaction_p50_ms, 0)} / ${fixed(figures.reaction_max_ms, 0)} ms`, `≤ ${TARGETS.reactionMs} ms`, verdict(sortedReactions.length === REACTION_TRIALS ? figures.reaction_max_ms : Infinity, TARGETS.reactionMs))}

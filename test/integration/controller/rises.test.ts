@@ -22,11 +22,12 @@ describe('controller: a burst between two ticks, on the real control plane', fun
   let controller: Started<ControllerReady> | undefined;
   let controllerStartedAt = 0;
 
-  const metric = async (series: string) => {
-    const text = (await request(controller!.ready.port, '/metrics')).body;
-    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-    return Number(line?.split(' ')[1] ?? 0);
+  /** The series' values, from one scrape. */
+  const metrics = async (...series: string[]) => {
+    const lines = (await request(controller!.ready.port, '/metrics')).body.split('\n');
+    return series.map((name) => Number(lines.find((candidate) => candidate.startsWith(`${name} `))?.split(' ')[1] ?? 0));
   };
+  const metric = async (series: string) => (await metrics(series))[0]!;
   const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: 'burst', namespace })).spec?.replicas ?? 0;
 
   before(async function () {
@@ -73,6 +74,9 @@ describe('controller: a burst between two ticks, on the real control plane', fun
     // A new leader decides at once: its first tick reads the agent and opens the question.
     await eventually('the leader’s first tick', async () => ((await metric('ebb_controller_tick_duration_seconds_count')) >= 1 ? true : undefined), 30_000);
     expect(await replicas()).to.equal(1);
+    // Of that tick, the pull from the real agent: some time, and part of the tick.
+    const [tick, agents] = await metrics('ebb_controller_last_tick_duration_seconds', 'ebb_controller_last_tick_agents_seconds');
+    expect(agents, 'the agents part of the last tick').to.be.greaterThan(0).and.at.most(tick!);
     // 8 in flight at 2 per pod: 4 replicas. Bounds: 30 s and 2,000 requests.
     const load = startLoad(interceptorPort, { concurrency: 8, durationMs: 30_000, maxRequests: 2_000 });
     try {
