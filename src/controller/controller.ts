@@ -15,6 +15,7 @@ import { ClusterCache } from '../kube/cluster-cache.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { evictPod } from '../kube/eviction.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
+import { answeredWithMetadataOnly } from '../kube/metadata-answer.ts';
 import { PodResizer } from '../kube/pod-resize.ts';
 import { moveReplicas, readReplicas } from '../kube/scale.ts';
 import { CheckpointStore } from '../kube/sizing-checkpoints.ts';
@@ -188,7 +189,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       statusWrites.submit(workload.key, () =>
         apps.patchNamespacedDeployment(
           { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          answeredWithMetadataOnly(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
         ),
       );
     },

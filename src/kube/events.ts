@@ -4,6 +4,7 @@
 
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectReference } from '@kubernetes/client-node';
 import { concurrencyLimit } from './concurrency-limit.ts';
+import { answeredWithMetadataOnly } from './metadata-answer.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -48,7 +49,7 @@ export class EventRecorder {
       previous.at = now;
       await this.core.patchNamespacedEvent(
         { name: previous.name, namespace: target.namespace, body: { count: previous.count, lastTimestamp: timestamp } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        answeredWithMetadataOnly(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
       );
       return;
     }
@@ -60,21 +61,24 @@ export class EventRecorder {
       uid: target.uid,
     };
     const name = `${target.name}.${now.toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`;
-    await this.core.createNamespacedEvent({
-      namespace: target.namespace,
-      body: {
-        metadata: { name, namespace: target.namespace },
-        involvedObject,
-        type,
-        reason,
-        message,
-        source: { component: this.component },
-        reportingComponent: this.component,
-        firstTimestamp: timestamp,
-        lastTimestamp: timestamp,
-        count: 1,
+    await this.core.createNamespacedEvent(
+      {
+        namespace: target.namespace,
+        body: {
+          metadata: { name, namespace: target.namespace },
+          involvedObject,
+          type,
+          reason,
+          message,
+          source: { component: this.component },
+          reportingComponent: this.component,
+          firstTimestamp: timestamp,
+          lastTimestamp: timestamp,
+          count: 1,
+        },
       },
-    });
+      answeredWithMetadataOnly(),
+    );
     this.recent.set(key, { name, count: 1, at: now });
     this.forgetOlderThan(now - REPEAT_WINDOW_MS);
   }

@@ -8,6 +8,7 @@ import { formatAmounts } from '../core/pod-resources.ts';
 import type { ContainerResize } from '../core/resize/plan.ts';
 import { allowsMemoryLimitDecrease } from '../core/resize/server-version.ts';
 import { isConflict, isNotFound, statusCode, statusMessage } from './errors.ts';
+import { answeredWithMetadataOnly } from './metadata-answer.ts';
 
 export interface ResizeTarget {
   namespace: string;
@@ -46,7 +47,7 @@ export class PodResizer {
     try {
       await this.core.patchNamespacedPodResize(
         { name: pod.name, namespace: pod.namespace, body: { metadata: { resourceVersion: pod.resourceVersion }, spec: patchOf(containers) } },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+        answeredWithMetadataOnly(setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
       );
       return { outcome: 'written' };
     } catch (error) {

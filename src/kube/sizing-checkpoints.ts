@@ -6,6 +6,7 @@
 
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from './errors.ts';
+import { answeredWithMetadataOnly } from './metadata-answer.ts';
 
 export const CHECKPOINT_LABEL = 'ebb.dev/sizing-checkpoint';
 /** A shard's key: `{"v":1,"checkpoints":[…]}`. */
@@ -62,11 +63,11 @@ export class CheckpointStore {
       data: { [SHARD_KEY]: text },
     };
     try {
-      await this.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body });
+      await this.core.replaceNamespacedConfigMap({ name, namespace: this.namespace, body }, answeredWithMetadataOnly());
     } catch (error) {
       if (!isNotFound(error)) throw error;
       try {
-        await this.core.createNamespacedConfigMap({ namespace: this.namespace, body });
+        await this.core.createNamespacedConfigMap({ namespace: this.namespace, body }, answeredWithMetadataOnly());
       } catch (createError) {
         if (!isConflict(createError)) throw createError; // created meanwhile: the next write replaces it
       }

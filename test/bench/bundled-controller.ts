@@ -12,7 +12,7 @@ import { eventually, type ControlPlane } from '../fixtures/control-plane.ts';
 import { controllerEnvironment } from '../fixtures/controller.ts';
 import { CONTROLLER_TOKEN } from '../fixtures/processes.ts';
 import { rssMB, sleep } from './bench-support.ts';
-import type { StandInAgents } from './stand-in-agents.ts';
+import type { StandInAgentsProcess } from './stand-in-agents.ts';
 
 export interface BundledController {
   child: ChildProcess;
@@ -89,17 +89,16 @@ function manifestNodeOptions(): string[] {
 }
 
 /**
- * The stand-in agents listening and the bundled controller started against them, its ticks and
+ * The bundled controller started against the stand-in agents, its ticks and
  * RSS sampled from its start (`startedAt`, epoch ms).
  */
 export async function startSampledController(
   controlPlane: ControlPlane,
-  agent: StandInAgents,
+  agents: StandInAgentsProcess,
   env: Record<string, string>,
 ): Promise<{ started: BundledController; startedAt: number; sampler: ControllerSampler }> {
-  const agentUrl = await agent.listen();
   const startedAt = Date.now();
-  const started = await startBundledController(controlPlane, agentUrl, env);
+  const started = await startBundledController(controlPlane, agents.urls, env);
   return { started, startedAt, sampler: new ControllerSampler(started.child.pid!, started.port) };
 }
 

@@ -13,7 +13,7 @@ import { eventually, startControlPlane, type ControlPlane } from '../fixtures/co
 import { loadAverage, sleep } from './bench-support.ts';
 import { seconds } from './bench-table.ts';
 import { stopController } from './bundled-controller.ts';
-import type { StandInAgents } from './stand-in-agents.ts';
+import type { StandInAgentsProcess } from './stand-in-agents.ts';
 
 export const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
@@ -115,7 +115,7 @@ export async function createWorkloads(
 }
 
 /** A bench's end, whatever happened: the controller, the stand-in agents, then the control plane. */
-export async function stopClusterBench(controller: ChildProcess | undefined, agent: StandInAgents, controlPlane: ControlPlane): Promise<void> {
+export async function stopClusterBench(controller: ChildProcess | undefined, agent: StandInAgentsProcess, controlPlane: ControlPlane): Promise<void> {
   await stopController(controller);
   await agent.close();
   await controlPlane.stop();

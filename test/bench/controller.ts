@@ -3,7 +3,7 @@
 // scheduler to 20 KWOK nodes and run by KWOK), and the controller (src/controller/main.ts) as a
 // real child process with its real informers, decisions and scale writes, run from an esbuild
 // bundle as the image runs it (through tsx its RSS is ~110 MB higher: the loader and TypeScript).
-// The one stand-in is the agents: one HTTP server per node in this process (the DaemonSet runs one
+// The one stand-in is the agents, in a process of their own: one HTTP server per node (the DaemonSet runs one
 // agent per node) answers GET /activity with a valid ActivityReport for the pods on its node (10
 // pods per workload spread over the nodes, 10 per pod in flight against the default target of
 // 10, so every workload holds at 10 replicas), and GET /usage with a UsageReport of those pods'
@@ -62,7 +62,7 @@ import {
   stopController,
   tickHistogram,
 } from './bundled-controller.ts';
-import { StandInAgents } from './stand-in-agents.ts';
+import { StandInAgentsProcess } from './stand-in-agents.ts';
 
 /** How long ticks are measured once the controller has settled. */
 const STEADY_MS = setting('BENCH_STEADY_MS', 90_000);
@@ -95,7 +95,7 @@ function deployment(index: number): V1Deployment {
 }
 
 /** Raises one workload's load to `perPod` at a random phase of the tick; resolves with the time to the scale write. */
-async function reactionMs(controlPlane: ControlPlane, agent: StandInAgents, index: number, perPod: number): Promise<number> {
+async function reactionMs(controlPlane: ControlPlane, agent: StandInAgentsProcess, index: number, perPod: number): Promise<number> {
   const namespace = namespaceOf(index);
   const name = nameOf(index);
   let changedAt = 0;
@@ -113,7 +113,7 @@ async function reactionMs(controlPlane: ControlPlane, agent: StandInAgents, inde
   try {
     await sleep(Math.random() * TICK_MS);
     changedAt = Date.now();
-    agent.setPerPodInFlight(keyOf(index), perPod);
+    await agent.setPerPodInFlight(keyOf(index), perPod);
     return await Promise.race([scaled, sleep(15_000).then(() => NaN)]);
   } finally {
     watch.abort();
@@ -130,19 +130,17 @@ async function main(): Promise<void> {
   const benchStarted = Date.now();
   const controlPlane = await startBenchControlPlane(NODES, maxPodsPerNode);
   // Every pod's app at 0.25 cores and 200 MiB, varying ±20 % over 20 minutes, and ebb's sidecar.
-  const agent = new StandInAgents(
+  const agent = await StandInAgentsProcess.start(
     Array.from({ length: WORKLOADS }, (_, i) => keyOf(i)),
     {
       replicas: REPLICAS,
       nodes: NODES,
       perPodInFlight: PER_POD_IN_FLIGHT,
-      usage: (at) => {
-        const wobble = 1 + 0.2 * Math.sin(at / 600_000);
-        return [
-          { container: 'app', cpuCores: 0.25 * wobble, memoryBytes: Math.round(200 * 2 ** 20 * wobble) },
-          { container: 'ebb-interceptor', cpuCores: 0.01 * wobble, memoryBytes: 40 * 2 ** 20 },
-        ];
-      },
+      usage: [
+        { container: 'app', cpuCores: 0.25, memoryBytes: 200 * 2 ** 20, varies: { cpu: true, memory: true } },
+        { container: 'ebb-interceptor', cpuCores: 0.01, memoryBytes: 40 * 2 ** 20, varies: { cpu: true } },
+      ],
+      variation: { fraction: 0.2, periodMs: 20 * 60_000 },
     },
   );
   let controller: ChildProcess | undefined;
@@ -190,10 +188,11 @@ async function main(): Promise<void> {
     const scaleWrites = sumSeries(finalText, 'ebb_scale_writes_total', 'outcome="written"');
     printControllerWarnings(started);
     await stopController(controller);
+    const agentRequests = await agent.requests();
 
     const ticks = [...sampler.ticksMs].sort((a, b) => a - b);
-    // Each sampled tick in two parts: pulling the agents' activity (here the stand-ins, all on this
-    // process's one event loop, where a cluster has an agent on each node), and the rest.
+    // Each sampled tick in two parts: pulling the agents' activity (here the stand-ins, all on one
+    // event loop of their own, where a cluster has an agent on each node), and the rest.
     const agentsParts = [...sampler.agentsMs].sort((a, b) => a - b);
     const ownParts = sampler.ticksMs.map((ms, i) => ms - sampler.agentsMs[i]!).sort((a, b) => a - b);
     const steadyTicks = after.count - before.count;
@@ -239,8 +238,8 @@ async function main(): Promise<void> {
       // The agents' answers that a workload's load rose, each a tick ahead of the schedule.
       load_rises: metricValue(finalText, 'ebb_load_rises_total') || 0,
       scale_writes: scaleWrites,
-      agent_reports: agent.activityRequests,
-      usage_reports: agent.usageRequests,
+      agent_reports: agentRequests.activityRequests,
+      usage_reports: agentRequests.usageRequests,
       recommendations: metricCount(finalText, 'ebb_recommendation_target{') / 2,
       api_writes_per_s: perSecond(writes.reduce((sum, [, count]) => sum + count, 0)),
       api_writes_most: writes
@@ -270,7 +269,7 @@ ${row('load rises told by the agents (ticks run early)', `${figures.load_rises}`
 ${row('usage reports, recommendations, checkpoint writes', `${figures.usage_reports}, ${figures.recommendations}, ${figures.checkpoint_writes}`)}
 ${row('API server writes in the window (every client)', `${fixed(figures.api_writes_per_s)}/s`)}
 most: ${figures.api_writes_most}
-load average ${loadAverage()}; the agents are the one stand-in (one server per node in this process, each reporting its node's pods)
+load average ${loadAverage()}; the agents are the one stand-in (one server per node, all in one process of their own, each reporting its node's pods)
 `);
     writeResult('controller', figures);
   } finally {

@@ -41,7 +41,7 @@ import { loadAverage, percentile, rssMB, sleep, writeResult } from './bench-supp
 import { benchNamespaces, createWorkloads, keyOf, NODES, REPLICAS, setting, startBenchControlPlane, stopClusterBench, WORKLOADS } from './cluster-bench.ts';
 import { fixed, row, seconds, tableHeader, verdict } from './bench-table.ts';
 import { controllerLeads, printControllerWarnings, scrape, seriesValue, startSampledController, stopController } from './bundled-controller.ts';
-import { StandInAgents } from './stand-in-agents.ts';
+import { StandInAgentsProcess } from './stand-in-agents.ts';
 
 const EVICT_WORKLOADS = setting('BENCH_EVICT_WORKLOADS', 20);
 const EVICT_MINUTES = setting('BENCH_EVICT_MINUTES', 3);
@@ -295,11 +295,11 @@ async function main(): Promise<void> {
   const controlPlane = await startBenchControlPlane(NODES, maxPodsPerNode);
   const inPlaceKeys = Array.from({ length: WORKLOADS }, (_, i) => keyOf(i));
   const evictKeys = Array.from({ length: EVICT_WORKLOADS }, (_, i) => workloadKey(EVICT_NAMESPACE, `evict-${i}`));
-  const agent = new StandInAgents([...inPlaceKeys, ...evictKeys], {
+  const agent = await StandInAgentsProcess.start([...inPlaceKeys, ...evictKeys], {
     replicas: REPLICAS,
     nodes: NODES,
     perPodInFlight: PER_POD_IN_FLIGHT,
-    usage: () => [{ container: 'app', ...USAGE }],
+    usage: [{ container: 'app', ...USAGE }],
   });
   let controller: ChildProcess | undefined;
   try {
@@ -392,7 +392,7 @@ ${row('B: evictions per minute (deletion timestamps)', figures.evictions_per_min
 ${row('B: evictions per minute (ebb_evictions_total)', figures.evictions_per_minute_counter, `≤ ${RATE_PER_MINUTE}`, verdict(Math.max(...b.perMinuteCounter), RATE_PER_MINUTE))}
 ${row('B: most in any 60 s, shortest gap', `${b.mostIn60s}, ${fixed(b.shortestGapMs / 1000)} s`, `≤ ${RATE_PER_MINUTE}, ≥ ${fixed(60 / RATE_PER_MINUTE)} s`, verdict(b.mostIn60s, RATE_PER_MINUTE))}
 ${row('controller RSS peak over both phases (VmRSS / VmHWM)', `${fixed(figures.rss_peak_mb)} / ${fixed(rss.peak)} MB`)}
-load average ${loadAverage()}; the agents are the one stand-in (every pod at 400m / 300Mi from this process); KWOK applies the resizes
+load average ${loadAverage()}; the agents are the one stand-in (every pod at 400m / 300Mi, from a process of their own); KWOK applies the resizes
 `);
     writeResult('resize', figures);
   } finally {

@@ -1,6 +1,8 @@
 // The one stand-in of the cluster benches: the agents of every node, answering the controller's
 // GET /activity, GET /activity/rises and GET /usage for the pods placed on their node.
 
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
 import { RiseFeed } from '../../agent/node/rise-feed.ts';
 import type { LoadFigure } from '../../src/core/activity/rise.ts';
@@ -22,8 +24,16 @@ const TIME_MARK = 9_000_000_000_000_000;
 const withTimes = (body: string, now: number) =>
   body.replaceAll(String(TIME_MARK - LAST_REQUEST_AGO_MS), String(now - LAST_REQUEST_AGO_MS)).replaceAll(String(TIME_MARK), String(now));
 
-/** What each container of every pod uses at a kubelet sample (the `at` is added per sample). */
-export type StandInUsage = Omit<ContainerUsage, 'at'>;
+/**
+ * What each container of every pod uses: `cpuCores` and `memoryBytes`, each times
+ * (1 + variation × sin(2π t / period)) where the options' `variation` applies to it.
+ */
+export interface StandInUsage {
+  container: string;
+  cpuCores: number;
+  memoryBytes: number;
+  varies?: { cpu?: boolean; memory?: boolean };
+}
 
 export interface StandInOptions {
   /** Pods per workload, in both reports. */
@@ -32,8 +42,10 @@ export interface StandInOptions {
   nodes: number;
   /** Requests in flight per pod, until changed in `perPodInFlight`. */
   perPodInFlight: number;
-  /** Every pod's containers at the kubelet sample taken at `at`. */
-  usage(at: number): StandInUsage[];
+  /** Every pod's containers. */
+  usage: StandInUsage[];
+  /** How the figures that vary do: ± this fraction, over this period. */
+  variation?: { fraction: number; periodMs: number };
 }
 
 /**
@@ -155,7 +167,14 @@ export class StandInAgents {
 
   /** The kubelet's sample of every pod on the node taken at `at` (a 10-s boundary), in a report made at `now`. */
   private usage(node: number, at: number, now: number): UsageReport {
-    const containers = this.options.usage(at).map((container) => ({ ...container, at }));
+    const { fraction = 0, periodMs = 1 } = this.options.variation ?? {};
+    const factor = 1 + fraction * Math.sin((2 * Math.PI * at) / periodMs);
+    const containers = this.options.usage.map(({ container, cpuCores, memoryBytes, varies }): ContainerUsage => ({
+      container,
+      cpuCores: varies?.cpu ? cpuCores * factor : cpuCores,
+      memoryBytes: varies?.memory ? Math.round(memoryBytes * factor) : memoryBytes,
+      at,
+    }));
     const pods = this.placements[node]!.flatMap(({ workload, pods }): PodUsage[] => pods.map((pod) => ({ pod, workload, containers })));
     return { node: `kwok-node-${node}`, generatedAt: now, scrapedAt: at, stale: false, pods, ooms: [] };
   }
@@ -191,4 +210,88 @@ function placePods(workloads: readonly WorkloadKey[], replicas: number, nodes: n
     }
   });
   return placements.map((onNode) => [...onNode].map(([workload, pods]) => ({ workload, pods })));
+}
+
+/** The bench's first message to the stand-ins' process: what to build. */
+export interface StandInStart {
+  workloads: WorkloadKey[];
+  options: StandInOptions;
+}
+/** The bench's later messages; each is answered with a StandInTold `done` of the same id. */
+export type StandInRequest = { type: 'set'; id: number; workload: WorkloadKey; perPodInFlight: number } | { type: 'count'; id: number } | { type: 'close' };
+export type StandInTold = { type: 'listening'; urls: string } | Done;
+type Done = { type: 'done'; id: number; activityRequests: number; usageRequests: number };
+
+/**
+ * The stand-in agents, answering from a process and a session of their own. In a cluster each
+ * node's agent answers on its own node; answered from the bench's event loop, the agents' answers
+ * waited for whatever else the bench did (its pollers and watches), and that wait was counted in
+ * the ticks the bench measures. A session of its own, because Linux's autogroup scheduling divides
+ * the CPU between sessions: the control plane's components each have one.
+ */
+export class StandInAgentsProcess {
+  private nextId = 0;
+  private readonly answers = new Map<number, { resolve: (told: Done) => void; reject: (error: Error) => void }>();
+
+  private constructor(
+    private readonly child: ChildProcess,
+    /** The agents' URLs, as a comma-separated list (EBB_AGENT_URLS). */
+    readonly urls: string,
+  ) {
+    child.on('message', (told: StandInTold) => {
+      if (told.type !== 'done') return;
+      this.answers.get(told.id)?.resolve(told);
+      this.answers.delete(told.id);
+    });
+    child.once('exit', (code, signal) => {
+      for (const { reject } of this.answers.values()) reject(new Error(`the stand-in agents exited (${signal ?? `code ${code}`})`));
+      this.answers.clear();
+    });
+  }
+
+  static async start(workloads: readonly WorkloadKey[], options: StandInOptions): Promise<StandInAgentsProcess> {
+    const child = fork(new URL('./stand-in-agents-child.ts', import.meta.url).pathname, {
+      execArgv: ['--import', 'tsx'],
+      // A session of its own: its own share of the CPU under autogroup scheduling, as a node's agent has its own node.
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const killNow = () => child.kill('SIGKILL');
+    process.once('exit', killNow);
+    child.once('exit', () => process.off('exit', killNow));
+    const listening = new Promise<string>((resolve, reject) => {
+      child.once('exit', (code, signal) => reject(new Error(`the stand-in agents exited (${signal ?? `code ${code}`}) before listening`)));
+      child.on('message', (told: StandInTold) => told.type === 'listening' && resolve(told.urls));
+    });
+    child.send({ workloads: [...workloads], options } satisfies StandInStart);
+    return new StandInAgentsProcess(child, await listening);
+  }
+
+  /** Sets a workload's requests in flight per pod; resolves once every report from now on says it. */
+  async setPerPodInFlight(workload: WorkloadKey, perPodInFlight: number): Promise<void> {
+    await this.ask((id) => ({ type: 'set', id, workload, perPodInFlight }));
+  }
+
+  /** How many activity and usage reports the agents have answered. */
+  async requests(): Promise<{ activityRequests: number; usageRequests: number }> {
+    const { activityRequests, usageRequests } = await this.ask((id) => ({ type: 'count', id }));
+    return { activityRequests, usageRequests };
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ type: 'close' } satisfies StandInRequest);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private ask(request: (id: number) => StandInRequest): Promise<Done> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.answers.set(id, { resolve, reject });
+      this.child.send(request(id));
+    });
+  }
 }

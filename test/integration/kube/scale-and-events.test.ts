@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { EventRecorder } from '../../../src/kube/events.ts';
 import { statusMessage } from '../../../src/kube/errors.ts';
+import { answeredWithMetadataOnly } from '../../../src/kube/metadata-answer.ts';
 import { moveReplicas, readReplicas } from '../../../src/kube/scale.ts';
 import { useControlPlane } from '../../fixtures/control-plane.ts';
 
@@ -80,5 +81,19 @@ describe('scale writes and events on the real API server', function () {
     expect(warning[0]?.count).to.equal(2);
     expect(warning[0]?.type).to.equal('Warning');
     expect(events.filter((event) => event.reason === 'Scaled')).to.have.length(1);
+  });
+
+  it('writes what it is told when asked to answer with the metadata only, and is answered without the spec', async () => {
+    const answer = await apps.patchNamespacedDeploymentWithHttpInfo(
+      { name: 'scaled', namespace, body: { metadata: { annotations: { 'ebb.dev/status': 'metadata only' } } } },
+      answeredWithMetadataOnly(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    );
+    expect(answer.httpStatusCode).to.equal(200);
+    expect(answer.data.kind).to.equal('PartialObjectMetadata');
+    expect(answer.data.metadata?.annotations?.['ebb.dev/status']).to.equal('metadata only');
+    expect(answer.data.spec).to.equal(undefined);
+    const stored = await apps.readNamespacedDeployment({ name: 'scaled', namespace });
+    expect(stored.metadata?.annotations?.['ebb.dev/status']).to.equal('metadata only');
+    expect(stored.spec?.template.spec?.containers[0]?.image).to.equal('app:1');
   });
 });
