@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { ActivityWindow } from '../../../src/core/decider/activity-window.ts';
 
 const T0 = Date.UTC(2026, 5, 1, 12);
@@ -124,5 +125,56 @@ describe('ActivityWindow', () => {
   it('refuses a window longer than its horizon', () => {
     const window = new ActivityWindow({ horizonMs: 30_000 });
     expect(() => window.snapshot(T0, WINDOWS)).to.throw(RangeError, '60000 ms window');
+  });
+
+  it('answers, for any samples in time order and any two windows, what the samples say second by second', () => {
+    const HORIZON_S = 60;
+    const sample = fc.record({
+      gapMs: fc.integer({ min: 0, max: 3000 }),
+      inFlight: fc.integer({ min: 0, max: 100 }),
+      requestRate: fc.integer({ min: 0, max: 50 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(sample, { minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 1, max: HORIZON_S }),
+        fc.integer({ min: 1, max: HORIZON_S }),
+        (gaps, lateMs, stableS, panicS) => {
+          const window = new ActivityWindow({ horizonMs: HORIZON_S * 1000 });
+          let at = T0;
+          const samples = gaps.map(({ gapMs, inFlight, requestRate }) => ({ at: (at += gapMs), inFlight, requestRate }));
+          for (const recorded of samples) expect(window.record(recorded)).to.equal(true);
+          const now = at + lateMs;
+          const snapshot = window.snapshot(now, { stableWindowMs: stableS * 1000, panicWindowMs: panicS * 1000 });
+
+          // Each second's samples; a second's slot is taken over by a later second HORIZON_S apart.
+          const bySecond = new Map<number, typeof samples>();
+          for (const recorded of samples) {
+            const second = Math.floor(recorded.at / 1000);
+            bySecond.set(second, [...(bySecond.get(second) ?? []), recorded]);
+          }
+          const seconds = [...bySecond.keys()];
+          const kept = seconds.filter((second) => !seconds.some((later) => later > second && (later - second) % HORIZON_S === 0));
+          const newest = Math.floor(now / 1000);
+          const inWindow = (windowS: number) => kept.filter((second) => second <= newest && second > newest - windowS);
+          const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+          const latest = samples.at(-1)!;
+          const windowMean = (windowS: number, figure: 'inFlight' | 'requestRate') => {
+            const inside = inWindow(windowS);
+            return inside.length === 0 ? latest[figure] : mean(inside.map((second) => mean(bySecond.get(second)!.map((s) => s[figure]))));
+          };
+          const panicPeak = Math.max(latest.inFlight, ...inWindow(panicS).flatMap((second) => bySecond.get(second)!.map((s) => s.inFlight)));
+
+          expect(snapshot.stableInFlight).to.be.closeTo(windowMean(stableS, 'inFlight'), 1e-9);
+          expect(snapshot.panicInFlight).to.be.closeTo(windowMean(panicS, 'inFlight'), 1e-9);
+          expect(snapshot.requestRate).to.be.closeTo(windowMean(stableS, 'requestRate'), 1e-9);
+          expect(snapshot.peakInFlight).to.equal(panicPeak);
+          expect(snapshot.latestSampleAt).to.equal(latest.at);
+          expect(snapshot.observedSince).to.equal(samples[0]!.at);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
