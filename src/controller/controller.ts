@@ -8,6 +8,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { mergeReports } from '../core/activity/merge-reports.ts';
+import type { Decision } from '../core/decider/index.ts';
 import { STATUS_ANNOTATION } from '../core/annotations.ts';
 import { nextStatus, statusFields, statusRefreshMs } from '../core/status.ts';
 import { trafficStatus, unobservedTraffic } from '../core/traffic-visibility.ts';
@@ -36,7 +37,7 @@ import { AgentRises } from './rises.ts';
 import { Scaler, type ScalerEffects, type WorkloadView } from './scaler.ts';
 import { createControllerServer } from './server.ts';
 import { SizingLoop } from './sizing.ts';
-import { StatusWrites } from './status-writes.ts';
+import { StatusChecks, StatusWrites } from './status-writes.ts';
 import { TickGate, TimeSlices } from './time-slices.ts';
 import { CertificateKeeper, certificateRound } from './webhook-certificates.ts';
 import { WorkloadSource, type Workload } from './workloads.ts';
@@ -166,7 +167,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
     log,
   });
 
-  const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, (key, error) => report(`status of ${key}`)(error), tickGate, STATUS_WRITES_PENDING_MAX);
+  const status = statusUpdates({ tickGate, apps, cache, sizing, resizer, disruptions, report });
   const effects: ScalerEffects = {
     event: (workload, type, reason, message) => {
       log(type === 'Warning' ? 'warn' : 'info', message, { workload: workload.key, reason });
@@ -176,23 +177,7 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       const target = { kind: 'Deployment', apiVersion: 'apps/v1', namespace: workload.namespace, name: workload.name, uid: workload.uid };
       void tickGate.after(() => events.record(target, type, reason, message)).catch(report('event'));
     },
-    status: (workload, decision, lastRequestAt) => {
-      if (statusWrites.isPending(workload.key) || !statusWrites.hasRoom()) return;
-      const now = Date.now();
-      const fields = statusFields(decision, lastRequestAt, now, {
-        recommendation: sizing.statusRecommendation(workload.key),
-        traffic: trafficStatus(workload.unobservedTraffic),
-        pending: bothLists(resizer.pendingFor(workload.key), disruptions.pendingFor(workload.key)),
-      });
-      const text = nextStatus(workload.status, fields, now, cache.policy().sizing.tolerance, statusRefreshMs(workload.key));
-      if (text === undefined) return;
-      statusWrites.submit(workload.key, () =>
-        apps.patchNamespacedDeployment(
-          { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
-          answeredWithMetadataOnly(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-        ),
-      );
-    },
+    status,
     routeToActivator: (workload, asleep) =>
       routing.route({ key: workload.key, namespace: workload.namespace, services: () => watch.servicesFor(workload.namespace, workload.podLabels) }, asleep),
     decided: (workload, decision) => metrics.tickDecisions.decided(workload, decision),
@@ -306,6 +291,45 @@ export function buildController(config: ControllerConfig, { kubeConfig, verifier
       await Promise.all([cache.stop(), watch.stop(), workloadPods.stop()]);
     },
   };
+}
+
+interface StatusParts {
+  tickGate: TickGate;
+  apps: AppsV1Api;
+  cache: ClusterCache;
+  sizing: SizingLoop;
+  resizer: Resizer;
+  disruptions: DisruptionManager;
+  report: (what: string) => (error: unknown) => void;
+}
+
+/** The scaler's status effect: each decision's status checked once the tick is over, and written when worth it (status-writes.ts). */
+function statusUpdates({ tickGate, apps, cache, sizing, resizer, disruptions, report }: StatusParts): ScalerEffects['status'] {
+  const statusFailed = (key: string, error: unknown) => report(`status of ${key}`)(error);
+  const statusWrites = new StatusWrites(STATUS_WRITE_CONCURRENCY, statusFailed, tickGate, STATUS_WRITES_PENDING_MAX);
+  // Whether the workload's status is worth a write now, and if so the write, once the tick is over.
+  const statusChecks = new StatusChecks<{ workload: WorkloadView; decision: Decision; lastRequestAt: number | undefined }>(
+    tickGate,
+    ({ workload, decision, lastRequestAt }) => {
+      if (statusWrites.isPending(workload.key) || !statusWrites.hasRoom()) return;
+      const now = Date.now();
+      const fields = statusFields(decision, lastRequestAt, now, {
+        recommendation: sizing.statusRecommendation(workload.key),
+        traffic: trafficStatus(workload.unobservedTraffic),
+        pending: bothLists(resizer.pendingFor(workload.key), disruptions.pendingFor(workload.key)),
+      });
+      const text = nextStatus(workload.status, fields, now, cache.policy().sizing.tolerance, statusRefreshMs(workload.key));
+      if (text === undefined) return;
+      statusWrites.submit(workload.key, () =>
+        apps.patchNamespacedDeployment(
+          { name: workload.name, namespace: workload.namespace, body: { metadata: { annotations: { [STATUS_ANNOTATION]: text } } } },
+          answeredWithMetadataOnly(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+        ),
+      );
+    },
+    statusFailed,
+  );
+  return (workload, decision, lastRequestAt) => statusChecks.submit(workload.key, { workload, decision, lastRequestAt });
 }
 
 /** Where the agents are: their API (activity, rises, usage) and the addresses activator slices point at. */

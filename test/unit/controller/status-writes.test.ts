@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { StatusWrites } from '../../../src/controller/status-writes.ts';
+import { StatusChecks, StatusWrites } from '../../../src/controller/status-writes.ts';
 import { TickGate } from '../../../src/controller/time-slices.ts';
-import { eventually } from '../../fixtures/wait.ts';
+import { eventually, until } from '../../fixtures/wait.ts';
 
 /** A write the test finishes: it resolves (or fails) when told to. */
 function heldWrite() {
@@ -78,5 +78,81 @@ describe('StatusWrites', () => {
     await tick;
     await eventually('the write done', () => (writes.isPending('shop/web') ? undefined : true), 5_000);
     expect(order).to.deep.equal(['tick ends', 'write starts']);
+  });
+});
+
+describe('StatusChecks', () => {
+  /** A tick the test ends: its gate is closed until `end()`. */
+  function heldTick(gate: TickGate, during: () => void) {
+    const tickEnds = heldWrite();
+    const settled = gate.run(async () => {
+      during();
+      await tickEnds.done;
+    });
+    return { end: () => (tickEnds.finish(), settled) };
+  }
+  const turns = async (count: number) => {
+    for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('runs the checks a tick asked for once it has settled, the newest per workload, in the order first asked', async () => {
+    const gate = new TickGate();
+    const ran: string[] = [];
+    const checks = new StatusChecks<string>(
+      gate,
+      (check) => ran.push(check),
+      () => undefined,
+    );
+    const tick = heldTick(gate, () => {
+      checks.submit('shop/web', 'web, first decision');
+      checks.submit('shop/api', 'api');
+      checks.submit('shop/web', 'web, second decision');
+    });
+    await turns(5);
+    expect(ran, 'nothing checked while the tick runs').to.deep.equal([]);
+    await tick.end();
+    await until('both checked', () => ran.length === 2);
+    expect(ran).to.deep.equal(['web, second decision', 'api']);
+    checks.submit('shop/web', 'web, outside a tick');
+    await until('checked at once', () => ran.length === 3);
+  });
+
+  it('steps aside for a tick that starts while it runs, and goes on after it', async () => {
+    const gate = new TickGate();
+    const ran: string[] = [];
+    let nextTick: { end: () => Promise<void> } | undefined;
+    const checks = new StatusChecks<string>(
+      gate,
+      (check) => {
+        ran.push(check);
+        if (check === 'a') nextTick = heldTick(gate, () => undefined);
+      },
+      () => undefined,
+    );
+    checks.submit('shop/a', 'a');
+    checks.submit('shop/b', 'b');
+    await until('the first checked', () => ran.length === 1);
+    await turns(5);
+    expect(ran, 'nothing more while the new tick runs').to.deep.equal(['a']);
+    await nextTick!.end();
+    await until('the second checked', () => ran.length === 2);
+  });
+
+  it('reports a failing check by its key, and runs the others', async () => {
+    const gate = new TickGate();
+    const ran: string[] = [];
+    const failures: string[] = [];
+    const checks = new StatusChecks<string>(
+      gate,
+      (check) => {
+        if (check === 'bad') throw new Error('no recommendation');
+        ran.push(check);
+      },
+      (key, error) => failures.push(`${key}: ${String(error)}`),
+    );
+    checks.submit('shop/bad', 'bad');
+    checks.submit('shop/good', 'good');
+    await until('the good one checked', () => ran.length === 1);
+    expect(failures).to.deep.equal(['shop/bad: Error: no recommendation']);
   });
 });
