@@ -6,7 +6,7 @@
 
 import { setHeaderOptions, type ConfigurationOptions } from '@kubernetes/client-node';
 
-export const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 /** `options` with the answer asked for as the written object's metadata only. */
 export const answeredWithMetadataOnly = (options?: ConfigurationOptions): ConfigurationOptions => setHeaderOptions('Accept', METADATA_ONLY, options);

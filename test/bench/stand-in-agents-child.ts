@@ -1,4 +1,4 @@
-// The stand-in agents' process (see startStandInAgents in stand-in-agents.ts): builds them from the
+// The stand-in agents' process (started by StandInAgentsProcess.start in stand-in-agents.ts): builds them from the
 // bench's first message, answers its requests, and ends when the bench closes them or goes away.
 
 import { StandInAgents, type StandInRequest, type StandInStart, type StandInTold } from './stand-in-agents.ts';
